@@ -1,0 +1,212 @@
+//! The clap tree, and nothing else. Each `///` doc comment is the help text users read.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_CODES_HELP;
+
+/// Operator CLI for LLM inference racks you own: inventory → plan → executor → nodes over SSH.
+#[derive(Debug, Parser)]
+#[command(name = "garnet", version, after_long_help = EXIT_CODES_HELP, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command shares.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Inventory file describing the rack.
+    #[arg(short, long, global = true, env = "GARNET_INVENTORY", default_value = "inventory.yaml")]
+    pub inventory: PathBuf,
+
+    /// Output format: human text, or one JSON event per line.
+    #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Text, env = "GARNET_OUTPUT")]
+    pub output: OutputFormat,
+
+    /// Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did
+    /// not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated.
+    #[arg(short, long, global = true, value_delimiter = ',')]
+    pub limit: Vec<String>,
+
+    /// How many nodes to work on at once.
+    #[arg(short, long, global = true, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub forks: u32,
+
+    /// Abort the nodes not yet started once more than N nodes (or P% of them) have failed.
+    #[arg(long, global = true, value_name = "N|P%")]
+    pub max_fail: Option<MaxFail>,
+
+    /// Render the exact plan per node and exit 0 without changing anything.
+    #[arg(long, global = true, env = "GARNET_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// Apply without asking for confirmation (required when stdin is not a terminal).
+    #[arg(short, long, global = true, env = "GARNET_YES")]
+    pub yes: bool,
+
+    /// Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`).
+    #[arg(long, global = true, value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_wait: Option<Duration>,
+
+    /// Why you are running this: recorded in the cluster lock and the audit log.
+    #[arg(short, long, global = true)]
+    pub message: Option<String>,
+
+    /// Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`).
+    #[arg(long, global = true, env = "GARNET_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// More detail (repeat for debug logs).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only command output and errors: no progress, no summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// `--max-fail`: an absolute count or a percentage of the targeted nodes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxFail {
+    Count(usize),
+    Percent(f64),
+}
+
+impl std::str::FromStr for MaxFail {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(p) = s.strip_suffix('%') {
+            let p: f64 = p.trim().parse().map_err(|_| format!("`{s}` is not a percentage"))?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(format!("`{s}` is not between 0% and 100%"));
+            }
+            Ok(MaxFail::Percent(p))
+        } else {
+            s.trim().parse().map(MaxFail::Count).map_err(|_| format!("`{s}` is neither a count (`2`) nor a percentage (`25%`)"))
+        }
+    }
+}
+
+/// Parses `90`, `90s`, `1500ms`, `5m`, `2h` into a duration (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration (try `30s`, `5m`)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a shell command on every selected node (like `ansible all -a CMD`).
+    ///
+    /// The words after `--` are joined with spaces and run by the node's login shell, as `ssh` does.
+    /// It may change anything, so it takes the cluster lock and asks for confirmation (`--yes` skips).
+    Exec(ExecArgs),
+
+    /// Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed.
+    Facts(FactsArgs),
+
+    /// Check or list the inventory.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+
+    /// Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`).
+    Retry,
+
+    /// Inspect or break the cluster lock.
+    #[command(subcommand)]
+    Lock(LockCommand),
+
+    /// Print a shell completion script.
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Give up on a node's command after this long (e.g. `30s`); the node is reported failed.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+
+    /// The command to run.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FactsArgs {
+    /// Give up on a node after this long.
+    #[arg(long, value_parser = parse_duration, default_value = "60s", value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Validate the inventory and print every error at once (exit 0 when valid, 2 when not).
+    Check,
+    /// List the nodes (after `--limit`) as a table, or JSON with `-o json`.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Show who holds the cluster lock, since when, for what.
+    Status,
+    /// Remove the cluster lock, whoever holds it (say why with `--message`).
+    Release,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn max_fail() {
+        assert_eq!("2".parse::<MaxFail>().unwrap(), MaxFail::Count(2));
+        assert_eq!("25%".parse::<MaxFail>().unwrap(), MaxFail::Percent(25.0));
+        assert!("lots".parse::<MaxFail>().is_err());
+        assert!("150%".parse::<MaxFail>().is_err());
+    }
+}

@@ -1,0 +1,48 @@
+//! Exit codes, one meaning each, documented in `--help` and the README.
+
+/// How a garnet invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    /// Everything asked for was done (or, for `--dry-run`, rendered).
+    Success,
+    /// Nothing succeeded: every targeted node failed or was unreachable, or garnet itself failed.
+    Failure,
+    /// Bad usage or an invalid inventory: nothing was run against any node.
+    Usage,
+    /// Some nodes succeeded, others failed, were unreachable or were skipped.
+    Partial,
+    /// The cluster lock is held by another operator (and `--lock-wait` ran out).
+    Locked,
+    /// Interrupted by Ctrl-C / SIGTERM.
+    Interrupted,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Usage => 2,
+            ExitStatus::Partial => 3,
+            ExitStatus::Locked => 4,
+            ExitStatus::Interrupted => 130,
+        }
+    }
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        std::process::ExitCode::from(status.code())
+    }
+}
+
+/// The exit-code table as shown in `--help` (kept here so help, README and code agree).
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success: every targeted node ok or changed (or the dry-run was rendered)
+  1    failure: every targeted node failed or was unreachable, or garnet itself failed
+  2    usage or inventory error: nothing ran against any node
+  3    partial: some nodes succeeded, others failed, were unreachable or skipped
+  4    the cluster lock is held by another operator
+  130  interrupted";

@@ -1,0 +1,228 @@
+//! The inventory as written in YAML: every key the file may hold, with its default.
+//!
+//! These types mirror the file one to one (`deny_unknown_fields` everywhere, so a typo is an error
+//! with a "did you mean"). Names that other parts reference are `Spanned` so that validation errors
+//! can point at their line and column. [`super::Inventory`] is the resolved form commands use.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInventory {
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub nodes: Vec<RawNode>,
+    #[serde(default)]
+    pub models: Vec<Model>,
+    #[serde(default)]
+    pub placement: HashMap<Spanned<String>, Placement>,
+    #[serde(default)]
+    pub store: Option<Spanned<StoreConfig>>,
+    #[serde(default)]
+    pub router: Option<RouterConfig>,
+    #[serde(default)]
+    pub cost: Option<Cost>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub slug: Spanned<String>,
+    pub tier: Tier,
+    #[serde(default)]
+    pub contacts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Pro,
+    Scale,
+    Enterprise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportKind {
+    /// The system OpenSSH client with connection multiplexing.
+    #[default]
+    Openssh,
+    /// garnet's own SSH client.
+    Russh,
+    /// This machine, no SSH.
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostKeyChecking {
+    /// Unknown hosts are learned on first contact; a changed key is refused.
+    #[default]
+    AcceptNew,
+    /// Only hosts already in known_hosts are accepted.
+    Strict,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceBackend {
+    /// `launchd` (macOS default).
+    Launchd,
+    /// `systemd` (Linux default).
+    Systemd,
+    /// A detached process with a pidfile (containers, CI).
+    Process,
+    /// Pick from the node's OS.
+    #[default]
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    Macos,
+    Linux,
+}
+
+/// Settings every node inherits unless it says otherwise.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<PathBuf>,
+    pub transport: Option<TransportKind>,
+    pub service_backend: Option<ServiceBackend>,
+    pub host_key_checking: Option<HostKeyChecking>,
+    pub known_hosts: Option<PathBuf>,
+    pub ssh_config: Option<PathBuf>,
+    pub connect_timeout_secs: Option<Spanned<u64>>,
+    pub connect_retries: Option<u32>,
+    pub garnet_home: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub name: Spanned<String>,
+    pub host: Option<Spanned<String>>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub os: Option<Os>,
+    pub chip: Option<String>,
+    pub memory_gb: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub garnet_home: Option<String>,
+    pub transport: Option<TransportKind>,
+    pub identity_file: Option<PathBuf>,
+    pub service_backend: Option<ServiceBackend>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Quantization {
+    #[serde(rename = "3bit")]
+    Q3,
+    #[serde(rename = "4bit")]
+    Q4,
+    #[serde(rename = "6bit")]
+    Q6,
+    #[serde(rename = "8bit")]
+    Q8,
+    #[serde(rename = "bf16")]
+    Bf16,
+    #[serde(rename = "fp16")]
+    Fp16,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// The public name clients send as `model`.
+    pub name: Spanned<String>,
+    /// Where the weights come from: a Hugging Face repo id or a local path.
+    pub source: Spanned<String>,
+    pub quantization: Option<Quantization>,
+    /// Context length the loader serves.
+    pub context: Option<Spanned<u32>>,
+    /// Upper bound the router applies to `max_tokens`.
+    pub max_tokens: Option<Spanned<u32>>,
+    /// p99 latency budget for a whole request, in milliseconds.
+    pub latency_budget_ms: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    pub nodes: Vec<Spanned<String>>,
+    pub replicas: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    #[default]
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default)]
+    pub kind: StoreKind,
+    /// Local folder (kind `local`), relative to the inventory file.
+    pub path: Option<PathBuf>,
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub prefix: Option<String>,
+    pub region: Option<String>,
+    /// A 0600 file with the S3 credentials; never inline secrets in the inventory.
+    pub credentials_file: Option<PathBuf>,
+    #[serde(default)]
+    pub path_style: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    pub listen: Option<Spanned<String>>,
+    pub admin_listen: Option<Spanned<String>>,
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cost {
+    pub retainer_usd_month: Option<f64>,
+    pub usd_per_kwh: Option<f64>,
+    /// Per node kind (the node's `chip`, e.g. "M4 Pro"): price and amortization.
+    #[serde(default)]
+    pub hardware: HashMap<String, HardwareCost>,
+    /// API prices to compare against, per million tokens.
+    #[serde(default)]
+    pub api_prices: Vec<ApiPrice>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareCost {
+    pub price_usd: f64,
+    pub amortization_months: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiPrice {
+    pub name: String,
+    pub input_usd_per_mtok: f64,
+    pub output_usd_per_mtok: f64,
+}

@@ -46,3 +46,9 @@ Exit codes:
   3    partial: some nodes succeeded, others failed, were unreachable or skipped
   4    the cluster lock is held by another operator
   130  interrupted";
+
+/// Bad usage detected after parsing (a `--limit` that matches nothing, a missing `--yes`):
+/// exit code 2, nothing was run.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);

@@ -149,6 +149,13 @@ impl PathIndex {
     }
 }
 
+impl PathIndex {
+    /// The outermost node starting exactly at `line:col` (a mapping rather than its first key).
+    pub fn container_at(&self, line: u64, col: u64) -> String {
+        self.entries.iter().find(|(l, c, _)| (*l, *c) == (line, col)).map(|(_, _, p)| p.clone()).unwrap_or_else(|| self.path_at(line, col))
+    }
+}
+
 fn join_key(base: &str, key: &str) -> String {
     if base.is_empty() { key.to_string() } else { format!("{base}.{key}") }
 }

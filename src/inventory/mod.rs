@@ -166,7 +166,7 @@ impl Inventory {
 /// Why an inventory could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read inventory `{}`: {source}", path.display())]
+    #[error("cannot read inventory `{}`", path.display())]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Invalid(InventoryError),
@@ -175,7 +175,8 @@ pub enum LoadError {
 fn parse_diagnostic(err: &serde_saphyr::Error, text: &str) -> Diagnostic {
     use serde_saphyr::Error as E;
     let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
-    let path = PathIndex::build(text).path_at(line, column);
+    let index = PathIndex::build(text);
+    let path = index.path_at(line, column);
     match err.without_snippet() {
         E::SerdeUnknownField { field, expected, .. } => {
             let d = Diagnostic::new(line, column, path, format!("unknown key `{field}`"));
@@ -192,6 +193,8 @@ fn parse_diagnostic(err: &serde_saphyr::Error, text: &str) -> Diagnostic {
             }
         }
         E::SerdeMissingField { field, .. } => {
+            // Reported at the mapping that lacks the key: name the mapping, not its first key.
+            let path = index.container_at(line, column);
             let inner = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
             Diagnostic::new(line, column, path, format!("missing required key `{field}`"))
                 .hint(format!("add `{inner}`; see inventory.example.yaml"))

@@ -1,0 +1,250 @@
+//! One file per subcommand, each with `run(args, &Ctx) -> Result<ExitStatus>`, plus what they
+//! share: [`Ctx`] (flags, environment and printer merged once before dispatch) and [`run_plan`], the
+//! one path every plan takes: dry-run → confirm → lock → journal → execute → audit.
+
+pub mod completions;
+pub mod exec;
+pub mod facts;
+pub mod inventory;
+pub mod lock;
+pub mod retry;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::exit::{ExitStatus, UsageError};
+use crate::inventory::{Inventory, Selection};
+use crate::output::{self, Printer};
+use crate::plan::events::Event;
+use crate::plan::executor::{self, ExecOptions};
+use crate::plan::journal::{self, Journal};
+use crate::plan::{Plan, Report, render};
+use crate::store::{self, audit, lock as cluster_lock};
+use crate::transport::ConnectOptions;
+
+/// Settings for one invocation.
+pub struct Ctx {
+    pub global: GlobalArgs,
+    pub printer: Printer,
+    /// The arguments after `garnet`, as typed (what the journal records for `retry`).
+    pub argv: Vec<String>,
+    /// Set by `retry`: exactly these nodes, instead of `--limit`.
+    pub only_nodes: Option<Vec<String>>,
+}
+
+impl Ctx {
+    pub fn new(global: GlobalArgs, argv: Vec<String>) -> Self {
+        let printer = Printer::new(&global);
+        Ctx { global, printer, argv, only_nodes: None }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(d) = &self.global.state_dir {
+            return d.clone();
+        }
+        if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(d).join("garnet");
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        home.join(".local/state/garnet")
+    }
+
+    pub fn load_inventory(&self) -> Result<Inventory> {
+        Ok(Inventory::load(&self.global.inventory)?)
+    }
+
+    /// The nodes this invocation targets (`--limit`, or `retry`'s list).
+    pub fn select(&self, inv: &Inventory) -> Result<Selection> {
+        if let Some(only) = &self.only_nodes {
+            return Ok(inv.nodes.iter().filter(|n| only.contains(&n.name)).cloned().collect());
+        }
+        let wants_failed = self.global.limit.iter().any(|p| p.trim_start_matches('!') == "@failed");
+        let failed = if wants_failed {
+            journal::last_run(&self.state_dir(), &inv.cluster.slug)
+                .context("reading the run journal")?
+                .map(|r| r.not_succeeded)
+        } else {
+            None
+        };
+        let nodes = crate::inventory::select(inv, &self.global.limit, failed.as_deref()).map_err(UsageError)?;
+        if nodes.is_empty() {
+            return Err(UsageError(if wants_failed { "no node failed in the last run: nothing to do".into() } else { "no node selected".into() }).into());
+        }
+        Ok(nodes)
+    }
+
+    /// Where OpenSSH control sockets go: short, private, per user.
+    fn control_dir(&self) -> PathBuf {
+        let d = self.state_dir().join("cm");
+        // Unix socket paths max out at 108 bytes and the openssh crate adds ~46.
+        if d.as_os_str().len() <= 56 { d } else { std::env::temp_dir().join(format!("garnet-cm-{}", unsafe { libc::getuid() })) }
+    }
+}
+
+pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
+    let ctx = Ctx::new(cli.global, argv);
+    dispatch_command(&cli.command, &ctx).await
+}
+
+pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus> {
+    match command {
+        Command::Exec(args) => exec::run(args, ctx).await,
+        Command::Facts(args) => facts::run(args, ctx).await,
+        Command::Inventory(cmd) => inventory::run(cmd, ctx),
+        Command::Retry => Box::pin(retry::run(ctx)).await,
+        Command::Lock(cmd) => lock::run(cmd, ctx).await,
+        Command::Completions { shell } => completions::completions(*shell),
+        Command::Man => completions::man(),
+    }
+}
+
+fn whoami() -> (String, String) {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| format!("uid{}", unsafe { libc::getuid() }));
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    (user, host)
+}
+
+/// Runs a plan the one way every command does. `post` turns the report into extra events
+/// (e.g. facts) emitted before `run_finished`. Returns `None` for a dry run or a declined prompt.
+pub async fn run_plan(ctx: &Ctx, inv: &Inventory, plan: Plan, post: impl FnOnce(&Report) -> Vec<Event>) -> Result<(ExitStatus, Option<Report>)> {
+    let p = &ctx.printer;
+    let g = &ctx.global;
+    let no_current = |_: &str, _: &str| None;
+    if g.dry_run {
+        if p.json {
+            p.json_line(&render::json(&plan));
+        } else {
+            p.out(format!("Plan for `{}` on {} node(s) — dry run, nothing is changed:\n", plan.command, plan.nodes.len()));
+            p.out(render::text(&plan, &no_current).trim_end());
+        }
+        return Ok((ExitStatus::Success, None));
+    }
+    if plan.mutating && !g.yes {
+        if !(p.stdin_tty && p.stderr_tty) {
+            return Err(UsageError(format!(
+                "`{}` would change {} node(s) and needs confirmation, but stdin is not a terminal; pass `--yes` to apply (or `--dry-run` to see the plan)",
+                plan.command,
+                plan.nodes.len()
+            ))
+            .into());
+        }
+        eprintln!("{}", render::text(&plan, &no_current).trim_end());
+        let go = dialoguer::Confirm::new()
+            .with_prompt(format!("Apply `{}` to {} node(s)?", plan.command, plan.nodes.len()))
+            .default(false)
+            .interact()
+            .context("reading the confirmation")?;
+        if !go {
+            p.note("aborted: nothing was changed");
+            return Ok((ExitStatus::Failure, None));
+        }
+    }
+
+    let started = jiff::Timestamp::now();
+    let run_id = journal::new_run_id(started);
+    let (user, host) = whoami();
+    let store = if plan.mutating { Some(store::open(inv)?) } else { None };
+    let guard = match &store {
+        None => None,
+        Some(s) => {
+            let info = cluster_lock::LockInfo {
+                user: user.clone(),
+                host: host.clone(),
+                pid: std::process::id(),
+                command: plan.command.clone(),
+                message: g.message.clone(),
+                acquired_at: started.to_string(),
+                run_id: run_id.clone(),
+            };
+            let on_event = |e: cluster_lock::LockEvent<'_>| match e {
+                cluster_lock::LockEvent::Waiting(h) => p.note(format!("waiting for the cluster lock, held by {}", h.describe())),
+                cluster_lock::LockEvent::Stale(h) => p.warn(format!("taking over a stale cluster lock: {} (that process is gone)", h.describe())),
+            };
+            Some(cluster_lock::acquire(s.as_ref(), &inv.cluster.slug, info, g.lock_wait, on_event).await?)
+        }
+    };
+
+    let names: Vec<String> = plan.nodes.iter().map(|n| n.node.name.clone()).collect();
+    let journal = match Journal::create(&ctx.state_dir(), &inv.cluster.slug, &run_id) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            p.warn(format!("cannot create the run journal under `{}`: {e}; `retry` will not know this run", ctx.state_dir().display()));
+            None
+        }
+    };
+    let (tx, rx) = mpsc::channel::<Event>(4096);
+    let reporter = tokio::spawn(output::report(rx, p.clone(), journal, names.clone()));
+    let _ = tx
+        .send(Event::RunStarted {
+            run_id: run_id.clone(),
+            cluster: inv.cluster.slug.clone(),
+            command: plan.command.clone(),
+            argv: ctx.argv.clone(),
+            nodes: names.clone(),
+            dry_run: false,
+            time: started.to_string(),
+        })
+        .await;
+    let opts = ExecOptions { forks: g.forks as usize, max_fail: g.max_fail, connect: ConnectOptions { control_dir: ctx.control_dir() } };
+    let report = executor::execute(&plan, opts, tx.clone(), interrupted(p.clone())).await;
+    for ev in post(&report) {
+        let _ = tx.send(ev).await;
+    }
+    let status = report.exit_status();
+    let _ = tx
+        .send(Event::RunFinished {
+            run_id: run_id.clone(),
+            summary: report.summary.clone(),
+            exit_code: status.code(),
+            duration_ms: report.duration.as_millis() as u64,
+            interrupted: report.interrupted,
+        })
+        .await;
+    drop(tx);
+    let _ = reporter.await;
+
+    if let (Some(s), Some(guard)) = (&store, guard) {
+        let entry = audit::AuditEntry {
+            run_id: &run_id,
+            cluster: &inv.cluster.slug,
+            user: &user,
+            host: &host,
+            command: &plan.command,
+            message: g.message.as_deref(),
+            started_at: &started.to_string(),
+            finished_at: jiff::Timestamp::now().to_string(),
+            nodes: &names,
+            summary: &report.summary,
+            exit_code: status.code(),
+        };
+        if let Err(e) = audit::record(s.as_ref(), &entry, started).await {
+            p.warn(format!("cannot write the audit entry: {e}"));
+        }
+        if let Err(e) = guard.release(s.as_ref()).await {
+            p.warn(format!("cannot release the cluster lock: {e}; run `garnet lock release`"));
+        }
+    }
+    output::print_summary(p, &report);
+    Ok((status, Some(report)))
+}
+
+/// Resolves on the first Ctrl-C or SIGTERM; a second Ctrl-C quits at once.
+async fn interrupted(p: Printer) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    p.warn("interrupted: finishing the steps in flight, skipping nodes not started (Ctrl-C again to quit now)");
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(ExitStatus::Interrupted.code() as i32);
+        }
+    });
+}

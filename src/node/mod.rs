@@ -1,0 +1,3 @@
+//! What lives on a node: hardware facts now; service definitions and loader command lines later.
+
+pub mod facts;

@@ -1,0 +1,30 @@
+//! The audit log: one immutable object per operator action that changed (or tried to change) the
+//! cluster, under `audit/cluster=<slug>/date=YYYY-MM-DD/<HHMMSS>-<run>.json`.
+
+use serde::Serialize;
+
+use super::{Store, StoreError};
+
+#[derive(Debug, Serialize)]
+pub struct AuditEntry<'a> {
+    pub run_id: &'a str,
+    pub cluster: &'a str,
+    pub user: &'a str,
+    pub host: &'a str,
+    pub command: &'a str,
+    pub message: Option<&'a str>,
+    pub started_at: &'a str,
+    pub finished_at: String,
+    pub nodes: &'a [String],
+    pub summary: &'a crate::plan::Summary,
+    pub exit_code: u8,
+}
+
+pub async fn record(store: &dyn Store, entry: &AuditEntry<'_>, started: jiff::Timestamp) -> Result<String, StoreError> {
+    let date = started.strftime("%Y-%m-%d");
+    let time = started.strftime("%H%M%S");
+    let key = format!("audit/cluster={}/date={date}/{time}-{}.json", entry.cluster, entry.run_id);
+    let body = serde_json::to_vec_pretty(entry).expect("audit entry serializes");
+    store.put(&key, &body).await?;
+    Ok(key)
+}

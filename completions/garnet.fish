@@ -1,0 +1,229 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_garnet_global_optspecs
+    string join \n i/inventory= o/output= l/limit= f/forks= max-fail= dry-run y/yes lock-wait= m/message= state-dir= v/verbose q/quiet h/help V/version
+end
+
+function __fish_garnet_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_garnet_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_garnet_using_subcommand
+    set -l cmd (__fish_garnet_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c garnet -n "__fish_garnet_needs_command" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_needs_command" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_needs_command" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_needs_command" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_needs_command" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_needs_command" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_needs_command" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_needs_command" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_needs_command" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_needs_command" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_needs_command" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_needs_command" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c garnet -n "__fish_garnet_needs_command" -s V -l version -d 'Print version'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "inventory" -d 'Check or list the inventory'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "lock" -d 'Inspect or break the cluster lock'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -l timeout -d 'Give up on a node\'s command after this long (e.g. `30s`); the node is reported failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -l timeout -d 'Give up on a node after this long' -r
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand facts" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -f -a "check" -d 'Validate the inventory and print every error at once (exit 0 when valid, 2 when not)'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -f -a "list" -d 'List the nodes (after `--limit`) as a table, or JSON with `-o json`'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and not __fish_seen_subcommand_from check list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the inventory and print every error at once (exit 0 when valid, 2 when not)'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the nodes (after `--limit`) as a table, or JSON with `-o json`'
+complete -c garnet -n "__fish_garnet_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand retry" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -f -a "release" -d 'Remove the cluster lock, whoever holds it (say why with `--message`)'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and not __fish_seen_subcommand_from status release help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from release" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "release" -d 'Remove the cluster lock, whoever holds it (say why with `--message`)'
+complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand man" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand man" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand man" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand man" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand man" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand man" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand man" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand man" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand man" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand man" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand man" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand man" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand man" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock completions man help" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock completions man help" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock completions man help" -f -a "inventory" -d 'Check or list the inventory'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock completions man help" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock completions man help" -f -a "lock" -d 'Inspect or break the cluster lock'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "check" -d 'Validate the inventory and print every error at once (exit 0 when valid, 2 when not)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "list" -d 'List the nodes (after `--limit`) as a table, or JSON with `-o json`'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "release" -d 'Remove the cluster lock, whoever holds it (say why with `--message`)'

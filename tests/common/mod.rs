@@ -1,0 +1,285 @@
+//! Test harness: the built `garnet` binary behind a small builder, and real OpenSSH `sshd` nodes on
+//! 127.0.x.y, each with its own user, home and host key, torn down on drop.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const SSHD: &str = "/usr/sbin/sshd";
+
+/// Runs `garnet` with a private state directory and no inherited GARNET_* settings.
+pub struct Garnet {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: Option<PathBuf>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Garnet {
+    pub fn new() -> Self {
+        Garnet { args: vec![], env: vec![], cwd: None }
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, a: I) -> Self {
+        self.args.extend(a.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn cwd(mut self, d: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(d.into());
+        self
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_garnet"));
+        c.args(&self.args).stdin(Stdio::null());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("GARNET_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("NO_COLOR", "1");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if let Some(d) = &self.cwd {
+            c.current_dir(d);
+        }
+        c
+    }
+
+    pub fn run(&self) -> Run {
+        let out = self.command().output().expect("run garnet");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\nstderr: {}", self.stderr)))
+            .collect()
+    }
+
+    pub fn expect(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", truncate(&self.stdout), self.stderr);
+        self
+    }
+}
+
+fn truncate(s: &str) -> &str {
+    &s[..s.len().min(4000)]
+}
+
+/// Whether real-sshd tests can run here. CI installs everything, so there a missing piece fails
+/// loudly; a developer machine without sshd or root skips with a message.
+pub fn sshd_available() -> bool {
+    let root = unsafe { libc_geteuid() } == 0;
+    let ok = Path::new(SSHD).exists() && root;
+    if !ok {
+        let why = if root { format!("{SSHD} is missing (apt-get install openssh-server)") } else { "tests need root to create node users".into() };
+        if std::env::var_os("CI").is_some() {
+            panic!("real-sshd tests cannot run in CI: {why}");
+        }
+        eprintln!("skipping real-sshd test: {why}");
+    }
+    ok
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+static USERS: Mutex<()> = Mutex::new(());
+static NEXT_IP: AtomicU32 = AtomicU32::new(1);
+
+/// Creates `user` (with a home and an unlocked, password-less account) if missing.
+pub fn ensure_user(user: &str) {
+    let _g = USERS.lock().unwrap();
+    if Command::new("id").arg("-u").arg(user).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success() {
+        return;
+    }
+    let st = Command::new("useradd").args(["-m", "-s", "/bin/sh", user]).status().expect("useradd");
+    assert!(st.success(), "useradd {user}");
+    // useradd leaves the account locked; sshd (UsePAM no) refuses locked accounts.
+    let st = Command::new("usermod").args(["-p", "*", user]).status().expect("usermod");
+    assert!(st.success(), "usermod {user}");
+}
+
+pub struct Node {
+    pub name: String,
+    pub ip: String,
+    pub port: u16,
+    pub user: String,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+/// Several sshd nodes sharing one client key and known_hosts file.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<Node>,
+}
+
+fn keygen(path: &Path) {
+    let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "garnet-test", "-f"]).arg(path).status().expect("ssh-keygen");
+    assert!(st.success());
+}
+
+impl Cluster {
+    /// `n` running nodes: `node1..nodeN`, users `garnet-t1..garnet-tN`.
+    pub fn start(n: usize) -> Cluster {
+        let dir = tempfile::Builder::new().prefix("g").tempdir().unwrap();
+        let d = dir.path();
+        // sshd reads authorized_keys as the target user.
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(d.join("run")).unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        keygen(&d.join("id_ed25519"));
+        std::fs::copy(d.join("id_ed25519.pub"), d.join("authorized_keys")).unwrap();
+        std::fs::set_permissions(d.join("authorized_keys"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        std::fs::write(
+            d.join("ssh_config"),
+            format!("Host *\n  BatchMode yes\n  IdentitiesOnly yes\n  GlobalKnownHostsFile /dev/null\n  UserKnownHostsFile {}\n  LogLevel ERROR\n", d.join("known_hosts").display()),
+        )
+        .unwrap();
+        let mut known = String::new();
+        let mut nodes = Vec::new();
+        for i in 1..=n {
+            let user = format!("garnet-t{i}");
+            ensure_user(&user);
+            let k = NEXT_IP.fetch_add(1, Ordering::SeqCst);
+            let ip = Ipv4Addr::new(127, 0, 1 + (k / 250) as u8 + (std::process::id() % 50) as u8 * 4, (k % 250 + 1) as u8).to_string();
+            let host_key = d.join(format!("host_key_{i}"));
+            keygen(&host_key);
+            let pubkey = std::fs::read_to_string(host_key.with_extension("pub")).unwrap();
+            let mut node = Node { name: format!("node{i}"), ip: ip.clone(), port: 0, user: user.clone(), config: d.join(format!("sshd_{i}.conf")), log: d.join(format!("sshd_{i}.log")), child: None };
+            node.port = free_port(&ip);
+            let mut parts = pubkey.split_whitespace();
+            known.push_str(&format!("[{ip}]:{} {} {}\n", node.port, parts.next().unwrap(), parts.next().unwrap()));
+            std::fs::write(
+                &node.config,
+                format!(
+                    "Port {port}\nListenAddress {ip}\nHostKey {hk}\nPidFile {run}/sshd_{i}.pid\nAuthorizedKeysFile {ak}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin no\nAllowUsers {user}\nMaxStartups 200:30:400\nMaxSessions 200\nLogLevel VERBOSE\n",
+                    port = node.port,
+                    hk = host_key.display(),
+                    run = d.join("run").display(),
+                    ak = d.join("authorized_keys").display(),
+                ),
+            )
+            .unwrap();
+            nodes.push(node);
+        }
+        std::fs::write(d.join("known_hosts"), known).unwrap();
+        let mut c = Cluster { dir, nodes };
+        for i in 0..n {
+            c.up(i);
+        }
+        c
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts node `i` (0-based) and waits until sshd says it listens.
+    pub fn up(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        assert!(node.child.is_none(), "node {i} already up");
+        let log = std::fs::File::create(&node.log).unwrap();
+        let child = Command::new(SSHD).args(["-D", "-e", "-f"]).arg(&node.config).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().expect("start sshd");
+        node.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(&node.log).unwrap_or_default();
+            if text.contains("Server listening on") {
+                return;
+            }
+            if let Some(st) = node.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("sshd for {} exited ({st}):\n{text}", node.name);
+            }
+            assert!(Instant::now() < deadline, "sshd for {} did not start:\n{text}", node.name);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops node `i`: it becomes unreachable.
+    pub fn down(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        let f = std::fs::File::open(&self.nodes[i].log).unwrap();
+        BufReader::new(f).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Writes an inventory for these nodes (`transport` per node by index) and returns its path.
+    pub fn inventory(&self, name: &str, transport: impl Fn(usize) -> &'static str, extra: &str) -> PathBuf {
+        let d = self.path();
+        let mut s = format!(
+            "cluster: {{slug: {slug}, tier: pro}}\ndefaults:\n  identity_file: {d}/id_ed25519\n  known_hosts: {d}/known_hosts\n  ssh_config: {d}/ssh_config\n  host_key_checking: strict\n  connect_timeout_secs: 5\n  connect_retries: 1\nstore: {{kind: local, path: {d}/store}}\nnodes:\n",
+            slug = name,
+            d = d.display()
+        );
+        for (i, n) in self.nodes.iter().enumerate() {
+            s.push_str(&format!("  - {{name: {}, host: {}, port: {}, user: {}, transport: {}, roles: [loader], tags: [t{}]}}\n", n.name, n.ip, n.port, n.user, transport(i), i + 1));
+        }
+        s.push_str(extra);
+        let p = d.join(format!("{name}.yaml"));
+        std::fs::write(&p, s).unwrap();
+        p
+    }
+
+    /// A `garnet` invocation for this cluster's inventory `inv`, with its own state directory.
+    pub fn garnet(&self, inv: &Path) -> Garnet {
+        Garnet::new().env("GARNET_STATE_DIR", self.path().join("state").display().to_string()).arg("-i").arg(inv.display().to_string())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.down(i);
+        }
+    }
+}
+
+fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0)).expect("bind a loopback port").local_addr().unwrap().port()
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+pub fn closed_port() -> u16 {
+    free_port("127.0.0.1")
+}

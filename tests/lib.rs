@@ -1,0 +1,9 @@
+//! The integration tests: one binary, one file per area, real sshd nodes (see `common`).
+
+mod common;
+
+mod exec;
+mod facts;
+mod generated;
+mod inventory;
+mod lock;

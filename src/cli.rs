@@ -94,7 +94,10 @@ impl std::str::FromStr for MaxFail {
             }
             Ok(MaxFail::Percent(p))
         } else {
-            s.trim().parse().map(MaxFail::Count).map_err(|_| format!("`{s}` is neither a count (`2`) nor a percentage (`25%`)"))
+            s.trim()
+                .parse()
+                .map(MaxFail::Count)
+                .map_err(|_| format!("`{s}` is neither a count (`2`) nor a percentage (`25%`)"))
         }
     }
 }

@@ -53,18 +53,20 @@ fn init_tracing(verbose: u8) {
         1 => "garnet=info",
         _ => "garnet=debug,info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GARNET_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GARNET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 /// Prints an error once, with its cause chain and a hint where the fix is known; picks the exit code.
 fn report_error(err: &anyhow::Error) -> ExitStatus {
     use inventory::LoadError;
     use store::lock::LockError;
-    if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<std::io::Error>()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return ExitStatus::Success;
-        }
+    if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<std::io::Error>())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitStatus::Success;
     }
     let mut status = ExitStatus::Failure;
     let mut hint = None;

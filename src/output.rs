@@ -102,11 +102,11 @@ pub async fn report(mut rx: mpsc::Receiver<Event>, printer: Printer, mut journal
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
     let mut broken = false;
     while let Some(ev) = rx.recv().await {
-        if let Some(j) = journal.as_mut() {
-            if let Err(e) = j.record(&ev) {
-                printer.warn(format!("cannot write the run journal `{}`: {e}", j.path().display()));
-                journal = None;
-            }
+        if let Some(j) = journal.as_mut()
+            && let Err(e) = j.record(&ev)
+        {
+            printer.warn(format!("cannot write the run journal `{}`: {e}", j.path().display()));
+            journal = None;
         }
         if printer.json {
             if !broken {
@@ -177,19 +177,36 @@ pub fn print_summary(printer: &Printer, report: &Report) {
         let mut t = printer.table();
         t.set_header(vec!["node", "outcome", "time", "detail"]);
         for n in &report.nodes {
-            t.add_row(vec![n.node.name.clone(), printer.paint(n.outcome), human_duration(n.duration), n.message.clone().unwrap_or_default()]);
+            t.add_row(vec![
+                n.node.name.clone(),
+                printer.paint(n.outcome),
+                human_duration(n.duration),
+                n.message.clone().unwrap_or_default(),
+            ]);
         }
         eprintln!("{t}");
     }
     let s = &report.summary;
     let mut parts = Vec::new();
-    for (n, label) in [(s.ok, "ok"), (s.changed, "changed"), (s.failed, "failed"), (s.unreachable, "unreachable"), (s.skipped, "skipped")] {
+    for (n, label) in [
+        (s.ok, "ok"),
+        (s.changed, "changed"),
+        (s.failed, "failed"),
+        (s.unreachable, "unreachable"),
+        (s.skipped, "skipped"),
+    ] {
         if n > 0 {
             parts.push(format!("{n} {label}"));
         }
     }
     let interrupted = if report.interrupted { " (interrupted)" } else { "" };
-    eprintln!("{} node{}: {} in {}{interrupted}", s.total(), if s.total() == 1 { "" } else { "s" }, parts.join(", "), human_duration(report.duration));
+    eprintln!(
+        "{} node{}: {} in {}{interrupted}",
+        s.total(),
+        if s.total() == 1 { "" } else { "s" },
+        parts.join(", "),
+        human_duration(report.duration)
+    );
 }
 
 struct Bars {
@@ -200,11 +217,14 @@ struct Bars {
 impl Bars {
     fn new(nodes: &[String]) -> Self {
         let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{spinner} {prefix:<20} {wide_msg} {elapsed:>4}").expect("valid template");
+        let style =
+            ProgressStyle::with_template("{spinner} {prefix:<20} {wide_msg} {elapsed:>4}").expect("valid template");
         let mut bars = HashMap::new();
         // One line per node up to a screenful; beyond that only the failures and the summary matter.
         for n in nodes.iter().take(24) {
-            let pb = mp.add(ProgressBar::new_spinner().with_style(style.clone()).with_prefix(n.clone()).with_message("connecting"));
+            let pb = mp.add(
+                ProgressBar::new_spinner().with_style(style.clone()).with_prefix(n.clone()).with_message("connecting"),
+            );
             pb.enable_steady_tick(Duration::from_millis(120));
             bars.insert(n.clone(), pb);
         }

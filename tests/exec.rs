@@ -12,7 +12,10 @@ fn by_event<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
 }
 
 fn outcomes(events: &[Value]) -> BTreeMap<String, String> {
-    by_event(events, "node_finished").iter().map(|e| (e["node"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap().to_string())).collect()
+    by_event(events, "node_finished")
+        .iter()
+        .map(|e| (e["node"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 #[test]
@@ -21,7 +24,8 @@ fn fans_out_over_openssh_russh_and_local() {
         return;
     }
     let c = Cluster::start(4);
-    let inv = c.inventory("fanout", |i| ["openssh", "russh", "openssh", "russh"][i], "  - {name: here, transport: local}\n");
+    let inv =
+        c.inventory("fanout", |i| ["openssh", "russh", "openssh", "russh"][i], "  - {name: here, transport: local}\n");
     let r = c.garnet(&inv).args(["--yes", "exec", "--", "echo", "user=$(id -un)", ";", "echo", "oops", ">&2"]).run();
     r.expect(0);
     for i in 1..=4 {
@@ -115,11 +119,19 @@ fn dry_run_renders_the_plan_and_touches_nothing() {
     let c = Cluster::start(2);
     let marker = c.path().join("touched");
     // An unreachable node too: a dry run never connects.
-    let inv = c.inventory("dry", |_| "openssh", &format!("  - {{name: ghost, host: 127.0.0.1, port: {}}}\n", crate::common::closed_port()));
+    let inv = c.inventory(
+        "dry",
+        |_| "openssh",
+        &format!("  - {{name: ghost, host: 127.0.0.1, port: {}}}\n", crate::common::closed_port()),
+    );
     let cmd = format!("touch {}", marker.display());
     let r = c.garnet(&inv).args(["--dry-run", "exec", "--", &cmd]).run();
     r.expect(0);
-    assert!(r.stdout.contains(&format!("node1 (garnet-t1@{}:{} via openssh)", c.nodes[0].ip, c.nodes[0].port)), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("node1 (garnet-t1@{}:{} via openssh)", c.nodes[0].ip, c.nodes[0].port)),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains(&format!("1. exec: $ {cmd}")), "{}", r.stdout);
     assert!(r.stdout.contains("ghost"), "{}", r.stdout);
     assert!(!marker.exists(), "dry run ran the command");
@@ -144,8 +156,28 @@ fn json_events_parse_and_add_up() {
         return;
     }
     let c = Cluster::start(3);
-    let inv = c.inventory("events", |i| ["openssh", "russh", "openssh"][i], &format!("  - {{name: ghost, host: 127.0.0.1, port: {}}}\n", crate::common::closed_port()));
-    let r = c.garnet(&inv).args(["-o", "json", "--yes", "exec", "--", "printf", "'a\\nb\\n'", ";", "test", "$(id -un)", "!=", "garnet-t2"]).run();
+    let inv = c.inventory(
+        "events",
+        |i| ["openssh", "russh", "openssh"][i],
+        &format!("  - {{name: ghost, host: 127.0.0.1, port: {}}}\n", crate::common::closed_port()),
+    );
+    let r = c
+        .garnet(&inv)
+        .args([
+            "-o",
+            "json",
+            "--yes",
+            "exec",
+            "--",
+            "printf",
+            "'a\\nb\\n'",
+            ";",
+            "test",
+            "$(id -un)",
+            "!=",
+            "garnet-t2",
+        ])
+        .run();
     r.expect(3);
     let ev = r.events();
     assert_eq!(ev.first().unwrap()["event"], "run_started");
@@ -171,7 +203,9 @@ fn json_events_parse_and_add_up() {
     assert_eq!(out.len(), 6);
     assert!(out.iter().all(|e| e["stream"] == "stdout" && (e["line"] == "a" || e["line"] == "b")));
     // The journal holds the same run, minus output lines.
-    let journal = std::fs::read_to_string(c.path().join(format!("state/runs/events/{}.jsonl", run_id.as_str().unwrap()))).unwrap();
+    let journal =
+        std::fs::read_to_string(c.path().join(format!("state/runs/events/{}.jsonl", run_id.as_str().unwrap())))
+            .unwrap();
     let jev: Vec<Value> = journal.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(jev.len(), ev.len() - out.len());
     assert!(jev.iter().all(|e| e["event"] != "output"));
@@ -184,7 +218,8 @@ fn max_fail_skips_nodes_not_yet_started() {
     }
     let c = Cluster::start(4);
     let inv = c.inventory("maxfail", |_| "openssh", "");
-    let r = c.garnet(&inv).args(["-o", "json", "--yes", "--forks", "1", "--max-fail", "0", "exec", "--", "false"]).run();
+    let r =
+        c.garnet(&inv).args(["-o", "json", "--yes", "--forks", "1", "--max-fail", "0", "exec", "--", "false"]).run();
     r.expect(1);
     let o = outcomes(&r.events());
     assert_eq!(o["node1"], "failed");

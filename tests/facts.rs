@@ -14,7 +14,16 @@ fn facts_of_real_linux_nodes() {
     let ev = r.events();
     let facts: Vec<_> = ev.iter().filter(|e| e["event"] == "data" && e["kind"] == "facts").collect();
     assert_eq!(facts.len(), 3);
-    let mem_total: u64 = std::fs::read_to_string("/proc/meminfo").unwrap().lines().find_map(|l| l.strip_prefix("MemTotal:")).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let mem_total: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let cores = std::thread::available_parallelism().unwrap().get() as u64;
     for f in facts {
         let d = &f["data"];
@@ -28,7 +37,11 @@ fn facts_of_real_linux_nodes() {
     let r = c.garnet(&inv).arg("facts").run();
     r.expect(0);
     for n in ["node1", "node2", "here"] {
-        assert!(r.stdout.lines().any(|l| l.contains(n) && l.contains("x86_64") || l.contains(n) && l.contains("aarch64")), "{n}:\n{}", r.stdout);
+        assert!(
+            r.stdout.lines().any(|l| l.contains(n) && l.contains("x86_64") || l.contains(n) && l.contains("aarch64")),
+            "{n}:\n{}",
+            r.stdout
+        );
     }
 }
 
@@ -36,7 +49,11 @@ fn facts_of_real_linux_nodes() {
 fn readme_main_job_runs_on_the_shipped_local_inventory() {
     let state = tempfile::tempdir().unwrap();
     let root = env!("CARGO_MANIFEST_DIR");
-    let r = Garnet::new().cwd(root).env("GARNET_STATE_DIR", state.path().display().to_string()).args(["-i", "examples/local.yaml", "facts"]).run();
+    let r = Garnet::new()
+        .cwd(root)
+        .env("GARNET_STATE_DIR", state.path().display().to_string())
+        .args(["-i", "examples/local.yaml", "facts"])
+        .run();
     r.expect(0);
     assert!(r.stdout.contains("this-machine"), "{}", r.stdout);
     assert!(r.stderr.contains("1 node: 1 ok"), "{}", r.stderr);

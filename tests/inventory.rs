@@ -16,7 +16,10 @@ fn example_inventory_is_valid() {
     let r = Garnet::new().cwd(root).args(["-i", "inventory.example.yaml", "inventory", "check"]).run();
     r.expect(0);
     insta::assert_snapshot!(r.stdout, @"`inventory.example.yaml` is valid: cluster `acme-prod` (scale), 4 node(s), 2 model(s), 2 placement(s)");
-    let r = Garnet::new().cwd(root).args(["-i", "inventory.example.yaml", "-o", "json", "-l", "role:router", "inventory", "list"]).run();
+    let r = Garnet::new()
+        .cwd(root)
+        .args(["-i", "inventory.example.yaml", "-o", "json", "-l", "role:router", "inventory", "list"])
+        .run();
     r.expect(0);
     let ev = r.events();
     assert_eq!(ev.len(), 1);
@@ -69,7 +72,10 @@ fn missing_key() {
 fn yaml_syntax_error() {
     let (code, err) = check("cluster:\n  slug: acme\n  tier: pro\nnodes:\n  - name: a\n   host: b\n");
     assert_eq!(code, 2);
-    assert!(err.starts_with("error: inventory `inventory.yaml` is invalid (1 error); nothing was run\ninventory.yaml:"), "{err}");
+    assert!(
+        err.starts_with("error: inventory `inventory.yaml` is invalid (1 error); nothing was run\ninventory.yaml:"),
+        "{err}"
+    );
     assert!(err.contains("^"), "{err}");
 }
 
@@ -108,7 +114,11 @@ fn nothing_runs_against_nodes_when_the_inventory_is_invalid() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("touched");
     std::fs::write(dir.path().join("inventory.yaml"), "cluster: {slug: x, tier: pro}\nnodes:\n  - {name: here, transport: local}\n  - {name: here, transport: local}\n").unwrap();
-    let r = Garnet::new().cwd(dir.path()).env("GARNET_STATE_DIR", dir.path().join("state").display().to_string()).args(["--yes", "exec", "--", "touch", &marker.display().to_string()]).run();
+    let r = Garnet::new()
+        .cwd(dir.path())
+        .env("GARNET_STATE_DIR", dir.path().join("state").display().to_string())
+        .args(["--yes", "exec", "--", "touch", &marker.display().to_string()])
+        .run();
     r.expect(2);
     assert!(r.stderr.contains("duplicate node name `here`"), "{}", r.stderr);
     assert!(!marker.exists());

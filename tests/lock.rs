@@ -12,7 +12,13 @@ fn second_operator_is_told_who_holds_the_lock_then_waits_for_it() {
     let c = Cluster::start(2);
     let inv = c.inventory("locked", |_| "openssh", "");
     let lock_file = c.path().join("store/locks/locked");
-    let mut first = c.garnet(&inv).args(["--yes", "-q", "-m", "swapping llama to 6bit", "exec", "--", "sleep", "3"]).command().stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut first = c
+        .garnet(&inv)
+        .args(["--yes", "-q", "-m", "swapping llama to 6bit", "exec", "--", "sleep", "3"])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !lock_file.exists() {
         assert!(Instant::now() < deadline, "the first run never took the lock");
@@ -20,7 +26,13 @@ fn second_operator_is_told_who_holds_the_lock_then_waits_for_it() {
     }
     let status = c.garnet(&inv).args(["lock", "status"]).run();
     status.expect(0);
-    assert!(status.stdout.contains("is locked by") && status.stdout.contains("swapping llama to 6bit") && status.stdout.contains("exec -- sleep 3"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("is locked by")
+            && status.stdout.contains("swapping llama to 6bit")
+            && status.stdout.contains("exec -- sleep 3"),
+        "{}",
+        status.stdout
+    );
 
     let second = c.garnet(&inv).args(["--yes", "exec", "--", "true"]).run();
     second.expect(4);

@@ -21,7 +21,13 @@ pub async fn run(args: &ExecArgs, ctx: &Ctx) -> Result<ExitStatus> {
                 node,
                 steps: vec![Step {
                     name: "exec".into(),
-                    action: Action::Run { command: command.clone(), timeout: args.timeout, stream: true, capture: false, changes: true },
+                    action: Action::Run {
+                        command: command.clone(),
+                        timeout: args.timeout,
+                        stream: true,
+                        capture: false,
+                        changes: true,
+                    },
                 }],
             })
             .collect(),

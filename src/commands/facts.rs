@@ -22,7 +22,13 @@ pub async fn run(args: &FactsArgs, ctx: &Ctx) -> Result<ExitStatus> {
                 node,
                 steps: vec![Step {
                     name: "probe".into(),
-                    action: Action::Run { command: facts::PROBE.into(), timeout: Some(args.timeout), stream: false, capture: true, changes: false },
+                    action: Action::Run {
+                        command: facts::PROBE.into(),
+                        timeout: Some(args.timeout),
+                        stream: false,
+                        capture: true,
+                        changes: false,
+                    },
                 }],
             })
             .collect(),
@@ -34,7 +40,11 @@ pub async fn run(args: &FactsArgs, ctx: &Ctx) -> Result<ExitStatus> {
             let Some(out) = n.steps.first().and_then(|s| s.output.as_ref()).filter(|o| o.success()) else { continue };
             let parsed = facts::parse(&String::from_utf8_lossy(&out.stdout));
             match &parsed {
-                Ok(f) => events.push(Event::Data { node: n.node.name.clone(), kind: "facts".into(), data: serde_json::to_value(f).expect("facts serialize") }),
+                Ok(f) => events.push(Event::Data {
+                    node: n.node.name.clone(),
+                    kind: "facts".into(),
+                    data: serde_json::to_value(f).expect("facts serialize"),
+                }),
                 Err(e) => ctx.printer.warn(format!("{}: cannot parse the facts probe output: {e}", n.node.name)),
             }
             found.push((n.node.name.clone(), parsed));

@@ -17,7 +17,9 @@ pub async fn run(cmd: &LockCommand, ctx: &Ctx) -> Result<ExitStatus> {
     match cmd {
         LockCommand::Status => {
             if p.json {
-                p.json_line(&json!({"event": "lock", "cluster": inv.cluster.slug, "held": holder.is_some(), "holder": holder}));
+                p.json_line(
+                    &json!({"event": "lock", "cluster": inv.cluster.slug, "held": holder.is_some(), "holder": holder}),
+                );
             } else {
                 match &holder {
                     None => p.out(format!("cluster `{}` is not locked", inv.cluster.slug)),
@@ -33,7 +35,9 @@ pub async fn run(cmd: &LockCommand, ctx: &Ctx) -> Result<ExitStatus> {
             } else {
                 match &holder {
                     None => p.out(format!("cluster `{}` was not locked", inv.cluster.slug)),
-                    Some(h) => p.out(format!("released the lock of cluster `{}` held by {}", inv.cluster.slug, h.describe())),
+                    Some(h) => {
+                        p.out(format!("released the lock of cluster `{}` held by {}", inv.cluster.slug, h.describe()))
+                    }
                 }
             }
             Ok(ExitStatus::Success)

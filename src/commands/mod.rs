@@ -71,7 +71,12 @@ impl Ctx {
         };
         let nodes = crate::inventory::select(inv, &self.global.limit, failed.as_deref()).map_err(UsageError)?;
         if nodes.is_empty() {
-            return Err(UsageError(if wants_failed { "no node failed in the last run: nothing to do".into() } else { "no node selected".into() }).into());
+            return Err(UsageError(if wants_failed {
+                "no node failed in the last run: nothing to do".into()
+            } else {
+                "no node selected".into()
+            })
+            .into());
         }
         Ok(nodes)
     }
@@ -80,7 +85,11 @@ impl Ctx {
     fn control_dir(&self) -> PathBuf {
         let d = self.state_dir().join("cm");
         // Unix socket paths max out at 108 bytes and the openssh crate adds ~46.
-        if d.as_os_str().len() <= 56 { d } else { std::env::temp_dir().join(format!("garnet-cm-{}", unsafe { libc::getuid() })) }
+        if d.as_os_str().len() <= 56 {
+            d
+        } else {
+            std::env::temp_dir().join(format!("garnet-cm-{}", unsafe { libc::getuid() }))
+        }
     }
 }
 
@@ -102,14 +111,21 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
 }
 
 fn whoami() -> (String, String) {
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| format!("uid{}", unsafe { libc::getuid() }));
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid{}", unsafe { libc::getuid() }));
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     (user, host)
 }
 
 /// Runs a plan the one way every command does. `post` turns the report into extra events
 /// (e.g. facts) emitted before `run_finished`. Returns `None` for a dry run or a declined prompt.
-pub async fn run_plan(ctx: &Ctx, inv: &Inventory, plan: Plan, post: impl FnOnce(&Report) -> Vec<Event>) -> Result<(ExitStatus, Option<Report>)> {
+pub async fn run_plan(
+    ctx: &Ctx,
+    inv: &Inventory,
+    plan: Plan,
+    post: impl FnOnce(&Report) -> Vec<Event>,
+) -> Result<(ExitStatus, Option<Report>)> {
     let p = &ctx.printer;
     let g = &ctx.global;
     let no_current = |_: &str, _: &str| None;
@@ -117,7 +133,11 @@ pub async fn run_plan(ctx: &Ctx, inv: &Inventory, plan: Plan, post: impl FnOnce(
         if p.json {
             p.json_line(&render::json(&plan));
         } else {
-            p.out(format!("Plan for `{}` on {} node(s) — dry run, nothing is changed:\n", plan.command, plan.nodes.len()));
+            p.out(format!(
+                "Plan for `{}` on {} node(s) — dry run, nothing is changed:\n",
+                plan.command,
+                plan.nodes.len()
+            ));
             p.out(render::text(&plan, &no_current).trim_end());
         }
         return Ok((ExitStatus::Success, None));
@@ -160,8 +180,12 @@ pub async fn run_plan(ctx: &Ctx, inv: &Inventory, plan: Plan, post: impl FnOnce(
                 run_id: run_id.clone(),
             };
             let on_event = |e: cluster_lock::LockEvent<'_>| match e {
-                cluster_lock::LockEvent::Waiting(h) => p.note(format!("waiting for the cluster lock, held by {}", h.describe())),
-                cluster_lock::LockEvent::Stale(h) => p.warn(format!("taking over a stale cluster lock: {} (that process is gone)", h.describe())),
+                cluster_lock::LockEvent::Waiting(h) => {
+                    p.note(format!("waiting for the cluster lock, held by {}", h.describe()))
+                }
+                cluster_lock::LockEvent::Stale(h) => {
+                    p.warn(format!("taking over a stale cluster lock: {} (that process is gone)", h.describe()))
+                }
             };
             Some(cluster_lock::acquire(s.as_ref(), &inv.cluster.slug, info, g.lock_wait, on_event).await?)
         }
@@ -171,7 +195,10 @@ pub async fn run_plan(ctx: &Ctx, inv: &Inventory, plan: Plan, post: impl FnOnce(
     let journal = match Journal::create(&ctx.state_dir(), &inv.cluster.slug, &run_id) {
         Ok(j) => Some(j),
         Err(e) => {
-            p.warn(format!("cannot create the run journal under `{}`: {e}; `retry` will not know this run", ctx.state_dir().display()));
+            p.warn(format!(
+                "cannot create the run journal under `{}`: {e}; `retry` will not know this run",
+                ctx.state_dir().display()
+            ));
             None
         }
     };
@@ -188,7 +215,11 @@ pub async fn run_plan(ctx: &Ctx, inv: &Inventory, plan: Plan, post: impl FnOnce(
             time: started.to_string(),
         })
         .await;
-    let opts = ExecOptions { forks: g.forks as usize, max_fail: g.max_fail, connect: ConnectOptions { control_dir: ctx.control_dir() } };
+    let opts = ExecOptions {
+        forks: g.forks as usize,
+        max_fail: g.max_fail,
+        connect: ConnectOptions { control_dir: ctx.control_dir() },
+    };
     let report = executor::execute(&plan, opts, tx.clone(), interrupted(p.clone())).await;
     for ev in post(&report) {
         let _ = tx.send(ev).await;

@@ -11,9 +11,15 @@ use crate::plan::journal;
 
 pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let inv = ctx.load_inventory()?;
-    let last = journal::last_run(&ctx.state_dir(), &inv.cluster.slug)
-        .context("reading the run journal")?
-        .ok_or_else(|| UsageError(format!("no run of cluster `{}` is journaled under `{}`: nothing to retry", inv.cluster.slug, ctx.state_dir().display())))?;
+    let last = journal::last_run(&ctx.state_dir(), &inv.cluster.slug).context("reading the run journal")?.ok_or_else(
+        || {
+            UsageError(format!(
+                "no run of cluster `{}` is journaled under `{}`: nothing to retry",
+                inv.cluster.slug,
+                ctx.state_dir().display()
+            ))
+        },
+    )?;
     if last.not_succeeded.is_empty() {
         ctx.printer.note(format!("every node succeeded in the last run ({}): nothing to retry", last.run_id));
         return Ok(ExitStatus::Success);

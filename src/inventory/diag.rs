@@ -55,15 +55,15 @@ impl fmt::Display for InventoryError {
         for d in &self.diagnostics {
             let path = if d.path.is_empty() { String::new() } else { format!("{}: ", d.path) };
             writeln!(f, "{}:{}:{}: {path}{}", self.file.display(), d.line, d.column, d.message)?;
-            if d.line > 0 {
-                if let Some(text) = lines.get(d.line as usize - 1) {
-                    let num = d.line.to_string();
-                    let pad = " ".repeat(num.len());
-                    writeln!(f, " {num} | {text}")?;
-                    let col = (d.column.max(1) - 1) as usize;
-                    let lead: String = text.chars().take(col).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-                    writeln!(f, " {pad} | {lead}^")?;
-                }
+            if d.line > 0
+                && let Some(text) = lines.get(d.line as usize - 1)
+            {
+                let num = d.line.to_string();
+                let pad = " ".repeat(num.len());
+                writeln!(f, " {num} | {text}")?;
+                let col = (d.column.max(1) - 1) as usize;
+                let lead: String = text.chars().take(col).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                writeln!(f, " {pad} | {lead}^")?;
             }
             if let Some(hint) = &d.hint {
                 writeln!(f, "  help: {hint}")?;
@@ -152,7 +152,11 @@ impl PathIndex {
 impl PathIndex {
     /// The outermost node starting exactly at `line:col` (a mapping rather than its first key).
     pub fn container_at(&self, line: u64, col: u64) -> String {
-        self.entries.iter().find(|(l, c, _)| (*l, *c) == (line, col)).map(|(_, _, p)| p.clone()).unwrap_or_else(|| self.path_at(line, col))
+        self.entries
+            .iter()
+            .find(|(l, c, _)| (*l, *c) == (line, col))
+            .map(|(_, _, p)| p.clone())
+            .unwrap_or_else(|| self.path_at(line, col))
     }
 }
 

@@ -18,9 +18,7 @@ use serde::Serialize;
 use serde_saphyr::Spanned;
 
 pub use diag::{Diagnostic, InventoryError, did_you_mean};
-pub use schema::{
-    Cost, HostKeyChecking, Model, Os, Quantization, ServiceBackend, StoreKind, Tier, TransportKind,
-};
+pub use schema::{Cost, HostKeyChecking, Model, Os, Quantization, ServiceBackend, StoreKind, Tier, TransportKind};
 pub use select::{Selection, select};
 
 use schema::RawInventory;
@@ -135,13 +133,15 @@ pub struct RouterSpec {
 impl Inventory {
     /// Reads, parses and validates `path`.
     pub fn load(path: &Path) -> Result<Inventory, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
         Inventory::from_str(path, &text).map_err(LoadError::Invalid)
     }
 
     /// Parses and validates inventory text; `path` names it in errors and anchors relative paths.
     pub fn from_str(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
-        let fail = |diagnostics| InventoryError { file: path.to_path_buf(), source_text: text.to_string(), diagnostics };
+        let fail =
+            |diagnostics| InventoryError { file: path.to_path_buf(), source_text: text.to_string(), diagnostics };
         let raw: RawInventory = match serde_saphyr::from_str(text) {
             Ok(raw) => raw,
             Err(e) => return Err(fail(vec![parse_diagnostic(&e, text)])),
@@ -220,10 +220,10 @@ fn at<T>(s: &Spanned<T>) -> (u64, u64) {
 
 /// `~/x` → `$HOME/x`; relative → next to the inventory file.
 pub fn expand_path(dir: &Path, p: &Path) -> PathBuf {
-    if let Ok(rest) = p.strip_prefix("~") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
+    if let Ok(rest) = p.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
     }
     if p.is_absolute() { p.to_path_buf() } else { dir.join(p) }
 }
@@ -233,7 +233,16 @@ fn valid_name(s: &str) -> bool {
 }
 
 fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnostic>) -> Inventory {
-    let RawInventory { cluster, defaults: d, nodes: raw_nodes, models: raw_models, placement: raw_placement, store, router, cost } = raw;
+    let RawInventory {
+        cluster,
+        defaults: d,
+        nodes: raw_nodes,
+        models: raw_models,
+        placement: raw_placement,
+        store,
+        router,
+        cost,
+    } = raw;
 
     // cluster
     let slug = cluster.slug.value.clone();
@@ -249,11 +258,11 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         );
     }
 
-    if let Some(t) = &d.connect_timeout_secs {
-        if t.value == 0 {
-            let (l, c) = at(t);
-            diags.push(Diagnostic::new(l, c, "defaults.connect_timeout_secs", "must be at least 1"));
-        }
+    if let Some(t) = &d.connect_timeout_secs
+        && t.value == 0
+    {
+        let (l, c) = at(t);
+        diags.push(Diagnostic::new(l, c, "defaults.connect_timeout_secs", "must be at least 1"));
     }
 
     // nodes
@@ -312,16 +321,22 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
                 seen_addrs.insert(key, (name.clone(), l));
             }
         }
-        if let Some(m) = &rn.memory_gb {
-            if !(m.value > 0.0) {
-                let (l, c) = at(m);
-                diags.push(Diagnostic::new(l, c, format!("nodes[{i}].memory_gb"), format!("memory must be more than 0 GB, got {}", m.value)));
-            }
+        if let Some(m) = &rn.memory_gb
+            && (m.value.is_nan() || m.value <= 0.0)
+        {
+            let (l, c) = at(m);
+            diags.push(Diagnostic::new(
+                l,
+                c,
+                format!("nodes[{i}].memory_gb"),
+                format!("memory must be more than 0 GB, got {}", m.value),
+            ));
         }
         for (j, role) in rn.roles.iter().enumerate() {
             if !ROLES.contains(&role.value.as_str()) {
                 let (l, c) = at(role);
-                let mut diag = Diagnostic::new(l, c, format!("nodes[{i}].roles[{j}]"), format!("unknown role `{}`", role.value));
+                let mut diag =
+                    Diagnostic::new(l, c, format!("nodes[{i}].roles[{j}]"), format!("unknown role `{}`", role.value));
                 diag = match did_you_mean(&role.value, ROLES.iter().copied()) {
                     Some(s) => diag.hint(format!("did you mean `{s}`?")),
                     None => diag.hint(format!("roles are {}", list(ROLES))),
@@ -330,7 +345,8 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             }
         }
         let user = rn.user.clone().or_else(|| d.user.clone());
-        let garnet_home = rn.garnet_home.clone().or_else(|| d.garnet_home.clone()).unwrap_or_else(|| "~/.garnet".to_string());
+        let garnet_home =
+            rn.garnet_home.clone().or_else(|| d.garnet_home.clone()).unwrap_or_else(|| "~/.garnet".to_string());
         nodes.push(Arc::new(Node {
             name,
             host,
@@ -362,27 +378,42 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             diags.push(Diagnostic::new(l, c, format!("models[{i}].name"), "empty model name"));
         }
         if let Some(first) = seen_models.get(&m.name.value) {
-            diags.push(Diagnostic::new(l, c, format!("models[{i}].name"), format!("duplicate model name `{}` (first defined on line {first})", m.name.value)));
+            diags.push(Diagnostic::new(
+                l,
+                c,
+                format!("models[{i}].name"),
+                format!("duplicate model name `{}` (first defined on line {first})", m.name.value),
+            ));
         } else {
             seen_models.insert(m.name.value.clone(), l);
         }
         if m.source.value.trim().is_empty() {
             let (l, c) = at(&m.source);
-            diags.push(Diagnostic::new(l, c, format!("models[{i}].source"), "empty model source").hint("a Hugging Face repo id (`mlx-community/...`) or a local path"));
+            diags.push(
+                Diagnostic::new(l, c, format!("models[{i}].source"), "empty model source")
+                    .hint("a Hugging Face repo id (`mlx-community/...`) or a local path"),
+            );
         }
-        for (field, v) in [("context", &m.context), ("max_tokens", &m.max_tokens), ("latency_budget_ms", &m.latency_budget_ms)] {
-            if let Some(v) = v {
-                if v.value == 0 {
-                    let (l, c) = at(v);
-                    diags.push(Diagnostic::new(l, c, format!("models[{i}].{field}"), "must be more than 0"));
-                }
+        for (field, v) in
+            [("context", &m.context), ("max_tokens", &m.max_tokens), ("latency_budget_ms", &m.latency_budget_ms)]
+        {
+            if let Some(v) = v
+                && v.value == 0
+            {
+                let (l, c) = at(v);
+                diags.push(Diagnostic::new(l, c, format!("models[{i}].{field}"), "must be more than 0"));
             }
         }
-        if let (Some(ctx), Some(mt)) = (&m.context, &m.max_tokens) {
-            if mt.value > ctx.value {
-                let (l, c) = at(mt);
-                diags.push(Diagnostic::new(l, c, format!("models[{i}].max_tokens"), format!("max_tokens {} exceeds the context of {}", mt.value, ctx.value)));
-            }
+        if let (Some(ctx), Some(mt)) = (&m.context, &m.max_tokens)
+            && mt.value > ctx.value
+        {
+            let (l, c) = at(mt);
+            diags.push(Diagnostic::new(
+                l,
+                c,
+                format!("models[{i}].max_tokens"),
+                format!("max_tokens {} exceeds the context of {}", mt.value, ctx.value),
+            ));
         }
         models.push(ModelSpec {
             name: m.name.value.clone(),
@@ -402,7 +433,8 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         let (l, c) = at(&model);
         let mpath = format!("placement.{}", model.value);
         if !seen_models.contains_key(&model.value) {
-            let mut diag = Diagnostic::new(l, c, mpath.clone(), format!("placement names unknown model `{}`", model.value));
+            let mut diag =
+                Diagnostic::new(l, c, mpath.clone(), format!("placement names unknown model `{}`", model.value));
             diag = match did_you_mean(&model.value, models.iter().map(|m| m.name.as_str())) {
                 Some(s) => diag.hint(format!("did you mean `{s}`?")),
                 None => diag.hint("declare it under `models:` first"),
@@ -414,7 +446,12 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             let (l, c) = at(n);
             match nodes.iter().find(|x| x.name == n.value) {
                 None => {
-                    let mut diag = Diagnostic::new(l, c, format!("{mpath}.nodes[{j}]"), format!("placement names unknown node `{}`", n.value));
+                    let mut diag = Diagnostic::new(
+                        l,
+                        c,
+                        format!("{mpath}.nodes[{j}]"),
+                        format!("placement names unknown node `{}`", n.value),
+                    );
                     diag = match did_you_mean(&n.value, nodes.iter().map(|x| x.name.as_str())) {
                         Some(s) => diag.hint(format!("did you mean `{s}`?")),
                         None => diag.hint("declare it under `nodes:` first"),
@@ -423,14 +460,24 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
                 }
                 Some(node) if !node.roles.is_empty() && !node.roles.iter().any(|r| r == "loader") => {
                     diags.push(
-                        Diagnostic::new(l, c, format!("{mpath}.nodes[{j}]"), format!("node `{}` is not a loader (roles: {})", n.value, node.roles.join(", ")))
-                            .hint("add `loader` to its roles, or place the model elsewhere"),
+                        Diagnostic::new(
+                            l,
+                            c,
+                            format!("{mpath}.nodes[{j}]"),
+                            format!("node `{}` is not a loader (roles: {})", n.value, node.roles.join(", ")),
+                        )
+                        .hint("add `loader` to its roles, or place the model elsewhere"),
                     );
                 }
                 Some(_) => {}
             }
             if placed.contains(&n.value) {
-                diags.push(Diagnostic::new(l, c, format!("{mpath}.nodes[{j}]"), format!("node `{}` listed twice", n.value)));
+                diags.push(Diagnostic::new(
+                    l,
+                    c,
+                    format!("{mpath}.nodes[{j}]"),
+                    format!("node `{}` listed twice", n.value),
+                ));
             }
             placed.push(n.value.clone());
         }
@@ -441,7 +488,12 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             Some(r) => {
                 if r.value == 0 || r.value as usize > p.nodes.len() {
                     let (l, c) = at(r);
-                    diags.push(Diagnostic::new(l, c, format!("{mpath}.replicas"), format!("replicas must be between 1 and the {} node(s) listed, got {}", p.nodes.len(), r.value)));
+                    diags.push(Diagnostic::new(
+                        l,
+                        c,
+                        format!("{mpath}.replicas"),
+                        format!("replicas must be between 1 and the {} node(s) listed, got {}", p.nodes.len(), r.value),
+                    ));
                 }
                 r.value
             }
@@ -452,17 +504,26 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
 
     // store
     let store = match store {
-        None => StoreSpec { kind: StoreKind::Local, path: dir.join("garnet-store"), endpoint: None, bucket: None, prefix: None, region: None, credentials_file: None, path_style: false },
+        None => StoreSpec {
+            kind: StoreKind::Local,
+            path: dir.join("garnet-store"),
+            endpoint: None,
+            bucket: None,
+            prefix: None,
+            region: None,
+            credentials_file: None,
+            path_style: false,
+        },
         Some(s) => {
             let (l, c) = at(&s);
             let s = s.value;
             if s.kind == StoreKind::S3 && s.bucket.as_deref().unwrap_or("").is_empty() {
                 diags.push(Diagnostic::new(l, c, "store", "an `s3` store needs a `bucket`"));
             }
-            if let Some(ep) = &s.endpoint {
-                if !(ep.starts_with("https://") || ep.starts_with("http://")) {
-                    diags.push(Diagnostic::new(l, c, "store.endpoint", format!("endpoint `{ep}` is not an http(s) URL")));
-                }
+            if let Some(ep) = &s.endpoint
+                && !(ep.starts_with("https://") || ep.starts_with("http://"))
+            {
+                diags.push(Diagnostic::new(l, c, "store.endpoint", format!("endpoint `{ep}` is not an http(s) URL")));
             }
             StoreSpec {
                 kind: s.kind,
@@ -484,7 +545,15 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
                 Some(s) => {
                     if s.value.parse::<std::net::SocketAddr>().is_err() {
                         let (l, c) = at(s);
-                        diags.push(Diagnostic::new(l, c, format!("router.{field}"), format!("`{}` is not an address:port", s.value)).hint("e.g. `0.0.0.0:8080` or `127.0.0.1:8081`"));
+                        diags.push(
+                            Diagnostic::new(
+                                l,
+                                c,
+                                format!("router.{field}"),
+                                format!("`{}` is not an address:port", s.value),
+                            )
+                            .hint("e.g. `0.0.0.0:8080` or `127.0.0.1:8081`"),
+                        );
                     }
                     s.value.clone()
                 }

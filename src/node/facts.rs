@@ -91,7 +91,11 @@ pub fn parse(out: &str) -> Result<Facts, String> {
     let uname = s.get("uname").ok_or("the probe printed no `uname` section")?;
     let mut u = uname.lines().map(str::trim);
     let kernel_name = u.next().unwrap_or_default().to_string();
-    let mut f = Facts { arch: u.next().unwrap_or_default().to_string(), kernel: u.next().map(str::to_string), ..Default::default() };
+    let mut f = Facts {
+        arch: u.next().unwrap_or_default().to_string(),
+        kernel: u.next().map(str::to_string),
+        ..Default::default()
+    };
     match kernel_name.as_str() {
         "Darwin" => {
             f.os = "macos".into();
@@ -140,11 +144,11 @@ pub fn parse(out: &str) -> Result<Facts, String> {
         }
         other => f.os = other.to_ascii_lowercase(),
     }
-    if let Some(df) = s.get("df") {
-        if let Some((total, free)) = parse_df(df) {
-            f.disk_total_bytes = Some(total);
-            f.disk_free_bytes = Some(free);
-        }
+    if let Some(df) = s.get("df")
+        && let Some((total, free)) = parse_df(df)
+    {
+        f.disk_total_bytes = Some(total);
+        f.disk_free_bytes = Some(free);
     }
     Ok(f)
 }
@@ -215,7 +219,8 @@ fn parse_size(v: &str) -> Option<u64> {
 }
 
 fn parse_sw_vers(text: &str) -> Option<String> {
-    let kv: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim(), v.trim())).collect();
+    let kv: BTreeMap<&str, &str> =
+        text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim(), v.trim())).collect();
     let name = kv.get("ProductName")?;
     let ver = kv.get("ProductVersion")?;
     Some(match kv.get("BuildVersion") {
@@ -254,7 +259,9 @@ fn media_speed(word: &str) -> Option<u64> {
 }
 
 fn meminfo_kib(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':')).and_then(|v| v.split_whitespace().next()?.parse().ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 /// `df -kP`: (total, available) bytes of the last data line.
@@ -309,7 +316,9 @@ mod tests {
 
     #[test]
     fn system_profiler_variants() {
-        let m4 = parse_system_profiler(&fixture("system_profiler.SPHardwareDataType.m4-mbp-24g.redacted.with-stderr-line.txt"));
+        let m4 = parse_system_profiler(&fixture(
+            "system_profiler.SPHardwareDataType.m4-mbp-24g.redacted.with-stderr-line.txt",
+        ));
         assert_eq!(
             m4,
             SpHardware {
@@ -325,7 +334,9 @@ mod tests {
         let air = parse_system_profiler(&fixture("system_profiler.SPHardwareDataType.m4-air-24g.txt"));
         assert_eq!((air.cores, air.performance_cores, air.efficiency_cores), (Some(10), Some(4), Some(6)));
         assert_eq!(air.model.as_deref(), Some("Mac16,13"));
-        let air2 = parse_system_profiler(&fixture("system_profiler.SPHardwareDataType.m4-air-24g.no-activation-lock-line.txt"));
+        let air2 = parse_system_profiler(&fixture(
+            "system_profiler.SPHardwareDataType.m4-air-24g.no-activation-lock-line.txt",
+        ));
         assert_eq!(air2.memory_bytes, Some(24 << 30));
     }
 

@@ -92,7 +92,13 @@ pub async fn execute(plan: &Plan, opts: ExecOptions, events: EventTx, interrupt:
         .into_iter()
         .zip(&plan.nodes)
         .map(|(r, np)| {
-            r.unwrap_or_else(|| NodeReport { node: np.node.clone(), outcome: Outcome::Failed, duration: Duration::ZERO, steps: vec![], message: Some("internal error".into()) })
+            r.unwrap_or_else(|| NodeReport {
+                node: np.node.clone(),
+                outcome: Outcome::Failed,
+                duration: Duration::ZERO,
+                steps: vec![],
+                message: Some("internal error".into()),
+            })
         })
         .collect();
     for n in &nodes {
@@ -106,7 +112,8 @@ async fn run_node(np: NodePlan, shared: &Shared) -> NodeReport {
     let name = np.node.name.clone();
     let finish = |outcome: Outcome, steps: Vec<StepReport>, message: Option<String>| {
         let duration = started.elapsed();
-        let ev = Event::NodeFinished { node: name.clone(), outcome, duration_ms: ms(duration), message: message.clone() };
+        let ev =
+            Event::NodeFinished { node: name.clone(), outcome, duration_ms: ms(duration), message: message.clone() };
         (NodeReport { node: np.node.clone(), outcome, duration, steps, message }, ev)
     };
     if shared.abort.load(Ordering::SeqCst) {
@@ -128,7 +135,13 @@ async fn run_node(np: NodePlan, shared: &Shared) -> NodeReport {
     let mut message = None;
     for (index, step) in np.steps.iter().enumerate() {
         if node_outcome == Outcome::Failed || node_outcome == Outcome::Unreachable {
-            steps.push(StepReport { name: step.name.clone(), outcome: Outcome::Skipped, duration: Duration::ZERO, output: None, message: None });
+            steps.push(StepReport {
+                name: step.name.clone(),
+                outcome: Outcome::Skipped,
+                duration: Duration::ZERO,
+                output: None,
+                message: None,
+            });
             continue;
         }
         let _ = shared.events.send(Event::StepStarted { node: name.clone(), step: step.name.clone(), index }).await;
@@ -138,7 +151,15 @@ async fn run_node(np: NodePlan, shared: &Shared) -> NodeReport {
         let exit_code = output.as_ref().and_then(|o| o.exit_code);
         let _ = shared
             .events
-            .send(Event::StepFinished { node: name.clone(), step: step.name.clone(), index, outcome, exit_code, duration_ms: ms(duration), message: msg.clone() })
+            .send(Event::StepFinished {
+                node: name.clone(),
+                step: step.name.clone(),
+                index,
+                outcome,
+                exit_code,
+                duration_ms: ms(duration),
+                message: msg.clone(),
+            })
             .await;
         match outcome {
             Outcome::Failed | Outcome::Unreachable => {
@@ -169,10 +190,23 @@ async fn run_step(
     match action {
         Action::Run { command, timeout, stream, capture, changes } => {
             let (tx, mut rx) = mpsc::channel(256);
-            let req = RunRequest { command: command.clone(), stdin: None, timeout: *timeout, lines: stream.then_some(tx), capture: *capture };
+            let req = RunRequest {
+                command: command.clone(),
+                stdin: None,
+                timeout: *timeout,
+                lines: stream.then_some(tx),
+                capture: *capture,
+            };
             let forward = async {
                 while let Some(line) = rx.recv().await {
-                    let _ = events.send(Event::Output { node: node.to_string(), step: step.to_string(), stream: line.stream.into(), line: line.text }).await;
+                    let _ = events
+                        .send(Event::Output {
+                            node: node.to_string(),
+                            step: step.to_string(),
+                            stream: line.stream.into(),
+                            line: line.text,
+                        })
+                        .await;
                 }
             };
             let (result, ()) = tokio::join!(conn.run(req), forward);
@@ -188,7 +222,9 @@ async fn run_step(
                     }
                     (Outcome::Failed, Some(out), Some(msg))
                 }
-                Err(TransportError::ConnectionLost(m)) => (Outcome::Unreachable, None, Some(format!("connection lost: {m}"))),
+                Err(TransportError::ConnectionLost(m)) => {
+                    (Outcome::Unreachable, None, Some(format!("connection lost: {m}")))
+                }
                 Err(e) => (Outcome::Failed, None, Some(e.to_string())),
             }
         }
@@ -198,7 +234,9 @@ async fn run_step(
                 Ok(()) => (Outcome::Changed, None, None),
                 Err(e) => (Outcome::Failed, None, Some(e.to_string())),
             },
-            Err(TransportError::ConnectionLost(m)) => (Outcome::Unreachable, None, Some(format!("connection lost: {m}"))),
+            Err(TransportError::ConnectionLost(m)) => {
+                (Outcome::Unreachable, None, Some(format!("connection lost: {m}")))
+            }
             Err(e) => (Outcome::Failed, None, Some(e.to_string())),
         },
     }

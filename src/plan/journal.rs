@@ -100,16 +100,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t0: jiff::Timestamp = "2026-11-26T10:00:00Z".parse().unwrap();
         let mut old = Journal::create(dir.path(), "c", &new_run_id(t0)).unwrap();
-        old.record(&Event::RunStarted { run_id: "old".into(), cluster: "c".into(), command: "x".into(), argv: vec![], nodes: vec!["a".into()], dry_run: false, time: String::new() }).unwrap();
+        old.record(&Event::RunStarted {
+            run_id: "old".into(),
+            cluster: "c".into(),
+            command: "x".into(),
+            argv: vec![],
+            nodes: vec!["a".into()],
+            dry_run: false,
+            time: String::new(),
+        })
+        .unwrap();
         drop(old);
         let id = new_run_id("2026-11-26T11:00:00Z".parse().unwrap());
         let mut j = Journal::create(dir.path(), "c", &id).unwrap();
         let argv = vec!["exec".to_string(), "--".into(), "true".into()];
-        j.record(&Event::RunStarted { run_id: id.clone(), cluster: "c".into(), command: "exec -- true".into(), argv: argv.clone(), nodes: vec!["a".into(), "b".into(), "c".into(), "d".into()], dry_run: false, time: String::new() }).unwrap();
+        j.record(&Event::RunStarted {
+            run_id: id.clone(),
+            cluster: "c".into(),
+            command: "exec -- true".into(),
+            argv: argv.clone(),
+            nodes: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            dry_run: false,
+            time: String::new(),
+        })
+        .unwrap();
         for (n, o) in [("a", Outcome::Changed), ("b", Outcome::Unreachable), ("c", Outcome::Failed)] {
             j.record(&Event::NodeFinished { node: n.into(), outcome: o, duration_ms: 1, message: None }).unwrap();
         }
-        j.record(&Event::RunFinished { run_id: id.clone(), summary: Summary::default(), exit_code: 3, duration_ms: 1, interrupted: false }).unwrap();
+        j.record(&Event::RunFinished {
+            run_id: id.clone(),
+            summary: Summary::default(),
+            exit_code: 3,
+            duration_ms: 1,
+            interrupted: false,
+        })
+        .unwrap();
         drop(j);
         let last = last_run(dir.path(), "c").unwrap().unwrap();
         assert_eq!(last.run_id, id);

@@ -18,7 +18,8 @@ pub fn text(plan: &Plan, current: &dyn Fn(&str, &str) -> Option<Vec<u8>>) -> Str
         for (i, step) in np.steps.iter().enumerate() {
             match &step.action {
                 Action::Run { command, timeout, .. } => {
-                    let t = timeout.map(|t| format!(" (timeout {})", crate::util::human_duration(t))).unwrap_or_default();
+                    let t =
+                        timeout.map(|t| format!(" (timeout {})", crate::util::human_duration(t))).unwrap_or_default();
                     let mut lines = command.lines();
                     s.push_str(&format!("  {}. {}{t}: $ {}\n", i + 1, step.name, lines.next().unwrap_or("")));
                     for l in lines {
@@ -26,7 +27,12 @@ pub fn text(plan: &Plan, current: &dyn Fn(&str, &str) -> Option<Vec<u8>>) -> Str
                     }
                 }
                 Action::Upload { path, contents, mode, secret } => {
-                    s.push_str(&format!("  {}. {}: write {path} (mode {mode:04o}, {} bytes)\n", i + 1, step.name, contents.len()));
+                    s.push_str(&format!(
+                        "  {}. {}: write {path} (mode {mode:04o}, {} bytes)\n",
+                        i + 1,
+                        step.name,
+                        contents.len()
+                    ));
                     if *secret {
                         s.push_str("       (secret: content not shown)\n");
                     } else {
@@ -73,7 +79,11 @@ pub fn diff(old: Option<&[u8]>, new: &[u8], path: &str) -> String {
         return "(unchanged)\n".into();
     }
     let from = if old.is_some() { format!("a{path}") } else { "/dev/null".into() };
-    similar::TextDiff::from_lines(old_text.as_ref(), new_text.as_ref()).unified_diff().context_radius(3).header(&from, &format!("b{path}")).to_string()
+    similar::TextDiff::from_lines(old_text.as_ref(), new_text.as_ref())
+        .unified_diff()
+        .context_radius(3)
+        .header(&from, &format!("b{path}"))
+        .to_string()
 }
 
 fn indent(text: &str, pad: &str) -> String {

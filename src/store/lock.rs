@@ -25,7 +25,10 @@ pub struct LockInfo {
 impl LockInfo {
     pub fn describe(&self) -> String {
         let msg = self.message.as_deref().map(|m| format!(": \"{m}\"")).unwrap_or_default();
-        format!("{}@{} (pid {}) since {}, running `{}`{msg}", self.user, self.host, self.pid, self.acquired_at, self.command)
+        format!(
+            "{}@{} (pid {}) since {}, running `{}`{msg}",
+            self.user, self.host, self.pid, self.acquired_at, self.command
+        )
     }
 }
 
@@ -52,10 +55,10 @@ pub struct LockGuard {
 impl LockGuard {
     /// Removes the lock if it is still ours.
     pub async fn release(self, store: &dyn Store) -> Result<(), StoreError> {
-        if let Ok(Some(current)) = read(store, &self.key).await {
-            if current.run_id == self.info.run_id {
-                store.delete(&self.key).await?;
-            }
+        if let Ok(Some(current)) = read(store, &self.key).await
+            && current.run_id == self.info.run_id
+        {
+            store.delete(&self.key).await?;
         }
         Ok(())
     }
@@ -64,7 +67,9 @@ impl LockGuard {
 pub async fn read(store: &dyn Store, key: &str) -> Result<Option<LockInfo>, LockError> {
     match store.get(key).await? {
         None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| LockError::Corrupt { key: key.into(), error: e.to_string() }),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| LockError::Corrupt { key: key.into(), error: e.to_string() }),
     }
 }
 
@@ -124,7 +129,15 @@ mod tests {
     use crate::store::LocalStore;
 
     fn info(run: &str, pid: u32) -> LockInfo {
-        LockInfo { user: "ana".into(), host: "laptop-a".into(), pid, command: "exec -- true".into(), message: Some("maintenance".into()), acquired_at: "now".into(), run_id: run.into() }
+        LockInfo {
+            user: "ana".into(),
+            host: "laptop-a".into(),
+            pid,
+            command: "exec -- true".into(),
+            message: Some("maintenance".into()),
+            acquired_at: "now".into(),
+            run_id: run.into(),
+        }
     }
 
     #[tokio::test]
@@ -147,7 +160,9 @@ mod tests {
         // A pid that cannot exist (above pid_max).
         acquire(&s, "c", info("r1", 99_999_999), None, |_| {}).await.unwrap();
         let mut stale = false;
-        acquire(&s, "c", info("r2", std::process::id()), None, |e| stale |= matches!(e, LockEvent::Stale(_))).await.unwrap();
+        acquire(&s, "c", info("r2", std::process::id()), None, |e| stale |= matches!(e, LockEvent::Stale(_)))
+            .await
+            .unwrap();
         assert!(stale);
     }
 }

@@ -111,9 +111,18 @@ impl ConnectError {
     pub fn from_ssh_text(text: &str) -> Self {
         let text = text.trim();
         let lower = text.to_ascii_lowercase();
-        let transient = ["connection refused", "timed out", "connection reset", "connection closed", "no route to host", "kex_exchange_identification", "network is unreachable", "broken pipe"]
-            .iter()
-            .any(|p| lower.contains(p));
+        let transient = [
+            "connection refused",
+            "timed out",
+            "connection reset",
+            "connection closed",
+            "no route to host",
+            "kex_exchange_identification",
+            "network is unreachable",
+            "broken pipe",
+        ]
+        .iter()
+        .any(|p| lower.contains(p));
         ConnectError::new(text, transient)
     }
 }
@@ -133,11 +142,17 @@ pub trait Transport: Send + Sync {
         let cmd = format!(
             "set -e; umask 077; p={p}; mkdir -p \"$(dirname \"$p\")\"; t=\"$p.garnet-tmp.$$\"; cat > \"$t\"; chmod {mode:o} \"$t\"; mv -f \"$t\" \"$p\""
         );
-        let out = self.run(RunRequest { command: cmd, stdin: Some(contents.to_vec()), capture: true, ..Default::default() }).await?;
+        let out = self
+            .run(RunRequest { command: cmd, stdin: Some(contents.to_vec()), capture: true, ..Default::default() })
+            .await?;
         if out.success() {
             Ok(())
         } else {
-            Err(TransportError::Other(format!("upload to `{path}` failed ({}): {}", out.describe(), String::from_utf8_lossy(&out.stderr).trim())))
+            Err(TransportError::Other(format!(
+                "upload to `{path}` failed ({}): {}",
+                out.describe(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
         }
     }
 
@@ -149,7 +164,11 @@ pub trait Transport: Send + Sync {
         match out.exit_code {
             Some(0) => Ok(Some(out.stdout)),
             Some(44) => Ok(None),
-            _ => Err(TransportError::Other(format!("reading `{path}` failed ({}): {}", out.describe(), String::from_utf8_lossy(&out.stderr).trim()))),
+            _ => Err(TransportError::Other(format!(
+                "reading `{path}` failed ({}): {}",
+                out.describe(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))),
         }
     }
 }
@@ -216,7 +235,12 @@ pub(crate) struct OutputPump {
 
 impl OutputPump {
     pub(crate) fn new(req: &RunRequest) -> Self {
-        OutputPump { lines: req.lines.clone(), capture: req.capture, pending: Default::default(), captured: Default::default() }
+        OutputPump {
+            lines: req.lines.clone(),
+            capture: req.capture,
+            pending: Default::default(),
+            captured: Default::default(),
+        }
     }
 
     pub(crate) async fn feed(&mut self, stream: Stream, data: &[u8]) {
@@ -310,6 +334,14 @@ mod tests {
         while let Ok(l) = rx.try_recv() {
             got.push((l.stream, l.text));
         }
-        assert_eq!(got, vec![(Stream::Stdout, "one".into()), (Stream::Stdout, "two".into()), (Stream::Stderr, "err".into()), (Stream::Stdout, "three".into())]);
+        assert_eq!(
+            got,
+            vec![
+                (Stream::Stdout, "one".into()),
+                (Stream::Stdout, "two".into()),
+                (Stream::Stderr, "err".into()),
+                (Stream::Stdout, "three".into())
+            ]
+        );
     }
 }

@@ -38,8 +38,9 @@ pub async fn connect(node: &Node, opts: &ConnectOptions) -> Result<OpenSsh, Conn
     }
     b.connect_timeout(node.connect_timeout);
     b.server_alive_interval(Duration::from_secs(15));
-    std::fs::create_dir_all(&opts.control_dir)
-        .map_err(|e| ConnectError::new(format!("cannot create control directory `{}`: {e}", opts.control_dir.display()), false))?;
+    std::fs::create_dir_all(&opts.control_dir).map_err(|e| {
+        ConnectError::new(format!("cannot create control directory `{}`: {e}", opts.control_dir.display()), false)
+    })?;
     b.control_directory(&opts.control_dir);
     match b.connect_mux(&node.host).await {
         Ok(session) => Ok(OpenSsh { session }),
@@ -61,7 +62,9 @@ fn connect_error(e: openssh::Error) -> ConnectError {
 fn run_error(e: openssh::Error) -> TransportError {
     match e {
         openssh::Error::Disconnected => TransportError::ConnectionLost("the SSH master connection went away".into()),
-        openssh::Error::RemoteProcessTerminated => TransportError::ConnectionLost("the remote process was terminated".into()),
+        openssh::Error::RemoteProcessTerminated => {
+            TransportError::ConnectionLost("the remote process was terminated".into())
+        }
         other => TransportError::Other(format!("ssh: {other}")),
     }
 }

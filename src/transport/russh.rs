@@ -42,8 +42,11 @@ impl client::Handler for Checker {
         match russh::keys::check_known_hosts_path(&self.host, self.port, key, &self.known_hosts) {
             Ok(true) => Ok(true),
             Ok(false) if self.checking == HostKeyChecking::AcceptNew => {
-                if let Err(e) = russh::keys::known_hosts::learn_known_hosts_path(&self.host, self.port, key, &self.known_hosts) {
-                    *self.verdict.lock().await = Some(format!("cannot record the host key in `{}`: {e}", self.known_hosts.display()));
+                if let Err(e) =
+                    russh::keys::known_hosts::learn_known_hosts_path(&self.host, self.port, key, &self.known_hosts)
+                {
+                    *self.verdict.lock().await =
+                        Some(format!("cannot record the host key in `{}`: {e}", self.known_hosts.display()));
                     return Ok(false);
                 }
                 Ok(true)
@@ -78,7 +81,13 @@ pub async fn connect(node: &Node) -> Result<Russh, ConnectError> {
     });
     let known_hosts = node.known_hosts.clone().unwrap_or_else(|| home().join(".ssh/known_hosts"));
     let verdict = Arc::new(Mutex::new(None));
-    let checker = Checker { host: node.host.clone(), port: node.port, known_hosts, checking: node.host_key_checking, verdict: verdict.clone() };
+    let checker = Checker {
+        host: node.host.clone(),
+        port: node.port,
+        known_hosts,
+        checking: node.host_key_checking,
+        verdict: verdict.clone(),
+    };
     let addr = (node.host.as_str(), node.port);
     let connecting = client::connect(config, addr, checker);
     let mut handle = match tokio::time::timeout(node.connect_timeout, connecting).await {
@@ -103,7 +112,11 @@ async fn authenticate(handle: &mut Handle<Checker>, user: &str, node: &Node) -> 
     let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
     let key_files: Vec<PathBuf> = match &node.identity_file {
         Some(p) => vec![p.clone()],
-        None => ["id_ed25519", "id_ecdsa", "id_rsa"].iter().map(|f| home().join(".ssh").join(f)).filter(|p| p.exists()).collect(),
+        None => ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .map(|f| home().join(".ssh").join(f))
+            .filter(|p| p.exists())
+            .collect(),
     };
     for path in &key_files {
         let key = russh::keys::load_secret_key(path, None)
@@ -116,16 +129,16 @@ async fn authenticate(handle: &mut Handle<Checker>, user: &str, node: &Node) -> 
             return Ok(true);
         }
     }
-    if node.identity_file.is_none() {
-        if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
-            let ids = agent.request_identities().await.unwrap_or_default();
-            for id in ids {
-                let public = id.public_key().into_owned();
-                if let Ok(res) = handle.authenticate_publickey_with(user, public, hash, &mut agent).await {
-                    if res.success() {
-                        return Ok(true);
-                    }
-                }
+    if node.identity_file.is_none()
+        && let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
+    {
+        let ids = agent.request_identities().await.unwrap_or_default();
+        for id in ids {
+            let public = id.public_key().into_owned();
+            if let Ok(res) = handle.authenticate_publickey_with(user, public, hash, &mut agent).await
+                && res.success()
+            {
+                return Ok(true);
             }
         }
     }

@@ -83,7 +83,10 @@ impl Run {
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\nstderr: {}", self.stderr)))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\nstderr: {}", self.stderr))
+            })
             .collect()
     }
 
@@ -103,7 +106,11 @@ pub fn sshd_available() -> bool {
     let root = unsafe { libc_geteuid() } == 0;
     let ok = Path::new(SSHD).exists() && root;
     if !ok {
-        let why = if root { format!("{SSHD} is missing (apt-get install openssh-server)") } else { "tests need root to create node users".into() };
+        let why = if root {
+            format!("{SSHD} is missing (apt-get install openssh-server)")
+        } else {
+            "tests need root to create node users".into()
+        };
         if std::env::var_os("CI").is_some() {
             panic!("real-sshd tests cannot run in CI: {why}");
         }
@@ -150,7 +157,11 @@ pub struct Cluster {
 }
 
 fn keygen(path: &Path) {
-    let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "garnet-test", "-f"]).arg(path).status().expect("ssh-keygen");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "garnet-test", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen");
     assert!(st.success());
 }
 
@@ -165,7 +176,8 @@ impl Cluster {
         std::fs::create_dir_all("/run/sshd").unwrap();
         keygen(&d.join("id_ed25519"));
         std::fs::copy(d.join("id_ed25519.pub"), d.join("authorized_keys")).unwrap();
-        std::fs::set_permissions(d.join("authorized_keys"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(d.join("authorized_keys"), std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
         std::fs::write(
             d.join("ssh_config"),
             format!("Host *\n  BatchMode yes\n  IdentitiesOnly yes\n  GlobalKnownHostsFile /dev/null\n  UserKnownHostsFile {}\n  LogLevel ERROR\n", d.join("known_hosts").display()),
@@ -177,11 +189,21 @@ impl Cluster {
             let user = format!("garnet-t{i}");
             ensure_user(&user);
             let k = NEXT_IP.fetch_add(1, Ordering::SeqCst);
-            let ip = Ipv4Addr::new(127, 0, 1 + (k / 250) as u8 + (std::process::id() % 50) as u8 * 4, (k % 250 + 1) as u8).to_string();
+            let ip =
+                Ipv4Addr::new(127, 0, 1 + (k / 250) as u8 + (std::process::id() % 50) as u8 * 4, (k % 250 + 1) as u8)
+                    .to_string();
             let host_key = d.join(format!("host_key_{i}"));
             keygen(&host_key);
             let pubkey = std::fs::read_to_string(host_key.with_extension("pub")).unwrap();
-            let mut node = Node { name: format!("node{i}"), ip: ip.clone(), port: 0, user: user.clone(), config: d.join(format!("sshd_{i}.conf")), log: d.join(format!("sshd_{i}.log")), child: None };
+            let mut node = Node {
+                name: format!("node{i}"),
+                ip: ip.clone(),
+                port: 0,
+                user: user.clone(),
+                config: d.join(format!("sshd_{i}.conf")),
+                log: d.join(format!("sshd_{i}.log")),
+                child: None,
+            };
             node.port = free_port(&ip);
             let mut parts = pubkey.split_whitespace();
             known.push_str(&format!("[{ip}]:{} {} {}\n", node.port, parts.next().unwrap(), parts.next().unwrap()));
@@ -215,7 +237,14 @@ impl Cluster {
         let node = &mut self.nodes[i];
         assert!(node.child.is_none(), "node {i} already up");
         let log = std::fs::File::create(&node.log).unwrap();
-        let child = Command::new(SSHD).args(["-D", "-e", "-f"]).arg(&node.config).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().expect("start sshd");
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(&node.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start sshd");
         node.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -253,7 +282,15 @@ impl Cluster {
             d = d.display()
         );
         for (i, n) in self.nodes.iter().enumerate() {
-            s.push_str(&format!("  - {{name: {}, host: {}, port: {}, user: {}, transport: {}, roles: [loader], tags: [t{}]}}\n", n.name, n.ip, n.port, n.user, transport(i), i + 1));
+            s.push_str(&format!(
+                "  - {{name: {}, host: {}, port: {}, user: {}, transport: {}, roles: [loader], tags: [t{}]}}\n",
+                n.name,
+                n.ip,
+                n.port,
+                n.user,
+                transport(i),
+                i + 1
+            ));
         }
         s.push_str(extra);
         let p = d.join(format!("{name}.yaml"));
@@ -263,7 +300,10 @@ impl Cluster {
 
     /// A `garnet` invocation for this cluster's inventory `inv`, with its own state directory.
     pub fn garnet(&self, inv: &Path) -> Garnet {
-        Garnet::new().env("GARNET_STATE_DIR", self.path().join("state").display().to_string()).arg("-i").arg(inv.display().to_string())
+        Garnet::new()
+            .env("GARNET_STATE_DIR", self.path().join("state").display().to_string())
+            .arg("-i")
+            .arg(inv.display().to_string())
     }
 }
 

@@ -30,6 +30,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
         }
     };
     init_tracing(cli.global.verbose);
+    let json = cli.global.output == cli::OutputFormat::Json;
     let argv: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -43,8 +44,30 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(status) => status,
-        Err(err) => report_error(&err),
+        Err(err) => {
+            let status = report_error(&err);
+            if json && status != ExitStatus::Success {
+                print_json_error(&err, status);
+            }
+            status
+        }
     }
+}
+
+/// With `-o json`, a fatal error is also an event on stdout, so CI reads it like everything else.
+fn print_json_error(err: &anyhow::Error, status: ExitStatus) {
+    let mut ev = serde_json::json!({"event": "error", "message": format!("{err:#}"), "exit_code": status.code()});
+    if let Some(inventory::LoadError::Invalid(inv)) = err.downcast_ref::<inventory::LoadError>() {
+        ev["message"] = serde_json::json!(format!("inventory `{}` is invalid", inv.file.display()));
+        ev["diagnostics"] = inv
+            .diagnostics
+            .iter()
+            .map(|d| {
+                serde_json::json!({"file": inv.file, "line": d.line, "column": d.column, "path": d.path, "message": d.message, "hint": d.hint})
+            })
+            .collect();
+    }
+    println!("{ev}");
 }
 
 fn init_tracing(verbose: u8) {

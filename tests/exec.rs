@@ -55,6 +55,8 @@ fn unreachable_node_is_reported_apart_from_failures_and_retry_touches_only_it() 
     assert_eq!(o["node4"], "failed");
     let n3 = by_event(&ev, "node_finished").into_iter().find(|e| e["node"] == "node3").unwrap();
     assert!(n3["message"].as_str().unwrap().contains("Connection refused"), "{n3}");
+    // Refused is transient: retried once (`connect_retries: 1`) before giving up.
+    assert!(n3["message"].as_str().unwrap().contains("(after 2 attempts)"), "{n3}");
     let n4 = by_event(&ev, "node_finished").into_iter().find(|e| e["node"] == "node4").unwrap();
     assert!(n4["message"].as_str().unwrap().contains("exit 1"), "{n4}");
 

@@ -135,3 +135,23 @@ fn missing_inventory_file() {
       help: pass `-i FILE`, set `GARNET_INVENTORY`, or start from `inventory.example.yaml`
     ");
 }
+
+#[test]
+fn json_mode_reports_diagnostics_as_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("inventory.yaml"),
+        "cluster: {slug: x, tier: pro}\nnodes:\n  - {name: a, host: h, rols: [loader]}\n",
+    )
+    .unwrap();
+    let r = Garnet::new().cwd(dir.path()).args(["-o", "json", "inventory", "check"]).run();
+    r.expect(2);
+    let ev = r.events();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["event"], "error");
+    assert_eq!(ev[0]["exit_code"], 2);
+    let d = &ev[0]["diagnostics"][0];
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(3), Some(24)), "{d}");
+    assert_eq!(d["path"], "nodes[0].rols");
+    assert_eq!(d["hint"], "did you mean `roles`?");
+}

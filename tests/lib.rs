@@ -5,5 +5,7 @@ mod common;
 mod exec;
 mod facts;
 mod generated;
+mod interactive;
 mod inventory;
 mod lock;
+mod transport;

@@ -128,7 +128,12 @@ pub async fn run_plan(
 ) -> Result<(ExitStatus, Option<Report>)> {
     let p = &ctx.printer;
     let g = &ctx.global;
-    let no_current = |_: &str, _: &str| None;
+    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    // Files the plan would write are read (never written) so the plan shows real diffs.
+    let current = render::current_files(&plan, g.forks as usize, &connect).await;
+    let lookup = |node: &str, path: &str| {
+        current.get(&(node.to_string(), path.to_string())).and_then(|r| r.clone().ok()).flatten()
+    };
     if g.dry_run {
         if p.json {
             p.json_line(&render::json(&plan));
@@ -138,7 +143,7 @@ pub async fn run_plan(
                 plan.command,
                 plan.nodes.len()
             ));
-            p.out(render::text(&plan, &no_current).trim_end());
+            p.out(render::text(&plan, &lookup).trim_end());
         }
         return Ok((ExitStatus::Success, None));
     }
@@ -151,7 +156,7 @@ pub async fn run_plan(
             ))
             .into());
         }
-        eprintln!("{}", render::text(&plan, &no_current).trim_end());
+        eprintln!("{}", render::text(&plan, &lookup).trim_end());
         let go = dialoguer::Confirm::new()
             .with_prompt(format!("Apply `{}` to {} node(s)?", plan.command, plan.nodes.len()))
             .default(false)
@@ -215,11 +220,7 @@ pub async fn run_plan(
             time: started.to_string(),
         })
         .await;
-    let opts = ExecOptions {
-        forks: g.forks as usize,
-        max_fail: g.max_fail,
-        connect: ConnectOptions { control_dir: ctx.control_dir() },
-    };
+    let opts = ExecOptions { forks: g.forks as usize, max_fail: g.max_fail, connect };
     let report = executor::execute(&plan, opts, tx.clone(), interrupted(p.clone())).await;
     for ev in post(&report) {
         let _ = tx.send(ev).await;

@@ -251,3 +251,41 @@ fn short(cmd: &str) -> String {
         first.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(total: usize, max_fail: Option<MaxFail>) -> Shared {
+        let (tx, _rx) = mpsc::channel(1);
+        Shared {
+            events: tx,
+            abort: AtomicBool::new(false),
+            failures: AtomicUsize::new(0),
+            total,
+            max_fail,
+            connect: ConnectOptions { control_dir: "/tmp".into() },
+        }
+    }
+
+    #[test]
+    fn max_fail_thresholds() {
+        let s = shared(10, Some(MaxFail::Count(1)));
+        s.record_failure();
+        assert!(!s.abort.load(Ordering::SeqCst), "1 failure is within --max-fail 1");
+        s.record_failure();
+        assert!(s.abort.load(Ordering::SeqCst));
+
+        let p = shared(10, Some(MaxFail::Percent(25.0)));
+        p.record_failure();
+        p.record_failure();
+        assert!(!p.abort.load(Ordering::SeqCst), "20% is within 25%");
+        p.record_failure();
+        assert!(p.abort.load(Ordering::SeqCst), "30% exceeds 25%");
+
+        let none = shared(2, None);
+        none.record_failure();
+        none.record_failure();
+        assert!(!none.abort.load(Ordering::SeqCst));
+    }
+}

@@ -103,3 +103,101 @@ mod tests {
         assert!(d.contains("--- /dev/null") && d.contains("+new"), "{d}");
     }
 }
+
+/// Current contents of the files a plan writes, read (never written) over each node's transport,
+/// so `--dry-run` can show real diffs. Keyed by (node, path); an unreachable node maps to its error.
+pub async fn current_files(
+    plan: &Plan,
+    forks: usize,
+    connect: &crate::transport::ConnectOptions,
+) -> std::collections::HashMap<(String, String), Result<Option<Vec<u8>>, String>> {
+    use std::sync::Arc;
+    let sem = Arc::new(tokio::sync::Semaphore::new(forks.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for np in &plan.nodes {
+        let paths: Vec<String> = np
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Upload { path, secret: false, .. } => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
+        if paths.is_empty() {
+            continue;
+        }
+        let (node, sem, connect) = (np.node.clone(), sem.clone(), connect.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("semaphore open");
+            let mut out = Vec::new();
+            match crate::transport::connect(&node, &connect).await {
+                Err(e) => out.extend(paths.into_iter().map(|p| ((node.name.clone(), p), Err(e.message.clone())))),
+                Ok(t) => {
+                    for p in paths {
+                        let r = t.read_file(&p).await.map_err(|e| e.to_string());
+                        out.push(((node.name.clone(), p), r));
+                    }
+                    t.close().await;
+                }
+            }
+            out
+        });
+    }
+    let mut map = std::collections::HashMap::new();
+    while let Some(Ok(items)) = set.join_next().await {
+        map.extend(items);
+    }
+    map
+}
+
+#[cfg(test)]
+mod dry_run_tests {
+    use super::*;
+    use crate::inventory::Inventory;
+    use crate::plan::{NodePlan, Step};
+
+    #[tokio::test]
+    async fn dry_run_diffs_against_the_files_on_the_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let existing = dir.path().join("app.conf");
+        std::fs::write(&existing, "port: 8080\nworkers: 2\n").unwrap();
+        let inv = Inventory::from_str(
+            std::path::Path::new("i.yaml"),
+            "cluster: {slug: t, tier: pro}\nnodes:\n  - {name: here, transport: local}\n",
+        )
+        .unwrap();
+        let upload = |path: &std::path::Path, body: &str, secret: bool| Step {
+            name: "write".into(),
+            action: Action::Upload {
+                path: path.display().to_string(),
+                contents: body.as_bytes().to_vec(),
+                mode: 0o600,
+                secret,
+            },
+        };
+        let plan = Plan {
+            command: "deploy".into(),
+            mutating: true,
+            nodes: vec![NodePlan {
+                node: inv.nodes[0].clone(),
+                steps: vec![
+                    upload(&existing, "port: 8080\nworkers: 4\n", false),
+                    upload(&dir.path().join("new.conf"), "fresh\n", false),
+                    upload(&dir.path().join("token"), "s3cr3t-value\n", true),
+                ],
+            }],
+        };
+        let opts = crate::transport::ConnectOptions { control_dir: dir.path().join("cm") };
+        let current = current_files(&plan, 4, &opts).await;
+        let lookup =
+            |n: &str, p: &str| current.get(&(n.to_string(), p.to_string())).and_then(|r| r.clone().ok()).flatten();
+        let text = text(&plan, &lookup);
+        assert!(text.contains("-workers: 2\n") && text.contains("+workers: 4\n"), "{text}");
+        assert!(text.contains("--- /dev/null") && text.contains("+fresh"), "{text}");
+        assert!(text.contains("(secret: content not shown)") && !text.contains("s3cr3t"), "{text}");
+        assert!(!serde_json::to_string(&json(&plan)).unwrap().contains("s3cr3t"));
+        // Reading changed nothing.
+        assert_eq!(std::fs::read_to_string(&existing).unwrap(), "port: 8080\nworkers: 2\n");
+        assert!(!dir.path().join("new.conf").exists());
+    }
+}

@@ -103,7 +103,7 @@ fn truncate(s: &str) -> &str {
 /// Whether real-sshd tests can run here. CI installs everything, so there a missing piece fails
 /// loudly; a developer machine without sshd or root skips with a message.
 pub fn sshd_available() -> bool {
-    let root = unsafe { libc_geteuid() } == 0;
+    let root = unsafe { libc::geteuid() } == 0;
     let ok = Path::new(SSHD).exists() && root;
     if !ok {
         let why = if root {
@@ -117,11 +117,6 @@ pub fn sshd_available() -> bool {
         eprintln!("skipping real-sshd test: {why}");
     }
     ok
-}
-
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
 }
 
 static USERS: Mutex<()> = Mutex::new(());

@@ -196,6 +196,8 @@ pub async fn run_plan(
         }
     };
 
+    // From here on a Ctrl-C must release the lock and journal the run: take signals over now.
+    let interrupt = interrupted(p.clone());
     let names: Vec<String> = plan.nodes.iter().map(|n| n.node.name.clone()).collect();
     let journal = match Journal::create(&ctx.state_dir(), &inv.cluster.slug, &run_id) {
         Ok(j) => Some(j),
@@ -221,7 +223,7 @@ pub async fn run_plan(
         })
         .await;
     let opts = ExecOptions { forks: g.forks as usize, max_fail: g.max_fail, connect };
-    let report = executor::execute(&plan, opts, tx.clone(), interrupted(p.clone())).await;
+    let report = executor::execute(&plan, opts, tx.clone(), interrupt).await;
     for ev in post(&report) {
         let _ = tx.send(ev).await;
     }
@@ -263,20 +265,22 @@ pub async fn run_plan(
     Ok((status, Some(report)))
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM; a second Ctrl-C quits at once.
-async fn interrupted(p: Printer) {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    p.warn("interrupted: finishing the steps in flight, skipping nodes not started (Ctrl-C again to quit now)");
-    tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(ExitStatus::Interrupted.code() as i32);
+/// Listens for Ctrl-C and SIGTERM from now on (the handlers are installed before this returns, so a
+/// signal during start-up is not lost); the future resolves on the first one. A second Ctrl-C quits.
+fn interrupted(p: Printer) -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let streams = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+    async move {
+        let (Ok(mut int), Ok(mut term)) = streams else { return std::future::pending().await };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    });
+        p.warn("interrupted: finishing the steps in flight, skipping nodes not started (Ctrl-C again to quit now)");
+        tokio::spawn(async move {
+            if int.recv().await.is_some() {
+                std::process::exit(ExitStatus::Interrupted.code() as i32);
+            }
+        });
+    }
 }

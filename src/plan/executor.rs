@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::events::{Event, EventTx};
@@ -61,25 +61,32 @@ pub async fn execute(plan: &Plan, opts: ExecOptions, events: EventTx, interrupt:
         max_fail: opts.max_fail,
         connect: opts.connect,
     });
-    let permits = Arc::new(Semaphore::new(opts.forks.max(1)));
+    // `forks` workers take nodes in plan order from one queue: bounded, and deterministic in which
+    // nodes start first (so `--forks 1 --max-fail 0` stops exactly after the first failure).
+    let queue: Arc<Vec<NodePlan>> = Arc::new(plan.nodes.clone());
+    let next = Arc::new(AtomicUsize::new(0));
+    let (done_tx, mut done) = mpsc::unbounded_channel();
     let mut set = JoinSet::new();
-    for (i, np) in plan.nodes.iter().cloned().enumerate() {
-        let shared = shared.clone();
-        let permits = permits.clone();
+    for _ in 0..opts.forks.clamp(1, plan.nodes.len().max(1)) {
+        let (shared, queue, next, done_tx) = (shared.clone(), queue.clone(), next.clone(), done_tx.clone());
         set.spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore open");
-            (i, run_node(np, &shared).await)
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(np) = queue.get(i) else { break };
+                let report = run_node(np.clone(), &shared).await;
+                let _ = done_tx.send((i, report));
+            }
         });
     }
+    drop(done_tx);
     let mut reports: Vec<Option<NodeReport>> = vec![None; plan.nodes.len()];
     let mut interrupted = false;
     tokio::pin!(interrupt);
     loop {
         tokio::select! {
-            joined = set.join_next() => match joined {
+            finished = done.recv() => match finished {
                 None => break,
-                Some(Ok((i, r))) => reports[i] = Some(r),
-                Some(Err(e)) => tracing::error!("node task panicked: {e}"),
+                Some((i, r)) => reports[i] = Some(r),
             },
             () = &mut interrupt, if !interrupted => {
                 interrupted = true;
@@ -103,6 +110,11 @@ pub async fn execute(plan: &Plan, opts: ExecOptions, events: EventTx, interrupt:
         .collect();
     for n in &nodes {
         summary.add(n.outcome);
+    }
+    while let Some(joined) = set.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!("executor worker panicked: {e}");
+        }
     }
     Report { nodes, summary, interrupted, duration: started.elapsed() }
 }

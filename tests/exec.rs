@@ -85,10 +85,20 @@ fn timeout_fails_the_node_and_says_so() {
     }
     let c = Cluster::start(2);
     let inv = c.inventory("timeout", |i| ["openssh", "russh"][i], "  - {name: here, transport: local}\n");
-    let r = c.garnet(&inv).args(["--yes", "exec", "--timeout", "1s", "--", "sleep", "30"]).run();
+    let r = c.garnet(&inv).args(["--yes", "exec", "--timeout", "1s", "--", "sleep", "37"]).run();
     r.expect(1);
     for n in ["node1", "node2", "here"] {
         assert!(r.stderr.contains(&format!("{n}: failed: exec: timed out after 1.0s")), "{n}:\n{}", r.stderr);
+    }
+    // Closing the channel does not stop a silent command; the node-side watchdog does.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let left = std::process::Command::new("pgrep").args(["-f", "^sleep 37$"]).output().unwrap();
+        if left.stdout.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed-out command still running: {}", String::from_utf8_lossy(&left.stdout));
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 

@@ -202,8 +202,13 @@ async fn run_step(
     match action {
         Action::Run { command, timeout, stream, capture, changes } => {
             let (tx, mut rx) = mpsc::channel(256);
+            // The node enforces the limit too (a second later, so the local timeout reports first).
+            let command_line = match timeout {
+                Some(t) => crate::transport::with_deadline(command, *t + Duration::from_secs(1)),
+                None => command.clone(),
+            };
             let req = RunRequest {
-                command: command.clone(),
+                command: command_line,
                 stdin: None,
                 timeout: *timeout,
                 lines: stream.then_some(tx),

@@ -182,6 +182,26 @@ pub fn shell_path(path: &str) -> String {
     }
 }
 
+/// Wraps a command so that the node itself ends it after `limit`: a watchdog sends TERM to the
+/// command's whole process tree, then KILL three seconds later. Closing an SSH channel does not stop
+/// a command that neither reads nor writes, so without this a timed-out command would keep running
+/// on the node. Portable to macOS and Linux `sh` (job control is unavailable without a terminal, so
+/// the tree is walked with `pgrep -P`). Stdin of the command is `/dev/null`.
+pub fn with_deadline(command: &str, limit: Duration) -> String {
+    let secs = limit.as_secs_f64().ceil().max(1.0) as u64;
+    format!(
+        "k() {{ for p in $(pgrep -P \"$1\" 2>/dev/null); do k \"$p\" \"$2\"; done; kill -\"$2\" \"$1\" 2>/dev/null; }}\n\
+         sh -c {cmd} &\n\
+         c=$!\n\
+         (sleep {secs}; k $c TERM; sleep 3; k $c KILL) </dev/null >/dev/null 2>&1 &\n\
+         w=$!\n\
+         wait $c; rc=$?\n\
+         k $w TERM\n\
+         exit $rc",
+        cmd = shell_quote(command)
+    )
+}
+
 /// Single-quotes a word for a POSIX shell.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) {

@@ -97,7 +97,11 @@ fn timeout_fails_the_node_and_says_so() {
         if left.stdout.is_empty() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "timed-out command still running: {}", String::from_utf8_lossy(&left.stdout));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed-out command still running: {}",
+            String::from_utf8_lossy(&left.stdout)
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

@@ -291,3 +291,82 @@ fn refuses_without_yes_when_not_a_terminal() {
     assert!(r.stderr.contains("needs confirmation, but stdin is not a terminal; pass `--yes`"), "{}", r.stderr);
     assert!(!marker.exists());
 }
+
+#[test]
+fn accept_new_learns_unknown_hosts_and_refuses_changed_keys() {
+    if !sshd_available() {
+        return;
+    }
+    let c = Cluster::start(2);
+    let inv = c.inventory("tofu", |i| ["openssh", "russh"][i], "");
+    let text =
+        std::fs::read_to_string(&inv).unwrap().replace("host_key_checking: strict", "host_key_checking: accept-new");
+    std::fs::write(&inv, text).unwrap();
+    let kh = c.path().join("known_hosts");
+    let real = std::fs::read_to_string(&kh).unwrap();
+    std::fs::write(&kh, "").unwrap();
+    c.garnet(&inv).args(["--yes", "exec", "--", "true"]).run().expect(0);
+    let learned = std::fs::read_to_string(&kh).unwrap();
+    for n in &c.nodes {
+        assert!(learned.contains(&format!("[{}]:{}", n.ip, n.port)), "{} not learned:\n{learned}", n.name);
+    }
+    // Swap the two nodes' keys: both now present a key that differs from the recorded one.
+    let lines: Vec<&str> = real.lines().collect();
+    let key = |l: &str| l.split_once(' ').unwrap().1.to_string();
+    let host = |l: &str| l.split_once(' ').unwrap().0.to_string();
+    std::fs::write(&kh, format!("{} {}\n{} {}\n", host(lines[0]), key(lines[1]), host(lines[1]), key(lines[0])))
+        .unwrap();
+    let r = c.garnet(&inv).args(["-o", "json", "--yes", "exec", "--", "true"]).run();
+    r.expect(1);
+    let ev = r.events();
+    for e in by_event(&ev, "node_finished") {
+        assert_eq!(e["outcome"], "unreachable", "{e}");
+        let m = e["message"].as_str().unwrap();
+        assert!(m.contains("Host key verification failed") || m.contains("changed"), "{m}");
+    }
+}
+
+#[test]
+fn keys_from_an_agent_work_on_both_ssh_transports() {
+    if !sshd_available() {
+        return;
+    }
+    let c = Cluster::start(2);
+    let inv = c.inventory("agent", |i| ["openssh", "russh"][i], "");
+    // No identity file: only the agent holds the key.
+    let text = std::fs::read_to_string(&inv).unwrap();
+    let text = text.lines().filter(|l| !l.contains("identity_file")).collect::<Vec<_>>().join("\n") + "\n";
+    std::fs::write(&inv, text).unwrap();
+    // `IdentitiesOnly` would make ssh ignore agent keys that no IdentityFile names.
+    let cfg = c.path().join("ssh_config");
+    let cfg_text = std::fs::read_to_string(&cfg).unwrap().replace("  IdentitiesOnly yes\n", "");
+    std::fs::write(&cfg, cfg_text).unwrap();
+    let sock = c.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while !sock.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(c.path().join("id_ed25519"))
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let home = c.path().join("empty-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let r = c
+        .garnet(&inv)
+        .env("SSH_AUTH_SOCK", sock.display().to_string())
+        .env("HOME", home.display().to_string())
+        .args(["--yes", "exec", "--", "id", "-un"])
+        .run();
+    let _ = agent.kill();
+    r.expect(0);
+    assert!(r.stdout.contains("node1: garnet-t1") && r.stdout.contains("node2: garnet-t2"), "{}", r.stdout);
+}

@@ -367,6 +367,7 @@ fn keys_from_an_agent_work_on_both_ssh_transports() {
         .args(["--yes", "exec", "--", "id", "-un"])
         .run();
     let _ = agent.kill();
+    let _ = agent.wait();
     r.expect(0);
     assert!(r.stdout.contains("node1: garnet-t1") && r.stdout.contains("node2: garnet-t2"), "{}", r.stdout);
 }

@@ -140,6 +140,10 @@ pub enum Command {
     #[command(subcommand)]
     Lock(LockCommand),
 
+    /// Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it
+    /// after open requests finish).
+    Router(RouterArgs),
+
     /// Print a shell completion script.
     #[command(hide = true)]
     Completions {
@@ -161,6 +165,33 @@ pub struct ExecArgs {
     /// The command to run.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RouterArgs {
+    /// Routes file (YAML or JSON): models, their backends (loader URL and model id), caps, timeouts.
+    #[arg(long, env = "GARNET_ROUTES", value_name = "FILE")]
+    pub routes: PathBuf,
+
+    /// Address for the OpenAI API.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+
+    /// Address for the admin API (keep it on loopback).
+    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    pub admin_listen: String,
+
+    /// File (mode 0600) holding the admin API's bearer token; without it the admin API refuses.
+    #[arg(long, env = "GARNET_ROUTER_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// File (mode 0600) with accepted API keys, one per line; without it `/v1` is open.
+    #[arg(long, value_name = "FILE")]
+    pub api_keys_file: Option<PathBuf>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    pub body_limit: usize,
 }
 
 #[derive(Debug, Args)]

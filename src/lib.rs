@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod node;
 pub mod output;
 pub mod plan;
+pub mod router;
 pub mod store;
 pub mod transport;
 pub mod util;

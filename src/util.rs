@@ -27,6 +27,29 @@ pub fn human_bytes(b: u64) -> String {
     if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
+/// Reads a secret (token, key) from a file that only its owner may read; its content is never
+/// put in an error.
+pub fn read_secret_file(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta =
+        std::fs::metadata(path).map_err(|e| anyhow::anyhow!("cannot read secret file `{}`: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        anyhow::bail!(
+            "secret file `{}` has mode {mode:04o}: others can read it; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read secret file `{}`: {e}", path.display()))?;
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        anyhow::bail!("secret file `{}` is empty", path.display());
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +61,18 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(245)), "4m05s");
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(25_769_803_776), "24.0 GiB");
+    }
+
+    #[test]
+    fn secret_files_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("token");
+        std::fs::write(&f, "hunter2\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_secret_file(&f).unwrap_err().to_string();
+        assert!(err.contains("mode 0644") && err.contains("chmod 600") && !err.contains("hunter2"), "{err}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_secret_file(&f).unwrap(), "hunter2");
     }
 }

@@ -8,4 +8,5 @@ mod generated;
 mod interactive;
 mod inventory;
 mod lock;
+mod router;
 mod transport;

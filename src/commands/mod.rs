@@ -8,6 +8,7 @@ pub mod facts;
 pub mod inventory;
 pub mod lock;
 pub mod retry;
+pub mod router;
 
 use std::path::PathBuf;
 
@@ -104,6 +105,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Facts(args) => facts::run(args, ctx).await,
         Command::Inventory(cmd) => inventory::run(cmd, ctx),
         Command::Retry => Box::pin(retry::run(ctx)).await,
+        Command::Router(args) => router::run(args, ctx).await,
         Command::Lock(cmd) => lock::run(cmd, ctx).await,
         Command::Completions { shell } => completions::completions(*shell),
         Command::Man => completions::man(),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod loaders;
+
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -119,7 +121,7 @@ pub fn sshd_available() -> bool {
     ok
 }
 
-static USERS: Mutex<()> = Mutex::new(());
+pub static USERS: Mutex<()> = Mutex::new(());
 static NEXT_IP: AtomicU32 = AtomicU32::new(1);
 
 /// Creates `user` (with a home and an unlocked, password-less account) if missing.

@@ -1,0 +1,111 @@
+//! The admin API, on its own listener (loopback by default), behind a bearer token read from a
+//! 0600 file: read and replace the routes, drain or re-activate a backend, read a backend's
+//! in-flight count, and cumulative stats. This is what `hot-swap` and the monitor drive.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode, header};
+use serde_json::{Value, json};
+
+use super::error::{ApiError, json_response};
+use super::proxy::constant_time_eq;
+use super::table::{Backend, RoutesConfig};
+use super::{Body, Router};
+
+pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
+    match route(router, req).await {
+        Ok(r) => r,
+        Err(e) => e.response(),
+    }
+}
+
+fn backend_json(b: &Backend) -> Value {
+    json!({
+        "id": b.id, "url": b.url, "model": b.loader_model, "state": b.state(),
+        "in_flight": b.in_flight.load(Ordering::Acquire),
+        "max_concurrency": b.max_concurrency.load(Ordering::Relaxed),
+        "requests": b.counters.requests.load(Ordering::Relaxed),
+        "failures": b.counters.failures.load(Ordering::Relaxed),
+        "prompt_tokens": b.counters.prompt_tokens.load(Ordering::Relaxed),
+        "completion_tokens": b.counters.completion_tokens.load(Ordering::Relaxed),
+        "cached_tokens": b.counters.cached_tokens.load(Ordering::Relaxed),
+    })
+}
+
+async fn route(router: Arc<Router>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let token = router.options.admin_token.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_request_error",
+            "the admin API is disabled: no token file configured",
+        )
+    })?;
+    let given =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if !given.is_some_and(|g| constant_time_eq(g.trim().as_bytes(), token.as_bytes())) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_request_error", "missing or wrong admin token")
+            .code("invalid_admin_token"));
+    }
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match (req.method().clone(), segs.as_slice()) {
+        (Method::GET, ["admin", "routes"]) => {
+            let t = router.table.load();
+            Ok(json_response(StatusCode::OK, &json!({"version": t.version, "routes": t.to_config()})))
+        }
+        (Method::PUT, ["admin", "routes"]) => {
+            let body = Limited::new(req.into_body(), 1 << 20)
+                .collect()
+                .await
+                .map_err(|e| ApiError::invalid(format!("cannot read body: {e}"), None))?
+                .to_bytes();
+            let cfg: RoutesConfig =
+                serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid routes: {e}"), None))?;
+            let version =
+                router.replace_routes(&cfg).map_err(|e| ApiError::invalid(format!("invalid routes: {e}"), None))?;
+            tracing::info!(version, "routes replaced");
+            Ok(json_response(StatusCode::OK, &json!({"version": version})))
+        }
+        (Method::GET, ["admin", "stats"]) => {
+            let t = router.table.load();
+            let models: Vec<Value> = t
+                .order
+                .iter()
+                .map(|m| {
+                    let r = &t.routes[m];
+                    json!({"model": m, "queue_depth": r.queue.waiting.load(Ordering::Acquire), "backends": r.backends.iter().map(|b| backend_json(b)).collect::<Vec<_>>()})
+                })
+                .collect();
+            Ok(json_response(StatusCode::OK, &json!({"version": t.version, "models": models})))
+        }
+        (Method::GET, ["admin", "backends", id]) => {
+            let t = router.table.load();
+            let b = t.backend(id).ok_or_else(|| not_found(id))?;
+            Ok(json_response(StatusCode::OK, &backend_json(b)))
+        }
+        (Method::POST, ["admin", "backends", id, action @ ("drain" | "activate")]) => {
+            let t = router.table.load();
+            let b = t.backend(id).ok_or_else(|| not_found(id))?;
+            b.draining.store(*action == "drain", Ordering::Release);
+            if *action == "activate" {
+                for r in t.routes.values() {
+                    r.queue.notify.notify_waiters();
+                }
+            }
+            tracing::info!(backend = %b.id, action, "backend state changed");
+            Ok(json_response(StatusCode::OK, &backend_json(b)))
+        }
+        (m, _) => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", format!("Unknown admin URL: {m} {path}"))
+                .code("unknown_url"))
+        }
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", format!("no backend `{id}`"))
+        .code("backend_not_found")
+}

@@ -1,0 +1,169 @@
+//! The router: an OpenAI-compatible proxy in front of the loaders (`mlx_lm.server`), so OpenAI
+//! apps work unmodified, and the place where hot-swap flips traffic and per-model numbers are counted.
+//!
+//! [`serve`] is a library function taking bound listeners and a shutdown future (tests run it on
+//! `127.0.0.1:0`; `garnet router` runs it as a daemon). The routing [`table::Table`] sits behind an
+//! `ArcSwap`: requests read it without locking, the admin API replaces it whole. The loader's quirks
+//! are absorbed here: `model` is rewritten to the loader's id and restored in every response and
+//! chunk, `max_tokens` is capped, usage is always requested in streams and the extra chunk stripped
+//! when the client did not ask for it, and connection failures before the first byte are retried
+//! on another backend.
+
+pub mod admin;
+pub mod error;
+pub mod proxy;
+pub mod sse;
+pub mod table;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Frame;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use table::{RoutesConfig, Table};
+
+/// Response bodies: a whole buffer, or chunks fed by a task (streams).
+pub enum Body {
+    Full(Option<Bytes>),
+    Channel(mpsc::Receiver<Bytes>),
+}
+
+pub fn full(b: impl Into<Bytes>) -> Body {
+    Body::Full(Some(b.into()))
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, Body::Full(None))
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Body::Full(Some(b)) => hyper::body::SizeHint::with_exact(b.len() as u64),
+            Body::Full(None) => hyper::body::SizeHint::with_exact(0),
+            Body::Channel(_) => hyper::body::SizeHint::default(),
+        }
+    }
+}
+
+/// Router settings beyond the routes.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Accepted `Authorization: Bearer` keys for `/v1`; none means open.
+    pub api_keys: Option<Vec<String>>,
+    /// Bearer token for the admin API; the admin listener refuses everything without it.
+    pub admin_token: Option<String>,
+    /// Largest accepted request body.
+    pub body_limit: usize,
+}
+
+/// Shared state of a running router.
+pub struct Router {
+    pub table: ArcSwap<Table>,
+    pub client: Client<HttpConnector, Full<Bytes>>,
+    pub options: Options,
+}
+
+impl Router {
+    pub fn new(routes: &RoutesConfig, mut options: Options) -> Result<Arc<Router>, String> {
+        let table = Table::build(routes, &Table::default())?;
+        if options.body_limit == 0 {
+            options.body_limit = 4 << 20;
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        Ok(Arc::new(Router { table: ArcSwap::from_pointee(table), client, options }))
+    }
+
+    /// Replaces the routing table atomically; in-flight requests keep their backends.
+    pub fn replace_routes(&self, routes: &RoutesConfig) -> Result<u64, String> {
+        let current = self.table.load();
+        let next = Table::build(routes, &current)?;
+        let v = next.version;
+        self.table.store(Arc::new(next));
+        Ok(v)
+    }
+}
+
+/// Serves the OpenAI API on `listener` (and the admin API on `admin`) until `shutdown` resolves,
+/// then stops accepting and lets open requests finish (up to 30 s).
+pub async fn serve(
+    router: Arc<Router>,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted { Ok(a) => a, Err(e) => { tracing::warn!("accept: {e}"); continue; } };
+                let r = router.clone();
+                spawn_conn(&graceful, stream, peer, move |req| proxy::handle(r.clone(), req));
+            }
+            accepted = async { admin.as_ref().unwrap().accept().await }, if admin.is_some() => {
+                let (stream, peer) = match accepted { Ok(a) => a, Err(e) => { tracing::warn!("admin accept: {e}"); continue; } };
+                let r = router.clone();
+                spawn_conn(&graceful, stream, peer, move |req| admin::handle(r.clone(), req));
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after 30 s; closing them");
+    }
+    Ok(())
+}
+
+fn spawn_conn<F, Fut>(
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    f: F,
+) where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = hyper::Response<Body>> + Send + 'static,
+{
+    let _ = stream.set_nodelay(true);
+    let conn = http1::Builder::new().keep_alive(true).serve_connection(
+        TokioIo::new(stream),
+        service_fn(move |req| {
+            let fut = f(req);
+            async move { Ok::<_, Infallible>(fut.await) }
+        }),
+    );
+    let watched = graceful.watch(conn);
+    tokio::spawn(async move {
+        if let Err(e) = watched.await {
+            tracing::debug!(%peer, "connection: {e}");
+        }
+    });
+}

@@ -1,0 +1,387 @@
+//! The OpenAI-facing side: `/v1/chat/completions`, `/v1/completions`, `/v1/models`, `/health`,
+//! `/ready`. Parses and checks the request, picks a backend (least outstanding, capped, with a
+//! bounded queue), rewrites, forwards, and rewrites the answer back.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode, header};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::error::{ApiError, json_response};
+use super::sse::{Rewriter, Usage};
+use super::table::{Backend, Route};
+use super::{Body, Router};
+
+pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    match (req.method(), path.as_str()) {
+        (&Method::GET, "/health") => json_response(StatusCode::OK, &json!({"status": "ok"})),
+        (&Method::GET, "/ready") => ready(&router),
+        (&Method::GET, "/v1/models") => match authorize(&router, &req) {
+            Err(e) => e.response(),
+            Ok(()) => models(&router),
+        },
+        (&Method::POST, "/v1/chat/completions") => {
+            completion(router, req, Kind::Chat).await.unwrap_or_else(|e| e.response())
+        }
+        (&Method::POST, "/v1/completions") => {
+            completion(router, req, Kind::Text).await.unwrap_or_else(|e| e.response())
+        }
+        (m, p) => {
+            ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", format!("Unknown request URL: {m} {p}."))
+                .code("unknown_url")
+                .response()
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Chat,
+    Text,
+}
+
+fn ready(router: &Router) -> Response<Body> {
+    let t = router.table.load();
+    let missing: Vec<&String> = t.order.iter().filter(|m| !t.routes[*m].has_active()).collect();
+    if missing.is_empty() && !t.order.is_empty() {
+        json_response(StatusCode::OK, &json!({"status": "ready", "models": t.order}))
+    } else {
+        json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"status": "not ready", "without_backend": missing}))
+    }
+}
+
+fn models(router: &Router) -> Response<Body> {
+    let t = router.table.load();
+    let data: Vec<Value> =
+        t.order.iter().map(|m| json!({"id": m, "object": "model", "created": 0, "owned_by": "garnet"})).collect();
+    json_response(StatusCode::OK, &json!({"object": "list", "data": data}))
+}
+
+fn authorize(router: &Router, req: &Request<Incoming>) -> Result<(), ApiError> {
+    let Some(keys) = &router.options.api_keys else { return Ok(()) };
+    let given =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(k) if keys.iter().any(|key| constant_time_eq(key.as_bytes(), k.trim().as_bytes())) => Ok(()),
+        Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_request_error", "Incorrect API key provided.")
+            .code("invalid_api_key")),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "You didn't provide an API key. Send it as `Authorization: Bearer KEY`.",
+        )
+        .code("invalid_api_key")),
+    }
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A backend slot, given back when dropped (also when a stream ends or the client leaves).
+struct Slot {
+    backend: Arc<Backend>,
+    route: Arc<Route>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.backend.release();
+        self.route.queue.notify.notify_one();
+    }
+}
+
+/// Waits for a slot on `route`, up to the queue limit and the queue-wait timeout.
+async fn acquire(route: &Arc<Route>, tried: &[String]) -> Result<Slot, ApiError> {
+    if let Some(b) = route.pick(tried) {
+        return Ok(Slot { backend: b, route: route.clone() });
+    }
+    if !route.backends.iter().any(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id)) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            format!("No ready backend for model `{}`.", route.name),
+        )
+        .code("no_backend"));
+    }
+    let q = &route.queue;
+    if q.waiting.fetch_add(1, Ordering::AcqRel) >= route.queue_limit {
+        q.waiting.fetch_sub(1, Ordering::AcqRel);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "requests",
+            format!("Model `{}` is at capacity and its queue is full; retry shortly.", route.name),
+        )
+        .code("rate_limit_exceeded");
+        e.retry_after = Some(1);
+        return Err(e);
+    }
+    let wait = Duration::from_millis(route.timeouts.queue_wait_ms);
+    let result = tokio::time::timeout(wait, async {
+        loop {
+            let notified = q.notify.notified();
+            if let Some(b) = route.pick(tried) {
+                return b;
+            }
+            notified.await;
+        }
+    })
+    .await;
+    q.waiting.fetch_sub(1, Ordering::AcqRel);
+    match result {
+        Ok(b) => {
+            // Pass the wake-up on: another waiter may fit too.
+            q.notify.notify_one();
+            Ok(Slot { backend: b, route: route.clone() })
+        }
+        Err(_) => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "requests",
+                format!("Model `{}` stayed at capacity for {} ms; retry shortly.", route.name, wait.as_millis()),
+            )
+            .code("rate_limit_exceeded");
+            e.retry_after = Some(1);
+            Err(e)
+        }
+    }
+}
+
+async fn completion(router: Arc<Router>, req: Request<Incoming>, kind: Kind) -> Result<Response<Body>, ApiError> {
+    authorize(&router, &req)?;
+    let path = req.uri().path().to_string();
+    let limit = router.options.body_limit;
+    let body = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                format!("Request body is larger than {limit} bytes."),
+            )
+            .code("request_too_large"));
+        }
+        Err(e) => return Err(ApiError::invalid(format!("Could not read the request body: {e}"), None)),
+    };
+    let mut v: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(format!("We could not parse the JSON body of your request: {e}."), None).code("invalid_json")
+    })?;
+    let Some(obj) = v.as_object_mut() else {
+        return Err(ApiError::invalid("The request body must be a JSON object.", None));
+    };
+    let model = match obj.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(_) => return Err(ApiError::invalid("`model` must be a non-empty string.", Some("model"))),
+        None => return Err(ApiError::invalid("you must provide a model parameter", Some("model"))),
+    };
+    match kind {
+        Kind::Chat => match obj.get("messages") {
+            Some(Value::Array(m)) if !m.is_empty() => {}
+            Some(_) => return Err(ApiError::invalid("`messages` must be a non-empty array.", Some("messages"))),
+            None => return Err(ApiError::invalid("Missing required parameter: 'messages'.", Some("messages"))),
+        },
+        Kind::Text => match obj.get("prompt") {
+            Some(Value::String(_)) | Some(Value::Array(_)) => {}
+            Some(_) => return Err(ApiError::invalid("`prompt` must be a string or an array.", Some("prompt"))),
+            None => return Err(ApiError::invalid("Missing required parameter: 'prompt'.", Some("prompt"))),
+        },
+    }
+    let table = router.table.load();
+    let Some(route) = table.routes.get(&model).cloned() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("The model `{model}` does not exist or you do not have access to it."),
+        )
+        .code("model_not_found"));
+    };
+    drop(table);
+
+    // max_tokens: capped, and set when absent (the loader's own default ignores the context).
+    for key in ["max_tokens", "max_completion_tokens"] {
+        if let Some(x) = obj.get(key)
+            && !x.is_u64()
+        {
+            return Err(ApiError::invalid(
+                format!("`{key}` must be a positive integer."),
+                Some(if key == "max_tokens" { "max_tokens" } else { "max_completion_tokens" }),
+            ));
+        }
+    }
+    if let Some(cap) = route.max_tokens {
+        let asked = obj.get("max_completion_tokens").or_else(|| obj.get("max_tokens")).and_then(|x| x.as_u64());
+        let n = asked.map_or(cap as u64, |a| a.min(cap as u64));
+        obj.insert("max_tokens".into(), n.into());
+        obj.remove("max_completion_tokens");
+    } else if let Some(n) = obj.remove("max_completion_tokens") {
+        obj.insert("max_tokens".into(), n);
+    }
+    let stream = obj.get("stream").and_then(|s| s.as_bool()).unwrap_or(false);
+    let wants_usage =
+        obj.get("stream_options").and_then(|o| o.get("include_usage")).and_then(|b| b.as_bool()).unwrap_or(false);
+    if stream {
+        obj.insert("stream_options".into(), json!({"include_usage": true}));
+    } else {
+        obj.remove("stream_options");
+    }
+
+    let mut tried = Vec::new();
+    loop {
+        let slot = acquire(&route, &tried).await?;
+        let b = slot.backend.clone();
+        v["model"] = Value::String(b.loader_model.clone());
+        let payload = Bytes::from(serde_json::to_vec(&v).expect("json serializes"));
+        let uri = format!("{}{}", b.url.trim_end_matches('/'), path);
+        let up = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
+            .body(Full::new(payload))
+            .expect("valid upstream request");
+        b.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let first_byte = Duration::from_millis(route.timeouts.first_byte_ms);
+        let resp = match tokio::time::timeout(first_byte, router.client.request(up)).await {
+            Err(_) => {
+                b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                return Err(ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "server_error",
+                    format!("Backend `{}` sent nothing within {} ms.", b.id, first_byte.as_millis()),
+                )
+                .code("upstream_timeout"));
+            }
+            Ok(Err(e)) => {
+                b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                // Nothing reached the client yet: try another backend.
+                tracing::warn!(backend = %b.id, "upstream request failed before any byte: {e}");
+                tried.push(b.id.clone());
+                drop(slot);
+                if tried.len() >= route.backends.len() {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "server_error",
+                        format!("Every backend of model `{model}` failed: last error: {e}."),
+                    )
+                    .code("upstream_unavailable"));
+                }
+                continue;
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            b.counters.failures.fetch_add(1, Ordering::Relaxed);
+            let body = resp.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            let as_json: Option<Value> = serde_json::from_slice(&body).ok();
+            let v = match as_json {
+                Some(v) if v.get("error").is_some_and(|e| e.is_object()) => v,
+                _ => {
+                    json!({"error": {"message": format!("Backend `{}` answered {status}: {}", b.id, String::from_utf8_lossy(&body).trim()), "type": "server_error", "param": null, "code": "upstream_error"}})
+                }
+            };
+            return Ok(json_response(status, &v));
+        }
+        if !stream {
+            let body = match tokio::time::timeout(first_byte, resp.into_body().collect()).await {
+                Ok(Ok(c)) => c.to_bytes(),
+                _ => {
+                    b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                    return Err(ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "server_error",
+                        format!("Backend `{}` broke off its answer.", b.id),
+                    )
+                    .code("upstream_error"));
+                }
+            };
+            drop(slot);
+            let mut out: Value = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "server_error",
+                    format!("Backend `{}` sent invalid JSON: {e}", b.id),
+                )
+                .code("upstream_error")
+            })?;
+            if out.get("model").is_some() {
+                out["model"] = Value::String(model.clone());
+            }
+            if let Some(u) = Usage::from_json(&out) {
+                account(&b, u);
+            }
+            return Ok(json_response(StatusCode::OK, &out));
+        }
+        return Ok(stream_response(
+            resp.into_body(),
+            slot,
+            model,
+            wants_usage,
+            Duration::from_millis(route.timeouts.idle_ms),
+        ));
+    }
+}
+
+fn account(b: &Backend, u: Usage) {
+    b.counters.prompt_tokens.fetch_add(u.prompt_tokens, Ordering::Relaxed);
+    b.counters.completion_tokens.fetch_add(u.completion_tokens, Ordering::Relaxed);
+    b.counters.cached_tokens.fetch_add(u.cached_tokens, Ordering::Relaxed);
+}
+
+/// Relays an SSE stream through the rewriter. A failure after the first byte ends the stream with
+/// an OpenAI-style error event (the SDK raises it) rather than a silent truncation.
+fn stream_response(
+    mut upstream: Incoming,
+    slot: Slot,
+    model: String,
+    wants_usage: bool,
+    idle: Duration,
+) -> Response<Body> {
+    let (tx, rx) = mpsc::channel::<Bytes>(32);
+    tokio::spawn(async move {
+        let slot = slot;
+        let mut rw = Rewriter::new(&model, wants_usage);
+        let failure = loop {
+            match tokio::time::timeout(idle, upstream.frame()).await {
+                Err(_) => break Some(format!("backend `{}` went silent for {} ms", slot.backend.id, idle.as_millis())),
+                Ok(None) => break None,
+                Ok(Some(Err(e))) => break Some(format!("backend `{}` failed mid-stream: {e}", slot.backend.id)),
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        let out = rw.feed(&data);
+                        if !out.is_empty() && tx.send(out).await.is_err() {
+                            return; // client left: dropping `upstream` stops the generation
+                        }
+                    }
+                }
+            }
+        };
+        let tail = rw.finish();
+        if !tail.is_empty() {
+            let _ = tx.send(tail).await;
+        }
+        let failure = failure.or_else(|| {
+            (!rw.saw_done).then(|| format!("backend `{}` ended the stream without [DONE]", slot.backend.id))
+        });
+        if let Some(msg) = failure {
+            slot.backend.counters.failures.fetch_add(1, Ordering::Relaxed);
+            let ev =
+                json!({"error": {"message": msg, "type": "server_error", "param": null, "code": "upstream_error"}});
+            let _ = tx.send(Bytes::from(format!("data: {ev}\n\n"))).await;
+        }
+        if let Some(u) = rw.usage {
+            account(&slot.backend, u);
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::Channel(rx))
+        .expect("valid response")
+}

@@ -1,0 +1,351 @@
+//! The routing table: public model name → backends, replaced atomically (readers never lock).
+//!
+//! Backends keep their identity (and so their in-flight count, drain state and counters) across
+//! table replacements: a new table reuses the live `Backend` with the same id. Each model has a
+//! bounded wait queue for when every backend is at its concurrency cap.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+/// The routes file / admin API shape.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoutesConfig {
+    pub models: Vec<ModelConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The public name clients send as `model`.
+    pub name: String,
+    /// Upper bound applied to `max_tokens` (and the value used when a request has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Requests allowed to wait for a free backend slot; beyond it, 429.
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    pub backends: Vec<BackendConfig>,
+}
+
+fn default_queue() -> usize {
+    64
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    #[serde(default = "d_connect")]
+    pub connect_ms: u64,
+    /// Until the response headers (for a non-streaming request: the whole generation).
+    #[serde(default = "d_first_byte")]
+    pub first_byte_ms: u64,
+    /// Longest silence inside a stream.
+    #[serde(default = "d_idle")]
+    pub idle_ms: u64,
+    /// Longest wait in the queue for a free slot.
+    #[serde(default = "d_queue_wait")]
+    pub queue_wait_ms: u64,
+}
+
+fn d_connect() -> u64 {
+    2_000
+}
+fn d_first_byte() -> u64 {
+    300_000
+}
+fn d_idle() -> u64 {
+    60_000
+}
+fn d_queue_wait() -> u64 {
+    30_000
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect_ms: d_connect(),
+            first_byte_ms: d_first_byte(),
+            idle_ms: d_idle(),
+            queue_wait_ms: d_queue_wait(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// Unique across the table, e.g. `m4-01/llama`.
+    pub id: String,
+    /// Base URL of the loader, e.g. `http://10.0.0.11:8001`.
+    pub url: String,
+    /// The loader's own model id (what `mlx_lm.server --model` was given).
+    pub model: String,
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: usize,
+    #[serde(default)]
+    pub draining: bool,
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+
+/// Cumulative per-backend counters (exported by the admin API and, later, `/metrics`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub failures: AtomicU64,
+    pub prompt_tokens: AtomicU64,
+    pub completion_tokens: AtomicU64,
+    pub cached_tokens: AtomicU64,
+}
+
+#[derive(Debug)]
+pub struct Backend {
+    pub id: String,
+    pub base: hyper::Uri,
+    pub url: String,
+    pub loader_model: String,
+    pub max_concurrency: AtomicUsize,
+    pub draining: AtomicBool,
+    pub in_flight: AtomicUsize,
+    pub counters: Counters,
+}
+
+impl Backend {
+    /// Takes a slot if the backend is active and under its cap.
+    pub fn try_acquire(&self) -> bool {
+        if self.draining.load(Ordering::Acquire) {
+            return false;
+        }
+        let cap = self.max_concurrency.load(Ordering::Relaxed);
+        self.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < cap).then_some(n + 1)).is_ok()
+    }
+
+    pub fn release(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub fn state(&self) -> &'static str {
+        if self.draining.load(Ordering::Acquire) { "draining" } else { "active" }
+    }
+}
+
+/// A model's place in line for a free slot (kept across table replacements, by name).
+#[derive(Debug, Default)]
+pub struct Queue {
+    pub notify: Notify,
+    pub waiting: AtomicUsize,
+}
+
+#[derive(Debug)]
+pub struct Route {
+    /// Rotates the starting point among equally loaded backends (round-robin on ties).
+    pub turn: AtomicUsize,
+    pub name: String,
+    pub max_tokens: Option<u32>,
+    pub queue_limit: usize,
+    pub timeouts: Timeouts,
+    pub backends: Vec<Arc<Backend>>,
+    pub queue: Arc<Queue>,
+}
+
+impl Route {
+    /// Least outstanding requests among active backends with a free slot, skipping `tried`.
+    pub fn pick(&self, tried: &[String]) -> Option<Arc<Backend>> {
+        let n = self.backends.len();
+        let start = if n == 0 { 0 } else { self.turn.fetch_add(1, Ordering::Relaxed) % n };
+        let mut candidates: Vec<&Arc<Backend>> = (0..n)
+            .map(|i| &self.backends[(start + i) % n])
+            .filter(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id))
+            .collect();
+        // Stable: among equally loaded backends the rotation decides.
+        candidates.sort_by_key(|b| b.in_flight.load(Ordering::Acquire));
+        candidates.into_iter().find(|b| b.try_acquire()).cloned()
+    }
+
+    /// Whether any backend could ever serve (not all draining).
+    pub fn has_active(&self) -> bool {
+        self.backends.iter().any(|b| !b.draining.load(Ordering::Acquire))
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.timeouts.connect_ms)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Table {
+    pub routes: HashMap<String, Arc<Route>>,
+    /// Model names in configuration order (for `/v1/models`).
+    pub order: Vec<String>,
+    pub version: u64,
+}
+
+impl Table {
+    /// Builds a table from config, reusing live backends and queues from `previous`.
+    pub fn build(cfg: &RoutesConfig, previous: &Table) -> Result<Table, String> {
+        let mut live: HashMap<&str, &Arc<Backend>> = HashMap::new();
+        for r in previous.routes.values() {
+            for b in &r.backends {
+                live.insert(&b.id, b);
+            }
+        }
+        let mut seen_ids = std::collections::HashSet::new();
+        let mut routes = HashMap::new();
+        let mut order = Vec::new();
+        for m in &cfg.models {
+            if m.name.is_empty() {
+                return Err("a model has an empty name".into());
+            }
+            if routes.contains_key(&m.name) {
+                return Err(format!("model `{}` is listed twice", m.name));
+            }
+            let mut backends = Vec::new();
+            for b in &m.backends {
+                if !seen_ids.insert(b.id.clone()) {
+                    return Err(format!("backend id `{}` is used twice", b.id));
+                }
+                if b.max_concurrency == 0 {
+                    return Err(format!("backend `{}`: max_concurrency must be at least 1", b.id));
+                }
+                let base: hyper::Uri =
+                    b.url.parse().map_err(|e| format!("backend `{}`: bad url `{}`: {e}", b.id, b.url))?;
+                if base.scheme_str() != Some("http") || base.authority().is_none() {
+                    return Err(format!("backend `{}`: url `{}` must be http://host:port", b.id, b.url));
+                }
+                let backend = match live.get(b.id.as_str()) {
+                    Some(old) if old.url == b.url && old.loader_model == b.model => {
+                        old.max_concurrency.store(b.max_concurrency, Ordering::Relaxed);
+                        old.draining.store(b.draining, Ordering::Release);
+                        Arc::clone(old)
+                    }
+                    _ => Arc::new(Backend {
+                        id: b.id.clone(),
+                        base,
+                        url: b.url.clone(),
+                        loader_model: b.model.clone(),
+                        max_concurrency: AtomicUsize::new(b.max_concurrency),
+                        draining: AtomicBool::new(b.draining),
+                        in_flight: AtomicUsize::new(0),
+                        counters: Counters::default(),
+                    }),
+                };
+                backends.push(backend);
+            }
+            let queue = previous.routes.get(&m.name).map(|r| r.queue.clone()).unwrap_or_default();
+            order.push(m.name.clone());
+            routes.insert(
+                m.name.clone(),
+                Arc::new(Route {
+                    turn: AtomicUsize::new(0),
+                    name: m.name.clone(),
+                    max_tokens: m.max_tokens,
+                    queue_limit: m.queue,
+                    timeouts: m.timeouts,
+                    backends,
+                    queue,
+                }),
+            );
+        }
+        Ok(Table { routes, order, version: previous.version + 1 })
+    }
+
+    /// The table as config again (what `GET /admin/routes` returns).
+    pub fn to_config(&self) -> RoutesConfig {
+        RoutesConfig {
+            models: self
+                .order
+                .iter()
+                .map(|name| {
+                    let r = &self.routes[name];
+                    ModelConfig {
+                        name: r.name.clone(),
+                        max_tokens: r.max_tokens,
+                        queue: r.queue_limit,
+                        timeouts: r.timeouts,
+                        backends: r
+                            .backends
+                            .iter()
+                            .map(|b| BackendConfig {
+                                id: b.id.clone(),
+                                url: b.url.clone(),
+                                model: b.loader_model.clone(),
+                                max_concurrency: b.max_concurrency.load(Ordering::Relaxed),
+                                draining: b.draining.load(Ordering::Acquire),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    pub fn backend(&self, id: &str) -> Option<&Arc<Backend>> {
+        self.routes.values().flat_map(|r| r.backends.iter()).find(|b| b.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(urls: &[(&str, &str)]) -> RoutesConfig {
+        RoutesConfig {
+            models: vec![ModelConfig {
+                name: "m".into(),
+                max_tokens: Some(16),
+                queue: 2,
+                timeouts: Timeouts::default(),
+                backends: urls
+                    .iter()
+                    .map(|(id, url)| BackendConfig {
+                        id: id.to_string(),
+                        url: url.to_string(),
+                        model: "/x".into(),
+                        max_concurrency: 1,
+                        draining: false,
+                    })
+                    .collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn least_outstanding_with_caps_and_drain() {
+        let t =
+            Table::build(&cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]), &Table::default()).unwrap();
+        let r = &t.routes["m"];
+        let first = r.pick(&[]).unwrap();
+        let second = r.pick(&[]).unwrap();
+        assert_ne!(first.id, second.id, "the idle backend is preferred");
+        assert!(r.pick(&[]).is_none(), "both at cap 1");
+        first.release();
+        assert_eq!(r.pick(&[]).unwrap().id, first.id);
+        first.release();
+        first.draining.store(true, Ordering::Release);
+        assert!(r.pick(&[]).is_none(), "draining backends get nothing new");
+    }
+
+    #[test]
+    fn replacement_keeps_live_backends() {
+        let t1 = Table::build(&cfg(&[("a", "http://127.0.0.1:1")]), &Table::default()).unwrap();
+        let a = t1.routes["m"].pick(&[]).unwrap();
+        let t2 = Table::build(&cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]), &t1).unwrap();
+        assert_eq!(t2.version, 2);
+        assert!(Arc::ptr_eq(&a, &t2.routes["m"].backends[0]));
+        assert_eq!(t2.routes["m"].backends[0].in_flight.load(Ordering::Relaxed), 1);
+        assert!(Arc::ptr_eq(&t1.routes["m"].queue, &t2.routes["m"].queue));
+        assert_eq!(t2.to_config().models[0].backends.len(), 2);
+        assert!(Table::build(&cfg(&[("a", "ftp://x"), ("b", "http://127.0.0.1:2")]), &t1).is_err());
+        assert!(Table::build(&cfg(&[("a", "http://h:1"), ("a", "http://h:2")]), &t1).is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! Real loaders (`mlx_lm.server` on a tiny generated model) and a real `garnet router` process.
+//!
+//! The Python venv (`mlx[cpu]`, `mlx-lm`, `openai`) comes from `GARNET_TEST_PYTHON`, which `.ci/run`
+//! sets after creating it; without it, these tests fail in CI and skip elsewhere.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::Garnet;
+
+pub fn python() -> Option<PathBuf> {
+    match std::env::var_os("GARNET_TEST_PYTHON") {
+        Some(p) if Path::new(&p).exists() => Some(PathBuf::from(p)),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("GARNET_TEST_PYTHON is not set to the test venv's python (.ci/run sets it)")
+        }
+        _ => {
+            eprintln!("skipping loader test: set GARNET_TEST_PYTHON to a venv python with mlx[cpu], mlx-lm and openai");
+            None
+        }
+    }
+}
+
+fn support(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support").join(file)
+}
+
+/// The tiny model for `seed`, generated once into the target directory.
+pub fn tiny_model(py: &Path, seed: u32) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tiny-model-{seed}"));
+    let _g = super::USERS.lock().unwrap();
+    if !dir.join("model.safetensors").exists() {
+        let out = Command::new(py).arg(support("make_tiny_model.py")).arg(&dir).arg(seed.to_string()).output().unwrap();
+        assert!(out.status.success(), "make_tiny_model: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    dir
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Loader {
+    pub port: u16,
+    pub model: String,
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Loader {
+    pub fn start(py: &Path, model: &Path, dir: &Path) -> Loader {
+        let port = free_port();
+        let log = dir.join(format!("loader-{port}.log"));
+        let hf = dir.join("hf-home");
+        std::fs::create_dir_all(&hf).unwrap();
+        let child = Command::new(py)
+            .args(["-m", "mlx_lm.server", "--host", "127.0.0.1", "--port", &port.to_string(), "--model"])
+            .arg(model)
+            .env("HF_HUB_OFFLINE", "1")
+            .env("HF_HOME", &hf)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+            .spawn()
+            .expect("start mlx_lm.server");
+        let l = Loader { port, model: model.display().to_string(), child: Some(child), log };
+        l.wait_ready();
+        l
+    }
+
+    /// Ready means a real one-token completion (its `/health` says ok before the model loads).
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let body =
+            format!(r#"{{"model":"{}","messages":[{{"role":"user","content":"hi"}}],"max_tokens":1}}"#, self.model);
+        loop {
+            if let Ok(resp) = http_post(self.port, "/v1/chat/completions", &body)
+                && (resp.starts_with("HTTP/1.0 200") || resp.starts_with("HTTP/1.1 200"))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "loader on {} not ready; log: {}",
+                self.port,
+                std::fs::read_to_string(self.log.with_extension("err")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A minimal HTTP/1.0 POST over loopback (no client library needed for readiness checks).
+pub fn http_post(port: u16, path: &str, body: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// A raw HTTP/1.1 request with optional bearer token; returns (status, body).
+pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// A `garnet router` process on ephemeral loopback ports.
+pub struct RouterProc {
+    pub port: u16,
+    pub admin_port: u16,
+    pub token: String,
+    child: Child,
+}
+
+impl RouterProc {
+    pub fn start(dir: &Path, routes_yaml: &str, extra: &[&str]) -> RouterProc {
+        let routes = dir.join("routes.yaml");
+        std::fs::write(&routes, routes_yaml).unwrap();
+        let token = "admin-token-for-tests".to_string();
+        let token_file = dir.join("admin.token");
+        std::fs::write(&token_file, &token).unwrap();
+        std::fs::set_permissions(&token_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let mut child = Garnet::new()
+            .args([
+                "-o",
+                "json",
+                "router",
+                "--routes",
+                &routes.display().to_string(),
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--admin-token-file", &token_file.display().to_string()])
+            .args(extra.iter().copied())
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("router.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!(
+                "router start: {e}: {line:?}: {}",
+                std::fs::read_to_string(dir.join("router.log")).unwrap_or_default()
+            )
+        });
+        let port = |k: &str| v[k].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
+        RouterProc { port: port("listen"), admin_port: port("admin_listen"), token, child }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, body) = http(self.admin_port, method, path, Some(&self.token), body);
+        (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// SIGTERM, then wait: returns the exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+}
+
+impl Drop for RouterProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

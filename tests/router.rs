@@ -1,0 +1,247 @@
+//! The router in front of real `mlx_lm.server` loaders, driven by the real OpenAI Python SDK.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::loaders::{Loader, RouterProc, free_port, http, python, tiny_model};
+
+fn routes(loaders: &[&Loader], extra_backend: Option<u16>, cap: u32) -> String {
+    let mut s = format!("models:\n  - name: tiny\n    max_tokens: {cap}\n    backends:\n");
+    for (i, l) in loaders.iter().enumerate() {
+        s.push_str(&format!(
+            "      - {{id: l{}, url: \"{}\", model: \"{}\", max_concurrency: 4}}\n",
+            i + 1,
+            l.url(),
+            l.model
+        ));
+    }
+    if let Some(port) = extra_backend {
+        s.push_str(&format!(
+            "      - {{id: dead, url: \"http://127.0.0.1:{port}\", model: \"{}\", max_concurrency: 4}}\n",
+            loaders[0].model
+        ));
+    }
+    s.push_str(&format!(
+        "  - name: narrow\n    queue: 0\n    backends:\n      - {{id: n1, url: \"{}\", model: \"{}\", max_concurrency: 1}}\n",
+        loaders[0].url(),
+        loaders[0].model
+    ));
+    s
+}
+
+fn stats(r: &RouterProc) -> Value {
+    let (status, v) = r.admin("GET", "/admin/stats", "");
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+fn backend<'a>(stats: &'a Value, id: &str) -> &'a Value {
+    stats["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["backends"].as_array().unwrap())
+        .find(|b| b["id"] == id)
+        .unwrap()
+}
+
+#[test]
+fn openai_sdk_through_the_router() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(&py, 0);
+    let (l1, l2) = std::thread::scope(|s| {
+        let a = s.spawn(|| Loader::start(&py, &model, dir.path()));
+        let b = s.spawn(|| Loader::start(&py, &model, dir.path()));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, "client-key-1\nclient-key-2\n").unwrap();
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let router = RouterProc::start(
+        dir.path(),
+        &routes(&[&l1, &l2], None, 16),
+        &["--api-keys-file", &keys.display().to_string()],
+    );
+    let out = Command::new(&py)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/openai_client.py"))
+        .args([&router.base(), "tiny", "client-key-2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "client: {}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    assert_eq!(r["chat"]["model"], "tiny", "{}", r["chat"]);
+    assert_eq!(r["chat"]["finish"], "length");
+    assert_eq!(r["chat"]["usage"]["completion_tokens"], 5);
+    assert!(r["chat"]["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+
+    // No usage chunk reaches a client that did not ask for one; one that asked gets the loader's.
+    assert_eq!(r["chat_stream"]["usage"], Value::Null, "{}", r["chat_stream"]);
+    assert_eq!(r["chat_stream"]["models"], serde_json::json!(["tiny"]));
+    assert_eq!(r["chat_stream"]["finish"], "length");
+    assert_eq!(r["chat_stream_usage"]["usage"]["completion_tokens"], 6, "{}", r["chat_stream_usage"]);
+    assert_eq!(r["completion"]["usage"]["completion_tokens"], 4);
+    assert_eq!(r["completion"]["model"], "tiny");
+    assert_eq!(r["completion_stream"]["usage"]["completion_tokens"], 4);
+    assert_eq!(r["completion_stream"]["models"], serde_json::json!(["tiny"]));
+    assert_eq!(r["capped"]["usage"]["completion_tokens"], 16, "max_tokens is capped to the model's 16");
+    assert_eq!(r["models"], serde_json::json!(["tiny", "narrow"]));
+
+    assert_eq!(r["unknown_model"]["exception"], "NotFoundError", "{}", r["unknown_model"]);
+    assert_eq!(r["empty_messages"]["exception"], "BadRequestError", "{}", r["empty_messages"]);
+    assert_eq!(r["bad_key"]["exception"], "AuthenticationError", "{}", r["bad_key"]);
+    assert_eq!(r["rate_limited"]["exception"], "RateLimitError", "{}", r["rate_limited"]);
+
+    // The router's own accounting matches what the client saw: 5 + 6 + 6 + 4 + 4 + 16 tokens on
+    // `tiny`, spread over both loaders.
+    let s = stats(&router);
+    let tiny = s["models"].as_array().unwrap().iter().find(|m| m["model"] == "tiny").unwrap();
+    let total: u64 =
+        tiny["backends"].as_array().unwrap().iter().map(|b| b["completion_tokens"].as_u64().unwrap()).sum();
+    assert_eq!(total, 41, "{s}");
+    for id in ["l1", "l2"] {
+        assert!(backend(&s, id)["requests"].as_u64().unwrap() > 0, "{id} got no request: {s}");
+        assert_eq!(backend(&s, id)["in_flight"], 0);
+    }
+    assert_eq!(router.stop(), Some(0));
+}
+
+/// Sends a streaming chat request over a raw socket and returns it, positioned after the headers.
+fn open_stream(port: u16, max_tokens: u32) -> BufReader<std::net::TcpStream> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let body = format!(
+        r#"{{"model":"tiny","messages":[{{"role":"user","content":"go"}}],"max_tokens":{max_tokens},"stream":true}}"#
+    );
+    write!(s, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            return r;
+        }
+    }
+}
+
+/// Reads until the first `data: {` event.
+fn first_event(r: &mut BufReader<std::net::TcpStream>) {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(r.read_line(&mut line).unwrap() > 0, "stream ended before any event");
+        if line.contains("data: {") {
+            return;
+        }
+    }
+}
+
+#[test]
+fn loader_failures_retries_and_drain() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(&py, 0);
+    let (mut l1, l2) = std::thread::scope(|s| {
+        let a = s.spawn(|| Loader::start(&py, &model, dir.path()));
+        let b = s.spawn(|| Loader::start(&py, &model, dir.path()));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    // A third backend that refuses connections: requests that land there are retried elsewhere.
+    let router = RouterProc::start(dir.path(), &routes(&[&l1, &l2], Some(free_port()), 4000), &[]);
+    let body = r#"{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":2}"#;
+    for i in 0..6 {
+        let (status, text) = http(router.port, "POST", "/v1/chat/completions", None, body);
+        assert_eq!(status, 200, "request {i}: {text}");
+    }
+    let s = stats(&router);
+    assert!(backend(&s, "dead")["failures"].as_u64().unwrap() > 0, "the dead backend was never tried: {s}");
+
+    // Drain l1: nothing new goes there; a stream already on it finishes whole.
+    router.admin("POST", "/admin/backends/l2/drain", "");
+    let mut on_l1 = open_stream(router.port, 200);
+    first_event(&mut on_l1);
+    router.admin("POST", "/admin/backends/l2/activate", "");
+    let (status, b) = router.admin("POST", "/admin/backends/l1/drain", "");
+    assert_eq!(status, 200);
+    assert_eq!(b["state"], "draining");
+    assert_eq!(b["in_flight"], 1, "{b}");
+    let before = backend(&stats(&router), "l1")["requests"].as_u64().unwrap();
+    for _ in 0..4 {
+        assert_eq!(http(router.port, "POST", "/v1/chat/completions", None, body).0, 200);
+    }
+    assert_eq!(
+        backend(&stats(&router), "l1")["requests"].as_u64().unwrap(),
+        before,
+        "a draining backend got new requests"
+    );
+    let mut rest = String::new();
+    on_l1.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("data: [DONE]"), "drained stream cut short: {rest}");
+    assert!(!rest.contains("\"error\""), "{rest}");
+    assert_eq!(router.admin("GET", "/admin/backends/l1", "").1["in_flight"], 0);
+
+    // Kill the loader under a live stream: the client gets an error event and the end, not a hang.
+    router.admin("POST", "/admin/backends/l1/activate", "");
+    router.admin("POST", "/admin/backends/l2/drain", "");
+    let mut doomed = open_stream(router.port, 2000);
+    first_event(&mut doomed);
+    l1.kill();
+    let mut rest = String::new();
+    doomed.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("data: {\"error\""), "no error event after the loader died: {rest}");
+    // New requests go to the survivor.
+    router.admin("POST", "/admin/backends/l2/activate", "");
+    for _ in 0..3 {
+        let (status, text) = http(router.port, "POST", "/v1/chat/completions", None, body);
+        assert_eq!(status, 200, "{text}");
+    }
+    drop(l2);
+}
+
+#[test]
+fn admin_api_requires_its_token_and_replaces_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "models:\n  - name: a\n    backends:\n      - {{id: x, url: \"http://127.0.0.1:{}\", model: m}}\n",
+        free_port()
+    );
+    let router = RouterProc::start(dir.path(), &yaml, &[]);
+    assert_eq!(http(router.admin_port, "GET", "/admin/routes", None, "").0, 401);
+    assert_eq!(http(router.admin_port, "GET", "/admin/routes", Some("wrong"), "").0, 401);
+    let (status, v) = router.admin("GET", "/admin/routes", "");
+    assert_eq!(status, 200);
+    assert_eq!(v["version"], 1);
+    let mut cfg = v["routes"].clone();
+    cfg["models"][0]["name"] = "b".into();
+    let (status, v) = router.admin("PUT", "/admin/routes", &cfg.to_string());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["version"], 2);
+    let (_, models) = http(router.port, "GET", "/v1/models", None, "");
+    assert!(models.contains("\"b\"") && !models.contains("\"a\""), "{models}");
+    // Invalid routes are refused and change nothing.
+    let (status, _) = router.admin(
+        "PUT",
+        "/admin/routes",
+        r#"{"models":[{"name":"c","backends":[{"id":"y","url":"ftp://x","model":"m"}]}]}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(router.admin("GET", "/admin/routes", "").1["version"], 2);
+    // OpenAI-shaped errors for what the router itself refuses.
+    let (status, body) = http(router.port, "POST", "/v1/chat/completions", None, "{not json");
+    assert_eq!(status, 400);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["code"], "invalid_json");
+    let (status, body) = http(router.port, "POST", "/v1/chat/completions", None, &"x".repeat(5 << 20));
+    assert_eq!(status, 413, "{body}");
+    let (status, _) = http(router.port, "GET", "/nope", None, "");
+    assert_eq!(status, 404);
+    assert_eq!(http(router.port, "GET", "/health", None, "").0, 200);
+}

@@ -107,7 +107,48 @@ fn openai_sdk_through_the_router() {
         assert!(backend(&s, id)["requests"].as_u64().unwrap() > 0, "{id} got no request: {s}");
         assert_eq!(backend(&s, id)["in_flight"], 0);
     }
+
+    // /metrics passes promtool and agrees with the client: 6 answers of 200, 41 generated tokens.
+    let (status, metrics) = http(router.port, "GET", "/metrics", None, "");
+    assert_eq!(status, 200);
+    promtool_check(&metrics);
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(series))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    assert_eq!(value("garnet_router_requests_total{model=\"tiny\",code=\"200\"}"), 6.0, "{metrics}");
+    assert_eq!(value("garnet_router_requests_total{model=\"tiny\",code=\"400\"}"), 1.0, "{metrics}");
+    assert_eq!(value("garnet_router_requests_total{model=\"narrow\",code=\"429\"}"), 1.0, "{metrics}");
+    assert_eq!(value("garnet_router_generation_tokens_total{model=\"tiny\""), 41.0, "{metrics}");
+    assert_eq!(value("garnet_router_time_to_first_token_seconds_count{model=\"tiny\"}"), 6.0, "{metrics}");
+    assert_eq!(value("garnet_router_requests_in_flight{model=\"tiny\""), 0.0);
     assert_eq!(router.stop(), Some(0));
+}
+
+/// `promtool check metrics` on the exposition (CI installs Debian's `prometheus` for it).
+fn promtool_check(text: &str) {
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        assert!(std::env::var_os("CI").is_none(), "promtool is missing (apt-get install prometheus)");
+        eprintln!("skipping promtool check: promtool not installed");
+        return;
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Sends a streaming chat request over a raw socket and returns it, positioned after the headers.

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod metrics;
 pub mod proxy;
 pub mod sse;
 pub mod table;

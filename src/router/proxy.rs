@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -27,18 +27,36 @@ pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Bod
             Err(e) => e.response(),
             Ok(()) => models(&router),
         },
-        (&Method::POST, "/v1/chat/completions") => {
-            completion(router, req, Kind::Chat).await.unwrap_or_else(|e| e.response())
+        (&Method::GET, "/metrics") => {
+            let text = super::metrics::render(&router.table.load());
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+                .body(super::full(text))
+                .expect("valid response")
         }
-        (&Method::POST, "/v1/completions") => {
-            completion(router, req, Kind::Text).await.unwrap_or_else(|e| e.response())
-        }
+        (&Method::POST, "/v1/chat/completions") => counted(router, req, Kind::Chat).await,
+        (&Method::POST, "/v1/completions") => counted(router, req, Kind::Text).await,
         (m, p) => {
             ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", format!("Unknown request URL: {m} {p}."))
                 .code("unknown_url")
                 .response()
         }
     }
+}
+
+/// Runs a completion and counts its final status (and, for whole answers, its latency).
+async fn counted(router: Arc<Router>, req: Request<Incoming>, kind: Kind) -> Response<Body> {
+    let started = Instant::now();
+    let mut route = None;
+    let resp = completion(router, req, kind, &mut route, started).await.unwrap_or_else(|e| e.response());
+    if let Some(r) = route {
+        r.metrics.status(resp.status().as_u16());
+        if !matches!(resp.body(), Body::Channel(_)) && resp.status().is_success() {
+            r.metrics.ttft.observe(started.elapsed());
+            r.metrics.e2e.observe(started.elapsed());
+        }
+    }
+    resp
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -154,7 +172,13 @@ async fn acquire(route: &Arc<Route>, tried: &[String]) -> Result<Slot, ApiError>
     }
 }
 
-async fn completion(router: Arc<Router>, req: Request<Incoming>, kind: Kind) -> Result<Response<Body>, ApiError> {
+async fn completion(
+    router: Arc<Router>,
+    req: Request<Incoming>,
+    kind: Kind,
+    found: &mut Option<Arc<Route>>,
+    started: Instant,
+) -> Result<Response<Body>, ApiError> {
     authorize(&router, &req)?;
     let path = req.uri().path().to_string();
     let limit = router.options.body_limit;
@@ -181,6 +205,17 @@ async fn completion(router: Arc<Router>, req: Request<Incoming>, kind: Kind) -> 
         Some(_) => return Err(ApiError::invalid("`model` must be a non-empty string.", Some("model"))),
         None => return Err(ApiError::invalid("you must provide a model parameter", Some("model"))),
     };
+    let table = router.table.load();
+    let Some(route) = table.routes.get(&model).cloned() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("The model `{model}` does not exist or you do not have access to it."),
+        )
+        .code("model_not_found"));
+    };
+    drop(table);
+    *found = Some(route.clone());
     match kind {
         Kind::Chat => match obj.get("messages") {
             Some(Value::Array(m)) if !m.is_empty() => {}
@@ -193,16 +228,6 @@ async fn completion(router: Arc<Router>, req: Request<Incoming>, kind: Kind) -> 
             None => return Err(ApiError::invalid("Missing required parameter: 'prompt'.", Some("prompt"))),
         },
     }
-    let table = router.table.load();
-    let Some(route) = table.routes.get(&model).cloned() else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            format!("The model `{model}` does not exist or you do not have access to it."),
-        )
-        .code("model_not_found"));
-    };
-    drop(table);
 
     // max_tokens: capped, and set when absent (the loader's own default ignores the context).
     for key in ["max_tokens", "max_completion_tokens"] {
@@ -323,6 +348,7 @@ async fn completion(router: Arc<Router>, req: Request<Incoming>, kind: Kind) -> 
             model,
             wants_usage,
             Duration::from_millis(route.timeouts.idle_ms),
+            started,
         ));
     }
 }
@@ -341,11 +367,14 @@ fn stream_response(
     model: String,
     wants_usage: bool,
     idle: Duration,
+    started: Instant,
 ) -> Response<Body> {
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     tokio::spawn(async move {
         let slot = slot;
         let mut rw = Rewriter::new(&model, wants_usage);
+        let metrics = slot.route.metrics.clone();
+        let mut first = true;
         let failure = loop {
             match tokio::time::timeout(idle, upstream.frame()).await {
                 Err(_) => break Some(format!("backend `{}` went silent for {} ms", slot.backend.id, idle.as_millis())),
@@ -354,8 +383,14 @@ fn stream_response(
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
                         let out = rw.feed(&data);
-                        if !out.is_empty() && tx.send(out).await.is_err() {
-                            return; // client left: dropping `upstream` stops the generation
+                        if !out.is_empty() {
+                            if first {
+                                metrics.ttft.observe(started.elapsed());
+                                first = false;
+                            }
+                            if tx.send(out).await.is_err() {
+                                return; // client left: dropping `upstream` stops the generation
+                            }
                         }
                     }
                 }
@@ -377,6 +412,7 @@ fn stream_response(
         if let Some(u) = rw.usage {
             account(&slot.backend, u);
         }
+        metrics.e2e.observe(started.elapsed());
     });
     Response::builder()
         .status(StatusCode::OK)

@@ -156,6 +156,7 @@ pub struct Route {
     pub timeouts: Timeouts,
     pub backends: Vec<Arc<Backend>>,
     pub queue: Arc<Queue>,
+    pub metrics: Arc<super::metrics::ModelMetrics>,
 }
 
 impl Route {
@@ -242,6 +243,7 @@ impl Table {
                 backends.push(backend);
             }
             let queue = previous.routes.get(&m.name).map(|r| r.queue.clone()).unwrap_or_default();
+            let metrics = previous.routes.get(&m.name).map(|r| r.metrics.clone()).unwrap_or_default();
             order.push(m.name.clone());
             routes.insert(
                 m.name.clone(),
@@ -253,6 +255,7 @@ impl Table {
                     timeouts: m.timeouts,
                     backends,
                     queue,
+                    metrics,
                 }),
             );
         }

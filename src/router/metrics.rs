@@ -1,0 +1,193 @@
+//! `/metrics` in the Prometheus text format: per model and backend request counts by status, token
+//! counters, time-to-first-token and end-to-end latency histograms, in-flight and queue depth.
+//! Names follow vLLM's and GPUStack's in spirit (`..._prompt_tokens_total`, `..._time_to_first_token_seconds`)
+//! so existing dashboards need little change.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::table::Table;
+
+/// Upper bounds (seconds) of the latency buckets.
+pub const BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| s <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cum = 0;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            cum += self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cum}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+}
+
+/// Final statuses counted per model (others are counted as `other`).
+pub const CODES: [u16; 11] = [200, 400, 401, 404, 413, 429, 500, 502, 503, 504, 0];
+
+#[derive(Debug, Default)]
+pub struct ModelMetrics {
+    pub ttft: Histogram,
+    pub e2e: Histogram,
+    pub statuses: [AtomicU64; CODES.len()],
+}
+
+impl ModelMetrics {
+    pub fn status(&self, code: u16) {
+        let i = CODES.iter().position(|c| *c == code).unwrap_or(CODES.len() - 1);
+        self.statuses[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+pub fn render(t: &Table) -> String {
+    let mut o = String::with_capacity(4096);
+    let family = |o: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    family(
+        &mut o,
+        "garnet_router_requests_total",
+        "counter",
+        "Requests answered, by model and final HTTP status (code 0: other).",
+    );
+    for m in &t.order {
+        let r = &t.routes[m];
+        for (i, c) in CODES.iter().enumerate() {
+            let n = r.metrics.statuses[i].load(Ordering::Relaxed);
+            let _ = writeln!(o, "garnet_router_requests_total{{model=\"{}\",code=\"{c}\"}} {n}", esc(m));
+        }
+    }
+    let per_backend: [(&str, &str, &str); 5] = [
+        ("garnet_router_backend_requests_total", "counter", "Requests sent to a backend."),
+        ("garnet_router_backend_failures_total", "counter", "Requests a backend failed (connect, status, mid-stream)."),
+        ("garnet_router_prompt_tokens_total", "counter", "Prompt tokens, as the loader reported them."),
+        ("garnet_router_generation_tokens_total", "counter", "Completion tokens, as the loader reported them."),
+        ("garnet_router_cached_prompt_tokens_total", "counter", "Prompt tokens served from the loader's prompt cache."),
+    ];
+    for (name, kind, help) in per_backend {
+        family(&mut o, name, kind, help);
+        for m in &t.order {
+            for b in &t.routes[m].backends {
+                let c = &b.counters;
+                let v = match name {
+                    "garnet_router_backend_requests_total" => &c.requests,
+                    "garnet_router_backend_failures_total" => &c.failures,
+                    "garnet_router_prompt_tokens_total" => &c.prompt_tokens,
+                    "garnet_router_generation_tokens_total" => &c.completion_tokens,
+                    _ => &c.cached_tokens,
+                };
+                let _ = writeln!(
+                    o,
+                    "{name}{{model=\"{}\",backend=\"{}\"}} {}",
+                    esc(m),
+                    esc(&b.id),
+                    v.load(Ordering::Relaxed)
+                );
+            }
+        }
+    }
+    family(&mut o, "garnet_router_requests_in_flight", "gauge", "Requests a backend is working on now.");
+    for m in &t.order {
+        for b in &t.routes[m].backends {
+            let _ = writeln!(
+                o,
+                "garnet_router_requests_in_flight{{model=\"{}\",backend=\"{}\"}} {}",
+                esc(m),
+                esc(&b.id),
+                b.in_flight.load(Ordering::Relaxed)
+            );
+        }
+    }
+    family(&mut o, "garnet_router_backend_draining", "gauge", "1 while a backend is draining.");
+    for m in &t.order {
+        for b in &t.routes[m].backends {
+            let _ = writeln!(
+                o,
+                "garnet_router_backend_draining{{model=\"{}\",backend=\"{}\"}} {}",
+                esc(m),
+                esc(&b.id),
+                u8::from(b.draining.load(Ordering::Relaxed))
+            );
+        }
+    }
+    family(&mut o, "garnet_router_queue_depth", "gauge", "Requests waiting for a free backend slot.");
+    for m in &t.order {
+        let _ = writeln!(
+            o,
+            "garnet_router_queue_depth{{model=\"{}\"}} {}",
+            esc(m),
+            t.routes[m].queue.waiting.load(Ordering::Relaxed)
+        );
+    }
+    family(
+        &mut o,
+        "garnet_router_time_to_first_token_seconds",
+        "histogram",
+        "Time from request to the first byte of the answer.",
+    );
+    for m in &t.order {
+        t.routes[m].metrics.ttft.render(
+            &mut o,
+            "garnet_router_time_to_first_token_seconds",
+            &format!("model=\"{}\"", esc(m)),
+        );
+    }
+    family(
+        &mut o,
+        "garnet_router_e2e_request_latency_seconds",
+        "histogram",
+        "Time from request to the end of the answer.",
+    );
+    for m in &t.order {
+        t.routes[m].metrics.e2e.render(
+            &mut o,
+            "garnet_router_e2e_request_latency_seconds",
+            &format!("model=\"{}\"", esc(m)),
+        );
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative() {
+        let h = Histogram::default();
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_millis(300));
+        h.observe(Duration::from_secs(500));
+        let mut s = String::new();
+        h.render(&mut s, "x", "model=\"m\"");
+        assert!(s.contains("x_bucket{model=\"m\",le=\"0.005\"} 1\n"), "{s}");
+        assert!(s.contains("x_bucket{model=\"m\",le=\"0.5\"} 2\n"), "{s}");
+        assert!(s.contains("x_bucket{model=\"m\",le=\"120\"} 2\n"), "{s}");
+        assert!(s.contains("x_bucket{model=\"m\",le=\"+Inf\"} 3\n"), "{s}");
+        assert!(s.contains("x_count{model=\"m\"} 3\n"), "{s}");
+    }
+}

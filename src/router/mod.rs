@@ -82,10 +82,20 @@ pub struct Options {
     pub body_limit: usize,
 }
 
+/// The pooled HTTP client a route uses to reach its loaders.
+pub type UpstreamClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A client whose connection attempts give up after `connect`.
+pub fn upstream_client(connect: Duration) -> UpstreamClient {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(connect));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector)
+}
+
 /// Shared state of a running router.
 pub struct Router {
     pub table: ArcSwap<Table>,
-    pub client: Client<HttpConnector, Full<Bytes>>,
     pub options: Options,
 }
 
@@ -95,11 +105,7 @@ impl Router {
         if options.body_limit == 0 {
             options.body_limit = 4 << 20;
         }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
-        Ok(Arc::new(Router { table: ArcSwap::from_pointee(table), client, options }))
+        Ok(Arc::new(Router { table: ArcSwap::from_pointee(table), options }))
     }
 
     /// Replaces the routing table atomically; in-flight requests keep their backends.

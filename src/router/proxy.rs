@@ -271,7 +271,7 @@ async fn completion(
             .expect("valid upstream request");
         b.counters.requests.fetch_add(1, Ordering::Relaxed);
         let first_byte = Duration::from_millis(route.timeouts.first_byte_ms);
-        let resp = match tokio::time::timeout(first_byte, router.client.request(up)).await {
+        let resp = match tokio::time::timeout(first_byte, route.client.request(up)).await {
             Err(_) => {
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
                 return Err(ApiError::new(

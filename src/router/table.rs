@@ -157,6 +157,8 @@ pub struct Route {
     pub backends: Vec<Arc<Backend>>,
     pub queue: Arc<Queue>,
     pub metrics: Arc<super::metrics::ModelMetrics>,
+    /// Pooled connections to this route's loaders, with the route's connect timeout.
+    pub client: super::UpstreamClient,
 }
 
 impl Route {
@@ -176,10 +178,6 @@ impl Route {
     /// Whether any backend could ever serve (not all draining).
     pub fn has_active(&self) -> bool {
         self.backends.iter().any(|b| !b.draining.load(Ordering::Acquire))
-    }
-
-    pub fn connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.timeouts.connect_ms)
     }
 }
 
@@ -244,6 +242,10 @@ impl Table {
             }
             let queue = previous.routes.get(&m.name).map(|r| r.queue.clone()).unwrap_or_default();
             let metrics = previous.routes.get(&m.name).map(|r| r.metrics.clone()).unwrap_or_default();
+            let client = match previous.routes.get(&m.name) {
+                Some(r) if r.timeouts.connect_ms == m.timeouts.connect_ms => r.client.clone(),
+                _ => super::upstream_client(Duration::from_millis(m.timeouts.connect_ms.max(1))),
+            };
             order.push(m.name.clone());
             routes.insert(
                 m.name.clone(),
@@ -256,6 +258,7 @@ impl Table {
                     backends,
                     queue,
                     metrics,
+                    client,
                 }),
             );
         }

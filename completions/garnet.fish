@@ -45,6 +45,7 @@ complete -c garnet -n "__fish_garnet_needs_command" -f -a "inventory" -d 'Check 
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "lock" -d 'Inspect or break the cluster lock'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -208,6 +209,31 @@ complete -c garnet -n "__fish_garnet_using_subcommand router" -s y -l yes -d 'Ap
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l url -d 'Base URL of the API, ending in `/v1`' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l model -d 'Model to ask for' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s c -l clients -d 'Concurrent clients' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s n -l requests -d 'Stop after this many requests' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s d -l duration -d 'Stop after this long (e.g. `30s`); the default when `--requests` is not given is 10s' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l stream -d 'Share of requests that stream, from 0 (none) to 1 (all)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l max-tokens -d '`max_tokens` of each request' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l prompt -d 'The user message' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l api-key-file -d 'File (mode 0600) holding the API key to send' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l timeout -d 'Give up on one request after this long' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l expect-full -d 'Count an answer with fewer tokens than `--max-tokens` as truncated'
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -s h -l help -d 'Print help'
 complete -c garnet -n "__fish_garnet_using_subcommand completions" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand completions" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
 json\t''"
@@ -236,15 +262,16 @@ complete -c garnet -n "__fish_garnet_using_subcommand man" -s y -l yes -d 'Apply
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s h -l help -d 'Print help'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router completions man help" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router completions man help" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router completions man help" -f -a "inventory" -d 'Check or list the inventory'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router completions man help" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router completions man help" -f -a "lock" -d 'Inspect or break the cluster lock'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router completions man help" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "inventory" -d 'Check or list the inventory'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "lock" -d 'Inspect or break the cluster lock'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "check" -d 'Validate the inventory and print every error at once (exit 0 when valid, 2 when not)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "list" -d 'List the nodes (after `--limit`) as a table, or JSON with `-o json`'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'

@@ -144,6 +144,10 @@ pub enum Command {
     /// after open requests finish).
     Router(RouterArgs),
 
+    /// Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a
+    /// request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s.
+    Bench(BenchArgs),
+
     /// Print a shell completion script.
     #[command(hide = true)]
     Completions {
@@ -192,6 +196,53 @@ pub struct RouterArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
     pub body_limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Base URL of the API, ending in `/v1`.
+    #[arg(long, default_value = "http://127.0.0.1:8080/v1", value_name = "URL")]
+    pub url: String,
+
+    /// Model to ask for.
+    #[arg(long)]
+    pub model: String,
+
+    /// Concurrent clients.
+    #[arg(short, long, default_value_t = 8)]
+    pub clients: usize,
+
+    /// Stop after this many requests.
+    #[arg(short = 'n', long, conflicts_with = "duration")]
+    pub requests: Option<u64>,
+
+    /// Stop after this long (e.g. `30s`); the default when `--requests` is not given is 10s.
+    #[arg(short, long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+
+    /// Share of requests that stream, from 0 (none) to 1 (all).
+    #[arg(long, default_value_t = 0.5, value_name = "FRACTION")]
+    pub stream: f64,
+
+    /// `max_tokens` of each request.
+    #[arg(long, default_value_t = 16)]
+    pub max_tokens: u32,
+
+    /// The user message.
+    #[arg(long, default_value = "Say something about racks of Macs.")]
+    pub prompt: String,
+
+    /// File (mode 0600) holding the API key to send.
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Give up on one request after this long.
+    #[arg(long, value_parser = parse_duration, default_value = "120s", value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Count an answer with fewer tokens than `--max-tokens` as truncated.
+    #[arg(long)]
+    pub expect_full: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //!
 //! Everything goes inventory → plan → executor → transport → node. `ARCHITECTURE.md` has the map.
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod exit;

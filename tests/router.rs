@@ -125,6 +125,46 @@ fn openai_sdk_through_the_router() {
     assert_eq!(value("garnet_router_generation_tokens_total{model=\"tiny\""), 41.0, "{metrics}");
     assert_eq!(value("garnet_router_time_to_first_token_seconds_count{model=\"tiny\"}"), 6.0, "{metrics}");
     assert_eq!(value("garnet_router_requests_in_flight{model=\"tiny\""), 0.0);
+
+    // `garnet bench` through the router: mixed streaming and not, nothing lost, and its client-side
+    // token count matches the router's own.
+    let keyfile = dir.path().join("client.key");
+    std::fs::write(&keyfile, "client-key-1").unwrap();
+    std::fs::set_permissions(&keyfile, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let b = crate::common::Garnet::new()
+        .args([
+            "-o",
+            "json",
+            "bench",
+            "--url",
+            &router.base(),
+            "--model",
+            "tiny",
+            "-c",
+            "4",
+            "-n",
+            "40",
+            "--max-tokens",
+            "8",
+        ])
+        .args(["--expect-full", "--api-key-file", &keyfile.display().to_string()])
+        .run();
+    b.expect(0);
+    let rep = &b.events()[0];
+    assert_eq!(
+        (rep["requests"].as_u64(), rep["ok"].as_u64(), rep["failed"].as_u64()),
+        (Some(40), Some(40), Some(0)),
+        "{rep}"
+    );
+    assert_eq!(rep["streams"], 20);
+    assert_eq!(rep["completion_tokens"], 320);
+    assert_eq!(rep["models"]["tiny"], 40, "every answer names the public model: {rep}");
+    assert!(rep["ttft"]["p50_ms"].as_f64().unwrap() > 0.0 && rep["inter_token"]["p99_ms"].as_f64().is_some(), "{rep}");
+    let s = stats(&router);
+    let tiny = s["models"].as_array().unwrap().iter().find(|m| m["model"] == "tiny").unwrap();
+    let total: u64 =
+        tiny["backends"].as_array().unwrap().iter().map(|b| b["completion_tokens"].as_u64().unwrap()).sum();
+    assert_eq!(total, 41 + 320, "{s}");
     assert_eq!(router.stop(), Some(0));
 }
 

@@ -2,6 +2,7 @@
 //! share: [`Ctx`] (flags, environment and printer merged once before dispatch) and [`run_plan`], the
 //! one path every plan takes: dry-run → confirm → lock → journal → execute → audit.
 
+pub mod bench;
 pub mod completions;
 pub mod exec;
 pub mod facts;
@@ -106,6 +107,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Inventory(cmd) => inventory::run(cmd, ctx),
         Command::Retry => Box::pin(retry::run(ctx)).await,
         Command::Router(args) => router::run(args, ctx).await,
+        Command::Bench(args) => bench::run(args, ctx).await,
         Command::Lock(cmd) => lock::run(cmd, ctx).await,
         Command::Completions { shell } => completions::completions(*shell),
         Command::Man => completions::man(),

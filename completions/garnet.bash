@@ -1371,7 +1371,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__router)
-            opts="-i -o -l -f -y -m -v -q -h --routes --listen --admin-listen --admin-token-file --api-keys-file --body-limit --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            opts="-i -o -l -f -y -m -v -q -h --routes --listen --admin-listen --admin-token-file --api-keys-file --body-limit --threads --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1398,6 +1398,10 @@ _garnet() {
                     return 0
                     ;;
                 --body-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -195,6 +195,7 @@ complete -c garnet -n "__fish_garnet_using_subcommand router" -l admin-listen -d
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l admin-token-file -d 'File (mode 0600) holding the admin API\'s bearer token; without it the admin API refuses' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l api-keys-file -d 'File (mode 0600) with accepted API keys, one per line; without it `/v1` is open' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l body-limit -d 'Largest request body accepted, in bytes' -r
+complete -c garnet -n "__fish_garnet_using_subcommand router" -l threads -d 'Serving threads, each with its own listener (SO_REUSEPORT) and upstream pools (default: one per core)' -r
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
 json\t''"

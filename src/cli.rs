@@ -196,6 +196,11 @@ pub struct RouterArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
     pub body_limit: usize,
+
+    /// Serving threads, each with its own listener (SO_REUSEPORT) and upstream pools
+    /// (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,16 @@
-//! `garnet router`: the OpenAI-compatible proxy as a daemon.
+//! `garnet router`: the OpenAI-compatible proxy as a daemon, thread-per-core.
+//!
+//! Each serving thread runs its own single-threaded runtime with its own listener on the same
+//! address (SO_REUSEPORT: the kernel spreads connections) and its own upstream pools, so a request
+//! never hops threads — the cross-thread wake-ups of a work-stealing runtime cost more than the
+//! proxying itself at high request rates. The routing table is shared (`ArcSwap`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde_json::json;
+use tokio::sync::watch;
 
 use super::Ctx;
 use crate::ExitStatus;
@@ -9,6 +18,21 @@ use crate::cli::RouterArgs;
 use crate::exit::UsageError;
 use crate::router::{self, Options, table::RoutesConfig};
 use crate::util::read_secret_file;
+
+fn bind(addr: SocketAddr, reuseport: bool) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    if reuseport {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
+}
+
+fn resolve(s: &str) -> Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()?.next().with_context(|| format!("`{s}` resolves to no address"))
+}
 
 pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let text = std::fs::read_to_string(&args.routes)
@@ -20,27 +44,66 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
         None => None,
         Some(f) => Some(read_secret_file(f)?.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()),
     };
-    let r = router::Router::new(&routes, Options { api_keys, admin_token, body_limit: args.body_limit })
+    let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let r = router::Router::new(&routes, Options { api_keys, admin_token, body_limit: args.body_limit, workers })
         .map_err(|e| UsageError(format!("routes file `{}`: {e}", args.routes.display())))?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on `{}`", args.listen))?;
-    let admin = tokio::net::TcpListener::bind(&args.admin_listen)
-        .await
+
+    // The first listener resolves a `:0` port; the others join it on the same port.
+    let first = bind(resolve(&args.listen)?, true).with_context(|| format!("cannot listen on `{}`", args.listen))?;
+    let api_addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..workers {
+        listeners.push(bind(api_addr, true).with_context(|| format!("cannot listen on `{api_addr}`"))?);
+    }
+    let admin = bind(resolve(&args.admin_listen)?, false)
         .with_context(|| format!("cannot listen on `{}`", args.admin_listen))?;
-    let (api_addr, admin_addr) = (listener.local_addr()?, admin.local_addr()?);
+    let admin_addr = admin.local_addr()?;
+
     let models = r.table.load().order.clone();
     if ctx.printer.json {
         ctx.printer.json_line(
-            &json!({"event": "router_listening", "listen": api_addr, "admin_listen": admin_addr, "models": models}),
+            &json!({"event": "router_listening", "listen": api_addr, "admin_listen": admin_addr, "models": models, "threads": workers}),
         );
     } else {
         eprintln!(
-            "router: OpenAI API on http://{api_addr}/v1 (models: {}), admin API on http://{admin_addr}/admin",
+            "router: OpenAI API on http://{api_addr}/v1 (models: {}; {workers} threads), admin API on http://{admin_addr}/admin",
             models.join(", ")
         );
     }
-    router::serve(r, listener, Some(admin), shutdown_signal()).await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut admin = Some(admin);
+    let mut threads = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let (r, mut stop, admin) = (Arc::clone(&r), stop_rx.clone(), admin.take());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("router-{i}"))
+                .spawn(move || -> std::io::Result<()> {
+                    router::set_worker(i);
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    rt.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        let admin = admin.map(tokio::net::TcpListener::from_std).transpose()?;
+                        router::serve(r, listener, admin, async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        })
+                        .await
+                    })
+                })
+                .context("cannot start a router thread")?,
+        );
+    }
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let joined = tokio::task::spawn_blocking(move || threads.into_iter().map(|t| t.join()).collect::<Vec<_>>()).await?;
+    for j in joined {
+        match j {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e).context("router thread failed"),
+            Err(_) => anyhow::bail!("a router thread panicked"),
+        }
+    }
     eprintln!("router: stopped");
     Ok(ExitStatus::Success)
 }

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod error;
 pub mod metrics;
 pub mod proxy;
+pub mod rewrite;
 pub mod sse;
 pub mod table;
 
@@ -71,9 +72,25 @@ impl hyper::body::Body for Body {
     }
 }
 
+thread_local! {
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the current thread as serving worker `i` (thread-per-core: each worker has its own
+/// runtime, listener and upstream connection pools, so a request never hops threads).
+pub fn set_worker(i: usize) {
+    WORKER.with(|w| w.set(i));
+}
+
+pub(crate) fn worker() -> usize {
+    WORKER.with(|w| w.get())
+}
+
 /// Router settings beyond the routes.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// Serving threads (each with its own upstream pools); 0 means 1.
+    pub workers: usize,
     /// Accepted `Authorization: Bearer` keys for `/v1`; none means open.
     pub api_keys: Option<Vec<String>>,
     /// Bearer token for the admin API; the admin listener refuses everything without it.
@@ -101,7 +118,8 @@ pub struct Router {
 
 impl Router {
     pub fn new(routes: &RoutesConfig, mut options: Options) -> Result<Arc<Router>, String> {
-        let table = Table::build(routes, &Table::default())?;
+        options.workers = options.workers.max(1);
+        let table = Table::build(routes, &Table::default(), options.workers)?;
         if options.body_limit == 0 {
             options.body_limit = 4 << 20;
         }
@@ -111,7 +129,7 @@ impl Router {
     /// Replaces the routing table atomically; in-flight requests keep their backends.
     pub fn replace_routes(&self, routes: &RoutesConfig) -> Result<u64, String> {
         let current = self.table.load();
-        let next = Table::build(routes, &current)?;
+        let next = Table::build(routes, &current, self.options.workers)?;
         let v = next.version;
         self.table.store(Arc::new(next));
         Ok(v)

@@ -2,6 +2,7 @@
 //! `/ready`. Parses and checks the request, picks a backend (least outstanding, capped, with a
 //! bounded queue), rewrites, forwards, and rewrites the answer back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode, header};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -180,7 +182,6 @@ async fn completion(
     started: Instant,
 ) -> Result<Response<Body>, ApiError> {
     authorize(&router, &req)?;
-    let path = req.uri().path().to_string();
     let limit = router.options.body_limit;
     let body = match Limited::new(req.into_body(), limit).collect().await {
         Ok(b) => b.to_bytes(),
@@ -194,14 +195,15 @@ async fn completion(
         }
         Err(e) => return Err(ApiError::invalid(format!("Could not read the request body: {e}"), None)),
     };
-    let mut v: Value = serde_json::from_slice(&body).map_err(|e| {
+    // Top-level keys only; nested values (the messages) stay raw, unparsed and copied verbatim.
+    if body.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("The request body must be a JSON object.", None).code("invalid_json"));
+    }
+    let mut obj: HashMap<String, Box<RawValue>> = serde_json::from_slice(&body).map_err(|e| {
         ApiError::invalid(format!("We could not parse the JSON body of your request: {e}."), None).code("invalid_json")
     })?;
-    let Some(obj) = v.as_object_mut() else {
-        return Err(ApiError::invalid("The request body must be a JSON object.", None));
-    };
-    let model = match obj.get("model") {
-        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+    let model = match obj.get("model").map(|r| serde_json::from_str::<String>(r.get())) {
+        Some(Ok(m)) if !m.is_empty() => m,
         Some(_) => return Err(ApiError::invalid("`model` must be a non-empty string.", Some("model"))),
         None => return Err(ApiError::invalid("you must provide a model parameter", Some("model"))),
     };
@@ -217,61 +219,69 @@ async fn completion(
     drop(table);
     *found = Some(route.clone());
     match kind {
-        Kind::Chat => match obj.get("messages") {
-            Some(Value::Array(m)) if !m.is_empty() => {}
+        Kind::Chat => match obj.get("messages").map(|r| serde_json::from_str::<Vec<&RawValue>>(r.get())) {
+            Some(Ok(m)) if !m.is_empty() => {}
             Some(_) => return Err(ApiError::invalid("`messages` must be a non-empty array.", Some("messages"))),
             None => return Err(ApiError::invalid("Missing required parameter: 'messages'.", Some("messages"))),
         },
-        Kind::Text => match obj.get("prompt") {
-            Some(Value::String(_)) | Some(Value::Array(_)) => {}
+        Kind::Text => match obj.get("prompt").map(|r| r.get().as_bytes()[0]) {
+            Some(b'"' | b'[') => {}
             Some(_) => return Err(ApiError::invalid("`prompt` must be a string or an array.", Some("prompt"))),
             None => return Err(ApiError::invalid("Missing required parameter: 'prompt'.", Some("prompt"))),
         },
     }
 
     // max_tokens: capped, and set when absent (the loader's own default ignores the context).
+    let mut asked = None;
     for key in ["max_tokens", "max_completion_tokens"] {
-        if let Some(x) = obj.get(key)
-            && !x.is_u64()
-        {
-            return Err(ApiError::invalid(
-                format!("`{key}` must be a positive integer."),
-                Some(if key == "max_tokens" { "max_tokens" } else { "max_completion_tokens" }),
-            ));
+        if let Some(raw) = obj.get(key) {
+            match serde_json::from_str::<u64>(raw.get()) {
+                Ok(n) => asked = Some(n),
+                Err(_) => {
+                    return Err(ApiError::invalid(
+                        format!("`{key}` must be a positive integer."),
+                        Some(if key == "max_tokens" { "max_tokens" } else { "max_completion_tokens" }),
+                    ));
+                }
+            }
         }
     }
-    if let Some(cap) = route.max_tokens {
-        let asked = obj.get("max_completion_tokens").or_else(|| obj.get("max_tokens")).and_then(|x| x.as_u64());
-        let n = asked.map_or(cap as u64, |a| a.min(cap as u64));
-        obj.insert("max_tokens".into(), n.into());
-        obj.remove("max_completion_tokens");
-    } else if let Some(n) = obj.remove("max_completion_tokens") {
-        obj.insert("max_tokens".into(), n);
+    obj.remove("max_completion_tokens");
+    if let Some(n) = route.max_tokens.map(|cap| asked.map_or(cap as u64, |a| a.min(cap as u64))).or(asked) {
+        obj.insert("max_tokens".into(), raw(n.to_string()));
     }
-    let stream = obj.get("stream").and_then(|s| s.as_bool()).unwrap_or(false);
-    let wants_usage =
-        obj.get("stream_options").and_then(|o| o.get("include_usage")).and_then(|b| b.as_bool()).unwrap_or(false);
+    let stream = match obj.get("stream").map(|r| serde_json::from_str::<bool>(r.get())) {
+        None => false,
+        Some(Ok(b)) => b,
+        Some(Err(_)) => return Err(ApiError::invalid("`stream` must be a boolean.", Some("stream"))),
+    };
+    let wants_usage = obj
+        .get("stream_options")
+        .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+        .and_then(|o| o.get("include_usage").and_then(|b| b.as_bool()))
+        .unwrap_or(false);
     if stream {
-        obj.insert("stream_options".into(), json!({"include_usage": true}));
+        obj.insert("stream_options".into(), raw(r#"{"include_usage":true}"#.to_string()));
     } else {
         obj.remove("stream_options");
     }
+    let public_json = serde_json::to_vec(&model).expect("string serializes");
 
     let mut tried = Vec::new();
     loop {
         let slot = acquire(&route, &tried).await?;
         let b = slot.backend.clone();
-        v["model"] = Value::String(b.loader_model.clone());
-        let payload = Bytes::from(serde_json::to_vec(&v).expect("json serializes"));
-        let uri = format!("{}{}", b.url.trim_end_matches('/'), path);
-        let up = Request::post(uri)
+        let loader_json = serde_json::to_string(&b.loader_model).expect("string serializes");
+        obj.insert("model".into(), raw(loader_json.clone()));
+        let payload = Bytes::from(serde_json::to_vec(&obj).expect("json serializes"));
+        let up = Request::post(if kind == Kind::Chat { b.chat_uri.clone() } else { b.completions_uri.clone() })
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
             .body(Full::new(payload))
             .expect("valid upstream request");
         b.counters.requests.fetch_add(1, Ordering::Relaxed);
         let first_byte = Duration::from_millis(route.timeouts.first_byte_ms);
-        let resp = match tokio::time::timeout(first_byte, route.client.request(up)).await {
+        let resp = match tokio::time::timeout(first_byte, route.client().request(up)).await {
             Err(_) => {
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
                 return Err(ApiError::new(
@@ -326,7 +336,7 @@ async fn completion(
                 }
             };
             drop(slot);
-            let mut out: Value = serde_json::from_slice(&body).map_err(|e| {
+            let usage = super::rewrite::peek_usage(&body).map_err(|e| {
                 ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     "server_error",
@@ -334,13 +344,24 @@ async fn completion(
                 )
                 .code("upstream_error")
             })?;
-            if out.get("model").is_some() {
-                out["model"] = Value::String(model.clone());
-            }
-            if let Some(u) = Usage::from_json(&out) {
+            if let Some(u) = usage {
                 account(&b, u);
             }
-            return Ok(json_response(StatusCode::OK, &out));
+            let out = match super::rewrite::swap_model(&body, loader_json.as_bytes(), &public_json) {
+                Some(out) => out,
+                None => {
+                    let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    if v.get("model").is_some() {
+                        v["model"] = Value::String(model.clone());
+                    }
+                    serde_json::to_vec(&v).expect("json serializes")
+                }
+            };
+            return Ok(Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(super::full(out))
+                .expect("valid response"));
         }
         return Ok(stream_response(
             resp.into_body(),
@@ -372,7 +393,7 @@ fn stream_response(
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     tokio::spawn(async move {
         let slot = slot;
-        let mut rw = Rewriter::new(&model, wants_usage);
+        let mut rw = Rewriter::new(&slot.backend.loader_model, &model, wants_usage);
         let metrics = slot.route.metrics.clone();
         let mut first = true;
         let failure = loop {
@@ -420,4 +441,8 @@ fn stream_response(
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::Channel(rx))
         .expect("valid response")
+}
+
+fn raw(json: String) -> Box<RawValue> {
+    RawValue::from_string(json).expect("valid JSON")
 }

@@ -28,6 +28,9 @@ impl Usage {
 
 pub struct Rewriter {
     public_model: String,
+    /// JSON-encoded forms for the fast in-place swap.
+    from_json: Vec<u8>,
+    to_json: Vec<u8>,
     keep_usage_chunk: bool,
     pending: BytesMut,
     pub usage: Option<Usage>,
@@ -37,9 +40,12 @@ pub struct Rewriter {
 }
 
 impl Rewriter {
-    pub fn new(public_model: &str, keep_usage_chunk: bool) -> Self {
+    /// `loader_model` is what the loader puts in `model`; `public_model` what the client sees.
+    pub fn new(loader_model: &str, public_model: &str, keep_usage_chunk: bool) -> Self {
         Rewriter {
             public_model: public_model.to_string(),
+            from_json: serde_json::to_vec(loader_model).expect("string serializes"),
+            to_json: serde_json::to_vec(public_model).expect("string serializes"),
             keep_usage_chunk,
             pending: BytesMut::new(),
             usage: None,
@@ -91,6 +97,16 @@ impl Rewriter {
             out.put_slice(b"data: [DONE]\n\n");
             return;
         }
+        // Fast path: an ordinary chunk (no usage) only needs its model swapped.
+        if memchr::memmem::find(payload, b"\"usage\"").is_none()
+            && let Some(swapped) = super::rewrite::swap_model(payload, &self.from_json, &self.to_json)
+        {
+            self.chunks += 1;
+            out.put_slice(b"data: ");
+            out.put_slice(&swapped);
+            out.put_slice(b"\n\n");
+            return;
+        }
         let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(payload) else {
             out.put_slice(line);
             out.put_slice(b"\n\n");
@@ -126,7 +142,7 @@ mod tests {
     const STREAM: &str = ": keepalive 1/1\n\ndata: {\"model\": \"/m/tiny\", \"choices\": [{\"delta\": {\"content\": \"hi\"}}]}\n\ndata: {\"model\": \"/m/tiny\", \"choices\": [], \"usage\": {\"prompt_tokens\": 9, \"completion_tokens\": 3, \"prompt_tokens_details\": {\"cached_tokens\": 8}}}\n\ndata: [DONE]\n\n";
 
     fn run(keep: bool, split: usize) -> (String, Rewriter) {
-        let mut r = Rewriter::new("tiny", keep);
+        let mut r = Rewriter::new("/m/tiny", "tiny", keep);
         let mut out = Vec::new();
         for chunk in STREAM.as_bytes().chunks(split) {
             out.extend_from_slice(&r.feed(chunk));
@@ -140,7 +156,7 @@ mod tests {
         for split in [1, 7, 1000] {
             let (out, r) = run(false, split);
             assert!(out.starts_with(": keepalive 1/1\n\n"), "{out}");
-            assert!(out.contains("\"model\":\"tiny\""), "{out}");
+            assert!(out.contains("\"model\": \"tiny\""), "fast path keeps the loader's spacing: {out}");
             assert!(!out.contains("/m/tiny"), "{out}");
             assert!(!out.contains("usage"), "{out}");
             assert!(out.ends_with("data: [DONE]\n\n"));

@@ -112,6 +112,9 @@ pub struct Counters {
 pub struct Backend {
     pub id: String,
     pub base: hyper::Uri,
+    /// Upstream URIs, parsed once.
+    pub chat_uri: hyper::Uri,
+    pub completions_uri: hyper::Uri,
     pub url: String,
     pub loader_model: String,
     pub max_concurrency: AtomicUsize,
@@ -157,8 +160,9 @@ pub struct Route {
     pub backends: Vec<Arc<Backend>>,
     pub queue: Arc<Queue>,
     pub metrics: Arc<super::metrics::ModelMetrics>,
-    /// Pooled connections to this route's loaders, with the route's connect timeout.
-    pub client: super::UpstreamClient,
+    /// Pooled connections to this route's loaders, with the route's connect timeout: one pool per
+    /// serving worker, so a request and its upstream connection stay on one thread.
+    pub clients: Vec<super::UpstreamClient>,
 }
 
 impl Route {
@@ -176,6 +180,11 @@ impl Route {
     }
 
     /// Whether any backend could ever serve (not all draining).
+    /// The upstream client of the current worker.
+    pub fn client(&self) -> &super::UpstreamClient {
+        &self.clients[super::worker() % self.clients.len()]
+    }
+
     pub fn has_active(&self) -> bool {
         self.backends.iter().any(|b| !b.draining.load(Ordering::Acquire))
     }
@@ -191,7 +200,7 @@ pub struct Table {
 
 impl Table {
     /// Builds a table from config, reusing live backends and queues from `previous`.
-    pub fn build(cfg: &RoutesConfig, previous: &Table) -> Result<Table, String> {
+    pub fn build(cfg: &RoutesConfig, previous: &Table, workers: usize) -> Result<Table, String> {
         let mut live: HashMap<&str, &Arc<Backend>> = HashMap::new();
         for r in previous.routes.values() {
             for b in &r.backends {
@@ -229,6 +238,12 @@ impl Table {
                     }
                     _ => Arc::new(Backend {
                         id: b.id.clone(),
+                        chat_uri: format!("{}/v1/chat/completions", b.url.trim_end_matches('/'))
+                            .parse()
+                            .map_err(|e| format!("backend `{}`: {e}", b.id))?,
+                        completions_uri: format!("{}/v1/completions", b.url.trim_end_matches('/'))
+                            .parse()
+                            .map_err(|e| format!("backend `{}`: {e}", b.id))?,
                         base,
                         url: b.url.clone(),
                         loader_model: b.model.clone(),
@@ -242,9 +257,13 @@ impl Table {
             }
             let queue = previous.routes.get(&m.name).map(|r| r.queue.clone()).unwrap_or_default();
             let metrics = previous.routes.get(&m.name).map(|r| r.metrics.clone()).unwrap_or_default();
-            let client = match previous.routes.get(&m.name) {
-                Some(r) if r.timeouts.connect_ms == m.timeouts.connect_ms => r.client.clone(),
-                _ => super::upstream_client(Duration::from_millis(m.timeouts.connect_ms.max(1))),
+            let clients = match previous.routes.get(&m.name) {
+                Some(r) if r.timeouts.connect_ms == m.timeouts.connect_ms && r.clients.len() == workers.max(1) => {
+                    r.clients.clone()
+                }
+                _ => (0..workers.max(1))
+                    .map(|_| super::upstream_client(Duration::from_millis(m.timeouts.connect_ms.max(1))))
+                    .collect(),
             };
             order.push(m.name.clone());
             routes.insert(
@@ -258,7 +277,7 @@ impl Table {
                     backends,
                     queue,
                     metrics,
-                    client,
+                    clients,
                 }),
             );
         }
@@ -327,8 +346,8 @@ mod tests {
 
     #[test]
     fn least_outstanding_with_caps_and_drain() {
-        let t =
-            Table::build(&cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]), &Table::default()).unwrap();
+        let t = Table::build(&cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]), &Table::default(), 1)
+            .unwrap();
         let r = &t.routes["m"];
         let first = r.pick(&[]).unwrap();
         let second = r.pick(&[]).unwrap();
@@ -343,15 +362,15 @@ mod tests {
 
     #[test]
     fn replacement_keeps_live_backends() {
-        let t1 = Table::build(&cfg(&[("a", "http://127.0.0.1:1")]), &Table::default()).unwrap();
+        let t1 = Table::build(&cfg(&[("a", "http://127.0.0.1:1")]), &Table::default(), 1).unwrap();
         let a = t1.routes["m"].pick(&[]).unwrap();
-        let t2 = Table::build(&cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]), &t1).unwrap();
+        let t2 = Table::build(&cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]), &t1, 1).unwrap();
         assert_eq!(t2.version, 2);
         assert!(Arc::ptr_eq(&a, &t2.routes["m"].backends[0]));
         assert_eq!(t2.routes["m"].backends[0].in_flight.load(Ordering::Relaxed), 1);
         assert!(Arc::ptr_eq(&t1.routes["m"].queue, &t2.routes["m"].queue));
         assert_eq!(t2.to_config().models[0].backends.len(), 2);
-        assert!(Table::build(&cfg(&[("a", "ftp://x"), ("b", "http://127.0.0.1:2")]), &t1).is_err());
-        assert!(Table::build(&cfg(&[("a", "http://h:1"), ("a", "http://h:2")]), &t1).is_err());
+        assert!(Table::build(&cfg(&[("a", "ftp://x"), ("b", "http://127.0.0.1:2")]), &t1, 1).is_err());
+        assert!(Table::build(&cfg(&[("a", "http://h:1"), ("a", "http://h:2")]), &t1, 1).is_err());
     }
 }

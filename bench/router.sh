@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Benchmark: the router's proxy overhead against a fast canned OpenAI-compatible backend (so the
+# proxy, not a model, is the bottleneck), in one run, medians of several wrk rounds:
+#   direct to the backend (the limit), garnet router, nginx reverse proxy (upstream keepalive,
+#   worker_processes = garnet's threads), LiteLLM proxy (PyPI).
+# Then the real tiny-model loader, direct vs through the router, with `garnet bench`.
+#
+#   bench/router.sh [SECONDS=10] [ROUNDS=3] [CONNECTIONS=64]
+#
+# Needs wrk and nginx-light (Debian), a venv with litellm[proxy] (made in bench/.venv-litellm), and
+# optionally GARNET_TEST_PYTHON (a venv with mlx-lm) for the loader part. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}; rounds=${2:-3}; conns=${3:-64}
+work=$(mktemp -d /tmp/grb.XXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$work"; }
+trap cleanup EXIT
+
+command -v wrk >/dev/null && command -v nginx >/dev/null || { apt-get install -y -qq wrk nginx-light >/dev/null; }
+[ -x bench/.venv-litellm/bin/litellm ] || { python3 -m venv bench/.venv-litellm && bench/.venv-litellm/bin/pip -q install 'litellm[proxy]'; }
+cargo build --release --quiet --bin garnet --example canned_backend
+garnet=$PWD/target/release/garnet
+
+wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
+
+target/release/examples/canned_backend 127.0.0.1:19000 2>/dev/null & pids+=($!)
+cat > "$work/routes.yaml" <<Y
+models:
+  - name: canned
+    queue: 4096
+    backends:
+      - {id: canned, url: "http://127.0.0.1:19000", model: canned, max_concurrency: 4096}
+Y
+"$garnet" router --routes "$work/routes.yaml" --listen 127.0.0.1:19001 --admin-listen 127.0.0.1:19011 2>/dev/null & pids+=($!)
+mkdir -p "$work/nginx"
+cat > "$work/nginx.conf" <<N
+worker_processes 2;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx;
+  proxy_temp_path $work/nginx;
+  upstream canned { server 127.0.0.1:19000; keepalive 128; }
+  server {
+    listen 127.0.0.1:19002;
+    location / { proxy_pass http://canned; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }
+}
+N
+nginx -c "$work/nginx.conf" -p "$work/nginx" & pids+=($!)
+cat > "$work/litellm.yaml" <<L
+model_list:
+  - model_name: canned
+    litellm_params: {model: openai/canned, api_base: "http://127.0.0.1:19000/v1", api_key: "unused"}
+L
+LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False LITELLM_MASTER_KEY=sk-0123456789abcdef0123456789abcdef \
+  bench/.venv-litellm/bin/litellm --config "$work/litellm.yaml" --host 127.0.0.1 --port 19003 --num_workers 2 > "$work/litellm.log" 2>&1 & pids+=($!)
+for p in 19000 19001 19002 19003; do wait_port $p; done
+sleep 2
+
+cat > "$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-0123456789abcdef0123456789abcdef"
+wrk.body = '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
+LUA
+# Check each path answers a real completion before timing it.
+for p in 19000 19001 19002 19003; do
+  curl -sf -m 20 "http://127.0.0.1:$p/v1/chat/completions" -H 'content-type: application/json' -H 'authorization: Bearer sk-0123456789abcdef0123456789abcdef' \
+    -d '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}' | grep -q '"choices"' || { echo "port $p does not answer"; tail -20 "$work/litellm.log"; exit 1; }
+done
+
+declare -A rps p50 p99
+for r in $(seq 1 "$rounds"); do
+  for name in direct:19000 garnet:19001 nginx:19002 litellm:19003; do
+    n=${name%%:*}; port=${name##*:}
+    c=$conns; [ "$n" = litellm ] && c=$(( conns < 32 ? conns : 32 ))
+    out=$(wrk -t2 -c"$c" -d"${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port/v1/chat/completions")
+    rps[$n]+="$(echo "$out" | awk '/Requests\/sec/{print $2}') "
+    p50[$n]+="$(echo "$out" | awk '$1=="50%"{print $2}') "
+    p99[$n]+="$(echo "$out" | awk '$1=="99%"{print $2}') "
+    errs=$(echo "$out" | awk '/Non-2xx|Socket errors/{print}')
+    [ -z "$errs" ] || echo "  $n round $r: $errs"
+  done
+done
+
+python3 - "$secs" "$rounds" "$conns" "${rps[direct]}" "${rps[garnet]}" "${rps[nginx]}" "${rps[litellm]}" \
+  "${p50[direct]}|${p99[direct]}" "${p50[garnet]}|${p99[garnet]}" "${p50[nginx]}|${p99[nginx]}" "${p50[litellm]}|${p99[litellm]}" <<'PY'
+import statistics, sys
+secs, rounds, conns = sys.argv[1:4]
+names = ["direct", "garnet", "nginx", "litellm"]
+def ms(x):
+    for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if x.endswith(unit) and not (unit == "s" and x.endswith(("us", "ms"))):
+            return float(x[: -len(unit)]) * f
+    return float(x)
+rps = {n: statistics.median(float(x) for x in a.split()) for n, a in zip(names, sys.argv[4:8])}
+lat = {}
+for n, a in zip(names, sys.argv[8:12]):
+    p50s, p99s = a.split("|")
+    lat[n] = (statistics.median(ms(x) for x in p50s.split()), statistics.median(ms(x) for x in p99s.split()))
+print(f"router proxy overhead: wrk, {conns} connections (litellm <= 32), {secs}s x {rounds} rounds, medians")
+print(f"{'path':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+for n in names:
+    print(f"{n:10} {rps[n]:10.0f} {lat[n][0]:8.2f} {lat[n][1]:8.2f}")
+print(f"garnet / nginx throughput:   {rps['garnet'] / rps['nginx']:.2f}x (goal >= 1)")
+print(f"garnet / litellm throughput: {rps['garnet'] / rps['litellm']:.1f}x (goal >= 10)")
+print(f"garnet / direct throughput:  {rps['garnet'] / rps['direct']:.2f}x")
+PY
+
+# The real loader: direct vs through the router (goal: >= 99% of direct).
+if [ -n "${GARNET_TEST_PYTHON:-}" ]; then
+  model="$work/tiny"; "$GARNET_TEST_PYTHON" tests/support/make_tiny_model.py "$model" 0 >/dev/null 2>&1
+  HF_HUB_OFFLINE=1 HF_HOME="$work/hf" "$GARNET_TEST_PYTHON" -m mlx_lm.server --model "$model" --host 127.0.0.1 --port 19020 >/dev/null 2>&1 & pids+=($!)
+  cat > "$work/routes-loader.yaml" <<Y
+models:
+  - name: tiny
+    backends:
+      - {id: l, url: "http://127.0.0.1:19020", model: "$model", max_concurrency: 4}
+Y
+  "$garnet" router --routes "$work/routes-loader.yaml" --listen 127.0.0.1:19021 --admin-listen 127.0.0.1:19031 2>/dev/null & pids+=($!)
+  wait_port 19020; wait_port 19021; sleep 3
+  for r in $(seq 1 "$rounds"); do
+    d=$("$garnet" -o json bench --url http://127.0.0.1:19020/v1 --model "$model" -c 4 -d "${secs}s" --max-tokens 16 --stream 0.5 | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
+    g=$("$garnet" -o json bench --url http://127.0.0.1:19021/v1 --model tiny -c 4 -d "${secs}s" --max-tokens 16 --stream 0.5 | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
+    echo "loader round $r: direct $d tokens/s, via garnet $g tokens/s"
+    dl+="$d "; gl+="$g "
+  done
+  python3 -c "import statistics as s,sys; d=s.median(map(float,'$dl'.split())); g=s.median(map(float,'$gl'.split())); print(f'tiny loader: direct {d:.0f} tok/s, via garnet {g:.0f} tok/s: {g/d:.3f} of direct (goal >= 0.99)')"
+fi

@@ -189,10 +189,10 @@ complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subc
 complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'
 complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "release" -d 'Remove the cluster lock, whoever holds it (say why with `--message`)'
 complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c garnet -n "__fish_garnet_using_subcommand router" -l routes -d 'Routes file (YAML or JSON): models, their backends (loader URL and model id), caps, timeouts' -r -F
-complete -c garnet -n "__fish_garnet_using_subcommand router" -l listen -d 'Address for the OpenAI API' -r
-complete -c garnet -n "__fish_garnet_using_subcommand router" -l admin-listen -d 'Address for the admin API (keep it on loopback)' -r
-complete -c garnet -n "__fish_garnet_using_subcommand router" -l admin-token-file -d 'File (mode 0600) holding the admin API\'s bearer token; without it the admin API refuses' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand router" -l routes -d 'Routes file (YAML or JSON): models, their backends (loader URL and model id), caps, timeouts. Without it, routes come from the inventory\'s `models` and `placement`' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand router" -l listen -d 'Address for the OpenAI API (default: the inventory\'s `router.listen`, else 127.0.0.1:8080)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand router" -l admin-listen -d 'Address for the admin API, keep it on loopback (default: the inventory\'s `router.admin_listen`, else 127.0.0.1:8081)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand router" -l admin-token-file -d 'File (mode 0600) holding the admin API\'s bearer token; without it the admin API refuses (default: the inventory\'s `router.token_file`)' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l api-keys-file -d 'File (mode 0600) with accepted API keys, one per line; without it `/v1` is open' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l body-limit -d 'Largest request body accepted, in bytes' -r
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l threads -d 'Serving threads, each with its own listener (SO_REUSEPORT) and upstream pools (default: one per core)' -r

@@ -174,18 +174,21 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct RouterArgs {
     /// Routes file (YAML or JSON): models, their backends (loader URL and model id), caps, timeouts.
+    /// Without it, routes come from the inventory's `models` and `placement`.
     #[arg(long, env = "GARNET_ROUTES", value_name = "FILE")]
-    pub routes: PathBuf,
+    pub routes: Option<PathBuf>,
 
-    /// Address for the OpenAI API.
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
-    pub listen: String,
+    /// Address for the OpenAI API (default: the inventory's `router.listen`, else 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 
-    /// Address for the admin API (keep it on loopback).
-    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
-    pub admin_listen: String,
+    /// Address for the admin API, keep it on loopback (default: the inventory's
+    /// `router.admin_listen`, else 127.0.0.1:8081).
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<String>,
 
-    /// File (mode 0600) holding the admin API's bearer token; without it the admin API refuses.
+    /// File (mode 0600) holding the admin API's bearer token; without it the admin API refuses
+    /// (default: the inventory's `router.token_file`).
     #[arg(long, env = "GARNET_ROUTER_TOKEN_FILE", value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
 

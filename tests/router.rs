@@ -166,6 +166,46 @@ fn openai_sdk_through_the_router() {
         tiny["backends"].as_array().unwrap().iter().map(|b| b["completion_tokens"].as_u64().unwrap()).sum();
     assert_eq!(total, 41 + 320, "{s}");
     assert_eq!(router.stop(), Some(0));
+
+    // The same loader, routed from an inventory instead of a routes file: node `a` runs it, node `b`
+    // (127.0.0.2) has nothing on the port, so requests there are retried on `a`.
+    let token = RouterProc::token_file(dir.path());
+    let inv = dir.path().join("inventory.yaml");
+    std::fs::write(
+        &inv,
+        format!(
+            "cluster: {{slug: routed, tier: pro}}\nnodes:\n  - {{name: a, host: 127.0.0.1, transport: local, roles: [loader]}}\n  - {{name: b, host: 127.0.0.2, roles: [loader]}}\nmodels:\n  - {{name: tiny-inv, source: \"{}\", port: {}, max_tokens: 3}}\nplacement:\n  tiny-inv: {{nodes: [a, b]}}\nrouter: {{listen: \"127.0.0.1:0\", admin_listen: \"127.0.0.1:0\", token_file: {}}}\n",
+            l1.model,
+            l1.port,
+            token.display()
+        ),
+    )
+    .unwrap();
+    let from_inv =
+        RouterProc::spawn(dir.path(), crate::common::Garnet::new().args(["-i", &inv.display().to_string()]), &[]);
+    let (_, models) = http(from_inv.port, "GET", "/v1/models", None, "");
+    assert!(models.contains("\"tiny-inv\""), "{models}");
+    for _ in 0..4 {
+        let (status, text) = http(
+            from_inv.port,
+            "POST",
+            "/v1/chat/completions",
+            None,
+            r#"{"model":"tiny-inv","messages":[{"role":"user","content":"hi"}]}"#,
+        );
+        assert_eq!(status, 200, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["usage"]["completion_tokens"], 3, "the inventory's max_tokens applies: {text}");
+    }
+    let (status, b) = from_inv.admin("GET", "/admin/backends/a%2Ftiny-inv", "");
+    assert_eq!((status, &b["id"]), (200, &Value::from("a/tiny-inv")), "{b}");
+    let (_, routes) = from_inv.admin("GET", "/admin/routes", "");
+    assert_eq!(
+        routes["routes"]["models"][0]["backends"][1]["url"],
+        format!("http://127.0.0.2:{}", l1.port),
+        "{routes} {b}"
+    );
+    assert_eq!(from_inv.stop(), Some(0));
 }
 
 /// `promtool check metrics` on the exposition (CI installs Debian's `prometheus` for it).

@@ -35,28 +35,56 @@ fn resolve(s: &str) -> Result<SocketAddr> {
 }
 
 pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
-    let text = std::fs::read_to_string(&args.routes)
-        .with_context(|| format!("cannot read routes file `{}`", args.routes.display()))?;
-    let routes: RoutesConfig = serde_saphyr::from_str(&text)
-        .map_err(|e| UsageError(format!("routes file `{}`: {}", args.routes.display(), e.without_snippet())))?;
-    let admin_token = args.admin_token_file.as_deref().map(read_secret_file).transpose()?;
+    // A routes file stands alone; otherwise the inventory says everything.
+    let (routes, source, inv_router) = match &args.routes {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read routes file `{}`", path.display()))?;
+            let routes: RoutesConfig = serde_saphyr::from_str(&text)
+                .map_err(|e| UsageError(format!("routes file `{}`: {}", path.display(), e.without_snippet())))?;
+            (routes, format!("routes file `{}`", path.display()), None)
+        }
+        None => {
+            let inv = ctx.load_inventory()?;
+            let routes = RoutesConfig::from_inventory(&inv);
+            if routes.models.is_empty() {
+                return Err(UsageError(format!(
+                    "inventory `{}` places no model: add `placement`, or pass `--routes FILE`",
+                    inv.path.display()
+                ))
+                .into());
+            }
+            (routes, format!("inventory `{}`", inv.path.display()), inv.router.clone())
+        }
+    };
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| inv_router.as_ref().map(|r| r.listen.clone()))
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let admin_listen = args
+        .admin_listen
+        .clone()
+        .or_else(|| inv_router.as_ref().map(|r| r.admin_listen.clone()))
+        .unwrap_or_else(|| "127.0.0.1:8081".into());
+    let token_file = args.admin_token_file.clone().or_else(|| inv_router.as_ref().and_then(|r| r.token_file.clone()));
+    let admin_token = token_file.as_deref().map(read_secret_file).transpose()?;
     let api_keys = match &args.api_keys_file {
         None => None,
         Some(f) => Some(read_secret_file(f)?.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()),
     };
     let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let r = router::Router::new(&routes, Options { api_keys, admin_token, body_limit: args.body_limit, workers })
-        .map_err(|e| UsageError(format!("routes file `{}`: {e}", args.routes.display())))?;
+        .map_err(|e| UsageError(format!("{source}: {e}")))?;
 
     // The first listener resolves a `:0` port; the others join it on the same port.
-    let first = bind(resolve(&args.listen)?, true).with_context(|| format!("cannot listen on `{}`", args.listen))?;
+    let first = bind(resolve(&listen)?, true).with_context(|| format!("cannot listen on `{listen}`"))?;
     let api_addr = first.local_addr()?;
     let mut listeners = vec![first];
     for _ in 1..workers {
         listeners.push(bind(api_addr, true).with_context(|| format!("cannot listen on `{api_addr}`"))?);
     }
-    let admin = bind(resolve(&args.admin_listen)?, false)
-        .with_context(|| format!("cannot listen on `{}`", args.admin_listen))?;
+    let admin = bind(resolve(&admin_listen)?, false).with_context(|| format!("cannot listen on `{admin_listen}`"))?;
     let admin_addr = admin.local_addr()?;
 
     let models = r.table.load().order.clone();

@@ -102,6 +102,9 @@ pub struct ModelSpec {
     pub context: Option<u32>,
     pub max_tokens: Option<u32>,
     pub latency_budget_ms: Option<u32>,
+    /// The loader's port on every node the model is placed on.
+    pub port: u16,
+    pub max_concurrency: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -422,7 +425,21 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             context: m.context.as_ref().map(|v| v.value),
             max_tokens: m.max_tokens.as_ref().map(|v| v.value),
             latency_budget_ms: m.latency_budget_ms.as_ref().map(|v| v.value),
+            port: m.port.as_ref().map_or(8001 + i as u16, |p| p.value),
+            max_concurrency: m.max_concurrency.as_ref().map_or(4, |c| c.value),
         });
+        if let Some(c) = &m.max_concurrency
+            && c.value == 0
+        {
+            let (l, col) = at(c);
+            diags.push(Diagnostic::new(l, col, format!("models[{i}].max_concurrency"), "must be at least 1"));
+        }
+        if let Some(p) = &m.port
+            && p.value == 0
+        {
+            let (l, col) = at(p);
+            diags.push(Diagnostic::new(l, col, format!("models[{i}].port"), "must be a port number, 1-65535"));
+        }
     }
 
     // placement
@@ -500,6 +517,30 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             None => p.nodes.len() as u32,
         };
         placement.insert(model.value.clone(), PlacementSpec { nodes: placed, replicas });
+    }
+
+    // Two models placed on one node cannot share a loader port.
+    let mut taken: HashMap<(String, u16), String> = HashMap::new();
+    for (model, p) in &placement {
+        let Some(spec) = models.iter().find(|m| &m.name == model) else { continue };
+        for node in &p.nodes {
+            if let Some(other) = taken.insert((node.clone(), spec.port), model.clone()) {
+                let (l, c) = raw_models
+                    .iter()
+                    .find(|m| &m.name.value == model)
+                    .and_then(|m| m.port.as_ref().map(at))
+                    .unwrap_or((0, 0));
+                diags.push(
+                    Diagnostic::new(
+                        l,
+                        c,
+                        format!("placement.{model}"),
+                        format!("models `{other}` and `{model}` would both use port {} on node `{node}`", spec.port),
+                    )
+                    .hint("give one of them another `port`"),
+                );
+            }
+        }
     }
 
     // store

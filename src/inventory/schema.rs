@@ -157,6 +157,10 @@ pub struct Model {
     pub max_tokens: Option<Spanned<u32>>,
     /// p99 latency budget for a whole request, in milliseconds.
     pub latency_budget_ms: Option<Spanned<u32>>,
+    /// TCP port of this model's loader on each node it is placed on (default 8001 + its index).
+    pub port: Option<Spanned<u16>>,
+    /// Requests one loader works on at once; the router queues the rest (default 4).
+    pub max_concurrency: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -50,7 +50,9 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Result<Response<B
             .code("invalid_admin_token"));
     }
     let path = req.uri().path().trim_end_matches('/').to_string();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // Backend ids may contain `/` (`m4-01/llama`): clients send it as `%2F`.
+    let decoded: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     match (req.method().clone(), segs.as_slice()) {
         (Method::GET, ["admin", "routes"]) => {
             let t = router.table.load();
@@ -103,6 +105,25 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Result<Response<B
                 .code("unknown_url"))
         }
     }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn not_found(id: &str) -> ApiError {

@@ -374,3 +374,65 @@ mod tests {
         assert!(Table::build(&cfg(&[("a", "http://h:1"), ("a", "http://h:2")]), &t1, 1).is_err());
     }
 }
+
+impl RoutesConfig {
+    /// Routes from the inventory: each placed model, one backend per node it is placed on, at
+    /// `http://<node host>:<model port>`, serving the model's `source` (what its loader was given).
+    pub fn from_inventory(inv: &crate::inventory::Inventory) -> RoutesConfig {
+        let models = inv
+            .models
+            .iter()
+            .filter_map(|m| {
+                let placed = inv.placement.get(&m.name)?;
+                let backends = placed
+                    .nodes
+                    .iter()
+                    .filter_map(|n| inv.node(n))
+                    .map(|node| {
+                        let host = if node.host.contains(':') { format!("[{}]", node.host) } else { node.host.clone() };
+                        BackendConfig {
+                            id: format!("{}/{}", node.name, m.name),
+                            url: format!("http://{host}:{}", m.port),
+                            model: m.source.clone(),
+                            max_concurrency: m.max_concurrency as usize,
+                            draining: false,
+                        }
+                    })
+                    .collect();
+                Some(ModelConfig {
+                    name: m.name.clone(),
+                    max_tokens: m.max_tokens,
+                    queue: default_queue(),
+                    timeouts: Timeouts::default(),
+                    backends,
+                })
+            })
+            .collect();
+        RoutesConfig { models }
+    }
+}
+
+#[cfg(test)]
+mod inventory_tests {
+    use super::*;
+
+    #[test]
+    fn routes_follow_the_placement() {
+        let inv = crate::inventory::Inventory::from_str(
+            std::path::Path::new("inventory.example.yaml"),
+            &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/inventory.example.yaml")).unwrap(),
+        )
+        .unwrap();
+        let r = RoutesConfig::from_inventory(&inv);
+        assert_eq!(r.models.len(), 2);
+        let llama = &r.models[0];
+        assert_eq!(llama.name, "llama-3.1-8b-instruct");
+        assert_eq!(llama.max_tokens, Some(2048));
+        let urls: Vec<&str> = llama.backends.iter().map(|b| b.url.as_str()).collect();
+        assert_eq!(urls, ["http://10.20.0.11:8001", "http://10.20.0.12:8001"]);
+        assert_eq!(llama.backends[0].id, "m4-01/llama-3.1-8b-instruct");
+        assert_eq!(llama.backends[0].model, "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit");
+        assert_eq!(r.models[1].backends[0].url, "http://10.20.0.13:8002");
+        Table::build(&r, &Table::default(), 1).unwrap();
+    }
+}

@@ -151,24 +151,31 @@ impl RouterProc {
     pub fn start(dir: &Path, routes_yaml: &str, extra: &[&str]) -> RouterProc {
         let routes = dir.join("routes.yaml");
         std::fs::write(&routes, routes_yaml).unwrap();
-        let token = "admin-token-for-tests".to_string();
+        let token_file = Self::token_file(dir);
+        let mut args: Vec<String> =
+            ["--routes", &routes.display().to_string(), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        args.extend(["--admin-token-file".to_string(), token_file.display().to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn(dir, Garnet::new(), &args)
+    }
+
+    /// The admin token file every test router uses (mode 0600).
+    pub fn token_file(dir: &Path) -> PathBuf {
         let token_file = dir.join("admin.token");
-        std::fs::write(&token_file, &token).unwrap();
+        std::fs::write(&token_file, "admin-token-for-tests").unwrap();
         std::fs::set_permissions(&token_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-        let mut child = Garnet::new()
-            .args([
-                "-o",
-                "json",
-                "router",
-                "--routes",
-                &routes.display().to_string(),
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--admin-token-file", &token_file.display().to_string()])
-            .args(extra.iter().copied())
+        token_file
+    }
+
+    /// `garnet [g's args] -o json router ARGS`, waiting for its `router_listening` line.
+    pub fn spawn(dir: &Path, g: Garnet, args: &[String]) -> RouterProc {
+        let token = "admin-token-for-tests".to_string();
+        let mut child = g
+            .args(["-o", "json", "router"])
+            .args(args.iter().cloned())
             .command()
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("router.log")).unwrap())

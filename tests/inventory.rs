@@ -155,3 +155,26 @@ fn json_mode_reports_diagnostics_as_an_event() {
     assert_eq!(d["path"], "nodes[0].rols");
     assert_eq!(d["hint"], "did you mean `roles`?");
 }
+
+#[test]
+fn two_models_on_one_node_cannot_share_a_port() {
+    let text = "\
+cluster: {slug: x, tier: pro}
+nodes:
+  - {name: a, host: h1}
+models:
+  - {name: m1, source: s1, port: 8001}
+  - {name: m2, source: s2, port: 8001}
+placement:
+  m1: {nodes: [a]}
+  m2: {nodes: [a]}
+";
+    let (code, err) = check(text);
+    assert_eq!(code, 2);
+    assert!(err.contains("inventory.yaml:6:"), "{err}");
+    assert!(err.contains("placement.m2: models `m1` and `m2` would both use port 8001 on node `a`"), "{err}");
+    assert!(err.contains("help: give one of them another `port`"), "{err}");
+    // Defaults (8001 + index) never collide.
+    let (code, err) = check(&text.replace(", port: 8001", ""));
+    assert_eq!(code, 0, "{err}");
+}

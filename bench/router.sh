@@ -112,6 +112,27 @@ print(f"garnet / litellm throughput: {rps['garnet'] / rps['litellm']:.1f}x (goal
 print(f"garnet / direct throughput:  {rps['garnet'] / rps['direct']:.2f}x")
 PY
 
+# Latency at a fixed 1,000 req/s over 256 warm connections (open loop, from scheduled times).
+for r in $(seq 1 "$rounds"); do
+  for name in direct:19000 garnet:19001 nginx:19002; do
+    n=${name%%:*}; port=${name##*:}
+    "$garnet" -o json bench --url "http://127.0.0.1:$port/v1" --model canned -c 256 -d "${secs}s" --rate 1000 --stream 0 \
+      | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["e2e"]["p50_ms"], r["e2e"]["p99_ms"], r["failed"])' > "$work/fixed-$n-$r"
+  done
+done
+python3 - "$work" "$rounds" <<'PY'
+import statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+med = {}
+for n in ("direct", "garnet", "nginx"):
+    rows = [open(f"{work}/fixed-{n}-{r}").read().split() for r in range(1, rounds + 1)]
+    med[n] = (statistics.median(float(x[0]) for x in rows), statistics.median(float(x[1]) for x in rows), sum(int(x[2]) for x in rows))
+print("fixed 1,000 req/s, 256 connections (garnet bench, open loop), medians:")
+for n, (p50, p99, failed) in med.items():
+    print(f"{n:10} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  failed {failed}")
+print(f"garnet added p99 over direct: {med['garnet'][1] - med['direct'][1]:.2f} ms (goal <= 1)")
+PY
+
 # The real loader: direct vs through the router (goal: >= 99% of direct).
 if [ -n "${GARNET_TEST_PYTHON:-}" ]; then
   model="$work/tiny"; "$GARNET_TEST_PYTHON" tests/support/make_tiny_model.py "$model" 0 >/dev/null 2>&1

@@ -197,7 +197,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__bench)
-            opts="-c -n -d -i -o -l -f -y -m -v -q -h --url --model --clients --requests --duration --stream --max-tokens --prompt --api-key-file --timeout --expect-full --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            opts="-c -n -d -i -o -l -f -y -m -v -q -h --url --model --clients --requests --duration --stream --max-tokens --prompt --api-key-file --timeout --expect-full --rate --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +252,10 @@ _garnet() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

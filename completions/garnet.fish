@@ -220,6 +220,7 @@ complete -c garnet -n "__fish_garnet_using_subcommand bench" -l max-tokens -d '`
 complete -c garnet -n "__fish_garnet_using_subcommand bench" -l prompt -d 'The user message' -r
 complete -c garnet -n "__fish_garnet_using_subcommand bench" -l api-key-file -d 'File (mode 0600) holding the API key to send' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand bench" -l timeout -d 'Give up on one request after this long' -r
+complete -c garnet -n "__fish_garnet_using_subcommand bench" -l rate -d 'Open loop: send this many requests per second in all (clients keep warm connections); latencies count from each request\'s scheduled time' -r
 complete -c garnet -n "__fish_garnet_using_subcommand bench" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand bench" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
 json\t''"

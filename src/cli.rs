@@ -251,6 +251,11 @@ pub struct BenchArgs {
     /// Count an answer with fewer tokens than `--max-tokens` as truncated.
     #[arg(long)]
     pub expect_full: bool,
+
+    /// Open loop: send this many requests per second in all (clients keep warm connections);
+    /// latencies count from each request's scheduled time.
+    #[arg(long, value_name = "REQ_PER_S")]
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Args)]

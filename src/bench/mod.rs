@@ -36,6 +36,9 @@ pub struct BenchConfig {
     pub timeout: Duration,
     /// Count a reply with fewer completion tokens than `max_tokens` as truncated.
     pub expect_full: bool,
+    /// Open-loop rate (requests/s over all clients). Latencies are then measured from each
+    /// request's scheduled time, so a stall is not hidden by requests that were never sent.
+    pub rate: Option<f64>,
 }
 
 /// One request's outcome.
@@ -100,21 +103,48 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<BenchReport> {
     let base = cfg.url.trim_end_matches('/').to_string();
     let issued = Arc::new(AtomicU64::new(0));
     let samples = Arc::new(Mutex::new(Vec::new()));
+    let clients = cfg.clients.max(1);
+    if cfg.rate.is_some() {
+        // Open every client's connection first, so the measured phase runs over warm connections.
+        let warm: Vec<_> = (0..clients)
+            .map(|_| {
+                let (client, cfg, base) = (client.clone(), cfg.clone(), base.clone());
+                tokio::spawn(async move { one(&client, &cfg, &base, false, Instant::now()).await })
+            })
+            .collect();
+        for w in warm {
+            w.await?;
+        }
+    }
     let started = Instant::now();
     let deadline = cfg.duration.map(|d| started + d);
     let mut tasks = Vec::new();
-    for _ in 0..cfg.clients.max(1) {
+    for i in 0..clients {
         let (client, cfg, base, issued, samples) =
             (client.clone(), cfg.clone(), base.clone(), issued.clone(), samples.clone());
         tasks.push(tokio::spawn(async move {
+            let mut k = 0u32;
             loop {
+                // Open loop: client i sends at i/rate, then every clients/rate seconds.
+                let scheduled = match cfg.rate {
+                    Some(rate) => {
+                        let at = started + Duration::from_secs_f64((i as f64 + k as f64 * clients as f64) / rate);
+                        k += 1;
+                        if deadline.is_some_and(|d| at >= d) {
+                            break;
+                        }
+                        tokio::time::sleep_until(at.into()).await;
+                        at
+                    }
+                    None => Instant::now(),
+                };
                 let n = issued.fetch_add(1, Ordering::SeqCst);
                 if cfg.requests.is_some_and(|max| n >= max) || deadline.is_some_and(|d| Instant::now() >= d) {
                     break;
                 }
                 // Spread streaming requests evenly: request n streams when the running share is due.
                 let stream = ((n + 1) as f64 * cfg.stream_fraction).floor() > (n as f64 * cfg.stream_fraction).floor();
-                let mut s = one(&client, &cfg, &base, stream).await;
+                let mut s = one(&client, &cfg, &base, stream, scheduled).await;
                 s.finished_at = started.elapsed();
                 samples.lock().await.push(s);
             }
@@ -158,8 +188,7 @@ fn summarize(cfg: &BenchConfig, samples: Vec<Sample>, wall: Duration) -> BenchRe
     r
 }
 
-async fn one(client: &UpstreamClient, cfg: &BenchConfig, base: &str, stream: bool) -> Sample {
-    let t0 = Instant::now();
+async fn one(client: &UpstreamClient, cfg: &BenchConfig, base: &str, stream: bool, t0: Instant) -> Sample {
     let mut body = json!({
         "model": cfg.model,
         "messages": [{"role": "user", "content": cfg.prompt}],
@@ -290,6 +319,7 @@ mod tests {
             api_key: None,
             timeout: Duration::from_secs(1),
             expect_full: true,
+            rate: None,
         };
         let ok = Sample { ok: true, completion_tokens: 4, e2e: Duration::from_millis(10), ..Default::default() };
         let bad = Sample { failure: Some("http_429".into()), ..Default::default() };

@@ -27,6 +27,7 @@ pub async fn run(args: &BenchArgs, ctx: &Ctx) -> Result<ExitStatus> {
         api_key,
         timeout: args.timeout,
         expect_full: args.expect_full,
+        rate: args.rate,
     };
     let p = &ctx.printer;
     if !p.json && !p.quiet {

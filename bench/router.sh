@@ -52,15 +52,8 @@ http {
 }
 N
 nginx -c "$work/nginx.conf" -p "$work/nginx" & pids+=($!)
-cat > "$work/litellm.yaml" <<L
-model_list:
-  - model_name: canned
-    litellm_params: {model: openai/canned, api_base: "http://127.0.0.1:19000/v1", api_key: "unused"}
-L
-LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False LITELLM_MASTER_KEY=sk-0123456789abcdef0123456789abcdef \
-  bench/.venv-litellm/bin/litellm --config "$work/litellm.yaml" --host 127.0.0.1 --port 19003 --num_workers 2 > "$work/litellm.log" 2>&1 & pids+=($!)
-for p in 19000 19001 19002 19003; do wait_port $p; done
-sleep 2
+for p in 19000 19001 19002; do wait_port $p; done
+sleep 1
 
 cat > "$work/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -69,24 +62,41 @@ wrk.headers["Authorization"] = "Bearer sk-0123456789abcdef0123456789abcdef"
 wrk.body = '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
 LUA
 # Check each path answers a real completion before timing it.
-for p in 19000 19001 19002 19003; do
+for p in 19000 19001 19002; do
   curl -sf -m 20 "http://127.0.0.1:$p/v1/chat/completions" -H 'content-type: application/json' -H 'authorization: Bearer sk-0123456789abcdef0123456789abcdef' \
     -d '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}' | grep -q '"choices"' || { echo "port $p does not answer"; tail -20 "$work/litellm.log"; exit 1; }
 done
 
 declare -A rps p50 p99
+measure() {  # name port connections
+  local out
+  out=$(wrk -t2 -c"$3" -d"${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$2/v1/chat/completions")
+  rps[$1]+="$(echo "$out" | awk '/Requests\/sec/{print $2}') "
+  p50[$1]+="$(echo "$out" | awk '$1=="50%"{print $2}') "
+  p99[$1]+="$(echo "$out" | awk '$1=="99%"{print $2}') "
+  local errs; errs=$(echo "$out" | awk '/Non-2xx|Socket errors/{print}')
+  [ -z "$errs" ] || echo "  $1: $errs"
+}
 for r in $(seq 1 "$rounds"); do
-  for name in direct:19000 garnet:19001 nginx:19002 litellm:19003; do
-    n=${name%%:*}; port=${name##*:}
-    c=$conns; [ "$n" = litellm ] && c=$(( conns < 32 ? conns : 32 ))
-    out=$(wrk -t2 -c"$c" -d"${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port/v1/chat/completions")
-    rps[$n]+="$(echo "$out" | awk '/Requests\/sec/{print $2}') "
-    p50[$n]+="$(echo "$out" | awk '$1=="50%"{print $2}') "
-    p99[$n]+="$(echo "$out" | awk '$1=="99%"{print $2}') "
-    errs=$(echo "$out" | awk '/Non-2xx|Socket errors/{print}')
-    [ -z "$errs" ] || echo "  $n round $r: $errs"
+  for name in direct:19000 garnet:19001 nginx:19002; do
+    measure "${name%%:*}" "${name##*:}" "$conns"
   done
 done
+# LiteLLM runs alone afterwards: its idle workers would otherwise take CPU from the others' rounds.
+cat > "$work/litellm.yaml" <<L
+model_list:
+  - model_name: canned
+    litellm_params: {model: openai/canned, api_base: "http://127.0.0.1:19000/v1", api_key: "unused"}
+L
+LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False LITELLM_MASTER_KEY=sk-0123456789abcdef0123456789abcdef \
+  bench/.venv-litellm/bin/litellm --config "$work/litellm.yaml" --host 127.0.0.1 --port 19003 --num_workers 2 > "$work/litellm.log" 2>&1 & litellm_pid=$!; pids+=($litellm_pid)
+wait_port 19003; sleep 2
+curl -sf -m 20 "http://127.0.0.1:19003/v1/chat/completions" -H 'content-type: application/json' -H 'authorization: Bearer sk-0123456789abcdef0123456789abcdef' \
+  -d '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}' | grep -q '"choices"' || { echo "litellm does not answer"; tail -20 "$work/litellm.log"; exit 1; }
+for r in $(seq 1 "$rounds"); do
+  measure litellm 19003 $(( conns < 32 ? conns : 32 ))
+done
+kill "$litellm_pid" 2>/dev/null || true
 
 python3 - "$secs" "$rounds" "$conns" "${rps[direct]}" "${rps[garnet]}" "${rps[nginx]}" "${rps[litellm]}" \
   "${p50[direct]}|${p99[direct]}" "${p50[garnet]}|${p99[garnet]}" "${p50[nginx]}|${p99[nginx]}" "${p50[litellm]}|${p99[litellm]}" <<'PY'

@@ -46,6 +46,7 @@ complete -c garnet -n "__fish_garnet_needs_command" -f -a "retry" -d 'Rerun the 
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "lock" -d 'Inspect or break the cluster lock'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "model" -d 'Model memory math: parameters, weight bytes, KV cache per token, memory at a context × concurrency; for a size (`8B`), estimates per quantization'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -236,6 +237,42 @@ complete -c garnet -n "__fish_garnet_using_subcommand bench" -s y -l yes -d 'App
 complete -c garnet -n "__fish_garnet_using_subcommand bench" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand bench" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand bench" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -f -a "inspect" -d 'Inspect a local model folder (config.json + safetensors headers; no weights are loaded), or estimate a model known only by its size (`8B`, `70b`, `500M`)'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and not __fish_seen_subcommand_from inspect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -l context -d 'Tokens per sequence to budget the KV cache for (default: the model\'s own maximum, else 8192)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -l concurrency -d 'Sequences served at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -l kv-bits -d 'Bits per KV-cache element (16 = fp16/bf16; `mlx_lm.server --kv-bits` lowers it)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -l group-size -d 'Quantization group size for estimates' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Inspect a local model folder (config.json + safetensors headers; no weights are loaded), or estimate a model known only by its size (`8B`, `70b`, `500M`)'
+complete -c garnet -n "__fish_garnet_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c garnet -n "__fish_garnet_using_subcommand completions" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand completions" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
 json\t''"
@@ -264,17 +301,19 @@ complete -c garnet -n "__fish_garnet_using_subcommand man" -s y -l yes -d 'Apply
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s h -l help -d 'Print help'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "inventory" -d 'Check or list the inventory'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "lock" -d 'Inspect or break the cluster lock'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "inventory" -d 'Check or list the inventory'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "lock" -d 'Inspect or break the cluster lock'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "model" -d 'Model memory math: parameters, weight bytes, KV cache per token, memory at a context × concurrency; for a size (`8B`), estimates per quantization'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench model completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "check" -d 'Validate the inventory and print every error at once (exit 0 when valid, 2 when not)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "list" -d 'List the nodes (after `--limit`) as a table, or JSON with `-o json`'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "release" -d 'Remove the cluster lock, whoever holds it (say why with `--message`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "inspect" -d 'Inspect a local model folder (config.json + safetensors headers; no weights are loaded), or estimate a model known only by its size (`8B`, `70b`, `500M`)'

@@ -148,6 +148,11 @@ pub enum Command {
     /// request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s.
     Bench(BenchArgs),
 
+    /// Model memory math: parameters, weight bytes, KV cache per token, memory at a context ×
+    /// concurrency; for a size (`8B`), estimates per quantization.
+    #[command(subcommand)]
+    Model(ModelCommand),
+
     /// Print a shell completion script.
     #[command(hide = true)]
     Completions {
@@ -256,6 +261,35 @@ pub struct BenchArgs {
     /// latencies count from each request's scheduled time.
     #[arg(long, value_name = "REQ_PER_S")]
     pub rate: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Inspect a local model folder (config.json + safetensors headers; no weights are loaded), or
+    /// estimate a model known only by its size (`8B`, `70b`, `500M`).
+    Inspect(ModelInspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelInspectArgs {
+    /// A model folder, or a parameter count such as `8B`.
+    pub model: String,
+
+    /// Tokens per sequence to budget the KV cache for (default: the model's own maximum, else 8192).
+    #[arg(long)]
+    pub context: Option<u64>,
+
+    /// Sequences served at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: u64,
+
+    /// Bits per KV-cache element (16 = fp16/bf16; `mlx_lm.server --kv-bits` lowers it).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=32))]
+    pub kv_bits: u32,
+
+    /// Quantization group size for estimates.
+    #[arg(long, default_value_t = 64)]
+    pub group_size: u32,
 }
 
 #[derive(Debug, Args)]

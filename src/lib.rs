@@ -9,6 +9,7 @@ pub mod exit;
 pub mod inventory;
 pub mod node;
 pub mod output;
+pub mod placement;
 pub mod plan;
 pub mod router;
 pub mod store;

@@ -8,5 +8,6 @@ mod generated;
 mod interactive;
 mod inventory;
 mod lock;
+mod model;
 mod router;
 mod transport;

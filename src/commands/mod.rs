@@ -8,6 +8,7 @@ pub mod exec;
 pub mod facts;
 pub mod inventory;
 pub mod lock;
+pub mod model;
 pub mod retry;
 pub mod router;
 
@@ -108,6 +109,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Retry => Box::pin(retry::run(ctx)).await,
         Command::Router(args) => router::run(args, ctx).await,
         Command::Bench(args) => bench::run(args, ctx).await,
+        Command::Model(cmd) => model::run(cmd, ctx),
         Command::Lock(cmd) => lock::run(cmd, ctx).await,
         Command::Completions { shell } => completions::completions(*shell),
         Command::Man => completions::man(),

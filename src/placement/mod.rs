@@ -1,0 +1,3 @@
+//! Placement: how much memory a model needs, and (later) where models should run.
+
+pub mod memory;

@@ -260,7 +260,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => return None,
     };
     let n: f64 = num.parse().ok()?;
-    (n > 0.0).then(|| (n * mult) as u64)
+    (n > 0.0).then_some((n * mult) as u64)
 }
 
 /// Estimated weight bytes for `params` at each quantization garnet offers.

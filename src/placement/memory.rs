@@ -24,6 +24,8 @@ pub enum InspectError {
     Io(PathBuf, std::io::Error),
     #[error("`{0}` is not a safetensors file: {1}")]
     BadSafetensors(PathBuf, String),
+    #[error("`{0}` is not a GGUF file garnet can read: {1}")]
+    BadGguf(PathBuf, String),
     #[error("`{0}`: {1}")]
     BadConfig(PathBuf, String),
     #[error("`{0}` has no `*.safetensors` weights")]
@@ -187,8 +189,19 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, InspectError> {
     Ok(files)
 }
 
-/// Inspects a local model folder (config.json + safetensors).
+/// Inspects a local model: a folder (config.json + safetensors, or one `.gguf`), or a `.gguf` file.
 pub fn inspect(dir: &Path) -> Result<ModelInfo, InspectError> {
+    if dir.is_file() {
+        return super::gguf::inspect(dir);
+    }
+    if !dir.join("config.json").exists() {
+        let rd = std::fs::read_dir(dir).map_err(|e| InspectError::Io(dir.to_path_buf(), e))?;
+        let ggufs: Vec<PathBuf> =
+            rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "gguf")).collect();
+        if let [one] = ggufs.as_slice() {
+            return super::gguf::inspect(one);
+        }
+    }
     let cfg_path = dir.join("config.json");
     let cfg: ModelConfig = match std::fs::read_to_string(&cfg_path) {
         Ok(t) => serde_json::from_str(&t).map_err(|e| InspectError::BadConfig(cfg_path.clone(), e.to_string()))?,

@@ -1,3 +1,4 @@
 //! Placement: how much memory a model needs, and (later) where models should run.
 
+pub mod gguf;
 pub mod memory;

@@ -148,6 +148,10 @@ pub enum Command {
     /// request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s.
     Bench(BenchArgs),
 
+    /// Operator SSH key: create it and install it on every node, or remove exactly that key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+
     /// Model memory math: parameters, weight bytes, KV cache per token, memory at a context ×
     /// concurrency; for a size (`8B`), estimates per quantization.
     #[command(subcommand)]
@@ -261,6 +265,22 @@ pub struct BenchArgs {
     /// latencies count from each request's scheduled time.
     #[arg(long, value_name = "REQ_PER_S")]
     pub rate: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an ed25519 operator key (private file 0600, never printed) if missing, and add its
+    /// public half to each node's `~/.ssh/authorized_keys` (idempotent).
+    Provision(KeysArgs),
+    /// Remove exactly that key's line from each node's `authorized_keys`; every other key stays.
+    Revoke(KeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// The private key file (default: `<state dir>/keys/<cluster>-ed25519`).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

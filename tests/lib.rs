@@ -7,6 +7,7 @@ mod facts;
 mod generated;
 mod interactive;
 mod inventory;
+mod keys;
 mod lock;
 mod model;
 mod router;

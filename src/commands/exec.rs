@@ -27,6 +27,7 @@ pub async fn run(args: &ExecArgs, ctx: &Ctx) -> Result<ExitStatus> {
                         stream: true,
                         capture: false,
                         changes: true,
+                        unchanged_exit: None,
                     },
                 }],
             })

@@ -28,6 +28,7 @@ pub async fn run(args: &FactsArgs, ctx: &Ctx) -> Result<ExitStatus> {
                         stream: false,
                         capture: true,
                         changes: false,
+                        unchanged_exit: None,
                     },
                 }],
             })

@@ -7,6 +7,7 @@ pub mod completions;
 pub mod exec;
 pub mod facts;
 pub mod inventory;
+pub mod keys;
 pub mod lock;
 pub mod model;
 pub mod retry;
@@ -110,6 +111,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Router(args) => router::run(args, ctx).await,
         Command::Bench(args) => bench::run(args, ctx).await,
         Command::Model(cmd) => model::run(cmd, ctx),
+        Command::Keys(cmd) => keys::run(cmd, ctx).await,
         Command::Lock(cmd) => lock::run(cmd, ctx).await,
         Command::Completions { shell } => completions::completions(*shell),
         Command::Man => completions::man(),

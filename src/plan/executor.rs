@@ -200,7 +200,7 @@ async fn run_step(
     events: &EventTx,
 ) -> (Outcome, Option<crate::transport::RunOutput>, Option<String>) {
     match action {
-        Action::Run { command, timeout, stream, capture, changes } => {
+        Action::Run { command, timeout, stream, capture, changes, unchanged_exit } => {
             let (tx, mut rx) = mpsc::channel(256);
             // The node enforces the limit too (a second later, so the local timeout reports first).
             let command_line = match timeout {
@@ -229,6 +229,9 @@ async fn run_step(
             let (result, ()) = tokio::join!(conn.run(req), forward);
             match result {
                 Ok(out) if out.success() => (if *changes { Outcome::Changed } else { Outcome::Ok }, Some(out), None),
+                Ok(out) if unchanged_exit.is_some() && out.exit_code == *unchanged_exit => {
+                    (Outcome::Ok, Some(out), None)
+                }
                 Ok(out) => {
                     let mut msg = format!("`{}` failed ({})", short(command), out.describe());
                     if !*stream {

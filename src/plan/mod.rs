@@ -52,6 +52,8 @@ pub enum Action {
         capture: bool,
         /// A zero exit counts as `changed` rather than `ok`.
         changes: bool,
+        /// An exit code meaning "nothing to do": the step is `ok` (idempotent steps report it).
+        unchanged_exit: Option<i32>,
     },
     /// A file written atomically; unchanged content is `ok`, new or different is `changed`.
     Upload {

@@ -207,7 +207,7 @@ impl Cluster {
             std::fs::write(
                 &node.config,
                 format!(
-                    "Port {port}\nListenAddress {ip}\nHostKey {hk}\nPidFile {run}/sshd_{i}.pid\nAuthorizedKeysFile {ak}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin no\nAllowUsers {user}\nMaxStartups 200:30:400\nMaxSessions 200\nLogLevel VERBOSE\n",
+                    "Port {port}\nListenAddress {ip}\nHostKey {hk}\nPidFile {run}/sshd_{i}.pid\nAuthorizedKeysFile {ak} .ssh/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin no\nAllowUsers {user}\nMaxStartups 200:30:400\nMaxSessions 200\nLogLevel VERBOSE\n",
                     port = node.port,
                     hk = host_key.display(),
                     run = d.join("run").display(),

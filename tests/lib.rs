@@ -11,4 +11,5 @@ mod keys;
 mod lock;
 mod model;
 mod router;
+mod store;
 mod transport;

@@ -11,7 +11,7 @@ use crate::store::{self, lock};
 pub async fn run(cmd: &LockCommand, ctx: &Ctx) -> Result<ExitStatus> {
     let p = &ctx.printer;
     let inv = ctx.load_inventory()?;
-    let store = store::open(&inv)?;
+    let store = store::open(&inv).await?;
     let key = lock::key(&inv.cluster.slug);
     let holder = lock::read(store.as_ref(), &key).await?;
     match cmd {

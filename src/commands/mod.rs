@@ -179,7 +179,7 @@ pub async fn run_plan(
     let started = jiff::Timestamp::now();
     let run_id = journal::new_run_id(started);
     let (user, host) = whoami();
-    let store = if plan.mutating { Some(store::open(inv)?) } else { None };
+    let store = if plan.mutating { Some(store::open(inv).await?) } else { None };
     let guard = match &store {
         None => None,
         Some(s) => {

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod lock;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 
@@ -38,12 +39,10 @@ pub trait Store: Send + Sync {
 }
 
 /// Opens the store the inventory names.
-pub fn open(inv: &Inventory) -> Result<Box<dyn Store>, StoreError> {
+pub async fn open(inv: &Inventory) -> Result<Box<dyn Store>, StoreError> {
     match inv.store.kind {
         StoreKind::Local => Ok(Box::new(LocalStore::new(inv.store.path.clone()))),
-        StoreKind::S3 => Err(StoreError::Unsupported(
-            "the `s3` store is not available in this version; use `store: {kind: local}` for now".into(),
-        )),
+        StoreKind::S3 => Ok(Box::new(s3::S3Store::new(&inv.store).await?)),
     }
 }
 

@@ -215,3 +215,65 @@ impl Drop for RouterProc {
         let _ = self.child.wait();
     }
 }
+
+/// A real S3-compatible server (moto) on loopback with one bucket.
+pub struct S3Server {
+    pub port: u16,
+    pub bucket: String,
+    child: Child,
+}
+
+impl S3Server {
+    pub fn start(py: &Path, dir: &Path) -> S3Server {
+        let port = free_port();
+        let child = Command::new(py)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("moto.log")).unwrap())
+            .spawn()
+            .expect("start moto");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto did not start: {}",
+                std::fs::read_to_string(dir.join("moto.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let bucket = "garnet-test".to_string();
+        let code = format!(
+            "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:{port}', aws_access_key_id='test-key-id', aws_secret_access_key='test-secret', region_name='us-east-1').create_bucket(Bucket='{bucket}')"
+        );
+        let out = Command::new(py).args(["-c", &code]).output().unwrap();
+        assert!(out.status.success(), "create bucket: {}", String::from_utf8_lossy(&out.stderr));
+        S3Server { port, bucket, child }
+    }
+
+    /// A 0600 credentials file for this server.
+    pub fn credentials(&self, dir: &Path) -> PathBuf {
+        let f = dir.join("s3.credentials");
+        std::fs::write(&f, "[default]\naws_access_key_id = test-key-id\naws_secret_access_key = test-secret\n")
+            .unwrap();
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        f
+    }
+
+    /// The inventory `store:` section for this server.
+    pub fn store_yaml(&self, dir: &Path, prefix: &str) -> String {
+        format!(
+            "store: {{kind: s3, endpoint: \"http://127.0.0.1:{}\", bucket: {}, prefix: \"{prefix}\", region: us-east-1, path_style: true, credentials_file: {}}}\n",
+            self.port,
+            self.bucket,
+            self.credentials(dir).display()
+        )
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

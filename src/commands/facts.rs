@@ -7,33 +7,28 @@ use crate::ExitStatus;
 use crate::cli::FactsArgs;
 use crate::node::facts::{self, Facts};
 use crate::plan::events::Event;
-use crate::plan::{Action, NodePlan, Plan, Step};
+use crate::plan::{Action, Plan, Step};
 use crate::util::human_bytes;
 
 pub async fn run(args: &FactsArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let inv = ctx.load_inventory()?;
     let nodes = ctx.select(&inv)?;
-    let plan = Plan {
-        command: "facts".into(),
-        mutating: false,
-        nodes: nodes
-            .into_iter()
-            .map(|node| NodePlan {
-                node,
-                steps: vec![Step {
-                    name: "probe".into(),
-                    action: Action::Run {
-                        command: facts::PROBE.into(),
-                        timeout: Some(args.timeout),
-                        stream: false,
-                        capture: true,
-                        changes: false,
-                        unchanged_exit: None,
-                    },
-                }],
-            })
-            .collect(),
-    };
+    let plan = Plan::same_step(
+        "facts".into(),
+        false,
+        nodes,
+        Step {
+            name: "probe".into(),
+            action: Action::Run {
+                command: facts::PROBE.into(),
+                timeout: Some(args.timeout),
+                stream: false,
+                capture: true,
+                changes: false,
+                unchanged_exit: None,
+            },
+        },
+    );
     let mut found: Vec<(String, Result<Facts, String>)> = Vec::new();
     let (status, report) = run_plan(ctx, &inv, plan, |report| {
         let mut events = Vec::new();

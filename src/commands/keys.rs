@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use super::{Ctx, run_plan};
 use crate::ExitStatus;
 use crate::cli::KeysCommand;
-use crate::plan::{Action, NodePlan, Plan, Step};
+use crate::plan::{Action, Plan, Step};
 use crate::transport::shell_quote;
 
 /// Exit code the node scripts use for "already so".
@@ -58,27 +58,22 @@ pub async fn run(cmd: &KeysCommand, ctx: &Ctx) -> Result<ExitStatus> {
         )
     };
     let step = if provision { "authorize key" } else { "remove key" };
-    let plan = Plan {
-        command: format!("keys {}", if provision { "provision" } else { "revoke" }),
-        mutating: true,
-        nodes: nodes
-            .into_iter()
-            .map(|node| NodePlan {
-                node,
-                steps: vec![Step {
-                    name: step.into(),
-                    action: Action::Run {
-                        command: script.clone(),
-                        timeout: Some(std::time::Duration::from_secs(30)),
-                        stream: false,
-                        capture: true,
-                        changes: true,
-                        unchanged_exit: Some(UNCHANGED),
-                    },
-                }],
-            })
-            .collect(),
-    };
+    let plan = Plan::same_step(
+        format!("keys {}", if provision { "provision" } else { "revoke" }),
+        true,
+        nodes,
+        Step {
+            name: step.into(),
+            action: Action::Run {
+                command: script,
+                timeout: Some(std::time::Duration::from_secs(30)),
+                stream: false,
+                capture: true,
+                changes: true,
+                unchanged_exit: Some(UNCHANGED),
+            },
+        },
+    );
     let (status, report) = run_plan(ctx, &inv, plan, |_| vec![]).await?;
     if report.is_some() && !ctx.printer.json {
         let what = if provision { "authorized" } else { "revoked" };

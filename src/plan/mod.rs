@@ -28,6 +28,14 @@ pub struct Plan {
     pub nodes: Vec<NodePlan>,
 }
 
+impl Plan {
+    /// The same one step on every node (ad-hoc commands, probes, key changes).
+    pub fn same_step(command: String, mutating: bool, nodes: crate::inventory::Selection, step: Step) -> Plan {
+        let nodes = nodes.into_iter().map(|node| NodePlan { node, steps: vec![step.clone()] }).collect();
+        Plan { command, mutating, nodes }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NodePlan {
     pub node: Arc<Node>,

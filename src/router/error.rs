@@ -3,7 +3,6 @@
 //! 413, 429 RateLimit, 5xx APIStatus).
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::{Response, StatusCode, header};
 use serde_json::json;
 
@@ -57,6 +56,3 @@ pub fn json_response(status: StatusCode, v: &serde_json::Value) -> Response<Body
         .body(super::full(Bytes::from(v.to_string())))
         .expect("valid response")
 }
-
-#[allow(dead_code)]
-fn _assert_body_type(_: Full<Bytes>) {}

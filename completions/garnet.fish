@@ -39,6 +39,7 @@ complete -c garnet -n "__fish_garnet_needs_command" -s v -l verbose -d 'More det
 complete -c garnet -n "__fish_garnet_needs_command" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c garnet -n "__fish_garnet_needs_command" -s V -l version -d 'Print version'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "init" -d 'Create the cluster envelope (`cluster/<slug>.json` in the store) and a starter inventory. Idempotent; refuses to overwrite another cluster\'s inventory or envelope'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "inventory" -d 'Check or list the inventory'
@@ -51,6 +52,24 @@ complete -c garnet -n "__fish_garnet_needs_command" -f -a "model" -d 'Model memo
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand init" -l tier -d 'Service tier' -r -f -a "pro\t''
+scale\t''
+enterprise\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand init" -l contact -d 'Contact addresses (repeat or comma-separate)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand init" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand init" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand init" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand init" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand init" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand init" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand init" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand init" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand init" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand init" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand init" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand init" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand init" -s h -l help -d 'Print help'
 complete -c garnet -n "__fish_garnet_using_subcommand exec" -l timeout -d 'Give up on a node\'s command after this long (e.g. `30s`); the node is reported failed' -r
 complete -c garnet -n "__fish_garnet_using_subcommand exec" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand exec" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
@@ -352,18 +371,19 @@ complete -c garnet -n "__fish_garnet_using_subcommand man" -s y -l yes -d 'Apply
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s h -l help -d 'Print help'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "inventory" -d 'Check or list the inventory'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "lock" -d 'Inspect or break the cluster lock'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "keys" -d 'Operator SSH key: create it and install it on every node, or remove exactly that key'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "model" -d 'Model memory math: parameters, weight bytes, KV cache per token, memory at a context × concurrency; for a size (`8B`), estimates per quantization'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from exec facts inventory retry lock router bench keys model completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "init" -d 'Create the cluster envelope (`cluster/<slug>.json` in the store) and a starter inventory. Idempotent; refuses to overwrite another cluster\'s inventory or envelope'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "inventory" -d 'Check or list the inventory'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "lock" -d 'Inspect or break the cluster lock'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "keys" -d 'Operator SSH key: create it and install it on every node, or remove exactly that key'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "model" -d 'Model memory math: parameters, weight bytes, KV cache per token, memory at a context × concurrency; for a size (`8B`), estimates per quantization'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "check" -d 'Validate the inventory and print every error at once (exit 0 when valid, 2 when not)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "list" -d 'List the nodes (after `--limit`) as a table, or JSON with `-o json`'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'

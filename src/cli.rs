@@ -120,6 +120,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create the cluster envelope (`cluster/<slug>.json` in the store) and a starter inventory.
+    /// Idempotent; refuses to overwrite another cluster's inventory or envelope.
+    Init(InitArgs),
+
     /// Run a shell command on every selected node (like `ansible all -a CMD`).
     ///
     /// The words after `--` are joined with spaces and run by the node's login shell, as `ssh` does.
@@ -167,6 +171,27 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The cluster's slug: 1-63 lowercase letters, digits and dashes.
+    pub slug: String,
+
+    /// Service tier.
+    #[arg(long, value_enum)]
+    pub tier: TierArg,
+
+    /// Contact addresses (repeat or comma-separate).
+    #[arg(long = "contact", value_delimiter = ',')]
+    pub contacts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TierArg {
+    Pro,
+    Scale,
+    Enterprise,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod common;
 mod exec;
 mod facts;
 mod generated;
+mod init;
 mod interactive;
 mod inventory;
 mod keys;

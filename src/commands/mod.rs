@@ -6,6 +6,7 @@ pub mod bench;
 pub mod completions;
 pub mod exec;
 pub mod facts;
+pub mod init;
 pub mod inventory;
 pub mod keys;
 pub mod lock;
@@ -104,6 +105,7 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
 
 pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus> {
     match command {
+        Command::Init(args) => init::run(args, ctx).await,
         Command::Exec(args) => exec::run(args, ctx).await,
         Command::Facts(args) => facts::run(args, ctx).await,
         Command::Inventory(cmd) => inventory::run(cmd, ctx),

@@ -1,3 +1,4 @@
 //! What lives on a node: hardware facts now; service definitions and loader command lines later.
 
 pub mod facts;
+pub mod service;

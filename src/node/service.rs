@@ -1,0 +1,225 @@
+//! Services on a node, from one description: a launchd property list (macOS), a systemd unit
+//! (Linux), or a plain detached process with a pidfile (containers, CI). Deploy installs them; the
+//! same text is what `--dry-run` shows.
+
+use std::collections::BTreeMap;
+
+use crate::inventory::ServiceBackend;
+use crate::transport::shell_quote;
+
+/// What to run and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    /// Short name, e.g. `garnet-monitor`, `garnet-loader-llama`.
+    pub name: String,
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub working_dir: Option<String>,
+    /// Folder for the process backend's pidfile and the logs.
+    pub run_dir: String,
+    /// Start it again when it exits with a failure.
+    pub restart: bool,
+}
+
+impl ServiceSpec {
+    /// launchd label: reverse-DNS, one per service.
+    pub fn label(&self) -> String {
+        format!("dev.garnet.{}", self.name.trim_start_matches("garnet-"))
+    }
+    pub fn stdout_log(&self) -> String {
+        format!("{}/{}.out.log", self.run_dir, self.name)
+    }
+    pub fn stderr_log(&self) -> String {
+        format!("{}/{}.err.log", self.run_dir, self.name)
+    }
+    pub fn pidfile(&self) -> String {
+        format!("{}/{}.pid", self.run_dir, self.name)
+    }
+    fn argv(&self) -> Vec<String> {
+        std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
+    }
+}
+
+/// The LaunchAgent property list.
+pub fn launchd_plist(s: &ServiceSpec) -> String {
+    use plist::{Dictionary, Value};
+    let mut d = Dictionary::new();
+    d.insert("Label".into(), Value::String(s.label()));
+    d.insert("ProgramArguments".into(), Value::Array(s.argv().into_iter().map(Value::String).collect()));
+    if !s.env.is_empty() {
+        let env: Dictionary = s.env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        d.insert("EnvironmentVariables".into(), Value::Dictionary(env));
+    }
+    if let Some(w) = &s.working_dir {
+        d.insert("WorkingDirectory".into(), Value::String(w.clone()));
+    }
+    d.insert("RunAtLoad".into(), Value::Boolean(true));
+    if s.restart {
+        let mut k = Dictionary::new();
+        k.insert("SuccessfulExit".into(), Value::Boolean(false));
+        d.insert("KeepAlive".into(), Value::Dictionary(k));
+        d.insert("ThrottleInterval".into(), Value::Integer(5.into()));
+    }
+    d.insert("StandardOutPath".into(), Value::String(s.stdout_log()));
+    d.insert("StandardErrorPath".into(), Value::String(s.stderr_log()));
+    d.insert("ProcessType".into(), Value::String("Interactive".into()));
+    let mut out = Vec::new();
+    Value::Dictionary(d).to_writer_xml(&mut out).expect("plist serializes");
+    out.push(b'\n');
+    String::from_utf8(out).expect("plist is UTF-8")
+}
+
+/// systemd's quoting for `ExecStart` and `Environment`: double quotes, `\` and `"` escaped, `%` doubled.
+fn sd_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%"))
+}
+
+/// The (user) systemd unit.
+pub fn systemd_unit(s: &ServiceSpec) -> String {
+    let mut u = format!(
+        "[Unit]\nDescription=garnet {}\nAfter=network-online.target\n\n[Service]\nType=simple\nExecStart={}\n",
+        s.name,
+        s.argv().iter().map(|a| sd_quote(a)).collect::<Vec<_>>().join(" ")
+    );
+    for (k, v) in &s.env {
+        u.push_str(&format!("Environment={}\n", sd_quote(&format!("{k}={v}"))));
+    }
+    if let Some(w) = &s.working_dir {
+        u.push_str(&format!("WorkingDirectory={w}\n"));
+    }
+    if s.restart {
+        u.push_str("Restart=on-failure\nRestartSec=5\n");
+    }
+    u.push_str(&format!("StandardOutput=append:{}\nStandardError=append:{}\n", s.stdout_log(), s.stderr_log()));
+    u.push_str("KillSignal=SIGTERM\nTimeoutStopSec=30\n\n[Install]\nWantedBy=default.target\n");
+    u
+}
+
+/// Exit code of start/stop scripts meaning "already so".
+pub const UNCHANGED: i32 = 100;
+
+/// Shell to start the service as a detached process with a pidfile (exit 100 if it already runs).
+pub fn process_start(s: &ServiceSpec) -> String {
+    let env: String = s.env.iter().map(|(k, v)| format!("{k}={} ", shell_quote(v))).collect();
+    let cmd: String = s.argv().iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
+    let cd = s.working_dir.as_deref().map(|w| format!("cd {} && ", shell_quote(w))).unwrap_or_default();
+    format!(
+        "mkdir -p {dir}; p={pid}\n\
+         if [ -f \"$p\" ] && kill -0 \"$(cat \"$p\")\" 2>/dev/null; then exit {UNCHANGED}; fi\n\
+         ( {cd}{env}exec {cmd} ) </dev/null >>{out} 2>>{err} &\n\
+         echo $! > \"$p\"",
+        dir = shell_quote(&s.run_dir),
+        pid = shell_quote(&s.pidfile()),
+        out = shell_quote(&s.stdout_log()),
+        err = shell_quote(&s.stderr_log()),
+    )
+}
+
+/// Shell to stop it: TERM, up to 30 s for it to go, then KILL (exit 100 if it was not running).
+pub fn process_stop(s: &ServiceSpec) -> String {
+    format!(
+        "p={pid}; [ -f \"$p\" ] || exit {UNCHANGED}; n=$(cat \"$p\")\n\
+         if ! kill -0 \"$n\" 2>/dev/null; then rm -f \"$p\"; exit {UNCHANGED}; fi\n\
+         kill -TERM \"$n\"; i=0\n\
+         while kill -0 \"$n\" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n\
+         kill -KILL \"$n\" 2>/dev/null; rm -f \"$p\"",
+        pid = shell_quote(&s.pidfile()),
+    )
+}
+
+/// Shell that exits 0 when the service runs, 3 when it does not (systemd's convention).
+pub fn process_status(s: &ServiceSpec) -> String {
+    format!(
+        "p={pid}; [ -f \"$p\" ] && kill -0 \"$(cat \"$p\")\" 2>/dev/null || exit 3",
+        pid = shell_quote(&s.pidfile())
+    )
+}
+
+/// The backend to use for a node (auto: launchd on macOS, systemd on Linux).
+pub fn backend_for(configured: ServiceBackend, os: Option<crate::inventory::Os>) -> ServiceBackend {
+    match (configured, os) {
+        (ServiceBackend::Auto, Some(crate::inventory::Os::Macos)) => ServiceBackend::Launchd,
+        (ServiceBackend::Auto, Some(crate::inventory::Os::Linux)) => ServiceBackend::Systemd,
+        (ServiceBackend::Auto, None) => ServiceBackend::Process,
+        (b, _) => b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(run_dir: &str) -> ServiceSpec {
+        ServiceSpec {
+            name: "garnet-loader-tiny".into(),
+            program: "/bin/sleep".into(),
+            args: vec!["30".into()],
+            env: [("HF_HUB_OFFLINE".to_string(), "1".to_string()), ("NOTE".to_string(), "50% \"quoted\"".to_string())]
+                .into(),
+            working_dir: Some("/tmp".into()),
+            run_dir: run_dir.into(),
+            restart: true,
+        }
+    }
+
+    #[test]
+    fn plist_parses_back() {
+        let text = launchd_plist(&spec("/Users/garnet/.garnet/run"));
+        let v = plist::Value::from_reader_xml(text.as_bytes()).unwrap();
+        let d = v.as_dictionary().unwrap();
+        assert_eq!(d["Label"].as_string(), Some("dev.garnet.loader-tiny"));
+        let args: Vec<&str> =
+            d["ProgramArguments"].as_array().unwrap().iter().map(|a| a.as_string().unwrap()).collect();
+        assert_eq!(args, ["/bin/sleep", "30"]);
+        assert_eq!(d["EnvironmentVariables"].as_dictionary().unwrap()["NOTE"].as_string(), Some("50% \"quoted\""));
+        assert_eq!(d["KeepAlive"].as_dictionary().unwrap()["SuccessfulExit"].as_boolean(), Some(false));
+        assert_eq!(d["StandardErrorPath"].as_string(), Some("/Users/garnet/.garnet/run/garnet-loader-tiny.err.log"));
+    }
+
+    #[test]
+    fn systemd_unit_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let unit = systemd_unit(&spec(&dir.path().display().to_string()));
+        assert!(unit.contains("Environment=\"NOTE=50%% \\\"quoted\\\"\"\n"), "{unit}");
+        assert!(unit.contains("ExecStart=\"/bin/sleep\" \"30\"\n"), "{unit}");
+        let f = dir.path().join("garnet-loader-tiny.service");
+        std::fs::write(&f, &unit).unwrap();
+        let complaints = |path: &std::path::Path| -> Option<Vec<String>> {
+            let out = std::process::Command::new("systemd-analyze").arg("verify").arg(path).output().ok()?;
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            Some(err.lines().filter(|l| l.contains(&*path.to_string_lossy())).map(str::to_string).collect())
+        };
+        let Some(found) = complaints(&f) else {
+            assert!(std::env::var_os("CI").is_none(), "systemd-analyze missing");
+            return;
+        };
+        assert!(found.is_empty(), "systemd-analyze: {found:?}");
+        // And it does complain about a broken unit, so the check above means something.
+        let bad = dir.path().join("broken.service");
+        std::fs::write(&bad, unit.replace("Restart=on-failure", "Restart=sometimes")).unwrap();
+        assert!(!complaints(&bad).unwrap().is_empty());
+    }
+
+    #[test]
+    fn process_backend_for_real() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = spec(&dir.path().join("run").display().to_string());
+        let sh = |script: String| std::process::Command::new("sh").arg("-c").arg(script).status().unwrap().code();
+        assert_eq!(sh(process_status(&s)), Some(3), "not running yet");
+        assert_eq!(sh(process_start(&s)), Some(0));
+        assert_eq!(sh(process_status(&s)), Some(0));
+        assert_eq!(sh(process_start(&s)), Some(UNCHANGED), "second start changes nothing");
+        let pid: i32 = std::fs::read_to_string(s.pidfile()).unwrap().trim().parse().unwrap();
+        assert_eq!(unsafe { libc::kill(pid, 0) }, 0);
+        assert_eq!(sh(process_stop(&s)), Some(0));
+        assert_eq!(sh(process_status(&s)), Some(3));
+        assert_eq!(sh(process_stop(&s)), Some(UNCHANGED));
+        // Reaped by init or gone: either way no longer signalable as our sleep.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let alive =
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline")).map(|c| c.contains("sleep")).unwrap_or(false);
+        assert!(!alive, "the service process survived stop");
+        assert_eq!(backend_for(ServiceBackend::Auto, Some(crate::inventory::Os::Macos)), ServiceBackend::Launchd);
+    }
+}

@@ -13,6 +13,7 @@ pub mod placement;
 pub mod plan;
 pub mod router;
 pub mod store;
+pub mod telemetry;
 pub mod transport;
 pub mod util;
 

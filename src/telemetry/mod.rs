@@ -3,6 +3,7 @@
 
 pub mod linux;
 pub mod macos;
+pub mod spool;
 
 use serde::{Deserialize, Serialize};
 

@@ -50,6 +50,13 @@ pub fn read_secret_file(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// A captured macOS command output from `shared/fixtures/macos` (parser tests).
+#[cfg(test)]
+pub fn macos_fixture(name: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/macos");
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,7 +135,7 @@ pub fn parse(out: &str) -> Result<Facts, String> {
                     }
                 }
             }
-            f.memory_bytes = s.get("meminfo").and_then(|t| meminfo_kib(t, "MemTotal")).map(|k| k * 1024);
+            f.memory_bytes = s.get("meminfo").and_then(|t| crate::telemetry::linux::meminfo_bytes(t, "MemTotal"));
             if let Some(net) = s.get("net") {
                 let (link, speed) = parse_linux_net(net);
                 f.link = link;
@@ -258,12 +258,6 @@ fn media_speed(word: &str) -> Option<u64> {
     num.parse().ok()
 }
 
-fn meminfo_kib(text: &str, key: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-}
-
 /// `df -kP`: (total, available) bytes of the last data line.
 pub fn parse_df(text: &str) -> Option<(u64, u64)> {
     let line = text.lines().skip(1).filter(|l| !l.trim().is_empty()).last()?;
@@ -299,10 +293,7 @@ fn parse_linux_net(text: &str) -> (Option<String>, Option<u64>) {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> String {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/macos");
-        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
-    }
+    use crate::util::macos_fixture as fixture;
 
     #[test]
     fn sysctl_m1_pro() {

@@ -3,7 +3,8 @@
 
 use super::{Memory, Thermal};
 
-fn kib(text: &str, key: &str) -> Option<u64> {
+/// A `/proc/meminfo` value in bytes (the file says kB).
+pub fn meminfo_bytes(text: &str, key: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
@@ -39,10 +40,10 @@ fn psi_level(psi: &str) -> Option<String> {
 }
 
 pub fn memory(meminfo: &str, vmstat_text: &str, psi: Option<&str>) -> Memory {
-    let total = kib(meminfo, "MemTotal");
-    let available = kib(meminfo, "MemAvailable");
-    let swap_total = kib(meminfo, "SwapTotal");
-    let swap_free = kib(meminfo, "SwapFree");
+    let total = meminfo_bytes(meminfo, "MemTotal");
+    let available = meminfo_bytes(meminfo, "MemAvailable");
+    let swap_total = meminfo_bytes(meminfo, "SwapTotal");
+    let swap_free = meminfo_bytes(meminfo, "SwapFree");
     Memory {
         total_bytes: total,
         used_bytes: total.zip(available).map(|(t, a)| t.saturating_sub(a)),

@@ -103,10 +103,7 @@ pub fn memory(vm_stat: &str, swapusage: &str, total: Option<u64>, pressure: Opti
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> String {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/macos");
-        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
-    }
+    use crate::util::macos_fixture as fixture;
 
     #[test]
     fn vm_stat_every_capture() {

@@ -10,6 +10,49 @@ use serde::{Deserialize, Serialize};
 /// Version of the sample layout (stored with every sample).
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// One node's sample for one window (a minute by default). The layout is documented in
+/// `docs/telemetry.md`; a change of meaning bumps [`SCHEMA_VERSION`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub schema_version: u32,
+    pub cluster: String,
+    pub node: String,
+    /// End of the window, RFC 3339 UTC.
+    pub at: String,
+    pub window_secs: u32,
+    pub memory: Memory,
+    pub thermal: Thermal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power: Option<Power>,
+    /// Per served model (from the router's stats where the router runs).
+    #[serde(default)]
+    pub models: Vec<ModelStats>,
+}
+
+/// Power over the window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Power {
+    pub package_watts: Option<f64>,
+    pub system_watts: Option<f64>,
+    /// Energy over the window, joules.
+    pub energy_joules: Option<f64>,
+}
+
+/// One model's traffic over the window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelStats {
+    pub model: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub tokens_per_s: Option<f64>,
+    pub queue_depth: Option<u64>,
+}
+
 /// Memory of one node at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Memory {
@@ -36,4 +79,22 @@ pub struct Thermal {
     pub pressure: Option<String>,
     /// CPU speed limit in percent (100 = not throttled).
     pub cpu_speed_limit: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_is_a_sample() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/telemetry.md")).unwrap();
+        let json = doc
+            .split("```json")
+            .nth(1)
+            .and_then(|r| r.split("```").next())
+            .expect("a json example in docs/telemetry.md");
+        let s: Sample = serde_json::from_str(json).unwrap();
+        assert_eq!(s.schema_version, SCHEMA_VERSION);
+        assert_eq!(serde_json::from_str::<Sample>(&serde_json::to_string(&s).unwrap()).unwrap(), s);
+    }
 }

@@ -1,16 +1,10 @@
 //! `garnet keys provision|revoke` on real sshd nodes: the new key logs in after provisioning, no
 //! longer after revoking; every other key keeps working.
 
-use std::collections::BTreeMap;
-
 use crate::common::{Cluster, sshd_available};
 
-fn outcomes(r: &crate::common::Run) -> BTreeMap<String, String> {
-    r.events()
-        .iter()
-        .filter(|e| e["event"] == "node_finished")
-        .map(|e| (e["node"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap().to_string()))
-        .collect()
+fn outcomes(r: &crate::common::Run) -> std::collections::BTreeMap<String, String> {
+    r.outcomes()
 }
 
 #[test]

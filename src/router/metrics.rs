@@ -63,6 +63,9 @@ fn esc(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// Which histogram of a model's metrics.
+type Pick = fn(&ModelMetrics) -> &Histogram;
+
 pub fn render(t: &Table) -> String {
     let mut o = String::with_capacity(4096);
     let family = |o: &mut String, name: &str, kind: &str, help: &str| {
@@ -143,31 +146,17 @@ pub fn render(t: &Table) -> String {
             t.routes[m].queue.waiting.load(Ordering::Relaxed)
         );
     }
-    family(
-        &mut o,
-        "garnet_router_time_to_first_token_seconds",
-        "histogram",
-        "Time from request to the first byte of the answer.",
-    );
-    for m in &t.order {
-        t.routes[m].metrics.ttft.render(
-            &mut o,
-            "garnet_router_time_to_first_token_seconds",
-            &format!("model=\"{}\"", esc(m)),
-        );
-    }
-    family(
-        &mut o,
-        "garnet_router_e2e_request_latency_seconds",
-        "histogram",
-        "Time from request to the end of the answer.",
-    );
-    for m in &t.order {
-        t.routes[m].metrics.e2e.render(
-            &mut o,
-            "garnet_router_e2e_request_latency_seconds",
-            &format!("model=\"{}\"", esc(m)),
-        );
+    let histograms: [(&str, &str, Pick); 2] = [
+        ("garnet_router_time_to_first_token_seconds", "Time from request to the first byte of the answer.", |m| {
+            &m.ttft
+        }),
+        ("garnet_router_e2e_request_latency_seconds", "Time from request to the end of the answer.", |m| &m.e2e),
+    ];
+    for (name, help, pick) in histograms {
+        family(&mut o, name, "histogram", help);
+        for m in &t.order {
+            pick(&t.routes[m].metrics).render(&mut o, name, &format!("model=\"{}\"", esc(m)));
+        }
     }
     o
 }

@@ -82,6 +82,15 @@ impl Garnet {
 }
 
 impl Run {
+    /// Node → outcome, from the `node_finished` events of a `-o json` run.
+    pub fn outcomes(&self) -> std::collections::BTreeMap<String, String> {
+        self.events()
+            .iter()
+            .filter(|e| e["event"] == "node_finished")
+            .map(|e| (e["node"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap().to_string()))
+            .collect()
+    }
+
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()

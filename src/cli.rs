@@ -144,6 +144,26 @@ pub enum Command {
     #[command(subcommand)]
     Lock(LockCommand),
 
+    /// Install and start garnet on every node: the binary, the loader runtime, the models, config and
+    /// credentials, and the services (monitor everywhere, loaders per the placement, the router on
+    /// router nodes). A second run changes nothing and restarts nothing. Ends by checking that each
+    /// loader and the router answer a real completion and each node's first sample is in the store.
+    Deploy(DeployArgs),
+
+    /// Live state of the cluster from the store's latest samples (and the router's stats when
+    /// reachable): per node and per model, with cost per million tokens. A node silent for 3
+    /// minutes is stale.
+    Status(StatusArgs),
+
+    /// The telemetry daemon every node runs (installed by `deploy`): samples every interval,
+    /// spools to disk, ships to the store, serves `/health`.
+    Monitor(MonitorArgs),
+
+    /// Wait until an OpenAI-compatible endpoint answers a one-token chat completion (deploy's
+    /// readiness check, run on the node).
+    #[command(hide = true)]
+    WaitReady(WaitReadyArgs),
+
     /// Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it
     /// after open requests finish).
     Router(RouterArgs),
@@ -171,6 +191,54 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// garnet binary to install on nodes whose platform differs from this machine's (default: the
+    /// inventory's `deploy.binaries`, else this binary where the platform matches).
+    #[arg(long, value_name = "FILE")]
+    pub binary: Option<PathBuf>,
+
+    /// Skip the checks after applying (loader and router completions, first sample in the store).
+    #[arg(long)]
+    pub no_verify: bool,
+
+    /// How long to wait for each loader to load its model and answer.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub ready_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Samples older than this make a node stale.
+    #[arg(long, default_value = "3m", value_parser = parse_duration, value_name = "DURATION")]
+    pub stale_after: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// The node config deploy wrote (`<garnet home>/etc/node.json`).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Override the sampling interval (tests, footprint benchmarks).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitReadyArgs {
+    /// Base URL, e.g. `http://127.0.0.1:8001`.
+    pub url: String,
+    /// The `model` to ask for.
+    #[arg(long)]
+    pub model: String,
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// A file whose last lines are printed when the endpoint never gets ready (the service's log).
+    #[arg(long)]
+    pub log: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

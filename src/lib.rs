@@ -6,11 +6,13 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod http;
 pub mod inventory;
 pub mod node;
 pub mod output;
 pub mod placement;
 pub mod plan;
+pub mod report;
 pub mod router;
 pub mod store;
 pub mod telemetry;
@@ -82,8 +84,12 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GARNET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .try_init();
 }
 
 /// Prints an error once, with its cause chain and a hint where the fix is known; picks the exit code.

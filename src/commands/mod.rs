@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod completions;
+pub mod deploy;
 pub mod exec;
 pub mod facts;
 pub mod init;
@@ -11,8 +12,10 @@ pub mod inventory;
 pub mod keys;
 pub mod lock;
 pub mod model;
+pub mod monitor;
 pub mod retry;
 pub mod router;
+pub mod status;
 
 use std::path::PathBuf;
 
@@ -87,7 +90,7 @@ impl Ctx {
     }
 
     /// Where OpenSSH control sockets go: short, private, per user.
-    fn control_dir(&self) -> PathBuf {
+    pub fn control_dir(&self) -> PathBuf {
         let d = self.state_dir().join("cm");
         // Unix socket paths max out at 108 bytes and the openssh crate adds ~46.
         if d.as_os_str().len() <= 56 {
@@ -111,6 +114,10 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Inventory(cmd) => inventory::run(cmd, ctx),
         Command::Retry => Box::pin(retry::run(ctx)).await,
         Command::Router(args) => router::run(args, ctx).await,
+        Command::Deploy(args) => deploy::run(args, ctx).await,
+        Command::Status(args) => status::run(args, ctx).await,
+        Command::Monitor(args) => monitor::run(args, ctx).await,
+        Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::Bench(args) => bench::run(args, ctx).await,
         Command::Model(cmd) => model::run(cmd, ctx),
         Command::Keys(cmd) => keys::run(cmd, ctx).await,
@@ -293,4 +300,17 @@ fn interrupted(p: Printer) -> impl Future<Output = ()> {
             }
         });
     }
+}
+
+/// Resolves on the first SIGINT or SIGTERM (for the daemons), saying so on stderr.
+pub async fn shutdown_signal(daemon: &str, what_happens: &str) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("{daemon}: shutting down: {what_happens}");
 }

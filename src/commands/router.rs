@@ -122,7 +122,7 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
                 .context("cannot start a router thread")?,
         );
     }
-    shutdown_signal().await;
+    super::shutdown_signal("router", "no new connections, open requests finish").await;
     let _ = stop_tx.send(true);
     let joined = tokio::task::spawn_blocking(move || threads.into_iter().map(|t| t.join()).collect::<Vec<_>>()).await?;
     for j in joined {
@@ -134,16 +134,4 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
     }
     eprintln!("router: stopped");
     Ok(ExitStatus::Success)
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
-    eprintln!("router: shutting down: no new connections, open requests finish");
 }

@@ -18,7 +18,9 @@ use serde::Serialize;
 use serde_saphyr::Spanned;
 
 pub use diag::{Diagnostic, InventoryError, did_you_mean};
-pub use schema::{Cost, HostKeyChecking, Model, Os, Quantization, ServiceBackend, StoreKind, Tier, TransportKind};
+pub use schema::{
+    Cost, DeployConfig, HostKeyChecking, Model, Os, Quantization, ServiceBackend, StoreKind, Tier, TransportKind,
+};
 pub use select::{Selection, select};
 
 use schema::RawInventory;
@@ -38,6 +40,16 @@ pub struct Inventory {
     pub store: StoreSpec,
     pub router: Option<RouterSpec>,
     pub cost: Option<Cost>,
+    pub deploy: DeployConfig,
+    pub monitor: MonitorSpec,
+}
+
+/// The monitor's settings with defaults applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitorSpec {
+    pub interval_secs: u32,
+    pub health_port: u16,
+    pub spool_max: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,6 +81,9 @@ pub struct Node {
     pub connect_timeout: Duration,
     pub connect_retries: u32,
     pub service_backend: ServiceBackend,
+    /// Where other nodes reach this node's services (see [`Node::service_host`]).
+    pub address: Option<String>,
+    pub port_offset: u16,
 }
 
 impl Node {
@@ -85,6 +100,38 @@ impl Node {
                 }
             }
         }
+    }
+}
+
+impl Node {
+    /// The host other nodes (the router) use to reach this node's loaders.
+    pub fn service_host(&self) -> String {
+        let h = match (&self.address, self.transport) {
+            (Some(a), _) => a.clone(),
+            (None, TransportKind::Local) => "127.0.0.1".to_string(),
+            (None, _) => self.host.clone(),
+        };
+        if h.contains(':') { format!("[{h}]") } else { h }
+    }
+
+    /// The address this node's loaders listen on: its `address`, else `host` when that is an IP
+    /// address (a name from ssh_config may not resolve on the node itself), else every interface.
+    pub fn bind_host(&self) -> String {
+        match (&self.address, self.transport) {
+            (Some(a), _) => a.clone(),
+            (None, TransportKind::Local) => "127.0.0.1".to_string(),
+            (None, _) if self.host.parse::<std::net::IpAddr>().is_ok() => self.host.clone(),
+            (None, _) => "0.0.0.0".to_string(),
+        }
+    }
+
+    /// A service port on this node: `base` shifted by the node's `port_offset`.
+    pub fn port(&self, base: u16) -> u16 {
+        base.saturating_add(self.port_offset)
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
     }
 }
 
@@ -105,6 +152,21 @@ pub struct ModelSpec {
     /// The loader's port on every node the model is placed on.
     pub port: u16,
     pub max_concurrency: u32,
+    /// The weights on this machine when `source` is a path (`/`, `.` or `~` first): deploy copies
+    /// them to `models/<name>` under each node's garnet home.
+    pub local_path: Option<PathBuf>,
+}
+
+impl ModelSpec {
+    /// What the loader is started with as `--model`, and so the id the router must send it: the
+    /// copied folder relative to the garnet home (the loader's working directory), or the
+    /// Hugging Face repo id.
+    pub fn loader_id(&self) -> String {
+        match self.local_path {
+            Some(_) => format!("models/{}", self.name),
+            None => self.source.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,7 +175,7 @@ pub struct PlacementSpec {
     pub replicas: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct StoreSpec {
     pub kind: StoreKind,
     /// Local folder (kind `local`).
@@ -245,6 +307,8 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         store,
         router,
         cost,
+        deploy,
+        monitor,
     } = raw;
 
     // cluster
@@ -369,6 +433,8 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             connect_timeout: Duration::from_secs(d.connect_timeout_secs.as_ref().map(|t| t.value.max(1)).unwrap_or(10)),
             connect_retries: d.connect_retries.unwrap_or(2),
             service_backend: rn.service_backend.or(d.service_backend).unwrap_or_default(),
+            address: rn.address.as_ref().map(|a| a.value.clone()),
+            port_offset: rn.port_offset.unwrap_or(0),
         }));
     }
 
@@ -427,6 +493,11 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             latency_budget_ms: m.latency_budget_ms.as_ref().map(|v| v.value),
             port: m.port.as_ref().map_or(8001 + i as u16, |p| p.value),
             max_concurrency: m.max_concurrency.as_ref().map_or(4, |c| c.value),
+            local_path: {
+                let src = m.source.value.trim();
+                (src.starts_with('/') || src.starts_with('.') || src.starts_with('~'))
+                    .then(|| expand_path(dir, Path::new(src)))
+            },
         });
         if let Some(c) = &m.max_concurrency
             && c.value == 0
@@ -608,6 +679,19 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         }
     });
 
+    let monitor = monitor.unwrap_or_default();
+    if let Some(i) = &monitor.interval_secs
+        && i.value == 0
+    {
+        let (l, c) = at(i);
+        diags.push(Diagnostic::new(l, c, "monitor.interval_secs", "must be at least 1"));
+    }
+    let monitor = MonitorSpec {
+        interval_secs: monitor.interval_secs.as_ref().map_or(60, |i| i.value.max(1)),
+        health_port: monitor.health_port.unwrap_or(9109),
+        spool_max: monitor.spool_max.unwrap_or(10_080),
+    };
+
     Inventory {
         path: path.to_path_buf(),
         cluster: ClusterInfo { slug, tier: cluster.tier, contacts: cluster.contacts },
@@ -617,5 +701,7 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         store,
         router,
         cost,
+        deploy: deploy.unwrap_or_default(),
+        monitor,
     }
 }

@@ -28,6 +28,40 @@ pub struct RawInventory {
     pub router: Option<RouterConfig>,
     #[serde(default)]
     pub cost: Option<Cost>,
+    #[serde(default)]
+    pub deploy: Option<DeployConfig>,
+    #[serde(default)]
+    pub monitor: Option<MonitorConfig>,
+}
+
+/// What `deploy` installs besides the services.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// An existing Python on the nodes with `mlx-lm` installed (a node-side path). Without it,
+    /// deploy creates a venv under each node's garnet home and installs `packages` into it.
+    pub python: Option<String>,
+    /// pip requirement specifiers for the created venv (default: pinned `mlx-lm` and `mlx`).
+    pub packages: Option<Vec<String>>,
+    /// garnet binaries for platforms other than this machine's, by `os-arch`
+    /// (`macos-aarch64`, `linux-x86_64`, ...); local paths.
+    #[serde(default)]
+    pub binaries: HashMap<String, PathBuf>,
+    /// Extra arguments for every `mlx_lm.server`.
+    #[serde(default)]
+    pub loader_args: Vec<String>,
+}
+
+/// The monitor every node runs.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Seconds between samples (default 60).
+    pub interval_secs: Option<Spanned<u32>>,
+    /// Loopback port of its health endpoint (default 9109, plus the node's `port_offset`).
+    pub health_port: Option<u16>,
+    /// Samples kept on disk while the store is unreachable (default 10080: a week of minutes).
+    pub spool_max: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -125,6 +159,12 @@ pub struct RawNode {
     pub transport: Option<TransportKind>,
     pub identity_file: Option<PathBuf>,
     pub service_backend: Option<ServiceBackend>,
+    /// Address other nodes reach this one's services at, and that its loaders listen on
+    /// (default: `host` when it is an IP address, else loaders listen on all interfaces).
+    pub address: Option<Spanned<String>>,
+    /// Added to every port garnet's services use on this node (loaders, router, monitor), so
+    /// several nodes can share one machine (the lab, containers on one host).
+    pub port_offset: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

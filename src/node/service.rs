@@ -118,13 +118,17 @@ pub fn process_start(s: &ServiceSpec) -> String {
 
 /// Shell to stop it: TERM, up to 30 s for it to go, then KILL (exit 100 if it was not running).
 pub fn process_stop(s: &ServiceSpec) -> String {
+    stop_pidfile(&shell_quote(&s.pidfile()))
+}
+
+/// The stop script for a pidfile given as a shell word (quoted path or `"$var"`).
+fn stop_pidfile(pidfile: &str) -> String {
     format!(
-        "p={pid}; [ -f \"$p\" ] || exit {UNCHANGED}; n=$(cat \"$p\")\n\
+        "p={pidfile}; [ -f \"$p\" ] || exit {UNCHANGED}; n=$(cat \"$p\")\n\
          if ! kill -0 \"$n\" 2>/dev/null; then rm -f \"$p\"; exit {UNCHANGED}; fi\n\
          kill -TERM \"$n\"; i=0\n\
          while kill -0 \"$n\" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n\
-         kill -KILL \"$n\" 2>/dev/null; rm -f \"$p\"",
-        pid = shell_quote(&s.pidfile()),
+         kill -KILL \"$n\" 2>/dev/null; rm -f \"$p\""
     )
 }
 
@@ -133,6 +137,78 @@ pub fn process_status(s: &ServiceSpec) -> String {
     format!(
         "p={pid}; [ -f \"$p\" ] && kill -0 \"$(cat \"$p\")\" 2>/dev/null || exit 3",
         pid = shell_quote(&s.pidfile())
+    )
+}
+
+/// Where a service's definition lives on the node (`home` is the user's home directory there).
+pub fn definition_path(backend: ServiceBackend, s: &ServiceSpec, home: &str, garnet_home: &str) -> String {
+    match backend {
+        ServiceBackend::Launchd => format!("{home}/Library/LaunchAgents/{}.plist", s.label()),
+        ServiceBackend::Systemd => format!("{home}/.config/systemd/user/{}.service", s.name),
+        _ => format!("{garnet_home}/services/{}.sh", s.name),
+    }
+}
+
+/// The definition's text: the plist, the unit, or the process backend's start script.
+pub fn definition(backend: ServiceBackend, s: &ServiceSpec) -> String {
+    match backend {
+        ServiceBackend::Launchd => launchd_plist(s),
+        ServiceBackend::Systemd => systemd_unit(s),
+        _ => format!("#!/bin/sh\n# garnet service `{}`: started by `garnet deploy`\n{}\n", s.name, process_start(s)),
+    }
+}
+
+/// Shell that makes the service run at generation `generation` (a hash of its definition and of
+/// everything it reads): exit 100 when it already does, else (re)start it and record the generation.
+/// This is what makes a second deploy restart nothing, and a changed model or config restart
+/// exactly the services that use it.
+pub fn ensure_running(backend: ServiceBackend, s: &ServiceSpec, def_path: &str, generation: &str) -> String {
+    let run = shell_quote(&s.run_dir);
+    let gen_file = shell_quote(&format!("{}/{}.gen", s.run_dir, s.name));
+    let def = shell_quote(def_path);
+    let (running, restart) = match backend {
+        ServiceBackend::Launchd => (
+            format!("launchctl print \"gui/$(id -u)/{}\" >/dev/null 2>&1", s.label()),
+            format!(
+                "launchctl bootout \"gui/$(id -u)/{l}\" 2>/dev/null; launchctl bootstrap \"gui/$(id -u)\" {def} || exit 1",
+                l = s.label()
+            ),
+        ),
+        ServiceBackend::Systemd => (
+            format!("systemctl --user daemon-reload && systemctl --user is-active -q {}.service", s.name),
+            format!(
+                "systemctl --user enable -q {n}.service && systemctl --user restart {n}.service || exit 1",
+                n = s.name
+            ),
+        ),
+        _ => (format!("( {} )", process_status(s)), format!("( {} ); sh {def} || exit 1", process_stop(s))),
+    };
+    format!(
+        "mkdir -p {run}; g={generation}; f={gen_file}\n\
+         if {running} && [ \"$(cat \"$f\" 2>/dev/null)\" = \"$g\" ]; then exit {UNCHANGED}; fi\n\
+         {restart}\n\
+         echo \"$g\" > \"$f\""
+    )
+}
+
+/// Shell that stops and removes every garnet service named `<prefix>*` under `run_dir` except
+/// `keep` (what an earlier deploy installed and the placement no longer wants); exit 100 if none.
+pub fn prune(backend: ServiceBackend, run_dir: &str, garnet_home: &str, prefix: &str, keep: &[String]) -> String {
+    let stop = match backend {
+        ServiceBackend::Launchd => "l=\"dev.garnet.${n#garnet-}\"; launchctl bootout \"gui/$(id -u)/$l\" 2>/dev/null; rm -f \"$HOME/Library/LaunchAgents/$l.plist\"".to_string(),
+        ServiceBackend::Systemd => "systemctl --user disable --now -q \"$n.service\" 2>/dev/null; rm -f \"$HOME/.config/systemd/user/$n.service\"; systemctl --user daemon-reload".to_string(),
+        _ => format!("( {} ); rm -f {}/services/\"$n.sh\"", stop_pidfile(&format!("{}/\"$n.pid\"", shell_quote(run_dir))), shell_quote(garnet_home)),
+    };
+    format!(
+        "keep=' {keep} '; changed=\n\
+         for f in {run}/{prefix}*.gen; do\n\
+         [ -e \"$f\" ] || continue; n=$(basename \"$f\" .gen)\n\
+         case \"$keep\" in *\" $n \"*) continue;; esac\n\
+         echo \"removing $n\"; {stop}; rm -f \"$f\"; changed=1\n\
+         done\n\
+         [ -n \"$changed\" ] || exit {UNCHANGED}",
+        keep = keep.join(" "),
+        run = shell_quote(run_dir),
     )
 }
 

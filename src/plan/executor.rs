@@ -248,6 +248,29 @@ async fn run_step(
                 Err(e) => (Outcome::Failed, None, Some(e.to_string())),
             }
         }
+        Action::Copy { source, path, mode, sha256, .. } => {
+            let p = crate::transport::shell_path(path);
+            let check = format!(
+                "p={p}; [ -f \"$p\" ] || exit 0; if command -v sha256sum >/dev/null; then sha256sum \"$p\"; else shasum -a 256 \"$p\"; fi"
+            );
+            let current = conn.run(RunRequest { command: check, capture: true, ..Default::default() }).await;
+            match current {
+                Err(TransportError::ConnectionLost(m)) => {
+                    (Outcome::Unreachable, None, Some(format!("connection lost: {m}")))
+                }
+                Err(e) => (Outcome::Failed, None, Some(e.to_string())),
+                Ok(out) if String::from_utf8_lossy(&out.stdout).split_whitespace().next() == Some(sha256.as_str()) => {
+                    (Outcome::Ok, None, None)
+                }
+                Ok(_) => match tokio::fs::read(source).await {
+                    Err(e) => (Outcome::Failed, None, Some(format!("cannot read `{}`: {e}", source.display()))),
+                    Ok(bytes) => match conn.upload(path, &bytes, *mode).await {
+                        Ok(()) => (Outcome::Changed, None, None),
+                        Err(e) => (Outcome::Failed, None, Some(e.to_string())),
+                    },
+                },
+            }
+        }
         Action::Upload { path, contents, mode, .. } => match conn.read_file(path).await {
             Ok(Some(current)) if current == *contents => (Outcome::Ok, None, None),
             Ok(_) => match conn.upload(path, contents, *mode).await {

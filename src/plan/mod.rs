@@ -71,6 +71,8 @@ pub enum Action {
         /// Never render the content (keys, tokens).
         secret: bool,
     },
+    /// A local file (a binary, model weights) copied when the node's copy has another SHA-256.
+    Copy { source: std::path::PathBuf, path: String, mode: u32, size: u64, sha256: String },
 }
 
 /// How a step or a node ended.

@@ -26,6 +26,16 @@ pub fn text(plan: &Plan, current: &dyn Fn(&str, &str) -> Option<Vec<u8>>) -> Str
                         s.push_str(&format!("       {l}\n"));
                     }
                 }
+                Action::Copy { source, path, mode, size, sha256 } => {
+                    s.push_str(&format!(
+                        "  {}. {}: copy {} to {path} (mode {mode:04o}, {}, sha256 {}…) unless the node has it\n",
+                        i + 1,
+                        step.name,
+                        source.display(),
+                        crate::util::human_bytes(*size),
+                        &sha256[..12.min(sha256.len())]
+                    ));
+                }
                 Action::Upload { path, contents, mode, secret } => {
                     s.push_str(&format!(
                         "  {}. {}: write {path} (mode {mode:04o}, {} bytes)\n",
@@ -59,6 +69,10 @@ pub fn json(plan: &Plan) -> serde_json::Value {
                     Action::Run { command, timeout, .. } => {
                         json!({"name": st.name, "kind": "run", "command": command, "timeout_secs": timeout.map(|t| t.as_secs_f64())})
                     }
+                    Action::Copy { source, path, mode, size, sha256 } => json!({
+                        "name": st.name, "kind": "copy", "source": source, "path": path, "mode": format!("{mode:04o}"),
+                        "bytes": size, "sha256": sha256,
+                    }),
                     Action::Upload { path, contents, mode, secret } => json!({
                         "name": st.name, "kind": "upload", "path": path, "mode": format!("{mode:04o}"), "bytes": contents.len(),
                         "content": if *secret { None } else { Some(String::from_utf8_lossy(contents)) },

@@ -78,7 +78,11 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Result<Response<B
                 .iter()
                 .map(|m| {
                     let r = &t.routes[m];
-                    json!({"model": m, "queue_depth": r.queue.waiting.load(Ordering::Acquire), "backends": r.backends.iter().map(|b| backend_json(b)).collect::<Vec<_>>()})
+                    json!({
+                        "model": m, "queue_depth": r.queue.waiting.load(Ordering::Acquire),
+                        "latency": r.metrics.e2e.snapshot(), "ttft": r.metrics.ttft.snapshot(),
+                        "backends": r.backends.iter().map(|b| backend_json(b)).collect::<Vec<_>>(),
+                    })
                 })
                 .collect();
             Ok(json_response(StatusCode::OK, &json!({"version": t.version, "models": models})))

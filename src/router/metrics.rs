@@ -29,6 +29,18 @@ impl Histogram {
         self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// Per-bucket counts (not cumulative; the last one is above the highest bound), the count
+    /// and the sum in seconds: what the admin API hands the monitor, which diffs two snapshots.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let mut counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let count = self.count.load(Ordering::Relaxed);
+        counts.push(count.saturating_sub(counts.iter().sum::<u64>()));
+        serde_json::json!({
+            "bounds": BUCKETS, "counts": counts, "count": count,
+            "sum_secs": self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        })
+    }
+
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let mut cum = 0;
         for (i, b) in BUCKETS.iter().enumerate() {

@@ -388,15 +388,12 @@ impl RoutesConfig {
                     .nodes
                     .iter()
                     .filter_map(|n| inv.node(n))
-                    .map(|node| {
-                        let host = if node.host.contains(':') { format!("[{}]", node.host) } else { node.host.clone() };
-                        BackendConfig {
-                            id: format!("{}/{}", node.name, m.name),
-                            url: format!("http://{host}:{}", m.port),
-                            model: m.source.clone(),
-                            max_concurrency: m.max_concurrency as usize,
-                            draining: false,
-                        }
+                    .map(|node| BackendConfig {
+                        id: format!("{}/{}", node.name, m.name),
+                        url: format!("http://{}:{}", node.service_host(), node.port(m.port)),
+                        model: m.loader_id(),
+                        max_concurrency: m.max_concurrency as usize,
+                        draining: false,
                     })
                     .collect();
                 Some(ModelConfig {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use crate::inventory::{Inventory, StoreKind};
+use crate::inventory::{Inventory, StoreKind, StoreSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -40,9 +40,14 @@ pub trait Store: Send + Sync {
 
 /// Opens the store the inventory names.
 pub async fn open(inv: &Inventory) -> Result<Box<dyn Store>, StoreError> {
-    match inv.store.kind {
-        StoreKind::Local => Ok(Box::new(LocalStore::new(inv.store.path.clone()))),
-        StoreKind::S3 => Ok(Box::new(s3::S3Store::new(&inv.store).await?)),
+    open_spec(&inv.store).await
+}
+
+/// Opens a store from its settings (the monitor has no inventory, only its node config).
+pub async fn open_spec(spec: &StoreSpec) -> Result<Box<dyn Store>, StoreError> {
+    match spec.kind {
+        StoreKind::Local => Ok(Box::new(LocalStore::new(spec.path.clone()))),
+        StoreKind::S3 => Ok(Box::new(s3::S3Store::new(spec).await?)),
     }
 }
 

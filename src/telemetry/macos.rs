@@ -99,6 +99,23 @@ pub fn memory(vm_stat: &str, swapusage: &str, total: Option<u64>, pressure: Opti
     })
 }
 
+/// Runs the commands on this Mac (root-less, `LC_ALL=C`) and parses them.
+pub fn collect() -> (Memory, Thermal) {
+    let run = |cmd: &str, args: &[&str]| -> String {
+        std::process::Command::new(cmd)
+            .args(args)
+            .env("LC_ALL", "C")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let total = run("sysctl", &["-n", "hw.memsize"]).trim().parse().ok();
+    let level = run("sysctl", &["kern.memorystatus_vm_pressure_level"]);
+    let mem = memory(&run("vm_stat", &[]), &run("sysctl", &["vm.swapusage"]), total, parse_memorystatus(&level))
+        .unwrap_or_default();
+    (mem, parse_pmset_therm(&run("pmset", &["-g", "therm"])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,8 @@
 
 pub mod linux;
 pub mod macos;
+pub mod monitor;
+pub mod read;
 pub mod spool;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,190 @@
+//! `garnet status`: the cluster as its latest samples tell it. Read-only: no lock, no prompt.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::Ctx;
+use crate::ExitStatus;
+use crate::cli::StatusArgs;
+use crate::telemetry::{ModelStats, Sample};
+use crate::util::human_bytes;
+
+/// One node's row.
+#[derive(Debug, serde::Serialize)]
+struct NodeRow {
+    node: String,
+    /// `up`, `stale` (last sample older than the limit), `no data`
+    state: &'static str,
+    last_sample: Option<String>,
+    age_secs: Option<i64>,
+    sample: Option<Sample>,
+}
+
+pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
+    let inv = ctx.load_inventory()?;
+    let nodes = ctx.select(&inv)?;
+    let store = crate::store::open(&inv).await?;
+    let now = jiff::Timestamp::now();
+    let mut rows = Vec::new();
+    for n in &nodes {
+        let latest = crate::telemetry::read::latest(store.as_ref(), &inv.cluster.slug, &n.name).await?;
+        let row = match latest {
+            None => NodeRow { node: n.name.clone(), state: "no data", last_sample: None, age_secs: None, sample: None },
+            Some((at, s)) => {
+                let age = now.duration_since(at).as_secs();
+                NodeRow {
+                    node: n.name.clone(),
+                    state: if age as u64 > args.stale_after.as_secs() { "stale" } else { "up" },
+                    last_sample: Some(at.to_string()),
+                    age_secs: Some(age),
+                    sample: Some(s),
+                }
+            }
+        };
+        rows.push(row);
+    }
+    // Models: the fresh samples' per-model numbers, summed over routers (each reports its traffic).
+    let mut models: std::collections::BTreeMap<String, (ModelStats, f64)> = Default::default();
+    let (mut watts, mut watts_known) = (0.0, false);
+    for r in rows.iter().filter(|r| r.state == "up") {
+        let s = r.sample.as_ref().expect("up rows have a sample");
+        if let Some(w) = s.power.as_ref().and_then(|p| p.system_watts.or(p.package_watts)) {
+            watts += w;
+            watts_known = true;
+        }
+        for m in &s.models {
+            let e = models
+                .entry(m.model.clone())
+                .or_insert_with(|| (ModelStats { model: m.model.clone(), ..Default::default() }, 0.0));
+            e.0.requests += m.requests;
+            e.0.failures += m.failures;
+            e.0.prompt_tokens += m.prompt_tokens;
+            e.0.completion_tokens += m.completion_tokens;
+            e.0.cached_tokens += m.cached_tokens;
+            // Several routers: the worst one's percentile (an upper bound, not an average).
+            let worst = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            e.0.p50_ms = worst(e.0.p50_ms, m.p50_ms);
+            e.0.p95_ms = worst(e.0.p95_ms, m.p95_ms);
+            e.0.tokens_per_s = Some(e.0.tokens_per_s.unwrap_or(0.0) + m.tokens_per_s.unwrap_or(0.0));
+            e.0.queue_depth = Some(e.0.queue_depth.unwrap_or(0) + m.queue_depth.unwrap_or(0));
+            e.1 += if s.window_secs > 0 {
+                (m.prompt_tokens + m.completion_tokens) as f64 / f64::from(s.window_secs)
+            } else {
+                0.0
+            };
+        }
+    }
+    let cost = crate::report::cost::rate(&inv, watts_known.then_some(watts));
+    let total_tps: f64 = models.values().map(|(_, t)| t).sum();
+    let per_mtok = cost.as_ref().and_then(|c| c.usd_per_mtok(total_tps));
+    let up = rows.iter().filter(|r| r.state == "up").count();
+
+    let p = &ctx.printer;
+    if p.json {
+        p.json_line(&json!({
+            "event": "status", "cluster": inv.cluster.slug, "store": store.describe(), "at": now.to_string(),
+            "nodes": rows, "models": models.values().map(|(m, _)| m).collect::<Vec<_>>(),
+            "tokens_per_s": total_tps, "cost": cost, "usd_per_mtok": per_mtok,
+        }));
+    } else {
+        let mut t = p.table();
+        t.set_header(vec![
+            "node",
+            "state",
+            "last sample",
+            "memory used",
+            "pressure",
+            "swap",
+            "temp",
+            "throttle",
+            "power",
+        ]);
+        for r in &rows {
+            let s = r.sample.as_ref();
+            let m = s.map(|s| &s.memory);
+            let used = match (m.and_then(|m| m.used_bytes), m.and_then(|m| m.total_bytes)) {
+                (Some(u), Some(t)) => format!("{} / {}", human_bytes(u), human_bytes(t)),
+                _ => "-".into(),
+            };
+            let th = s.map(|s| &s.thermal);
+            let throttle = match th.and_then(|t| t.cpu_speed_limit) {
+                Some(l) if l < 100 => format!("limited to {l}%"),
+                Some(_) => "no".into(),
+                None => th.and_then(|t| t.pressure.clone()).unwrap_or_else(|| "-".into()),
+            };
+            t.add_row(vec![
+                r.node.clone(),
+                r.state.to_string(),
+                r.age_secs
+                    .map(|a| {
+                        format!("{} ago", crate::util::human_duration(std::time::Duration::from_secs(a.max(0) as u64)))
+                    })
+                    .unwrap_or_else(|| "never".into()),
+                used,
+                m.and_then(|m| m.pressure.clone()).unwrap_or_else(|| "-".into()),
+                m.and_then(|m| m.swap_used_bytes).map(human_bytes).unwrap_or_else(|| "-".into()),
+                th.and_then(|t| t.max_celsius).map(|c| format!("{c:.0} °C")).unwrap_or_else(|| "-".into()),
+                throttle,
+                s.and_then(|s| s.power.as_ref())
+                    .and_then(|p| p.system_watts.or(p.package_watts))
+                    .map(|w| format!("{w:.0} W"))
+                    .unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        p.out(format!(
+            "cluster {} — {up}/{} node(s) up, samples from {}",
+            inv.cluster.slug,
+            rows.len(),
+            store.describe()
+        ));
+        p.out(t);
+        if !models.is_empty() {
+            let mut t = p.table();
+            t.set_header(vec![
+                "model",
+                "requests",
+                "failed",
+                "p50",
+                "p95",
+                "tokens/s",
+                "queue",
+                "prompt / completion / cached tokens",
+            ]);
+            for (m, _) in models.values() {
+                let ms = |v: Option<f64>| v.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into());
+                t.add_row(vec![
+                    m.model.clone(),
+                    m.requests.to_string(),
+                    m.failures.to_string(),
+                    ms(m.p50_ms),
+                    ms(m.p95_ms),
+                    m.tokens_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
+                    m.queue_depth.map(|q| q.to_string()).unwrap_or_else(|| "-".into()),
+                    format!("{} / {} / {}", m.prompt_tokens, m.completion_tokens, m.cached_tokens),
+                ]);
+            }
+            p.out(t);
+        }
+        match (&cost, per_mtok) {
+            (Some(c), Some(usd)) => p.out(format!(
+                "cost: ${usd:.2} per million tokens at the current {total_tps:.1} tokens/s (${:.0}/month fixed{})",
+                c.fixed_usd_per_month,
+                c.energy_usd_per_month
+                    .map(|e| format!(" + ${e:.0}/month energy"))
+                    .unwrap_or_else(|| ", energy not measured".into())
+            )),
+            (Some(_), None) => p.out("cost: no traffic in the last window, so no cost per token"),
+            (None, _) => p.out("cost: add a `cost:` section to the inventory for cost per million tokens"),
+        }
+    }
+    Ok(if up == rows.len() {
+        ExitStatus::Success
+    } else if up == 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Partial
+    })
+}

@@ -1,0 +1,558 @@
+//! What `deploy` puts on one node, as plan steps: the garnet binary, the loader runtime, the model
+//! files, config and credentials, the services (loaders, router, monitor) and the readiness checks.
+//!
+//! Pure: from the inventory, the node's probed [`Target`] (OS, arch, home) and local file digests
+//! to a step list. Every step is idempotent, so a second deploy reports `ok` everywhere and
+//! restarts nothing; a service restarts exactly when its generation (the hash of its definition and
+//! of everything it reads) changed.
+//!
+//! Layout under the node's garnet home `H`:
+//! `bin/garnet`, `venv/` (when garnet creates the runtime), `models/<model>/`, `etc/node.json`,
+//! `etc/routes.json`, `etc/router.token` and `etc/store.credentials` (0600), `run/` (pidfiles,
+//! logs, generations), `spool/` (the monitor's), `services/` (process backend start scripts).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::config::{LoaderWatch, NodeConfig, RouterAdmin};
+use super::service::{self, ServiceSpec};
+use crate::inventory::{Inventory, ModelSpec, Node, Os, ServiceBackend, StoreKind};
+use crate::plan::{Action, Step};
+use crate::transport::shell_quote;
+
+/// Pinned loader packages for a venv deploy creates (the versions the tests run).
+pub const MLX_LM: &str = "mlx-lm==0.32.2";
+pub const MLX_LINUX: &str = "mlx[cpu]==0.32.4";
+pub const MLX_MACOS: &str = "mlx==0.32.4";
+
+/// What the pre-flight probe learned about a node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub os: Os,
+    /// `x86_64`, `aarch64`
+    pub arch: String,
+    /// The login user's home directory.
+    pub home: String,
+}
+
+impl Target {
+    /// The probe script: one `key=value` per line.
+    pub const PROBE: &'static str = "echo \"os=$(uname -s)\"; echo \"arch=$(uname -m)\"; echo \"home=$HOME\"";
+
+    pub fn parse(out: &str) -> Result<Target, String> {
+        let get = |k: &str| out.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix('=')).map(str::trim);
+        let os = match get("os") {
+            Some("Darwin") => Os::Macos,
+            Some("Linux") => Os::Linux,
+            other => return Err(format!("unsupported OS `{}`", other.unwrap_or("?"))),
+        };
+        let arch = match get("arch").unwrap_or("") {
+            "arm64" | "aarch64" => "aarch64",
+            "x86_64" | "amd64" => "x86_64",
+            a => return Err(format!("unsupported CPU architecture `{a}`")),
+        }
+        .to_string();
+        let home = get("home").filter(|h| h.starts_with('/')).ok_or("no home directory")?.to_string();
+        Ok(Target { os, arch, home })
+    }
+
+    /// `linux-x86_64`, `macos-aarch64`: the key of `deploy.binaries`.
+    pub fn platform(&self) -> String {
+        format!("{}-{}", if self.os == Os::Macos { "macos" } else { "linux" }, self.arch)
+    }
+
+    /// The node's garnet home as an absolute path.
+    pub fn garnet_home(&self, configured: &str) -> String {
+        let c = configured.trim_end_matches('/');
+        if c == "~" {
+            self.home.clone()
+        } else if let Some(rest) = c.strip_prefix("~/") {
+            format!("{}/{rest}", self.home)
+        } else if c.starts_with('/') {
+            c.to_string()
+        } else {
+            format!("{}/{c}", self.home)
+        }
+    }
+}
+
+/// This machine's platform, in [`Target::platform`]'s spelling.
+pub fn local_platform() -> String {
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+/// A local file with its digest (computed once per deploy, shared by every node).
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl LocalFile {
+    pub fn read(path: &Path) -> std::io::Result<LocalFile> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            h.update(&buf[..n]);
+        }
+        Ok(LocalFile { path: path.to_path_buf(), size, sha256: hex(&h.finalize()) })
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn sha(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    hex(&h.finalize())[..16].to_string()
+}
+
+/// A model folder's files (relative path → file), hidden files skipped.
+pub fn model_files(dir: &Path) -> std::io::Result<Vec<(String, LocalFile)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let p = e.path();
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if e.file_type()?.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("under dir").to_string_lossy().into_owned();
+                out.push((rel, LocalFile::read(&p)?));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Everything local a deploy reads, gathered once.
+pub struct Inputs<'a> {
+    pub inv: &'a Inventory,
+    /// The garnet binary per platform.
+    pub binaries: BTreeMap<String, LocalFile>,
+    /// Model name → its local files (models with a local source).
+    pub models: BTreeMap<String, Vec<(String, LocalFile)>>,
+    pub router_token: Option<Vec<u8>>,
+    pub store_credentials: Option<Vec<u8>>,
+    pub ready_timeout: Duration,
+}
+
+/// A loader or router readiness check the deploy runs on the node.
+fn wait_ready(h: &str, url: &str, model: &str, timeout: Duration, log: &str) -> String {
+    format!(
+        "{} wait-ready {} --model {} --timeout {}s --log {}",
+        shell_quote(&format!("{h}/bin/garnet")),
+        shell_quote(url),
+        shell_quote(model),
+        timeout.as_secs(),
+        shell_quote(log)
+    )
+}
+
+fn run(command: String, changes: bool, timeout: Option<Duration>) -> Action {
+    Action::Run {
+        command,
+        timeout,
+        stream: false,
+        capture: true,
+        changes,
+        unchanged_exit: changes.then_some(service::UNCHANGED),
+    }
+}
+
+fn step(name: impl Into<String>, action: Action) -> Step {
+    Step { name: name.into(), action }
+}
+
+/// The service name of a model's loader.
+pub fn loader_service(model: &str) -> String {
+    let slug: String = model
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    format!("garnet-loader-{slug}")
+}
+
+/// `0.0.0.0:8080` → the port; where to reach it from the node itself.
+fn local_url(listen: &str, offset: u16) -> (String, String) {
+    let addr: std::net::SocketAddr = listen.parse().unwrap_or_else(|_| "127.0.0.1:8080".parse().expect("literal"));
+    let port = addr.port().saturating_add(offset);
+    let bind = std::net::SocketAddr::new(addr.ip(), port).to_string();
+    let reach = if addr.ip().is_unspecified() { format!("127.0.0.1:{port}") } else { bind.clone() };
+    (bind, format!("http://{reach}"))
+}
+
+/// The steps for one node.
+pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Step>, String> {
+    let inv = input.inv;
+    let h = t.garnet_home(&node.garnet_home);
+    let run_dir = format!("{h}/run");
+    let backend = service::backend_for(node.service_backend, Some(t.os));
+    let binary = input.binaries.get(&t.platform()).ok_or_else(|| {
+        format!(
+            "no garnet binary for {} ({}): pass `--binary FILE` or set `deploy.binaries.{}`",
+            node.name,
+            t.platform(),
+            t.platform()
+        )
+    })?;
+    let garnet = format!("{h}/bin/garnet");
+    let mut steps = vec![step(
+        "garnet binary",
+        Action::Copy {
+            source: binary.path.clone(),
+            path: garnet.clone(),
+            mode: 0o755,
+            size: binary.size,
+            sha256: binary.sha256.clone(),
+        },
+    )];
+
+    let placed: Vec<&ModelSpec> = inv
+        .models
+        .iter()
+        .filter(|m| inv.placement.get(&m.name).is_some_and(|p| p.nodes.contains(&node.name)))
+        .collect();
+
+    // The loader runtime.
+    let python = match &inv.deploy.python {
+        Some(py) => {
+            if !placed.is_empty() {
+                steps.push(step(
+                    "loader runtime (existing python)",
+                    run(
+                        format!(
+                            "{py} -c 'import mlx_lm' || {{ echo \"{py} cannot import mlx_lm: install mlx-lm there or drop deploy.python\" >&2; exit 1; }}",
+                            py = shell_quote(py)
+                        ),
+                        false,
+                        Some(Duration::from_secs(120)),
+                    ),
+                ));
+            }
+            py.clone()
+        }
+        None => {
+            let venv = format!("{h}/venv");
+            let packages = inv.deploy.packages.clone().unwrap_or_else(|| {
+                vec![(if t.os == Os::Macos { MLX_MACOS } else { MLX_LINUX }).to_string(), MLX_LM.to_string()]
+            });
+            let want = packages.join(" ");
+            if !placed.is_empty() {
+                steps.push(step(
+                    "loader runtime (venv)",
+                    run(
+                        format!(
+                            "v={v}; want={w}\n\
+                             if [ -x \"$v/bin/python\" ] && [ \"$(cat \"$v/.garnet-packages\" 2>/dev/null)\" = \"$want\" ]; then exit {u}; fi\n\
+                             python3 -m venv \"$v\" && \"$v/bin/pip\" install -q --disable-pip-version-check {pk} && printf '%s' \"$want\" > \"$v/.garnet-packages\"",
+                            v = shell_quote(&venv),
+                            w = shell_quote(&want),
+                            u = service::UNCHANGED,
+                            pk = packages.iter().map(|p| shell_quote(p)).collect::<Vec<_>>().join(" "),
+                        ),
+                        true,
+                        Some(Duration::from_secs(1800)),
+                    ),
+                ));
+            }
+            format!("{venv}/bin/python")
+        }
+    };
+
+    // Models.
+    let mut model_gen: BTreeMap<String, String> = BTreeMap::new();
+    for m in &placed {
+        match input.models.get(&m.name) {
+            Some(files) => {
+                let mut digest = Vec::new();
+                for (rel, f) in files {
+                    steps.push(step(
+                        format!("model {} {rel}", m.name),
+                        Action::Copy {
+                            source: f.path.clone(),
+                            path: format!("{h}/models/{}/{rel}", m.name),
+                            mode: 0o644,
+                            size: f.size,
+                            sha256: f.sha256.clone(),
+                        },
+                    ));
+                    digest.extend_from_slice(rel.as_bytes());
+                    digest.extend_from_slice(f.sha256.as_bytes());
+                }
+                model_gen.insert(m.name.clone(), sha(&[&digest]));
+            }
+            None => {
+                steps.push(step(
+                    format!("model {} (download on the node)", m.name),
+                    run(
+                        format!(
+                            "export HF_HOME={hf}\n\
+                             HF_HUB_OFFLINE=1 {py} -c 'import sys; from huggingface_hub import snapshot_download as s; s(sys.argv[1])' {src} >/dev/null 2>&1 && exit {u}\n\
+                             {py} -c 'import sys; from huggingface_hub import snapshot_download as s; s(sys.argv[1])' {src}",
+                            hf = shell_quote(&format!("{h}/hf")),
+                            py = shell_quote(&python),
+                            src = shell_quote(&m.source),
+                            u = service::UNCHANGED
+                        ),
+                        true,
+                        Some(Duration::from_secs(6 * 3600)),
+                    ),
+                ));
+                model_gen.insert(m.name.clone(), sha(&[m.source.as_bytes()]));
+            }
+        }
+    }
+
+    // Config and secrets.
+    let mut store = inv.store.clone();
+    let mut cred_digest = Vec::new();
+    if let Some(c) = &input.store_credentials {
+        let path = format!("{h}/etc/store.credentials");
+        steps.push(step(
+            "store credentials",
+            Action::Upload { path: path.clone(), contents: c.clone(), mode: 0o600, secret: true },
+        ));
+        store.credentials_file = Some(PathBuf::from(path));
+        cred_digest = c.clone();
+    }
+    if store.kind == StoreKind::Local && node.transport != crate::inventory::TransportKind::Local {
+        // A folder on the operator's machine is not reachable from the node: keep it on the node.
+        store.path = PathBuf::from(format!("{h}/store"));
+    }
+    let is_router = node.has_role("router") && inv.router.is_some();
+    let router_spec = inv.router.clone();
+    let admin = router_spec.as_ref().map(|r| local_url(&r.admin_listen, node.port_offset));
+    let loaders: Vec<LoaderWatch> = placed
+        .iter()
+        .map(|m| LoaderWatch {
+            model: m.name.clone(),
+            service: loader_service(&m.name),
+            url: format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port)),
+        })
+        .collect();
+    let node_cfg = NodeConfig {
+        cluster: inv.cluster.slug.clone(),
+        node: node.name.clone(),
+        interval_secs: inv.monitor.interval_secs,
+        health_listen: format!("127.0.0.1:{}", node.port(inv.monitor.health_port)),
+        spool_dir: PathBuf::from(format!("{h}/spool")),
+        spool_max: inv.monitor.spool_max,
+        store,
+        router: if is_router {
+            admin.as_ref().map(|(_, url)| RouterAdmin {
+                admin_url: url.clone(),
+                token_file: PathBuf::from(format!("{h}/etc/router.token")),
+            })
+        } else {
+            None
+        },
+        loaders: loaders.clone(),
+    };
+    let node_json = serde_json::to_vec_pretty(&node_cfg).expect("serializes");
+    let mut node_json = node_json;
+    node_json.push(b'\n');
+    steps.push(step(
+        "node config",
+        Action::Upload { path: format!("{h}/etc/node.json"), contents: node_json.clone(), mode: 0o644, secret: false },
+    ));
+    let mut routes_json = Vec::new();
+    let token = input.router_token.clone().unwrap_or_default();
+    if is_router {
+        let routes = crate::router::table::RoutesConfig::from_inventory(inv);
+        routes_json = serde_json::to_vec_pretty(&routes).expect("serializes");
+        routes_json.push(b'\n');
+        steps.push(step(
+            "router routes",
+            Action::Upload {
+                path: format!("{h}/etc/routes.json"),
+                contents: routes_json.clone(),
+                mode: 0o644,
+                secret: false,
+            },
+        ));
+        steps.push(step(
+            "router admin token",
+            Action::Upload {
+                path: format!("{h}/etc/router.token"),
+                contents: token.clone(),
+                mode: 0o600,
+                secret: true,
+            },
+        ));
+    }
+
+    // Services: loaders first, then the router in front of them, then the monitor watching all.
+    let mut services: Vec<(ServiceSpec, Vec<u8>, Option<(String, String)>)> = Vec::new();
+    for m in &placed {
+        let mut args: Vec<String> = vec![
+            "-m".into(),
+            "mlx_lm.server".into(),
+            "--host".into(),
+            node.bind_host(),
+            "--port".into(),
+            node.port(m.port).to_string(),
+            "--model".into(),
+            m.loader_id(),
+        ];
+        if let Some(mt) = m.max_tokens {
+            args.extend(["--max-tokens".into(), mt.to_string()]);
+        }
+        args.extend(inv.deploy.loader_args.iter().cloned());
+        let mut env = BTreeMap::from([("HF_HOME".to_string(), format!("{h}/hf"))]);
+        if m.local_path.is_some() {
+            env.insert("HF_HUB_OFFLINE".into(), "1".into());
+        }
+        let spec = ServiceSpec {
+            name: loader_service(&m.name),
+            program: python.clone(),
+            args,
+            env,
+            working_dir: Some(h.clone()),
+            run_dir: run_dir.clone(),
+            restart: true,
+        };
+        let url = format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port));
+        let deps = model_gen.get(&m.name).cloned().unwrap_or_default().into_bytes();
+        services.push((spec, deps, Some((url, m.loader_id()))));
+    }
+    let mut router_checks = Vec::new();
+    if let (true, Some(r), Some((admin_bind, _))) = (is_router, &router_spec, &admin) {
+        let (listen, url) = local_url(&r.listen, node.port_offset);
+        let spec = ServiceSpec {
+            name: "garnet-router".into(),
+            program: garnet.clone(),
+            args: vec![
+                "router".into(),
+                "--routes".into(),
+                format!("{h}/etc/routes.json"),
+                "--listen".into(),
+                listen,
+                "--admin-listen".into(),
+                admin_bind.clone(),
+                "--admin-token-file".into(),
+                format!("{h}/etc/router.token"),
+            ],
+            env: BTreeMap::new(),
+            working_dir: Some(h.clone()),
+            run_dir: run_dir.clone(),
+            restart: true,
+        };
+        let deps = [binary.sha256.as_bytes(), &routes_json, &token].concat();
+        services.push((spec, deps, None));
+        for m in inv.models.iter().filter(|m| inv.placement.contains_key(&m.name)) {
+            router_checks.push((url.clone(), m.name.clone()));
+        }
+    }
+    let monitor = ServiceSpec {
+        name: "garnet-monitor".into(),
+        program: garnet.clone(),
+        args: vec!["monitor".into(), "--config".into(), format!("{h}/etc/node.json")],
+        env: BTreeMap::from([("GARNET_LOG".to_string(), "info".to_string())]),
+        working_dir: Some(h.clone()),
+        run_dir: run_dir.clone(),
+        restart: true,
+    };
+    services.push((monitor, [binary.sha256.as_bytes(), &node_json, &cred_digest].concat(), None));
+
+    let mut checks = Vec::new();
+    for (spec, deps, check) in &services {
+        let def_path = service::definition_path(backend, spec, &t.home, &h);
+        let def = service::definition(backend, spec);
+        let generation = sha(&[def.as_bytes(), deps]);
+        steps.push(step(
+            format!("{} definition", spec.name),
+            Action::Upload { path: def_path.clone(), contents: def.into_bytes(), mode: 0o644, secret: false },
+        ));
+        steps.push(step(
+            format!("{} running", spec.name),
+            run(service::ensure_running(backend, spec, &def_path, &generation), true, Some(Duration::from_secs(60))),
+        ));
+        if let Some((url, id)) = check {
+            checks.push(step(
+                format!("{} ready", spec.name),
+                run(
+                    wait_ready(&h, url, id, input.ready_timeout, &spec.stderr_log()),
+                    false,
+                    Some(input.ready_timeout + Duration::from_secs(5)),
+                ),
+            ));
+        }
+    }
+    let keep: Vec<String> = placed.iter().map(|m| loader_service(&m.name)).collect();
+    steps.push(step(
+        "remove loaders no longer placed here",
+        run(service::prune(backend, &run_dir, &h, "garnet-loader-", &keep), true, Some(Duration::from_secs(60))),
+    ));
+    steps.extend(checks);
+    for (url, model) in router_checks {
+        steps.push(step(
+            format!("router serves {model}"),
+            run(
+                wait_ready(&h, &url, &model, input.ready_timeout, &format!("{run_dir}/garnet-router.err.log")),
+                false,
+                Some(input.ready_timeout + Duration::from_secs(5)),
+            ),
+        ));
+    }
+    Ok(steps)
+}
+
+/// Where to reach a listener bound to `bind` from the same machine.
+fn reach_host(bind: &str) -> String {
+    match bind {
+        "0.0.0.0" => "127.0.0.1".into(),
+        "::" => "[::1]".into(),
+        b if b.contains(':') && !b.starts_with('[') => format!("[{b}]"),
+        b => b.into(),
+    }
+}
+
+/// The backend a node ends up with (for messages).
+pub fn backend_name(b: ServiceBackend) -> &'static str {
+    match b {
+        ServiceBackend::Launchd => "launchd",
+        ServiceBackend::Systemd => "systemd",
+        ServiceBackend::Process => "process",
+        ServiceBackend::Auto => "auto",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_and_paths() {
+        let t = Target::parse("os=Darwin\narch=arm64\nhome=/Users/ops\n").unwrap();
+        assert_eq!(t.platform(), "macos-aarch64");
+        assert_eq!(t.garnet_home("~/.garnet"), "/Users/ops/.garnet");
+        assert_eq!(t.garnet_home("/opt/garnet/"), "/opt/garnet");
+        assert_eq!(t.garnet_home("garnet"), "/Users/ops/garnet");
+        assert!(Target::parse("os=FreeBSD\narch=amd64\nhome=/h").unwrap_err().contains("FreeBSD"));
+        assert_eq!(loader_service("Llama 3.1/8B"), "garnet-loader-llama-3-1-8b");
+        assert_eq!(local_url("0.0.0.0:8080", 100), ("0.0.0.0:8180".into(), "http://127.0.0.1:8180".into()));
+    }
+}

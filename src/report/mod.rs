@@ -1,0 +1,3 @@
+//! Monthly reporting and the cost model it shares with `status` and `placement-diff`.
+
+pub mod cost;

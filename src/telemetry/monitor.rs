@@ -1,0 +1,451 @@
+//! The monitor: the daemon on every node. Every interval it builds one [`Sample`] (memory,
+//! thermal, power, and per-model traffic from the router's stats where the router runs), spools
+//! it, and ships the spool to the store; it watches the node's loaders and records their start and
+//! stop as events. Its health endpoint says when it last sampled and shipped and what is waiting.
+//!
+//! Nothing is lost: a sample is on disk before shipping is tried; a store outage only grows the
+//! spool (bounded, with one warning when samples must be dropped); a restart finds the spool again,
+//! and the last router counters are kept on disk too, so the traffic between the last sample before
+//! a restart and the first after it is still counted.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use hyper::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::spool::{Spool, telemetry_key};
+use super::{ModelStats, Power, SCHEMA_VERSION, Sample};
+use crate::node::config::NodeConfig;
+
+/// What the health endpoint reports.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Health {
+    pub node: String,
+    pub started_at: String,
+    pub samples: u64,
+    pub last_sample_at: Option<String>,
+    pub last_shipped_at: Option<String>,
+    pub shipped: u64,
+    pub spooled: usize,
+    pub dropped: u64,
+    /// The store's last error while it is failing; `None` once shipping works.
+    pub store_error: Option<String>,
+}
+
+/// Router counters kept between samples (and across restarts, in the spool folder).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct RouterCounters {
+    version: Option<u64>,
+    models: BTreeMap<String, ModelCounters>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct ModelCounters {
+    requests: u64,
+    failures: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    cached_tokens: u64,
+    latency_counts: Vec<u64>,
+    latency_bounds: Vec<f64>,
+    queue_depth: u64,
+}
+
+fn counters_from_stats(v: &Value) -> RouterCounters {
+    let mut models = BTreeMap::new();
+    for m in v["models"].as_array().into_iter().flatten() {
+        let Some(name) = m["model"].as_str() else { continue };
+        let sum = |k: &str| m["backends"].as_array().into_iter().flatten().filter_map(|b| b[k].as_u64()).sum::<u64>();
+        let list = |k: &str| -> Vec<Value> { m["latency"][k].as_array().cloned().unwrap_or_default() };
+        models.insert(
+            name.to_string(),
+            ModelCounters {
+                requests: sum("requests"),
+                failures: sum("failures"),
+                prompt_tokens: sum("prompt_tokens"),
+                completion_tokens: sum("completion_tokens"),
+                cached_tokens: sum("cached_tokens"),
+                latency_counts: list("counts").iter().filter_map(Value::as_u64).collect(),
+                latency_bounds: list("bounds").iter().filter_map(Value::as_f64).collect(),
+                queue_depth: m["queue_depth"].as_u64().unwrap_or(0),
+            },
+        );
+    }
+    RouterCounters { version: None, models }
+}
+
+/// The `q` quantile (0..1) of a histogram given as per-bucket counts, interpolated linearly inside
+/// the bucket (the last bucket, above the highest bound, reports that bound).
+pub fn quantile(bounds: &[f64], counts: &[u64], q: f64) -> Option<f64> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let mut seen = 0.0;
+    for (i, c) in counts.iter().enumerate() {
+        let next = seen + *c as f64;
+        if next >= rank && *c > 0 {
+            let lo = if i == 0 { 0.0 } else { bounds[i - 1] };
+            let Some(hi) = bounds.get(i) else { return bounds.last().copied() };
+            return Some(lo + (hi - lo) * ((rank - seen) / *c as f64).clamp(0.0, 1.0));
+        }
+        seen = next;
+    }
+    bounds.last().copied()
+}
+
+/// Per-model traffic between two snapshots (a counter that went down means the router restarted:
+/// then the new value is the traffic since).
+fn model_deltas(prev: &RouterCounters, now: &RouterCounters, window: f64) -> Vec<ModelStats> {
+    now.models
+        .iter()
+        .map(|(name, n)| {
+            let p = prev.models.get(name);
+            let restarted = p.is_some_and(|p| n.requests < p.requests);
+            let d = |f: fn(&ModelCounters) -> u64| match p {
+                Some(p) if !restarted => f(n).saturating_sub(f(p)),
+                _ => f(n),
+            };
+            let counts: Vec<u64> = match p {
+                Some(p) if !restarted && p.latency_counts.len() == n.latency_counts.len() => {
+                    n.latency_counts.iter().zip(&p.latency_counts).map(|(a, b)| a.saturating_sub(*b)).collect()
+                }
+                _ => n.latency_counts.clone(),
+            };
+            let ms = |q| quantile(&n.latency_bounds, &counts, q).map(|s| (s * 1000.0 * 10.0).round() / 10.0);
+            let completion = d(|c| c.completion_tokens);
+            ModelStats {
+                model: name.clone(),
+                requests: d(|c| c.requests),
+                failures: d(|c| c.failures),
+                prompt_tokens: d(|c| c.prompt_tokens),
+                completion_tokens: completion,
+                cached_tokens: d(|c| c.cached_tokens),
+                p50_ms: ms(0.5),
+                p95_ms: ms(0.95),
+                tokens_per_s: (window > 0.0).then(|| (completion as f64 / window * 10.0).round() / 10.0),
+                queue_depth: Some(n.queue_depth),
+            }
+        })
+        .collect()
+}
+
+/// Energy counters (RAPL, microjoules) where the kernel lets this user read them.
+fn rapl_energy_uj() -> Option<u64> {
+    let mut total = None;
+    for p in glob::glob("/sys/class/powercap/intel-rapl:*/energy_uj").into_iter().flatten().flatten() {
+        // Package domains only (`intel-rapl:0`), not their sub-domains (`intel-rapl:0:0`).
+        if p.parent().and_then(|d| d.file_name()).is_some_and(|n| n.to_string_lossy().matches(':').count() == 1)
+            && let Some(v) = std::fs::read_to_string(&p).ok().and_then(|t| t.trim().parse::<u64>().ok())
+        {
+            total = Some(total.unwrap_or(0) + v);
+        }
+    }
+    total
+}
+
+fn local_collect() -> (super::Memory, super::Thermal) {
+    if cfg!(target_os = "macos") { super::macos::collect() } else { super::linux::collect() }
+}
+
+/// One lifecycle event (`events/` in the store).
+pub fn event_key(cluster: &str, node: &str, at: jiff::Timestamp, what: &str) -> String {
+    format!(
+        "events/cluster={cluster}/date={}/{}-{node}-{what}.json",
+        at.strftime("%Y-%m-%d"),
+        at.strftime("%H%M%S%.3f").to_string().replace('.', "")
+    )
+}
+
+struct State {
+    cfg: NodeConfig,
+    spool: Spool,
+    store: Box<dyn crate::store::Store>,
+    health: Arc<Mutex<Health>>,
+    counters: Option<RouterCounters>,
+    counters_file: std::path::PathBuf,
+    energy: Option<(u64, Instant)>,
+    loaders_up: BTreeMap<String, bool>,
+    last: Option<Instant>,
+    failing: bool,
+}
+
+impl State {
+    async fn router_counters(&self) -> Option<RouterCounters> {
+        let r = self.cfg.router.as_ref()?;
+        let token = match crate::util::read_secret_file(&r.token_file) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("router stats: {e:#}");
+                return None;
+            }
+        };
+        let url = format!("{}/admin/stats", r.admin_url.trim_end_matches('/'));
+        match crate::http::request(Method::GET, &url, Some(&token), None, Duration::from_secs(5)).await {
+            Ok(reply) if reply.ok() => reply.json().map(|v| {
+                let mut c = counters_from_stats(&v);
+                c.version = v["version"].as_u64();
+                c
+            }),
+            Ok(reply) => {
+                tracing::warn!("router stats: HTTP {}", reply.status);
+                None
+            }
+            Err(e) => {
+                tracing::debug!("router stats: {e}");
+                None
+            }
+        }
+    }
+
+    async fn tick(&mut self) -> Result<()> {
+        let now = jiff::Timestamp::now();
+        let mono = Instant::now();
+        let window = self.last.map(|l| mono.duration_since(l).as_secs_f64()).unwrap_or(0.0);
+        let (memory, thermal) = tokio::task::spawn_blocking(local_collect).await?;
+        let power = rapl_energy_uj().and_then(|e| {
+            let prev = self.energy.replace((e, mono));
+            let (pe, pt) = prev?;
+            let secs = mono.duration_since(pt).as_secs_f64();
+            (e >= pe && secs > 0.0).then(|| {
+                let j = (e - pe) as f64 / 1e6;
+                Power {
+                    package_watts: Some((j / secs * 10.0).round() / 10.0),
+                    system_watts: None,
+                    energy_joules: Some(j),
+                }
+            })
+        });
+        let mut models = Vec::new();
+        if let Some(now_c) = self.router_counters().await {
+            // First sample after a start: diff against the counters saved before the restart.
+            let prev = self.counters.take().unwrap_or_default();
+            let window_for_rate = if window > 0.0 { window } else { f64::from(self.cfg.interval_secs) };
+            models = model_deltas(&prev, &now_c, window_for_rate);
+            if let Ok(b) = serde_json::to_vec(&now_c) {
+                let tmp = self.counters_file.with_extension("tmp");
+                if std::fs::write(&tmp, b).and_then(|()| std::fs::rename(&tmp, &self.counters_file)).is_err() {
+                    tracing::warn!("cannot save the router counters in `{}`", self.counters_file.display());
+                }
+            }
+            self.counters = Some(now_c);
+        }
+        let sample = Sample {
+            schema_version: SCHEMA_VERSION,
+            cluster: self.cfg.cluster.clone(),
+            node: self.cfg.node.clone(),
+            at: now.to_string(),
+            window_secs: window.round() as u32,
+            memory,
+            thermal,
+            power,
+            models,
+        };
+        self.last = Some(mono);
+        let mut dropped = self.spool.push(&telemetry_key(&self.cfg.cluster, &self.cfg.node, now), &json!(sample))?;
+
+        // Loader lifecycle: an event on every change of state (and the first state seen).
+        for l in self.cfg.loaders.clone() {
+            let url = format!("{}/health", l.url.trim_end_matches('/'));
+            let up =
+                crate::http::request(Method::GET, &url, None, None, Duration::from_secs(3)).await.is_ok_and(|r| r.ok());
+            let before = self.loaders_up.insert(l.service.clone(), up);
+            if before != Some(up) {
+                let kind = match (before, up) {
+                    (_, true) => "loader_up",
+                    (Some(true), false) => "loader_down",
+                    (_, false) => "loader_not_running",
+                };
+                let body = json!({
+                    "schema_version": SCHEMA_VERSION, "cluster": self.cfg.cluster, "node": self.cfg.node,
+                    "at": now.to_string(), "kind": kind, "model": l.model, "service": l.service,
+                });
+                let key = event_key(&self.cfg.cluster, &self.cfg.node, now, &format!("{kind}-{}", l.model));
+                dropped += self.spool.push(&key, &body)?;
+                if kind == "loader_down" {
+                    tracing::warn!(model = %l.model, "loader stopped answering");
+                } else {
+                    tracing::info!(model = %l.model, "{kind}");
+                }
+            }
+        }
+
+        let report = self.spool.ship(self.store.as_ref()).await?;
+        let mut h = self.health.lock().expect("health lock");
+        h.samples += 1;
+        h.last_sample_at = Some(now.to_string());
+        h.shipped += report.shipped as u64;
+        h.dropped += dropped as u64;
+        h.spooled = self.spool.len();
+        if dropped > 0 {
+            tracing::warn!("spool full ({} samples): dropped the {dropped} oldest", self.cfg.spool_max);
+        }
+        match report.error {
+            Some(e) => {
+                // One line per failed shipment (one per interval), not one per retry.
+                tracing::warn!(
+                    "store {} unreachable: {e}; {} sample(s) waiting in the spool",
+                    self.store.describe(),
+                    h.spooled
+                );
+                h.store_error = Some(e);
+                self.failing = true;
+            }
+            None => {
+                if self.failing {
+                    tracing::info!("store reachable again: shipped {} spooled sample(s)", report.shipped);
+                    self.failing = false;
+                }
+                h.store_error = None;
+                h.last_shipped_at = Some(now.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Serves `GET /health` (JSON [`Health`]) on `listener` until `stop`.
+async fn serve_health(
+    listener: tokio::net::TcpListener,
+    health: Arc<Mutex<Health>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use hyper::service::service_fn;
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let health = health.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let health = health.clone();
+                async move {
+                    let (status, body) = if req.uri().path() == "/health" {
+                        (200, serde_json::to_vec(&*health.lock().expect("health lock")).unwrap_or_default())
+                    } else {
+                        (404, br#"{"error":"not found"}"#.to_vec())
+                    };
+                    hyper::Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+/// Runs the monitor until `shutdown` resolves. `health` is its bound health listener.
+pub async fn run(
+    cfg: NodeConfig,
+    health_listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let spool = Spool::open(&cfg.spool_dir, cfg.spool_max)
+        .with_context(|| format!("cannot open the spool `{}`", cfg.spool_dir.display()))?;
+    let store = crate::store::open_spec(&cfg.store).await?;
+    let counters_file = cfg.spool_dir.join("router-counters.state");
+    let counters = std::fs::read(&counters_file).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let health = Arc::new(Mutex::new(Health {
+        node: cfg.node.clone(),
+        started_at: jiff::Timestamp::now().to_string(),
+        spooled: spool.len(),
+        ..Default::default()
+    }));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(serve_health(health_listener, health.clone(), stop_rx));
+    let interval = Duration::from_secs(u64::from(cfg.interval_secs.max(1)));
+    let mut state = State {
+        spool,
+        store,
+        health,
+        counters,
+        counters_file,
+        energy: None,
+        loaders_up: BTreeMap::new(),
+        last: None,
+        failing: false,
+        cfg,
+    };
+    tracing::info!(node = %state.cfg.node, "monitor: sampling every {}s into {}", interval.as_secs(), state.store.describe());
+    let mut shutdown = std::pin::pin!(shutdown);
+    // The first sample right away (deploy waits for it), then one per interval.
+    let mut next = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = &mut shutdown => break,
+        }
+        next += interval;
+        if let Err(e) = state.tick().await {
+            tracing::error!("sample failed: {e:#}");
+        }
+        // A slow tick (a hung store) must not make samples pile up: skip to the next slot.
+        let now = tokio::time::Instant::now();
+        while next < now {
+            next += interval;
+        }
+    }
+    // On the way out, one more try to ship what is waiting (it stays spooled otherwise).
+    let _ = state.spool.ship(state.store.as_ref()).await;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    tracing::info!("monitor: stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_from_buckets() {
+        let bounds = [0.1, 0.2, 0.5];
+        assert_eq!(quantile(&bounds, &[0, 0, 0, 0], 0.5), None);
+        // 10 in (0, 0.1], 10 in (0.1, 0.2]: the median is the top of the first bucket.
+        assert_eq!(quantile(&bounds, &[10, 10, 0, 0], 0.5), Some(0.1));
+        let p95 = quantile(&bounds, &[10, 10, 0, 0], 0.95).unwrap();
+        assert!((p95 - 0.19).abs() < 1e-9, "{p95}");
+        assert_eq!(quantile(&bounds, &[0, 0, 0, 5], 0.5), Some(0.5), "above the top bound reports it");
+    }
+
+    #[test]
+    fn deltas_and_router_restarts() {
+        let mk = |req, tok, counts: Vec<u64>| RouterCounters {
+            version: None,
+            models: [(
+                "m".to_string(),
+                ModelCounters {
+                    requests: req,
+                    completion_tokens: tok,
+                    latency_counts: counts,
+                    latency_bounds: vec![0.1, 0.2],
+                    ..Default::default()
+                },
+            )]
+            .into(),
+        };
+        let d = model_deltas(&mk(10, 100, vec![10, 0, 0]), &mk(15, 160, vec![10, 5, 0]), 60.0);
+        assert_eq!((d[0].requests, d[0].completion_tokens, d[0].tokens_per_s), (5, 60, Some(1.0)));
+        assert_eq!(d[0].p50_ms, Some(150.0), "only the window's five requests, all in (0.1, 0.2]");
+        // The router restarted: its counters start again from zero.
+        let d = model_deltas(&mk(15, 160, vec![10, 5, 0]), &mk(2, 20, vec![2, 0, 0]), 60.0);
+        assert_eq!((d[0].requests, d[0].completion_tokens), (2, 20));
+    }
+
+    #[test]
+    fn event_keys_sort_in_time() {
+        let t: jiff::Timestamp = "2026-11-26T10:00:00.5Z".parse().unwrap();
+        let k = event_key("c", "n1", t, "loader_up-tiny");
+        assert_eq!(k, "events/cluster=c/date=2026-11-26/100000500-n1-loader_up-tiny.json");
+    }
+}

@@ -1,0 +1,92 @@
+//! Reading telemetry back from the store (`status`, deploy's check, later the weekly and monthly
+//! artifacts). A corrupt object is skipped with a warning, never fatal.
+
+use super::Sample;
+use crate::store::{Store, StoreError};
+
+fn day_prefix(cluster: &str, node: &str, day: jiff::civil::Date) -> String {
+    format!("telemetry/cluster={cluster}/node={node}/date={day}/")
+}
+
+/// The time a telemetry key names (`.../date=YYYY-MM-DD/HHMMSS.json`).
+pub fn key_time(key: &str) -> Option<jiff::Timestamp> {
+    let date = key.split("/date=").nth(1)?.split('/').next()?;
+    let hms = key.rsplit('/').next()?.strip_suffix(".json")?;
+    if hms.len() != 6 {
+        return None;
+    }
+    let s = format!("{date}T{}:{}:{}Z", &hms[0..2], &hms[2..4], &hms[4..6]);
+    s.parse().ok()
+}
+
+/// The node's newest readable sample (looking at today and yesterday, UTC).
+pub async fn latest(
+    store: &dyn Store,
+    cluster: &str,
+    node: &str,
+) -> Result<Option<(jiff::Timestamp, Sample)>, StoreError> {
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    for day in [today, today.yesterday().unwrap_or(today)] {
+        let keys = store.list(&day_prefix(cluster, node, day)).await?;
+        for k in keys.iter().rev() {
+            let Some(at) = key_time(k) else { continue };
+            match store.get(k).await? {
+                Some(body) => match serde_json::from_slice::<Sample>(&body) {
+                    Ok(s) => return Ok(Some((at, s))),
+                    Err(e) => tracing::warn!("skipping corrupt sample `{k}`: {e}"),
+                },
+                None => continue,
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Every readable sample of `node` between `from` and `to` (inclusive), oldest first.
+pub async fn range(
+    store: &dyn Store,
+    cluster: &str,
+    node: &str,
+    from: jiff::Timestamp,
+    to: jiff::Timestamp,
+) -> Result<(Vec<Sample>, usize), StoreError> {
+    let utc = jiff::tz::TimeZone::UTC;
+    let mut day = from.to_zoned(utc.clone()).date();
+    let last = to.to_zoned(utc).date();
+    let (mut out, mut corrupt) = (Vec::new(), 0);
+    while day <= last {
+        for k in store.list(&day_prefix(cluster, node, day)).await? {
+            let Some(at) = key_time(&k) else { continue };
+            if at < from || at > to {
+                continue;
+            }
+            if let Some(body) = store.get(&k).await? {
+                match serde_json::from_slice::<Sample>(&body) {
+                    Ok(s) => out.push(s),
+                    Err(e) => {
+                        corrupt += 1;
+                        tracing::warn!("skipping corrupt sample `{k}`: {e}");
+                    }
+                }
+            }
+        }
+        day = match day.tomorrow() {
+            Ok(d) => d,
+            Err(_) => break,
+        };
+    }
+    Ok((out, corrupt))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_times() {
+        let t: jiff::Timestamp = "2026-11-26T10:01:02Z".parse().unwrap();
+        let k = super::super::spool::telemetry_key("c", "n", t);
+        assert_eq!(key_time(&k), Some(t));
+        assert_eq!(key_time("telemetry/cluster=c/node=n/date=2026-11-26/junk.json"), None);
+    }
+}

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod deploy;
 mod exec;
 mod facts;
 mod generated;
@@ -11,6 +12,7 @@ mod inventory;
 mod keys;
 mod lock;
 mod model;
+mod monitor;
 mod router;
 mod store;
 mod transport;

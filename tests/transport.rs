@@ -31,6 +31,8 @@ fn node(c: &Cluster, i: usize, transport: TransportKind) -> Arc<Node> {
         connect_timeout: std::time::Duration::from_secs(5),
         connect_retries: 0,
         service_backend: ServiceBackend::Process,
+        address: None,
+        port_offset: 0,
     })
 }
 

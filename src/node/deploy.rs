@@ -244,7 +244,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
                     "loader runtime (existing python)",
                     run(
                         format!(
-                            "{py} -c 'import mlx_lm' || {{ echo \"{py} cannot import mlx_lm: install mlx-lm there or drop deploy.python\" >&2; exit 1; }}",
+                            "out=$({py} -c 'import mlx_lm' 2>&1) || {{ echo \"{py} cannot import mlx_lm ($(echo \"$out\" | tail -n 1)): install mlx-lm there or drop deploy.python\" >&2; exit 1; }}",
                             py = shell_quote(py)
                         ),
                         false,
@@ -405,7 +405,9 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
     }
 
     // Services: loaders first, then the router in front of them, then the monitor watching all.
-    let mut services: Vec<(ServiceSpec, Vec<u8>, Option<(String, String)>)> = Vec::new();
+    // Each service, what its generation depends on, and the (url, model id) to check it with.
+    type Check = Option<(String, String)>;
+    let mut services: Vec<(ServiceSpec, Vec<u8>, Check)> = Vec::new();
     for m in &placed {
         let mut args: Vec<String> = vec![
             "-m".into(),

@@ -399,7 +399,13 @@ pub async fn run(
     let _ = state.spool.ship(state.store.as_ref()).await;
     let _ = stop_tx.send(true);
     let _ = server.await;
-    tracing::info!("monitor: stopped");
+    let h = state.health.lock().expect("health lock").clone();
+    tracing::info!(
+        "monitor: stopped after {} samples ({} shipped, {} still spooled)",
+        h.samples,
+        h.shipped,
+        state.spool.len()
+    );
     Ok(())
 }
 

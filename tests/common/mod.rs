@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 pub const SSHD: &str = "/usr/sbin/sshd";
 
 /// Runs `garnet` with a private state directory and no inherited GARNET_* settings.
+#[derive(Clone)]
 pub struct Garnet {
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -328,4 +329,81 @@ fn free_port(ip: &str) -> u16 {
 /// A port on 127.0.0.1 where nothing listens.
 pub fn closed_port() -> u16 {
     free_port("127.0.0.1")
+}
+
+/// A TCP forwarder in front of a real server that can fail like a network does: `down` closes the
+/// listener and cuts every open connection (connections are refused), `up` listens again on the
+/// same port.
+pub struct Flaky {
+    pub port: u16,
+    target: u16,
+    state: std::sync::Arc<Mutex<FlakyState>>,
+}
+
+struct FlakyState {
+    up: bool,
+    conns: Vec<std::net::TcpStream>,
+    generation: u64,
+}
+
+impl Flaky {
+    pub fn start(target: u16) -> Flaky {
+        let port = free_port("127.0.0.1");
+        let f = Flaky {
+            port,
+            target,
+            state: std::sync::Arc::new(Mutex::new(FlakyState { up: false, conns: vec![], generation: 0 })),
+        };
+        f.up();
+        f
+    }
+
+    pub fn up(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("rebind the flaky port");
+        listener.set_nonblocking(true).unwrap();
+        let generation = {
+            let mut s = self.state.lock().unwrap();
+            s.up = true;
+            s.generation += 1;
+            s.generation
+        };
+        let (state, target) = (self.state.clone(), self.target);
+        std::thread::spawn(move || {
+            loop {
+                if state.lock().unwrap().generation != generation || !state.lock().unwrap().up {
+                    return; // dropping the listener: new connections are refused
+                }
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else { continue };
+                        let mut s = state.lock().unwrap();
+                        s.conns.push(client.try_clone().unwrap());
+                        s.conns.push(server.try_clone().unwrap());
+                        drop(s);
+                        for (mut a, mut b) in
+                            [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                        {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut a, &mut b);
+                                let _ = b.shutdown(std::net::Shutdown::Write);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+    }
+
+    pub fn down(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.up = false;
+        for c in s.conns.drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+        drop(s);
+        // Let the accept loop notice and close its listener.
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

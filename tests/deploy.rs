@@ -1,0 +1,144 @@
+//! `garnet deploy` on real sshd nodes with the process backend, real `mlx_lm.server` loaders on the
+//! tiny model, the router, the monitors shipping to a real S3-compatible server (moto); then
+//! traffic, `status`, a second deploy that changes nothing, and a node unreachable during deploy.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::common::loaders::{S3Server, free_port, python, tiny_model};
+use crate::common::{Cluster, sshd_available};
+
+/// Stops what deploy started on the nodes (the nodes' users own those processes).
+struct Cleanup(Vec<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for home in &self.0 {
+            for p in glob::glob(&format!("{}/.garnet/run/*.pid", home.display())).into_iter().flatten().flatten() {
+                if let Some(pid) = std::fs::read_to_string(&p).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            let _ = std::fs::remove_dir_all(home.join(".garnet"));
+        }
+    }
+}
+
+fn home_of(user: &str) -> PathBuf {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let line = passwd.lines().find(|l| l.starts_with(&format!("{user}:"))).expect("user exists");
+    PathBuf::from(line.split(':').nth(5).unwrap())
+}
+
+fn inventory(c: &Cluster, py: &Path, model: &Path, s3: &S3Server, ports: (u16, u16, u16, u16)) -> PathBuf {
+    let d = c.path();
+    let (loader, api, admin, health) = ports;
+    let mut s = format!(
+        "cluster: {{slug: deploylab, tier: pro}}\n\
+         defaults:\n  identity_file: {d}/id_ed25519\n  known_hosts: {d}/known_hosts\n  ssh_config: {d}/ssh_config\n  \
+         host_key_checking: strict\n  connect_timeout_secs: 5\n  connect_retries: 0\n  service_backend: process\n\
+         nodes:\n",
+        d = d.display()
+    );
+    for (i, n) in c.nodes.iter().enumerate() {
+        let roles = if i == 0 { "[router, loader]" } else { "[loader]" };
+        s.push_str(&format!(
+            "  - {{name: {}, host: {}, port: {}, user: {}, roles: {roles}, port_offset: {}}}\n",
+            n.name, n.ip, n.port, n.user, i
+        ));
+    }
+    s.push_str(&format!(
+        "models:\n  - {{name: tiny, source: {}, max_tokens: 8, port: {loader}}}\n\
+         placement:\n  tiny: {{nodes: [{}]}}\n\
+         router: {{listen: \"127.0.0.1:{api}\", admin_listen: \"127.0.0.1:{admin}\", token_file: {}/router.token}}\n\
+         monitor: {{interval_secs: 2, health_port: {health}}}\n\
+         deploy: {{python: {}}}\n\
+         cost: {{retainer_usd_month: 1000, usd_per_kwh: 0.2}}\n",
+        model.display(),
+        c.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
+        d.display(),
+        py.display(),
+    ));
+    s.push_str(&s3.store_yaml(d, "deploy-test"));
+    let p = d.join("inventory.yaml");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+#[test]
+fn deploy_serve_status_redeploy_and_an_unreachable_node() {
+    if !sshd_available() {
+        return;
+    }
+    let Some(py) = python() else { return };
+    let model = tiny_model(&py, 0);
+    let mut c = Cluster::start(2);
+    let _cleanup = Cleanup(c.nodes.iter().map(|n| home_of(&n.user)).collect());
+    let s3 = S3Server::start(&py, c.path());
+    let api = free_port();
+    let inv = inventory(&c, &py, &model, &s3, (free_port(), api, free_port(), free_port()));
+    let base = c.garnet(&inv);
+    let g = || base.clone();
+
+    // The dry run shows each file and changes nothing.
+    let dry = g().args(["deploy", "--dry-run"]).run();
+    dry.expect(0);
+    assert!(dry.stdout.contains("garnet-router definition") && dry.stdout.contains("\"loaders\""), "{}", dry.stdout);
+    assert!(!c.path().join("router.token").exists(), "dry run created the token");
+
+    let first = g().args(["--yes", "-o", "json", "deploy", "--ready-timeout", "120s"]).run();
+    first.expect(0);
+    let outcomes = first.outcomes();
+    assert_eq!(outcomes.values().filter(|o| *o == "changed").count(), 2, "{outcomes:?}\n{}", first.stderr);
+    assert!(first.stderr.contains("fresh sample"), "{}", first.stderr);
+    let mode = std::fs::metadata(c.path().join("router.token")).unwrap().permissions();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
+
+    // Traffic through the deployed router reaches both loaders.
+    let bench = crate::common::Garnet::new()
+        .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{api}/v1"), "--model", "tiny"])
+        .args(["-n", "24", "-c", "4", "--max-tokens", "8"])
+        .run();
+    bench.expect(0);
+    let report = bench.events().into_iter().find(|e| e["event"] == "bench").expect("bench event");
+    assert_eq!((report["ok"].as_u64(), report["failed"].as_u64()), (Some(24), Some(0)), "{report}");
+
+    // `status` sees both nodes up and the traffic in the router node's samples.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let s = g().args(["-o", "json", "status"]).run();
+        let v: serde_json::Value = serde_json::from_str(s.stdout.trim()).unwrap_or_default();
+        let served: u64 = v["models"].as_array().into_iter().flatten().filter_map(|m| m["requests"].as_u64()).sum();
+        if s.code == 0 && served > 0 {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "status never showed the traffic: {}\n{}", s.stdout, s.stderr);
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let states: Vec<&str> = status["nodes"].as_array().unwrap().iter().map(|n| n["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["up", "up"], "{status}");
+    assert!(status["usd_per_mtok"].as_f64().is_some_and(|c| c > 0.0), "{status}");
+    let text = g().args(["status"]).run();
+    assert!(text.stdout.contains("tiny") && text.stdout.contains("per million tokens"), "{}", text.stdout);
+
+    // A second deploy changes nothing and restarts nothing.
+    let pid = |i: usize, svc: &str| {
+        std::fs::read_to_string(home_of(&c.nodes[i].user).join(format!(".garnet/run/{svc}.pid"))).unwrap()
+    };
+    let before = (pid(0, "garnet-router"), pid(0, "garnet-loader-tiny"), pid(1, "garnet-monitor"));
+    let second = g().args(["--yes", "-o", "json", "deploy"]).run();
+    second.expect(0);
+    assert!(second.outcomes().values().all(|o| o == "ok"), "{:?}\n{}", second.outcomes(), second.stderr);
+    let changed: Vec<_> =
+        second.events().into_iter().filter(|e| e["event"] == "step_finished" && e["outcome"] != "ok").collect();
+    assert!(changed.is_empty(), "{changed:?}");
+    assert_eq!(before, (pid(0, "garnet-router"), pid(0, "garnet-loader-tiny"), pid(1, "garnet-monitor")));
+
+    // One node unreachable: the other deploys, the run is partial, the dead one is named.
+    c.down(1);
+    let partial = g().args(["--yes", "-o", "json", "deploy", "--no-verify"]).run();
+    partial.expect(3);
+    let o = partial.outcomes();
+    assert_eq!((o["node1"].as_str(), o["node2"].as_str()), ("ok", "unreachable"), "{}", partial.stderr);
+    c.up(1);
+}

@@ -1,0 +1,160 @@
+//! The monitor as a real process against a real S3-compatible server (moto) behind a link that
+//! fails: the store goes away for several sample periods, the monitor is killed (SIGKILL) and
+//! restarted during the outage, the store comes back; every sample arrives, none twice. Then the
+//! telemetry is read by DuckDB straight from the store layout, and a corrupt object is skipped.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::loaders::{S3Server, free_port, python};
+use crate::common::{Flaky, Garnet};
+
+fn health(port: u16) -> serde_json::Value {
+    let (status, body) = crate::common::loaders::http(port, "GET", "/health", None, "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_monitor(config: &Path, log: &Path) -> Child {
+    Garnet::new()
+        .env("GARNET_LOG", "info")
+        .args(["monitor", "--config", &config.display().to_string(), "--interval", "1s"])
+        .command()
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn no_sample_lost_across_a_store_outage_and_a_killed_monitor() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s3 = S3Server::start(&py, d);
+    let link = Flaky::start(s3.port);
+    let hp = free_port();
+    let spool = d.join("spool");
+    let config = d.join("node.json");
+    let store = serde_json::json!({
+        "kind": "s3", "path": "", "endpoint": format!("http://127.0.0.1:{}", link.port), "bucket": s3.bucket,
+        "prefix": "faults", "region": "us-east-1", "credentials_file": s3.credentials(d), "path_style": true,
+    });
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&serde_json::json!({
+            "cluster": "faults", "node": "n1", "interval_secs": 1, "health_listen": format!("127.0.0.1:{hp}"),
+            "spool_dir": spool, "spool_max": 1000, "store": store,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+
+    let mut a = start_monitor(&config, &d.join("a.log"));
+    wait_for("two samples shipped", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", hp)).is_ok() && health(hp)["shipped"].as_u64() >= Some(2)
+    });
+
+    // The store goes away for several sample periods.
+    link.down();
+    wait_for("the outage to be noticed", 60, || health(hp)["store_error"].is_string());
+    let shipped_by_a = health(hp)["shipped"].as_u64().unwrap();
+    wait_for("samples piling up in the spool", 60, || health(hp)["spooled"].as_u64() >= Some(3));
+    assert_eq!(health(hp)["shipped"].as_u64(), Some(shipped_by_a), "nothing ships during the outage");
+    // Killed without a chance to clean up, mid-outage.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let spooled_by_a = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .count();
+    assert!(spooled_by_a >= 3, "{spooled_by_a}");
+    std::thread::sleep(Duration::from_millis(1100)); // no two samples in one second (one key each)
+
+    let mut b = start_monitor(&config, &d.join("b.log"));
+    wait_for("the restarted monitor to sample during the outage", 60, || {
+        std::net::TcpStream::connect(("127.0.0.1", hp)).is_ok() && health(hp)["samples"].as_u64() >= Some(3)
+    });
+    assert!(health(hp)["store_error"].is_string());
+    let log = std::fs::read_to_string(d.join("b.log")).unwrap();
+    let complaints = log.lines().filter(|l| l.contains("unreachable")).count();
+    let samples_so_far = health(hp)["samples"].as_u64().unwrap() as usize;
+    assert!(complaints <= samples_so_far, "one line per failed shipment, not per retry: {complaints} lines\n{log}");
+
+    // The store returns: the backlog ships, in one go, before the next samples.
+    link.up();
+    wait_for("the spool to drain", 60, || {
+        let h = health(hp);
+        h["spooled"].as_u64() == Some(0) && h["store_error"].is_null()
+    });
+    unsafe { libc::kill(b.id() as i32, libc::SIGTERM) };
+    assert!(b.wait().unwrap().success());
+    let log = std::fs::read_to_string(d.join("b.log")).unwrap();
+    let samples_by_b: usize = log
+        .lines()
+        .find_map(|l| l.split("stopped after ").nth(1)?.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no stop line in\n{log}"));
+    assert!(log.contains("store reachable again"), "{log}");
+
+    // Count them: every sample exactly once.
+    let spec: garnet::inventory::StoreSpec = serde_json::from_value(serde_json::json!({
+        "kind": "s3", "path": "", "endpoint": format!("http://127.0.0.1:{}", s3.port), "bucket": s3.bucket,
+        "prefix": "faults", "region": "us-east-1", "credentials_file": s3.credentials(d), "path_style": true,
+    }))
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (keys, ats) = rt.block_on(async {
+        let st = garnet::store::open_spec(&spec).await.unwrap();
+        let keys = st.list("telemetry/cluster=faults/node=n1/").await.unwrap();
+        let mut ats = Vec::new();
+        for k in &keys {
+            let s: garnet::telemetry::Sample = serde_json::from_slice(&st.get(k).await.unwrap().unwrap()).unwrap();
+            ats.push(s.at);
+        }
+        (keys, ats)
+    });
+    let expected = shipped_by_a as usize + spooled_by_a + samples_by_b;
+    assert_eq!(
+        keys.len(),
+        expected,
+        "shipped by A {shipped_by_a} + spooled by A {spooled_by_a} + taken by B {samples_by_b}"
+    );
+    let mut unique = ats.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ats.len(), "a sample arrived twice");
+
+    // DuckDB reads the layout as it is (hive partitions from the key names).
+    let code = format!(
+        r#"
+import duckdb, sys
+con = duckdb.connect()
+rows = con.execute("SELECT node, count(*), min(memory.total_bytes) > 0 FROM read_json_auto('{root}/telemetry/*/*/*/*.json', hive_partitioning=true) GROUP BY node").fetchall()
+print(rows)
+"#,
+        root = d.join("mirror").display()
+    );
+    // Mirror the bucket to a folder (DuckDB's S3 reader needs the httpfs extension, a download).
+    rt.block_on(async {
+        let st = garnet::store::open_spec(&spec).await.unwrap();
+        for k in &keys {
+            let p = d.join("mirror").join(k);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, st.get(k).await.unwrap().unwrap()).unwrap();
+        }
+    });
+    let out = std::process::Command::new(&py).args(["-c", &code]).output().unwrap();
+    assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(printed.trim(), format!("[('n1', {expected}, True)]"));
+}

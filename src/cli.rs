@@ -155,6 +155,12 @@ pub enum Command {
     /// minutes is stale.
     Status(StatusArgs),
 
+    /// A whole cluster on this machine, with the same deploy code: N local nodes (each its own
+    /// folder and ports), real `mlx_lm.server` loaders on a tiny generated model, the router, the
+    /// monitors, a local-folder store. `lab down` stops all of it.
+    #[command(subcommand)]
+    Lab(LabCommand),
+
     /// The telemetry daemon every node runs (installed by `deploy`): samples every interval,
     /// spools to disk, ships to the store, serves `/health`.
     Monitor(MonitorArgs),
@@ -358,6 +364,40 @@ pub struct BenchArgs {
     /// latencies count from each request's scheduled time.
     #[arg(long, value_name = "REQ_PER_S")]
     pub rate: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Build (or update) the lab and start it; prints where to send OpenAI requests.
+    Up(LabUpArgs),
+    /// Stop every service the lab started (its files stay, so `lab up` is quick again).
+    Down(LabDirArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabDirArgs {
+    /// The lab's folder (inventory, nodes, store, model, venv).
+    #[arg(long, default_value = "garnet-lab", env = "GARNET_LAB_DIR", value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LabUpArgs {
+    #[command(flatten)]
+    pub lab: LabDirArgs,
+
+    /// Nodes in the lab (all loaders; the first also runs the router).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub nodes: u16,
+
+    /// A python with `mlx-lm` to use (default: a venv in the lab folder, created with pinned
+    /// packages from PyPI if missing).
+    #[arg(long, env = "GARNET_LAB_PYTHON", value_name = "FILE")]
+    pub python: Option<PathBuf>,
+
+    /// Port of the OpenAI API (the admin API takes the next one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
 }
 
 #[derive(Debug, Subcommand)]

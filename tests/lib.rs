@@ -10,6 +10,7 @@ mod init;
 mod interactive;
 mod inventory;
 mod keys;
+mod lab;
 mod lock;
 mod model;
 mod monitor;

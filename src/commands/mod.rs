@@ -10,6 +10,7 @@ pub mod facts;
 pub mod init;
 pub mod inventory;
 pub mod keys;
+pub mod lab;
 pub mod lock;
 pub mod model;
 pub mod monitor;
@@ -117,6 +118,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Deploy(args) => deploy::run(args, ctx).await,
         Command::Status(args) => status::run(args, ctx).await,
         Command::Monitor(args) => monitor::run(args, ctx).await,
+        Command::Lab(cmd) => Box::pin(lab::run(cmd, ctx)).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::Bench(args) => bench::run(args, ctx).await,
         Command::Model(cmd) => model::run(cmd, ctx),

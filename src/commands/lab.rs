@@ -100,11 +100,11 @@ fn ensure_python(args: &LabUpArgs, dir: &Path, ctx: &Ctx) -> Result<PathBuf> {
 }
 
 fn inventory_text(args: &LabUpArgs, dir: &Path, python: &Path) -> String {
-    let mut s = format!(
+    let mut s = String::from(
         "# The lab: written by `garnet lab up`; every node is this machine, each with its own folder and ports.\n\
-         cluster: {{slug: lab, tier: pro}}\n\
-         defaults: {{transport: local, service_backend: process}}\n\
-         nodes:\n"
+         cluster: {slug: lab, tier: pro}\n\
+         defaults: {transport: local, service_backend: process}\n\
+         nodes:\n",
     );
     for i in 0..args.nodes {
         let roles = if i == 0 { "[router, loader]" } else { "[loader]" };

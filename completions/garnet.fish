@@ -45,6 +45,11 @@ complete -c garnet -n "__fish_garnet_needs_command" -f -a "facts" -d 'Hardware a
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "inventory" -d 'Check or list the inventory'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "lock" -d 'Inspect or break the cluster lock'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "deploy" -d 'Install and start garnet on every node: the binary, the loader runtime, the models, config and credentials, and the services (monitor everywhere, loaders per the placement, the router on router nodes). A second run changes nothing and restarts nothing. Ends by checking that each loader and the router answer a real completion and each node\'s first sample is in the store'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "status" -d 'Live state of the cluster from the store\'s latest samples (and the router\'s stats when reachable): per node and per model, with cost per million tokens. A node silent for 3 minutes is stale'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "lab" -d 'A whole cluster on this machine, with the same deploy code: N local nodes (each its own folder and ports), real `mlx_lm.server` loaders on a tiny generated model, the router, the monitors, a local-folder store. `lab down` stops all of it'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "monitor" -d 'The telemetry daemon every node runs (installed by `deploy`): samples every interval, spools to disk, ships to the store, serves `/health`'
+complete -c garnet -n "__fish_garnet_needs_command" -f -a "wait-ready" -d 'Wait until an OpenAI-compatible endpoint answers a one-token chat completion (deploy\'s readiness check, run on the node)'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
 complete -c garnet -n "__fish_garnet_needs_command" -f -a "keys" -d 'Operator SSH key: create it and install it on every node, or remove exactly that key'
@@ -210,6 +215,124 @@ complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subc
 complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'
 complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "release" -d 'Remove the cluster lock, whoever holds it (say why with `--message`)'
 complete -c garnet -n "__fish_garnet_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -l binary -d 'garnet binary to install on nodes whose platform differs from this machine\'s (default: the inventory\'s `deploy.binaries`, else this binary where the platform matches)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -l ready-timeout -d 'How long to wait for each loader to load its model and answer' -r
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -l no-verify -d 'Skip the checks after applying (loader and router completions, first sample in the store)'
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand deploy" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand status" -l stale-after -d 'Samples older than this make a node stale' -r
+complete -c garnet -n "__fish_garnet_using_subcommand status" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand status" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand status" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand status" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand status" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand status" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand status" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand status" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand status" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand status" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand status" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand status" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand status" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -f -a "up" -d 'Build (or update) the lab and start it; prints where to send OpenAI requests'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -f -a "down" -d 'Stop every service the lab started (its files stay, so `lab up` is quick again)'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -l dir -d 'The lab\'s folder (inventory, nodes, store, model, venv)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -l nodes -d 'Nodes in the lab (all loaders; the first also runs the router)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -l python -d 'A python with `mlx-lm` to use (default: a venv in the lab folder, created with pinned packages from PyPI if missing)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -l port -d 'Port of the OpenAI API (the admin API takes the next one)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -l dir -d 'The lab\'s folder (inventory, nodes, store, model, venv)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Build (or update) the lab and start it; prints where to send OpenAI requests'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Stop every service the lab started (its files stay, so `lab up` is quick again)'
+complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -l config -d 'The node config deploy wrote (`<garnet home>/etc/node.json`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -l interval -d 'Override the sampling interval (tests, footprint benchmarks)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -l model -d 'The `model` to ask for' -r
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -l timeout -r
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -l log -d 'A file whose last lines are printed when the endpoint never gets ready (the service\'s log)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand wait-ready" -s h -l help -d 'Print help'
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l routes -d 'Routes file (YAML or JSON): models, their backends (loader URL and model id), caps, timeouts. Without it, routes come from the inventory\'s `models` and `placement`' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l listen -d 'Address for the OpenAI API (default: the inventory\'s `router.listen`, else 127.0.0.1:8080)' -r
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l admin-listen -d 'Address for the admin API, keep it on loopback (default: the inventory\'s `router.admin_listen`, else 127.0.0.1:8081)' -r
@@ -371,23 +494,30 @@ complete -c garnet -n "__fish_garnet_using_subcommand man" -s y -l yes -d 'Apply
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand man" -s h -l help -d 'Print help'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "init" -d 'Create the cluster envelope (`cluster/<slug>.json` in the store) and a starter inventory. Idempotent; refuses to overwrite another cluster\'s inventory or envelope'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "inventory" -d 'Check or list the inventory'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "lock" -d 'Inspect or break the cluster lock'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "keys" -d 'Operator SSH key: create it and install it on every node, or remove exactly that key'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "model" -d 'Model memory math: parameters, weight bytes, KV cache per token, memory at a context × concurrency; for a size (`8B`), estimates per quantization'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock router bench keys model completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "init" -d 'Create the cluster envelope (`cluster/<slug>.json` in the store) and a starter inventory. Idempotent; refuses to overwrite another cluster\'s inventory or envelope'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "exec" -d 'Run a shell command on every selected node (like `ansible all -a CMD`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "facts" -d 'Hardware and OS facts per node: os, arch, chip, cores, memory, free disk, link speed'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "inventory" -d 'Check or list the inventory'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "retry" -d 'Rerun the last run on only the nodes that did not succeed (same as `--limit @failed`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "lock" -d 'Inspect or break the cluster lock'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "deploy" -d 'Install and start garnet on every node: the binary, the loader runtime, the models, config and credentials, and the services (monitor everywhere, loaders per the placement, the router on router nodes). A second run changes nothing and restarts nothing. Ends by checking that each loader and the router answer a real completion and each node\'s first sample is in the store'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "status" -d 'Live state of the cluster from the store\'s latest samples (and the router\'s stats when reachable): per node and per model, with cost per million tokens. A node silent for 3 minutes is stale'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "lab" -d 'A whole cluster on this machine, with the same deploy code: N local nodes (each its own folder and ports), real `mlx_lm.server` loaders on a tiny generated model, the router, the monitors, a local-folder store. `lab down` stops all of it'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "monitor" -d 'The telemetry daemon every node runs (installed by `deploy`): samples every interval, spools to disk, ships to the store, serves `/health`'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "wait-ready" -d 'Wait until an OpenAI-compatible endpoint answers a one-token chat completion (deploy\'s readiness check, run on the node)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "router" -d 'Serve the OpenAI-compatible API in front of the loaders (a daemon; Ctrl-C/SIGTERM stop it after open requests finish)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "bench" -d 'Load-test an OpenAI-compatible endpoint: N clients, streaming or not, for a duration or a request count; reports failures by kind, TTFT, inter-token and end-to-end latency, tokens/s'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "keys" -d 'Operator SSH key: create it and install it on every node, or remove exactly that key'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "model" -d 'Model memory math: parameters, weight bytes, KV cache per token, memory at a context × concurrency; for a size (`8B`), estimates per quantization'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and not __fish_seen_subcommand_from init exec facts inventory retry lock deploy status lab monitor wait-ready router bench keys model completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "check" -d 'Validate the inventory and print every error at once (exit 0 when valid, 2 when not)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "list" -d 'List the nodes (after `--limit`) as a table, or JSON with `-o json`'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "release" -d 'Remove the cluster lock, whoever holds it (say why with `--message`)'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Build (or update) the lab and start it; prints where to send OpenAI requests'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Stop every service the lab started (its files stay, so `lab up` is quick again)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "provision" -d 'Create an ed25519 operator key (private file 0600, never printed) if missing, and add its public half to each node\'s `~/.ssh/authorized_keys` (idempotent)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "revoke" -d 'Remove exactly that key\'s line from each node\'s `authorized_keys`; every other key stays'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "inspect" -d 'Inspect a local model folder (config.json + safetensors headers; no weights are loaded), or estimate a model known only by its size (`8B`, `70b`, `500M`)'

@@ -167,15 +167,20 @@ fn openai_sdk_through_the_router() {
     assert_eq!(total, 41 + 320, "{s}");
     assert_eq!(router.stop(), Some(0));
 
-    // The same loader, routed from an inventory instead of a routes file: node `a` runs it, node `b`
-    // (127.0.0.2) has nothing on the port, so requests there are retried on `a`.
+    // Routed from an inventory instead of a routes file: node `a` runs the loader as deploy does
+    // (`--model models/<name>` in its garnet home), node `b` (127.0.0.2) has nothing on the port,
+    // so requests there are retried on `a`.
+    let home = dir.path().join("home-a");
+    std::fs::create_dir_all(home.join("models")).unwrap();
+    std::os::unix::fs::symlink(&model, home.join("models/tiny-inv")).unwrap();
+    let l1 = Loader::start_in(&py, "models/tiny-inv", Some(&home), dir.path());
     let token = RouterProc::token_file(dir.path());
     let inv = dir.path().join("inventory.yaml");
     std::fs::write(
         &inv,
         format!(
             "cluster: {{slug: routed, tier: pro}}\nnodes:\n  - {{name: a, host: 127.0.0.1, transport: local, roles: [loader]}}\n  - {{name: b, host: 127.0.0.2, roles: [loader]}}\nmodels:\n  - {{name: tiny-inv, source: \"{}\", port: {}, max_tokens: 3}}\nplacement:\n  tiny-inv: {{nodes: [a, b]}}\nrouter: {{listen: \"127.0.0.1:0\", admin_listen: \"127.0.0.1:0\", token_file: {}}}\n",
-            l1.model,
+            model.display(),
             l1.port,
             token.display()
         ),

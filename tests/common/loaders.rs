@@ -52,13 +52,18 @@ pub struct Loader {
 
 impl Loader {
     pub fn start(py: &Path, model: &Path, dir: &Path) -> Loader {
+        Loader::start_in(py, &model.display().to_string(), None, dir)
+    }
+
+    /// Started as deploy starts it: `--model` relative to the working directory `cwd`.
+    pub fn start_in(py: &Path, model_arg: &str, cwd: Option<&Path>, dir: &Path) -> Loader {
         let port = free_port();
         let log = dir.join(format!("loader-{port}.log"));
         let hf = dir.join("hf-home");
         std::fs::create_dir_all(&hf).unwrap();
         let child = Command::new(py)
-            .args(["-m", "mlx_lm.server", "--host", "127.0.0.1", "--port", &port.to_string(), "--model"])
-            .arg(model)
+            .args(["-m", "mlx_lm.server", "--host", "127.0.0.1", "--port", &port.to_string(), "--model", model_arg])
+            .current_dir(cwd.unwrap_or(dir))
             .env("HF_HUB_OFFLINE", "1")
             .env("HF_HOME", &hf)
             .stdin(Stdio::null())
@@ -66,7 +71,7 @@ impl Loader {
             .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
             .spawn()
             .expect("start mlx_lm.server");
-        let l = Loader { port, model: model.display().to_string(), child: Some(child), log };
+        let l = Loader { port, model: model_arg.to_string(), child: Some(child), log };
         l.wait_ready();
         l
     }

@@ -89,4 +89,24 @@ mod tests {
         assert_eq!(key_time(&k), Some(t));
         assert_eq!(key_time("telemetry/cluster=c/node=n/date=2026-11-26/junk.json"), None);
     }
+
+    #[tokio::test]
+    async fn a_corrupt_object_is_skipped() {
+        use crate::store::LocalStore;
+        let dir = tempfile::tempdir().unwrap();
+        let st = LocalStore::new(dir.path().to_path_buf());
+        let now = jiff::Timestamp::now();
+        let sample = |at: jiff::Timestamp| {
+            serde_json::json!({"schema_version": 1, "cluster": "c", "node": "n", "at": at.to_string(), "window_secs": 60,
+                "memory": {}, "thermal": {}})
+        };
+        let t1 = now - jiff::SignedDuration::from_secs(2);
+        let key = |t| super::super::spool::telemetry_key("c", "n", t);
+        st.put(&key(t1), &serde_json::to_vec(&sample(t1)).unwrap()).await.unwrap();
+        st.put(&key(now), b"{\"schema_version\": 1, trunc").await.unwrap();
+        let (at, s) = latest(&st, "c", "n").await.unwrap().expect("the good one");
+        assert_eq!((at.as_second(), s.at), (t1.as_second(), t1.to_string()));
+        let (all, corrupt) = range(&st, "c", "n", now - jiff::SignedDuration::from_secs(60), now).await.unwrap();
+        assert_eq!((all.len(), corrupt), (1, 1));
+    }
 }

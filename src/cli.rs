@@ -161,6 +161,12 @@ pub enum Command {
     #[command(subcommand)]
     Lab(LabCommand),
 
+    /// Roll-off: remove garnet's access and leave the rack serving. Per node: the monitor's store
+    /// credentials go (the monitor keeps sampling into a folder on the node, or is removed with
+    /// `--remove-monitor`), then garnet's operator key is removed from `authorized_keys`. Loaders
+    /// and the router are not touched. Ends with what was removed and what keeps running.
+    Offboard(OffboardArgs),
+
     /// The telemetry daemon every node runs (installed by `deploy`): samples every interval,
     /// spools to disk, ships to the store, serves `/health`.
     Monitor(MonitorArgs),
@@ -213,6 +219,18 @@ pub struct DeployArgs {
     /// How long to wait for each loader to load its model and answer.
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub ready_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct OffboardArgs {
+    /// Stop and remove the monitor too (default: it keeps sampling into `<garnet home>/store`).
+    #[arg(long)]
+    pub remove_monitor: bool,
+
+    /// The operator key to remove (default: `<state dir>/keys/<cluster>-ed25519`); lines with the
+    /// comment `garnet-operator@<cluster>` are removed either way.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -141,4 +141,40 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     let o = partial.outcomes();
     assert_eq!((o["node1"].as_str(), o["node2"].as_str()), ("ok", "unreachable"), "{}", partial.stderr);
     c.up(1);
+
+    // Roll-off. garnet logs in with its operator key only (the harness key is withdrawn).
+    g().args(["--yes", "keys", "provision"]).run().expect(0);
+    let key = c.path().join("state/keys/deploylab-ed25519");
+    let text = std::fs::read_to_string(&inv).unwrap();
+    let inv2 = c.path().join("offboard.yaml");
+    std::fs::write(&inv2, text.replace(&format!("{}/id_ed25519", c.path().display()), &key.display().to_string()))
+        .unwrap();
+    std::fs::write(c.path().join("authorized_keys"), "").unwrap();
+    let g2 = || c.garnet(&inv2);
+    g2().args(["--yes", "exec", "--", "true"]).run().expect(0);
+    let off = g2().args(["--yes", "-o", "json", "offboard"]).run();
+    off.expect(0);
+    let report = off.events().into_iter().find(|e| e["event"] == "offboard").expect("offboard report");
+    let node1 = &report["nodes"][0];
+    let removed: Vec<&str> = node1["removed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(removed, ["monitor's shipping", "store credentials", "garnet's SSH key"], "{report}");
+    let running: Vec<&str> = node1["keeps_running"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(running.contains(&"garnet-loader-tiny") && running.contains(&"garnet-router"), "{report}");
+    // garnet can no longer log in; the rack keeps serving; the monitor keeps its samples on the node.
+    let after = g2().args(["--yes", "-o", "json", "exec", "--", "true"]).run();
+    after.expect(1);
+    assert!(after.outcomes().values().all(|o| o == "unreachable"), "{:?}", after.outcomes());
+    let served = crate::common::Garnet::new()
+        .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{api}/v1"), "--model", "tiny", "-n", "8"])
+        .run();
+    served.expect(0);
+    for n in &c.nodes {
+        let home = home_of(&n.user).join(".garnet");
+        assert!(!home.join("etc/store.credentials").exists(), "{}: credentials left", n.name);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while glob::glob(&format!("{}/store/telemetry/**/*.json", home.display())).unwrap().flatten().next().is_none() {
+            assert!(Instant::now() < deadline, "{}: the monitor stopped sampling after offboard", n.name);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }

@@ -18,7 +18,7 @@ use crate::transport::{ConnectOptions, RunRequest};
 
 /// Runs the probe on every node at once (bounded by `--forks`); an error says why a node could not
 /// be probed (it is then planned with a step that fails with that reason).
-async fn probe_all(
+pub(crate) async fn probe_all(
     nodes: &[Arc<Node>],
     forks: usize,
     connect: &ConnectOptions,

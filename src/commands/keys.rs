@@ -51,11 +51,7 @@ pub async fn run(cmd: &KeysCommand, ctx: &Ctx) -> Result<ExitStatus> {
              printf '%s\\n' {q_line} >> \"$f\""
         )
     } else {
-        format!(
-            "f=\"$HOME/.ssh/authorized_keys\"; [ -f \"$f\" ] || exit {UNCHANGED}\n\
-             grep -qF -- {q_body} \"$f\" || exit {UNCHANGED}\n\
-             t=\"$f.garnet-tmp.$$\"; umask 077; grep -vF -- {q_body} \"$f\" > \"$t\"; chmod 600 \"$t\" && mv -f \"$t\" \"$f\""
-        )
+        revoke_script(Some(body), &comment)
     };
     let step = if provision { "authorize key" } else { "remove key" };
     let plan = Plan::same_step(
@@ -84,6 +80,51 @@ pub async fn run(cmd: &KeysCommand, ctx: &Ctx) -> Result<ExitStatus> {
         ));
     }
     Ok(status)
+}
+
+/// Shell removing from `~/.ssh/authorized_keys` every line with the key `body` and every line whose
+/// comment is exactly `comment` (an operator key made on another laptop); exit 100 if none.
+pub fn revoke_script(body: Option<&str>, comment: &str) -> String {
+    let q_comment = shell_quote(&format!(" {comment}"));
+    // Lines holding the key body (when known), and lines ending with the comment.
+    let (has_body, without_body) = match body {
+        Some(b) => (format!("grep -F -- {} \"$f\"", shell_quote(b)), format!("grep -vF -- {} \"$f\"", shell_quote(b))),
+        None => ("true".to_string(), "cat \"$f\"".to_string()),
+    };
+    let ends = "length($0) >= length(c) && substr($0, length($0) - length(c) + 1) == c";
+    format!(
+        "f=\"$HOME/.ssh/authorized_keys\"; [ -f \"$f\" ] || exit {UNCHANGED}\n\
+         [ -n \"$({has_body}; awk -v c={q_comment} '{ends}' \"$f\")\" ] || exit {UNCHANGED}\n\
+         t=\"$f.garnet-tmp.$$\"; umask 077\n\
+         {without_body} | awk -v c={q_comment} '!({ends})' > \"$t\"\n\
+         chmod 600 \"$t\" && mv -f \"$t\" \"$f\""
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn revoke_removes_exactly_garnet_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let ssh = dir.path().join(".ssh");
+        std::fs::create_dir_all(&ssh).unwrap();
+        let f = ssh.join("authorized_keys");
+        let keep = "ssh-ed25519 AAAAother customer@laptop\nssh-ed25519 AAAAx garnet-operator@acme-prod-2\n";
+        std::fs::write(
+            &f,
+            format!("ssh-ed25519 AAAAkey1 garnet-operator@acme\n{keep}ssh-ed25519 AAAAkey2 garnet-operator@acme\n"),
+        )
+        .unwrap();
+        let run = |script: String| {
+            std::process::Command::new("sh").arg("-c").arg(script).env("HOME", dir.path()).status().unwrap().code()
+        };
+        // Without the key body: by comment only (the other cluster's key and the customer's stay).
+        assert_eq!(run(super::revoke_script(None, "garnet-operator@acme")), Some(0));
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), keep);
+        assert_eq!(run(super::revoke_script(None, "garnet-operator@acme")), Some(super::UNCHANGED));
+        assert_eq!(run(super::revoke_script(Some("AAAAother"), "garnet-operator@acme")), Some(0));
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "ssh-ed25519 AAAAx garnet-operator@acme-prod-2\n");
+    }
 }
 
 /// Creates the key pair with `ssh-keygen` unless it exists; refuses a private key others can read.

@@ -14,6 +14,7 @@ pub mod lab;
 pub mod lock;
 pub mod model;
 pub mod monitor;
+pub mod offboard;
 pub mod retry;
 pub mod router;
 pub mod status;
@@ -118,6 +119,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Deploy(args) => deploy::run(args, ctx).await,
         Command::Status(args) => status::run(args, ctx).await,
         Command::Monitor(args) => monitor::run(args, ctx).await,
+        Command::Offboard(args) => offboard::run(args, ctx).await,
         Command::Lab(cmd) => Box::pin(lab::run(cmd, ctx)).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::Bench(args) => bench::run(args, ctx).await,

@@ -345,32 +345,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
     let is_router = node.has_role("router") && inv.router.is_some();
     let router_spec = inv.router.clone();
     let admin = router_spec.as_ref().map(|r| local_url(&r.admin_listen, node.port_offset));
-    let loaders: Vec<LoaderWatch> = placed
-        .iter()
-        .map(|m| LoaderWatch {
-            model: m.name.clone(),
-            service: loader_service(&m.name),
-            url: format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port)),
-        })
-        .collect();
-    let node_cfg = NodeConfig {
-        cluster: inv.cluster.slug.clone(),
-        node: node.name.clone(),
-        interval_secs: inv.monitor.interval_secs,
-        health_listen: format!("127.0.0.1:{}", node.port(inv.monitor.health_port)),
-        spool_dir: PathBuf::from(format!("{h}/spool")),
-        spool_max: inv.monitor.spool_max,
-        store,
-        router: if is_router {
-            admin.as_ref().map(|(_, url)| RouterAdmin {
-                admin_url: url.clone(),
-                token_file: PathBuf::from(format!("{h}/etc/router.token")),
-            })
-        } else {
-            None
-        },
-        loaders: loaders.clone(),
-    };
+    let node_cfg = node_config(node, inv, &h, store, &placed);
     let node_json = serde_json::to_vec_pretty(&node_cfg).expect("serializes");
     let mut node_json = node_json;
     node_json.push(b'\n');
@@ -468,16 +443,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             router_checks.push((url.clone(), m.name.clone()));
         }
     }
-    let monitor = ServiceSpec {
-        name: "garnet-monitor".into(),
-        program: garnet.clone(),
-        args: vec!["monitor".into(), "--config".into(), format!("{h}/etc/node.json")],
-        env: BTreeMap::from([("GARNET_LOG".to_string(), "info".to_string())]),
-        working_dir: Some(h.clone()),
-        run_dir: run_dir.clone(),
-        restart: true,
-    };
-    services.push((monitor, [binary.sha256.as_bytes(), &node_json, &cred_digest].concat(), None));
+    services.push((monitor_spec(&h), [binary.sha256.as_bytes(), &node_json, &cred_digest].concat(), None));
 
     let mut checks = Vec::new();
     for (spec, deps, check) in &services {
@@ -520,6 +486,127 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         ));
     }
     Ok(steps)
+}
+
+/// The monitor's service.
+fn monitor_spec(h: &str) -> ServiceSpec {
+    ServiceSpec {
+        name: "garnet-monitor".into(),
+        program: format!("{h}/bin/garnet"),
+        args: vec!["monitor".into(), "--config".into(), format!("{h}/etc/node.json")],
+        env: BTreeMap::from([("GARNET_LOG".to_string(), "info".to_string())]),
+        working_dir: Some(h.to_string()),
+        run_dir: format!("{h}/run"),
+        restart: true,
+    }
+}
+
+/// The monitor's config for a node.
+fn node_config(
+    node: &Node,
+    inv: &Inventory,
+    h: &str,
+    store: crate::inventory::StoreSpec,
+    placed: &[&ModelSpec],
+) -> NodeConfig {
+    let is_router = node.has_role("router") && inv.router.is_some();
+    NodeConfig {
+        cluster: inv.cluster.slug.clone(),
+        node: node.name.clone(),
+        interval_secs: inv.monitor.interval_secs,
+        health_listen: format!("127.0.0.1:{}", node.port(inv.monitor.health_port)),
+        spool_dir: PathBuf::from(format!("{h}/spool")),
+        spool_max: inv.monitor.spool_max,
+        store,
+        router: inv.router.as_ref().filter(|_| is_router).map(|r| RouterAdmin {
+            admin_url: local_url(&r.admin_listen, node.port_offset).1,
+            token_file: PathBuf::from(format!("{h}/etc/router.token")),
+        }),
+        loaders: placed
+            .iter()
+            .map(|m| LoaderWatch {
+                model: m.name.clone(),
+                service: loader_service(&m.name),
+                url: format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port)),
+            })
+            .collect(),
+    }
+}
+
+/// Offboarding one node: the monitor's shipping credentials go, and the monitor either keeps
+/// sampling into a folder on the node (`H/store`, the customer's to keep or ship) or is removed.
+/// Loaders and the router are not touched. The caller revokes the keys last.
+pub fn offboard_steps(node: &Node, t: &Target, inv: &Inventory, remove_monitor: bool) -> Vec<Step> {
+    let h = t.garnet_home(&node.garnet_home);
+    let backend = service::backend_for(node.service_backend, Some(t.os));
+    let mut steps = vec![step(
+        "services that keep running",
+        run(
+            format!(
+                "for f in {}/run/garnet-*.gen; do [ -e \"$f\" ] && basename \"$f\" .gen; done; true",
+                shell_quote(&h)
+            ),
+            false,
+            Some(Duration::from_secs(30)),
+        ),
+    )];
+    let monitor = monitor_spec(&h);
+    let def_path = service::definition_path(backend, &monitor, &t.home, &h);
+    if remove_monitor {
+        steps.push(step(
+            "remove the monitor",
+            run(
+                service::prune(backend, &format!("{h}/run"), &h, "garnet-monitor", &[]),
+                true,
+                Some(Duration::from_secs(60)),
+            ),
+        ));
+    } else {
+        let placed: Vec<&ModelSpec> = inv
+            .models
+            .iter()
+            .filter(|m| inv.placement.get(&m.name).is_some_and(|p| p.nodes.contains(&node.name)))
+            .collect();
+        let local = crate::inventory::StoreSpec {
+            kind: StoreKind::Local,
+            path: PathBuf::from(format!("{h}/store")),
+            endpoint: None,
+            bucket: None,
+            prefix: None,
+            region: None,
+            credentials_file: None,
+            path_style: false,
+        };
+        let mut node_json = serde_json::to_vec_pretty(&node_config(node, inv, &h, local, &placed)).expect("serializes");
+        node_json.push(b'\n');
+        let def = service::definition(backend, &monitor);
+        let generation = sha(&[def.as_bytes(), &node_json, b"offboarded"]);
+        steps.push(step(
+            "monitor keeps its samples on the node",
+            Action::Upload { path: format!("{h}/etc/node.json"), contents: node_json, mode: 0o644, secret: false },
+        ));
+        steps.push(step(
+            "monitor restarted without the store",
+            run(
+                service::ensure_running(backend, &monitor, &def_path, &generation),
+                true,
+                Some(Duration::from_secs(60)),
+            ),
+        ));
+    }
+    steps.push(step(
+        "remove the store credentials",
+        run(
+            format!(
+                "f={}; [ -e \"$f\" ] || exit {}; rm -f \"$f\"",
+                shell_quote(&format!("{h}/etc/store.credentials")),
+                service::UNCHANGED
+            ),
+            true,
+            Some(Duration::from_secs(30)),
+        ),
+    ));
+    steps
 }
 
 /// Where to reach a listener bound to `bind` from the same machine.

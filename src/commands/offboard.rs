@@ -1,0 +1,129 @@
+//! `garnet offboard`: the roll-off. Per node: the monitor loses its store credentials (and keeps
+//! sampling on the node, or is removed), then garnet's operator key is removed — last, since after
+//! it garnet can no longer log in. Loaders and the router keep serving.
+
+use anyhow::Result;
+
+use super::{Ctx, run_plan};
+use crate::ExitStatus;
+use crate::cli::OffboardArgs;
+use crate::plan::{Action, NodePlan, Plan, Step};
+use crate::transport::ConnectOptions;
+
+pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
+    let inv = ctx.load_inventory()?;
+    let nodes = ctx.select(&inv)?;
+    let p = &ctx.printer;
+    let comment = format!("garnet-operator@{}", inv.cluster.slug);
+    let key =
+        args.key.clone().unwrap_or_else(|| ctx.state_dir().join("keys").join(format!("{}-ed25519", inv.cluster.slug)));
+    let body = std::fs::read_to_string(key.with_extension("pub"))
+        .ok()
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string));
+    if body.is_none() {
+        p.note(format!("no operator key at `{}.pub`: removing the lines commented `{comment}`", key.display()));
+    }
+    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let targets = super::deploy::probe_all(&nodes, ctx.global.forks as usize, &connect).await;
+    let revoke = Step {
+        name: "remove garnet's key".into(),
+        action: Action::Run {
+            command: super::keys::revoke_script(body.as_deref(), &comment),
+            timeout: Some(std::time::Duration::from_secs(30)),
+            stream: false,
+            capture: true,
+            changes: true,
+            unchanged_exit: Some(crate::node::service::UNCHANGED),
+        },
+    };
+    let mut plan_nodes = Vec::new();
+    for n in &nodes {
+        let mut steps = match targets.get(&n.name) {
+            Some(Ok(t)) => crate::node::deploy::offboard_steps(n, t, &inv, args.remove_monitor),
+            other => {
+                let why = match other {
+                    Some(Err(e)) => e.clone(),
+                    _ => "not probed".into(),
+                };
+                p.warn(format!("{}: {why}", n.name));
+                vec![Step {
+                    name: "probe".into(),
+                    action: Action::Run {
+                        command: format!(
+                            "echo {} >&2; exit 1",
+                            crate::transport::shell_quote(&format!("cannot offboard: {why}"))
+                        ),
+                        timeout: None,
+                        stream: false,
+                        capture: true,
+                        changes: false,
+                        unchanged_exit: None,
+                    },
+                }]
+            }
+        };
+        steps.push(revoke.clone());
+        plan_nodes.push(NodePlan { node: n.clone(), steps });
+    }
+    let plan = Plan { command: "offboard".into(), mutating: true, nodes: plan_nodes };
+    let (status, report) = run_plan(ctx, &inv, plan, |_| Vec::new()).await?;
+    let Some(report) = report else { return Ok(status) };
+
+    let mut rows = Vec::new();
+    for n in &report.nodes {
+        let running: Vec<String> = n
+            .steps
+            .first()
+            .and_then(|s| s.output.as_ref())
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !(args.remove_monitor && *l == "garnet-monitor"))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let removed: Vec<&str> = n
+            .steps
+            .iter()
+            .filter(|s| s.outcome == crate::plan::Outcome::Changed && s.name != "monitor keeps its samples on the node")
+            .map(|s| match s.name.as_str() {
+                "remove the store credentials" => "store credentials",
+                "remove the monitor" => "monitor",
+                "remove garnet's key" => "garnet's SSH key",
+                "monitor restarted without the store" => "monitor's shipping",
+                other => other,
+            })
+            .collect();
+        rows.push(serde_json::json!({"node": n.node.name, "outcome": n.outcome, "removed": removed, "keeps_running": running}));
+    }
+    if p.json {
+        p.json_line(&serde_json::json!({"event": "offboard", "nodes": rows}));
+    } else {
+        let mut t = p.table();
+        t.set_header(vec!["node", "outcome", "removed", "keeps running"]);
+        for r in &rows {
+            let list = |v: &serde_json::Value| {
+                v.as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            };
+            t.add_row(vec![
+                r["node"].as_str().unwrap_or("").to_string(),
+                r["outcome"].as_str().unwrap_or("").to_string(),
+                list(&r["removed"]),
+                list(&r["keeps_running"]),
+            ]);
+        }
+        p.out(t);
+        let login = nodes.iter().filter_map(|n| n.identity_file.as_ref()).find(|f| **f != key);
+        if let Some(f) = login {
+            p.note(format!(
+                "the inventory logs in with `{}`, which is not garnet's operator key: if garnet should lose that access too, remove its line from the nodes' authorized_keys",
+                f.display()
+            ));
+        }
+    }
+    Ok(status)
+}

@@ -101,6 +101,29 @@ pub fn revoke_script(body: Option<&str>, comment: &str) -> String {
     )
 }
 
+/// Creates the key pair with `ssh-keygen` unless it exists; refuses a private key others can read.
+fn ensure_key(key: &Path, comment: &str) -> Result<()> {
+    if key.exists() {
+        let mode = std::fs::metadata(key)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!("private key `{}` has mode {mode:04o}; run `chmod 600 {}`", key.display(), key.display());
+        }
+        return Ok(());
+    }
+    let dir: PathBuf = key.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(key)
+        .output()
+        .context("cannot run `ssh-keygen` (install the OpenSSH client)")?;
+    if !out.status.success() {
+        bail!("ssh-keygen failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -125,27 +148,4 @@ mod tests {
         assert_eq!(run(super::revoke_script(Some("AAAAother"), "garnet-operator@acme")), Some(0));
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "ssh-ed25519 AAAAx garnet-operator@acme-prod-2\n");
     }
-}
-
-/// Creates the key pair with `ssh-keygen` unless it exists; refuses a private key others can read.
-fn ensure_key(key: &Path, comment: &str) -> Result<()> {
-    if key.exists() {
-        let mode = std::fs::metadata(key)?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            bail!("private key `{}` has mode {mode:04o}; run `chmod 600 {}`", key.display(), key.display());
-        }
-        return Ok(());
-    }
-    let dir: PathBuf = key.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
-    let out = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(key)
-        .output()
-        .context("cannot run `ssh-keygen` (install the OpenSSH client)")?;
-    if !out.status.success() {
-        bail!("ssh-keygen failed: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600))?;
-    Ok(())
 }

@@ -79,7 +79,7 @@ pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
                 String::from_utf8_lossy(&o.stdout)
                     .lines()
                     .map(str::trim)
-                    .filter(|l| !l.is_empty() && !(args.remove_monitor && *l == "garnet-monitor"))
+                    .filter(|l| !(l.is_empty() || args.remove_monitor && *l == "garnet-monitor"))
                     .map(str::to_string)
                     .collect()
             })

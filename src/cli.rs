@@ -171,6 +171,10 @@ pub enum Command {
     /// spools to disk, ships to the store, serves `/health`.
     Monitor(MonitorArgs),
 
+    /// Call the router's admin API from the router node (deploy and hot-swap run it there).
+    #[command(hide = true)]
+    AdminCall(AdminCallArgs),
+
     /// Wait until an OpenAI-compatible endpoint answers a one-token chat completion (deploy's
     /// readiness check, run on the node).
     #[command(hide = true)]
@@ -249,6 +253,21 @@ pub struct MonitorArgs {
     /// Override the sampling interval (tests, footprint benchmarks).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub interval: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminCallArgs {
+    /// The admin API's base URL, e.g. `http://127.0.0.1:8081`.
+    #[arg(long)]
+    pub url: String,
+    /// The 0600 file holding the admin token.
+    #[arg(long)]
+    pub token_file: PathBuf,
+    /// `apply-routes FILE` (replace the routes unless the router already has exactly these; exit
+    /// 100 then), `wait-idle ID --max D` (poll a backend until it has no request in flight), or
+    /// `get PATH`.
+    #[arg(num_args = 1.., required = true)]
+    pub call: Vec<String>,
 }
 
 #[derive(Debug, Args)]

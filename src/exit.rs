@@ -16,6 +16,9 @@ pub enum ExitStatus {
     Locked,
     /// Interrupted by Ctrl-C / SIGTERM.
     Interrupted,
+    /// Hidden node-side helpers only (`admin-call apply-routes`): nothing needed doing, the
+    /// convention of deploy's idempotent steps.
+    Unchanged,
 }
 
 impl ExitStatus {
@@ -27,6 +30,7 @@ impl ExitStatus {
             ExitStatus::Partial => 3,
             ExitStatus::Locked => 4,
             ExitStatus::Interrupted => 130,
+            ExitStatus::Unchanged => crate::node::service::UNCHANGED as u8,
         }
     }
 }

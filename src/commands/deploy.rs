@@ -60,6 +60,16 @@ pub(crate) async fn probe_all(
     out
 }
 
+/// The variants of the latest placement record (none before the first hot-swap).
+pub(crate) async fn load_variants(inv: &Inventory) -> Result<crate::placement::record::Variants> {
+    let store = crate::store::open(inv).await?;
+    Ok(crate::placement::record::latest(store.as_ref(), &inv.cluster.slug)
+        .await
+        .with_context(|| format!("reading the placement record from {}", store.describe()))?
+        .map(|(_, r)| r.variants)
+        .unwrap_or_default())
+}
+
 /// A random admin token (hex), for a `router.token_file` that does not exist yet.
 fn new_token() -> Result<String> {
     use std::io::Read;
@@ -108,13 +118,14 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let p = &ctx.printer;
     let connect = ConnectOptions { control_dir: ctx.control_dir() };
 
+    let variants = load_variants(&inv).await?;
     // Local inputs first: a missing model folder or secret fails before any node is touched.
     let mut models = BTreeMap::new();
+    let serving: std::collections::BTreeSet<&str> =
+        nodes.iter().flat_map(|n| nd::serving_here(&inv, &variants, &n.name)).map(|m| m.name.as_str()).collect();
     for m in &inv.models {
         let Some(dir) = &m.local_path else { continue };
-        let placed_here =
-            inv.placement.get(&m.name).is_some_and(|pl| pl.nodes.iter().any(|n| nodes.iter().any(|x| &x.name == n)));
-        if !placed_here {
+        if !serving.contains(m.name.as_str()) {
             continue;
         }
         let files = nd::model_files(dir)
@@ -158,7 +169,7 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
         binaries.insert(platform, f);
     }
     let input =
-        Inputs { inv: &inv, binaries, models, router_token, store_credentials, ready_timeout: args.ready_timeout };
+        Inputs { inv: &inv, binaries, models, router_token, store_credentials, ready_timeout: args.ready_timeout, variants };
 
     let mut plan_nodes = Vec::new();
     for n in &nodes {

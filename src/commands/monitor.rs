@@ -63,3 +63,58 @@ pub async fn wait_ready(args: &WaitReadyArgs) -> Result<ExitStatus> {
     }
     Ok(ExitStatus::Failure)
 }
+
+/// `garnet admin-call`: the router's admin API, driven from the router node.
+pub async fn admin_call(args: &crate::cli::AdminCallArgs) -> Result<ExitStatus> {
+    use hyper::Method;
+
+    use crate::router::table::RoutesConfig;
+    let token = crate::util::read_secret_file(&args.token_file)?;
+    let base = args.url.trim_end_matches('/');
+    let t = Duration::from_secs(30);
+    let call = |m: Method, path: String, body: Option<serde_json::Value>| {
+        let token = token.clone();
+        async move {
+            let r = crate::http::request(m, &format!("{base}{path}"), Some(&token), body.as_ref(), t)
+                .await
+                .map_err(|e| anyhow::anyhow!("admin API at {base}: {e}"))?;
+            if !r.ok() {
+                anyhow::bail!("admin API at {base}{path}: HTTP {}: {}", r.status, r.text());
+            }
+            Ok::<_, anyhow::Error>(r.json().unwrap_or_default())
+        }
+    };
+    match args.call.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["apply-routes", file] => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read `{file}`"))?;
+            let want: RoutesConfig = serde_json::from_str(&text).with_context(|| format!("`{file}` is not a routes file"))?;
+            let live = call(Method::GET, "/admin/routes".into(), None).await?;
+            if serde_json::from_value::<RoutesConfig>(live["routes"].clone()).ok().as_ref() == Some(&want) {
+                println!("{}", serde_json::json!({"unchanged": true}));
+                return Ok(ExitStatus::Unchanged);
+            }
+            let r = call(Method::PUT, "/admin/routes".into(), Some(serde_json::to_value(&want)?)).await?;
+            println!("{r}");
+            Ok(ExitStatus::Success)
+        }
+        ["wait-idle", id, "--max", max] => {
+            let max = crate::cli::parse_duration(max).map_err(anyhow::Error::msg)?;
+            let path = format!("/admin/backends/{}", id.replace('/', "%2F"));
+            let start = Instant::now();
+            loop {
+                let b = call(Method::GET, path.clone(), None).await?;
+                let n = b["in_flight"].as_u64().unwrap_or(0);
+                if n == 0 || start.elapsed() >= max {
+                    println!("{}", serde_json::json!({"in_flight": n, "waited_ms": start.elapsed().as_millis() as u64}));
+                    return Ok(ExitStatus::Success);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        ["get", path] => {
+            println!("{}", call(Method::GET, path.to_string(), None).await?);
+            Ok(ExitStatus::Success)
+        }
+        other => Err(crate::exit::UsageError(format!("unknown admin call {other:?}")).into()),
+    }
+}

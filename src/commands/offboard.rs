@@ -24,6 +24,7 @@ pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
         p.note(format!("no operator key at `{}.pub`: removing the lines commented `{comment}`", key.display()));
     }
     let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let variants = super::deploy::load_variants(&inv).await?;
     let targets = super::deploy::probe_all(&nodes, ctx.global.forks as usize, &connect).await;
     let revoke = Step {
         name: "remove garnet's key".into(),
@@ -39,7 +40,7 @@ pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let mut plan_nodes = Vec::new();
     for n in &nodes {
         let mut steps = match targets.get(&n.name) {
-            Some(Ok(t)) => crate::node::deploy::offboard_steps(n, t, &inv, args.remove_monitor),
+            Some(Ok(t)) => crate::node::deploy::offboard_steps(n, t, &inv, &variants, args.remove_monitor),
             other => {
                 let why = match other {
                     Some(Err(e)) => e.clone(),

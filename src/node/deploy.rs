@@ -157,6 +157,21 @@ pub struct Inputs<'a> {
     pub router_token: Option<Vec<u8>>,
     pub store_credentials: Option<Vec<u8>>,
     pub ready_timeout: Duration,
+    /// The latest placement record's variants.
+    pub variants: crate::placement::record::Variants,
+}
+
+/// The model entries whose loaders run on `node`.
+pub fn serving_here<'a>(
+    inv: &'a Inventory,
+    variants: &crate::placement::record::Variants,
+    node: &str,
+) -> Vec<&'a ModelSpec> {
+    inv.models
+        .iter()
+        .filter(|m| inv.placement.get(&m.name).is_some_and(|p| p.nodes.iter().any(|n| n == node)))
+        .map(|m| crate::placement::record::serving(inv, variants, m, node))
+        .collect()
 }
 
 /// A loader or router readiness check the deploy runs on the node.
@@ -230,11 +245,9 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         },
     )];
 
-    let placed: Vec<&ModelSpec> = inv
-        .models
-        .iter()
-        .filter(|m| inv.placement.get(&m.name).is_some_and(|p| p.nodes.contains(&node.name)))
-        .collect();
+    // The loaders this node runs: for each model placed here, the entry serving it (a hot-swap may
+    // have put another entry, a variant, in its place).
+    let placed = serving_here(inv, &input.variants, &node.name);
 
     // The loader runtime.
     let python = match &inv.deploy.python {
@@ -353,11 +366,10 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         "node config",
         Action::Upload { path: format!("{h}/etc/node.json"), contents: node_json.clone(), mode: 0o644, secret: false },
     ));
-    let mut routes_json = Vec::new();
     let token = input.router_token.clone().unwrap_or_default();
     if is_router {
-        let routes = crate::router::table::RoutesConfig::from_inventory(inv);
-        routes_json = serde_json::to_vec_pretty(&routes).expect("serializes");
+        let routes = crate::router::table::RoutesConfig::from_inventory_with(inv, &input.variants);
+        let mut routes_json = serde_json::to_vec_pretty(&routes).expect("serializes");
         routes_json.push(b'\n');
         steps.push(step(
             "router routes",
@@ -437,7 +449,9 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             run_dir: run_dir.clone(),
             restart: true,
         };
-        let deps = [binary.sha256.as_bytes(), &routes_json, &token].concat();
+        // Not the routes: a running router takes new routes through its admin API (below), so a
+        // placement change never restarts it.
+        let deps = [binary.sha256.as_bytes(), &token].concat();
         services.push((spec, deps, None));
         for m in inv.models.iter().filter(|m| inv.placement.contains_key(&m.name)) {
             router_checks.push((url.clone(), m.name.clone()));
@@ -469,6 +483,9 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             ));
         }
     }
+    if let (true, Some((_, admin_url))) = (is_router, &admin) {
+        steps.push(step("router routes applied", apply_routes(&h, admin_url)));
+    }
     let keep: Vec<String> = placed.iter().map(|m| loader_service(&m.name)).collect();
     steps.push(step(
         "remove loaders no longer placed here",
@@ -486,6 +503,21 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         ));
     }
     Ok(steps)
+}
+
+/// Replaces the running router's routes with `H/etc/routes.json` unless it has exactly those.
+pub fn apply_routes(h: &str, admin_url: &str) -> Action {
+    run(
+        format!(
+            "{} admin-call --url {} --token-file {} apply-routes {}",
+            shell_quote(&format!("{h}/bin/garnet")),
+            shell_quote(admin_url),
+            shell_quote(&format!("{h}/etc/router.token")),
+            shell_quote(&format!("{h}/etc/routes.json"))
+        ),
+        true,
+        Some(Duration::from_secs(60)),
+    )
 }
 
 /// The monitor's service.
@@ -536,7 +568,13 @@ fn node_config(
 /// Offboarding one node: the monitor's shipping credentials go, and the monitor either keeps
 /// sampling into a folder on the node (`H/store`, the customer's to keep or ship) or is removed.
 /// Loaders and the router are not touched. The caller revokes the keys last.
-pub fn offboard_steps(node: &Node, t: &Target, inv: &Inventory, remove_monitor: bool) -> Vec<Step> {
+pub fn offboard_steps(
+    node: &Node,
+    t: &Target,
+    inv: &Inventory,
+    variants: &crate::placement::record::Variants,
+    remove_monitor: bool,
+) -> Vec<Step> {
     let h = t.garnet_home(&node.garnet_home);
     let backend = service::backend_for(node.service_backend, Some(t.os));
     let mut steps = vec![step(
@@ -562,11 +600,7 @@ pub fn offboard_steps(node: &Node, t: &Target, inv: &Inventory, remove_monitor: 
             ),
         ));
     } else {
-        let placed: Vec<&ModelSpec> = inv
-            .models
-            .iter()
-            .filter(|m| inv.placement.get(&m.name).is_some_and(|p| p.nodes.contains(&node.name)))
-            .collect();
+        let placed = serving_here(inv, variants, &node.name);
         let local = crate::inventory::StoreSpec {
             kind: StoreKind::Local,
             path: PathBuf::from(format!("{h}/store")),

@@ -379,6 +379,16 @@ impl RoutesConfig {
     /// Routes from the inventory: each placed model, one backend per node it is placed on, at
     /// `http://<node host>:<model port>`, serving the model's `source` (what its loader was given).
     pub fn from_inventory(inv: &crate::inventory::Inventory) -> RoutesConfig {
+        RoutesConfig::from_inventory_with(inv, &Default::default())
+    }
+
+    /// Routes for the inventory's placement, each node's loader being the variant the placement
+    /// record names (see [`crate::placement::record`]).
+    pub fn from_inventory_with(
+        inv: &crate::inventory::Inventory,
+        variants: &crate::placement::record::Variants,
+    ) -> RoutesConfig {
+        use crate::placement::record::{backend_id, serving};
         let models = inv
             .models
             .iter()
@@ -388,12 +398,15 @@ impl RoutesConfig {
                     .nodes
                     .iter()
                     .filter_map(|n| inv.node(n))
-                    .map(|node| BackendConfig {
-                        id: format!("{}/{}", node.name, m.name),
-                        url: format!("http://{}:{}", node.service_host(), node.port(m.port)),
-                        model: m.loader_id(),
-                        max_concurrency: m.max_concurrency as usize,
-                        draining: false,
+                    .map(|node| {
+                        let v = serving(inv, variants, m, &node.name);
+                        BackendConfig {
+                            id: backend_id(&node.name, &m.name, &v.name),
+                            url: format!("http://{}:{}", node.service_host(), node.port(v.port)),
+                            model: v.loader_id(),
+                            max_concurrency: v.max_concurrency as usize,
+                            draining: false,
+                        }
                     })
                     .collect();
                 Some(ModelConfig {

@@ -1,0 +1,68 @@
+//! The placement record: which model entry (variant) serves each public model on each node, kept
+//! in the store as a history (`placement/cluster=<c>/<time>.json`, never pruned). `hot-swap`
+//! writes one after every flip; `deploy` and the router's routes read the latest, so a deploy after
+//! a hot-swap keeps what the swap put in place instead of reverting to the inventory's entry.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{Inventory, ModelSpec};
+use crate::store::{Store, StoreError};
+
+/// Public model → node → the model entry whose loader serves it there (absent: the model itself).
+pub type Variants = BTreeMap<String, BTreeMap<String, String>>;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlacementRecord {
+    pub schema_version: u32,
+    pub cluster: String,
+    pub at: String,
+    /// What made it, e.g. `hot-swap tiny --to tiny-b`.
+    pub command: String,
+    pub variants: Variants,
+    /// The record this one replaced (for `rollback`).
+    #[serde(default)]
+    pub previous: Option<String>,
+}
+
+fn prefix(cluster: &str) -> String {
+    format!("placement/cluster={cluster}/")
+}
+
+/// The newest record (key and content), skipping unreadable ones.
+pub async fn latest(store: &dyn Store, cluster: &str) -> Result<Option<(String, PlacementRecord)>, StoreError> {
+    let keys = store.list(&prefix(cluster)).await?;
+    for k in keys.iter().rev() {
+        if let Some(body) = store.get(k).await? {
+            match serde_json::from_slice(&body) {
+                Ok(r) => return Ok(Some((k.clone(), r))),
+                Err(e) => tracing::warn!("skipping corrupt placement record `{k}`: {e}"),
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Stores a new record (its key sorts after every earlier one).
+pub async fn write(store: &dyn Store, rec: &PlacementRecord) -> Result<String, StoreError> {
+    let at: jiff::Timestamp = rec.at.parse().unwrap_or_else(|_| jiff::Timestamp::now());
+    let key = format!("{}{}.json", prefix(&rec.cluster), at.strftime("%Y%m%dT%H%M%S%.6fZ"));
+    store.put(&key, &serde_json::to_vec_pretty(rec).expect("serializes")).await?;
+    Ok(key)
+}
+
+/// The entry serving `model` on `node`: the recorded variant when it is still declared, else the
+/// model itself.
+pub fn serving<'a>(inv: &'a Inventory, variants: &Variants, model: &'a ModelSpec, node: &str) -> &'a ModelSpec {
+    variants
+        .get(&model.name)
+        .and_then(|m| m.get(node))
+        .and_then(|v| inv.models.iter().find(|x| &x.name == v))
+        .unwrap_or(model)
+}
+
+/// The router's id for the loader of `serving` behind `model` on `node`.
+pub fn backend_id(node: &str, model: &str, serving: &str) -> String {
+    if model == serving { format!("{node}/{model}") } else { format!("{node}/{model}@{serving}") }
+}

@@ -44,9 +44,9 @@ if [ -n "$py" ] && "$py" -c 'import moto, boto3' 2>/dev/null; then
   s3port=$(free_port)
   "$py" -m moto.server -H 127.0.0.1 -p "$s3port" >/dev/null 2>&1 & pids+=($!)
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$s3port) 2>/dev/null && break; sleep 0.1; done
-  "$py" -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$s3port', aws_access_key_id='k', aws_secret_access_key='s', region_name='us-east-1').create_bucket(Bucket='b')"
+  "$py" -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$s3port', aws_access_key_id='k', aws_secret_access_key='s', region_name='us-east-1').create_bucket(Bucket='garnet-footprint')"
   printf '[default]\naws_access_key_id = k\naws_secret_access_key = s\n' > "$work/creds"; chmod 600 "$work/creds"
-  node_config s3 "{\"kind\": \"s3\", \"path\": \"\", \"endpoint\": \"http://127.0.0.1:$s3port\", \"bucket\": \"b\", \"prefix\": null, \"region\": \"us-east-1\", \"credentials_file\": \"$work/creds\", \"path_style\": true}"
+  node_config s3 "{\"kind\": \"s3\", \"path\": \"\", \"endpoint\": \"http://127.0.0.1:$s3port\", \"bucket\": \"garnet-footprint\", \"prefix\": null, \"region\": \"us-east-1\", \"credentials_file\": \"$work/creds\", \"path_style\": true}"
   "$garnet" monitor --config "$work/s3.json" 2>"$work/s3.log" & pids+=($!); names+=("garnet monitor (S3 store):$!")
 fi
 

@@ -161,6 +161,15 @@ pub enum Command {
     #[command(subcommand)]
     Lab(LabCommand),
 
+    /// Replace the loader serving MODEL with another model entry, with zero requests lost: start
+    /// B cold beside A, health-check it (a real completion, then test prompts within the latency
+    /// budget), flip every router atomically, drain A, stop it, record the placement. A failure
+    /// before the flip removes B and leaves A and the traffic untouched.
+    HotSwap(HotSwapArgs),
+
+    /// Swap MODEL back to the entry the previous placement record had (a hot-swap in reverse).
+    Rollback(RollbackArgs),
+
     /// Roll-off: remove garnet's access and leave the rack serving. Per node: the monitor's store
     /// credentials go (the monitor keeps sampling into a folder on the node, or is removed with
     /// `--remove-monitor`), then garnet's operator key is removed from `authorized_keys`. Loaders
@@ -226,6 +235,48 @@ pub struct DeployArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HotSwapArgs {
+    /// The public model name clients use.
+    pub model: String,
+
+    /// The model entry (declared under `models:` with its own source and port) to serve MODEL.
+    #[arg(long, value_name = "ENTRY")]
+    pub to: String,
+
+    #[command(flatten)]
+    pub swap: SwapOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The public model name.
+    pub model: String,
+
+    #[command(flatten)]
+    pub swap: SwapOptions,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SwapOptions {
+    /// Only on this node (default: every node the model is placed on, one after another).
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+
+    /// How long B may take to load and answer its first completion.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub ready_timeout: Duration,
+
+    /// Test prompts B must answer (all of them, p99 within the model's `latency_budget_ms`).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub health_prompts: u32,
+
+    /// Longest wait for A's requests in flight to finish after the flip (default: the model's
+    /// `drain_secs`, else 5m); what is still running then is cut and counted.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub drain_max: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
 pub struct OffboardArgs {
     /// Stop and remove the monitor too (default: it keeps sampling into `<garnet home>/store`).
     #[arg(long)]
@@ -266,7 +317,7 @@ pub struct AdminCallArgs {
     /// `apply-routes FILE` (replace the routes unless the router already has exactly these; exit
     /// 100 then), `wait-idle ID --max D` (poll a backend until it has no request in flight), or
     /// `get PATH`.
-    #[arg(num_args = 1.., required = true)]
+    #[arg(num_args = 1.., required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub call: Vec<String>,
 }
 

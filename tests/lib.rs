@@ -6,6 +6,7 @@ mod deploy;
 mod exec;
 mod facts;
 mod generated;
+mod hotswap;
 mod init;
 mod interactive;
 mod inventory;

@@ -168,8 +168,15 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
             LocalFile::read(&path).with_context(|| format!("cannot read the garnet binary `{}`", path.display()))?;
         binaries.insert(platform, f);
     }
-    let input =
-        Inputs { inv: &inv, binaries, models, router_token, store_credentials, ready_timeout: args.ready_timeout, variants };
+    let input = Inputs {
+        inv: &inv,
+        binaries,
+        models,
+        router_token,
+        store_credentials,
+        ready_timeout: args.ready_timeout,
+        variants,
+    };
 
     let mut plan_nodes = Vec::new();
     for n in &nodes {

@@ -198,7 +198,7 @@ async fn down(dir: &Path, ctx: &Ctx) -> Result<ExitStatus> {
             crate::inventory::ServiceBackend::Process,
             &format!("{home}/run"),
             &home,
-            "garnet-",
+            "garnet-*",
             &[],
         );
         plan_nodes.push(crate::plan::NodePlan {

@@ -7,6 +7,7 @@ pub mod completions;
 pub mod deploy;
 pub mod exec;
 pub mod facts;
+pub mod hotswap;
 pub mod init;
 pub mod inventory;
 pub mod keys;
@@ -119,6 +120,8 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Deploy(args) => deploy::run(args, ctx).await,
         Command::Status(args) => status::run(args, ctx).await,
         Command::Monitor(args) => monitor::run(args, ctx).await,
+        Command::HotSwap(args) => hotswap::run(&args.model, Some(&args.to), &args.swap, ctx).await,
+        Command::Rollback(args) => hotswap::run(&args.model, None, &args.swap, ctx).await,
         Command::Offboard(args) => offboard::run(args, ctx).await,
         Command::Lab(cmd) => Box::pin(lab::run(cmd, ctx)).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
@@ -190,33 +193,9 @@ pub async fn run_plan(
         }
     }
 
-    let started = jiff::Timestamp::now();
-    let run_id = journal::new_run_id(started);
-    let (user, host) = whoami();
-    let store = if plan.mutating { Some(store::open(inv).await?) } else { None };
-    let guard = match &store {
-        None => None,
-        Some(s) => {
-            let info = cluster_lock::LockInfo {
-                user: user.clone(),
-                host: host.clone(),
-                pid: std::process::id(),
-                command: plan.command.clone(),
-                message: g.message.clone(),
-                acquired_at: started.to_string(),
-                run_id: run_id.clone(),
-            };
-            let on_event = |e: cluster_lock::LockEvent<'_>| match e {
-                cluster_lock::LockEvent::Waiting(h) => {
-                    p.note(format!("waiting for the cluster lock, held by {}", h.describe()))
-                }
-                cluster_lock::LockEvent::Stale(h) => {
-                    p.warn(format!("taking over a stale cluster lock: {} (that process is gone)", h.describe()))
-                }
-            };
-            Some(cluster_lock::acquire(s.as_ref(), &inv.cluster.slug, info, g.lock_wait, on_event).await?)
-        }
-    };
+    let held = if plan.mutating { Some(take_lock(ctx, inv, &plan.command).await?) } else { None };
+    let started = held.as_ref().map_or_else(jiff::Timestamp::now, |h| h.started);
+    let run_id = held.as_ref().map_or_else(|| journal::new_run_id(started), |h| h.run_id.clone());
 
     // From here on a Ctrl-C must release the lock and journal the run: take signals over now.
     let interrupt = interrupted(p.clone());
@@ -262,29 +241,96 @@ pub async fn run_plan(
     drop(tx);
     let _ = reporter.await;
 
-    if let (Some(s), Some(guard)) = (&store, guard) {
-        let entry = audit::AuditEntry {
-            run_id: &run_id,
-            cluster: &inv.cluster.slug,
-            user: &user,
-            host: &host,
-            command: &plan.command,
-            message: g.message.as_deref(),
-            started_at: &started.to_string(),
-            finished_at: jiff::Timestamp::now().to_string(),
-            nodes: &names,
-            summary: &report.summary,
-            exit_code: status.code(),
-        };
-        if let Err(e) = audit::record(s.as_ref(), &entry, started).await {
-            p.warn(format!("cannot write the audit entry: {e}"));
-        }
-        if let Err(e) = guard.release(s.as_ref()).await {
-            p.warn(format!("cannot release the cluster lock: {e}; run `garnet lock release`"));
-        }
+    if let Some(h) = held {
+        let names: Vec<String> = plan.nodes.iter().map(|n| n.node.name.clone()).collect();
+        release_lock(ctx, inv, h, &plan.command, &names, &report.summary, status).await;
     }
     output::print_summary(p, &report);
     Ok((status, Some(report)))
+}
+
+/// The cluster lock, held for one mutating run (or one multi-phase procedure like hot-swap).
+pub struct Held {
+    pub store: Box<dyn crate::store::Store>,
+    guard: cluster_lock::LockGuard,
+    pub run_id: String,
+    pub started: jiff::Timestamp,
+    user: String,
+    host: String,
+}
+
+/// Takes the cluster lock for `command` (waiting per `--lock-wait`, taking over a stale one).
+pub async fn take_lock(ctx: &Ctx, inv: &Inventory, command: &str) -> Result<Held> {
+    let p = &ctx.printer;
+    let started = jiff::Timestamp::now();
+    let run_id = journal::new_run_id(started);
+    let (user, host) = whoami();
+    let store = store::open(inv).await?;
+    let info = cluster_lock::LockInfo {
+        user: user.clone(),
+        host: host.clone(),
+        pid: std::process::id(),
+        command: command.to_string(),
+        message: ctx.global.message.clone(),
+        acquired_at: started.to_string(),
+        run_id: run_id.clone(),
+    };
+    let on_event = |e: cluster_lock::LockEvent<'_>| match e {
+        cluster_lock::LockEvent::Waiting(h) => {
+            p.note(format!("waiting for the cluster lock, held by {}", h.describe()))
+        }
+        cluster_lock::LockEvent::Stale(h) => {
+            p.warn(format!("taking over a stale cluster lock: {} (that process is gone)", h.describe()))
+        }
+    };
+    let guard = cluster_lock::acquire(store.as_ref(), &inv.cluster.slug, info, ctx.global.lock_wait, on_event).await?;
+    Ok(Held { store, guard, run_id, started, user, host })
+}
+
+/// Writes the audit entry and releases the lock (problems are warnings: the work is done).
+pub async fn release_lock(
+    ctx: &Ctx,
+    inv: &Inventory,
+    h: Held,
+    command: &str,
+    nodes: &[String],
+    summary: &crate::plan::Summary,
+    status: ExitStatus,
+) {
+    let p = &ctx.printer;
+    let entry = audit::AuditEntry {
+        run_id: &h.run_id,
+        cluster: &inv.cluster.slug,
+        user: &h.user,
+        host: &h.host,
+        command,
+        message: ctx.global.message.as_deref(),
+        started_at: &h.started.to_string(),
+        finished_at: jiff::Timestamp::now().to_string(),
+        nodes,
+        summary,
+        exit_code: status.code(),
+    };
+    if let Err(e) = audit::record(h.store.as_ref(), &entry, h.started).await {
+        p.warn(format!("cannot write the audit entry: {e}"));
+    }
+    if let Err(e) = h.guard.release(h.store.as_ref()).await {
+        p.warn(format!("cannot release the cluster lock: {e}; run `garnet lock release`"));
+    }
+}
+
+/// Runs one plan's steps (a phase of a longer procedure) with the usual progress and events, but
+/// no prompt, lock, journal or audit: the procedure holds those.
+pub async fn run_phase(ctx: &Ctx, plan: &Plan) -> Report {
+    let p = &ctx.printer;
+    let names: Vec<String> = plan.nodes.iter().map(|n| n.node.name.clone()).collect();
+    let (tx, rx) = mpsc::channel::<Event>(4096);
+    let reporter = tokio::spawn(output::report(rx, p.clone(), None, names));
+    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let opts = ExecOptions { forks: ctx.global.forks as usize, max_fail: None, connect };
+    let report = executor::execute(plan, opts, tx, std::future::pending()).await;
+    let _ = reporter.await;
+    report
 }
 
 /// Listens for Ctrl-C and SIGTERM from now on (the handlers are installed before this returns, so a

@@ -18,7 +18,8 @@ pub async fn run(args: &MonitorArgs, _ctx: &Ctx) -> Result<ExitStatus> {
         .await
         .with_context(|| format!("monitor: cannot listen on `{}`", cfg.health_listen))?;
     eprintln!("monitor: node `{}`, health on http://{}/health", cfg.node, listener.local_addr()?);
-    crate::telemetry::monitor::run(cfg, listener, super::shutdown_signal("monitor", "shipping what is spooled"))
+    let path = Some(args.config.clone());
+    crate::telemetry::monitor::run(cfg, path, listener, super::shutdown_signal("monitor", "shipping what is spooled"))
         .await?;
     Ok(ExitStatus::Success)
 }
@@ -87,7 +88,8 @@ pub async fn admin_call(args: &crate::cli::AdminCallArgs) -> Result<ExitStatus> 
     match args.call.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["apply-routes", file] => {
             let text = std::fs::read_to_string(file).with_context(|| format!("cannot read `{file}`"))?;
-            let want: RoutesConfig = serde_json::from_str(&text).with_context(|| format!("`{file}` is not a routes file"))?;
+            let want: RoutesConfig =
+                serde_json::from_str(&text).with_context(|| format!("`{file}` is not a routes file"))?;
             let live = call(Method::GET, "/admin/routes".into(), None).await?;
             if serde_json::from_value::<RoutesConfig>(live["routes"].clone()).ok().as_ref() == Some(&want) {
                 println!("{}", serde_json::json!({"unchanged": true}));
@@ -105,7 +107,10 @@ pub async fn admin_call(args: &crate::cli::AdminCallArgs) -> Result<ExitStatus> 
                 let b = call(Method::GET, path.clone(), None).await?;
                 let n = b["in_flight"].as_u64().unwrap_or(0);
                 if n == 0 || start.elapsed() >= max {
-                    println!("{}", serde_json::json!({"in_flight": n, "waited_ms": start.elapsed().as_millis() as u64}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"in_flight": n, "waited_ms": start.elapsed().as_millis() as u64})
+                    );
                     return Ok(ExitStatus::Success);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;

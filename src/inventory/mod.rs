@@ -152,6 +152,8 @@ pub struct ModelSpec {
     /// The loader's port on every node the model is placed on.
     pub port: u16,
     pub max_concurrency: u32,
+    /// Longest a hot-swap waits for this model's old loader to drain.
+    pub drain_secs: u32,
     /// The weights on this machine when `source` is a path (`/`, `.` or `~` first): deploy copies
     /// them to `models/<name>` under each node's garnet home.
     pub local_path: Option<PathBuf>,
@@ -493,6 +495,7 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             latency_budget_ms: m.latency_budget_ms.as_ref().map(|v| v.value),
             port: m.port.as_ref().map_or(8001 + i as u16, |p| p.value),
             max_concurrency: m.max_concurrency.as_ref().map_or(4, |c| c.value),
+            drain_secs: m.drain_secs.unwrap_or(300),
             local_path: {
                 let src = m.source.value.trim();
                 (src.starts_with('/') || src.starts_with('.') || src.starts_with('~'))

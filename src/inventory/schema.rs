@@ -201,6 +201,8 @@ pub struct Model {
     pub port: Option<Spanned<u16>>,
     /// Requests one loader works on at once; the router queues the rest (default 4).
     pub max_concurrency: Option<Spanned<u32>>,
+    /// Longest a hot-swap waits for the old loader's requests to finish (default 300).
+    pub drain_secs: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

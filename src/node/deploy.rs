@@ -298,74 +298,29 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
     // Models.
     let mut model_gen: BTreeMap<String, String> = BTreeMap::new();
     for m in &placed {
-        match input.models.get(&m.name) {
-            Some(files) => {
-                let mut digest = Vec::new();
-                for (rel, f) in files {
-                    steps.push(step(
-                        format!("model {} {rel}", m.name),
-                        Action::Copy {
-                            source: f.path.clone(),
-                            path: format!("{h}/models/{}/{rel}", m.name),
-                            mode: 0o644,
-                            size: f.size,
-                            sha256: f.sha256.clone(),
-                        },
-                    ));
-                    digest.extend_from_slice(rel.as_bytes());
-                    digest.extend_from_slice(f.sha256.as_bytes());
-                }
-                model_gen.insert(m.name.clone(), sha(&[&digest]));
-            }
-            None => {
-                steps.push(step(
-                    format!("model {} (download on the node)", m.name),
-                    run(
-                        format!(
-                            "export HF_HOME={hf}\n\
-                             HF_HUB_OFFLINE=1 {py} -c 'import sys; from huggingface_hub import snapshot_download as s; s(sys.argv[1])' {src} >/dev/null 2>&1 && exit {u}\n\
-                             {py} -c 'import sys; from huggingface_hub import snapshot_download as s; s(sys.argv[1])' {src}",
-                            hf = shell_quote(&format!("{h}/hf")),
-                            py = shell_quote(&python),
-                            src = shell_quote(&m.source),
-                            u = service::UNCHANGED
-                        ),
-                        true,
-                        Some(Duration::from_secs(6 * 3600)),
-                    ),
-                ));
-                model_gen.insert(m.name.clone(), sha(&[m.source.as_bytes()]));
-            }
-        }
+        let (model_steps, generation) = model_steps(&h, m, input.models.get(&m.name), &python);
+        steps.extend(model_steps);
+        model_gen.insert(m.name.clone(), generation);
     }
 
     // Config and secrets.
-    let mut store = inv.store.clone();
     let mut cred_digest = Vec::new();
     if let Some(c) = &input.store_credentials {
-        let path = format!("{h}/etc/store.credentials");
         steps.push(step(
             "store credentials",
-            Action::Upload { path: path.clone(), contents: c.clone(), mode: 0o600, secret: true },
+            Action::Upload {
+                path: format!("{h}/etc/store.credentials"),
+                contents: c.clone(),
+                mode: 0o600,
+                secret: true,
+            },
         ));
-        store.credentials_file = Some(PathBuf::from(path));
         cred_digest = c.clone();
-    }
-    if store.kind == StoreKind::Local && node.transport != crate::inventory::TransportKind::Local {
-        // A folder on the operator's machine is not reachable from the node: keep it on the node.
-        store.path = PathBuf::from(format!("{h}/store"));
     }
     let is_router = node.has_role("router") && inv.router.is_some();
     let router_spec = inv.router.clone();
     let admin = router_spec.as_ref().map(|r| local_url(&r.admin_listen, node.port_offset));
-    let node_cfg = node_config(node, inv, &h, store, &placed);
-    let node_json = serde_json::to_vec_pretty(&node_cfg).expect("serializes");
-    let mut node_json = node_json;
-    node_json.push(b'\n');
-    steps.push(step(
-        "node config",
-        Action::Upload { path: format!("{h}/etc/node.json"), contents: node_json.clone(), mode: 0o644, secret: false },
-    ));
+    steps.push(node_config_step(node, inv, &h, &input.variants, input.store_credentials.is_some()));
     let token = input.router_token.clone().unwrap_or_default();
     if is_router {
         let routes = crate::router::table::RoutesConfig::from_inventory_with(inv, &input.variants);
@@ -396,34 +351,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
     type Check = Option<(String, String)>;
     let mut services: Vec<(ServiceSpec, Vec<u8>, Check)> = Vec::new();
     for m in &placed {
-        let mut args: Vec<String> = vec![
-            "-m".into(),
-            "mlx_lm.server".into(),
-            "--host".into(),
-            node.bind_host(),
-            "--port".into(),
-            node.port(m.port).to_string(),
-            "--model".into(),
-            m.loader_id(),
-        ];
-        if let Some(mt) = m.max_tokens {
-            args.extend(["--max-tokens".into(), mt.to_string()]);
-        }
-        args.extend(inv.deploy.loader_args.iter().cloned());
-        let mut env = BTreeMap::from([("HF_HOME".to_string(), format!("{h}/hf"))]);
-        if m.local_path.is_some() {
-            env.insert("HF_HUB_OFFLINE".into(), "1".into());
-        }
-        let spec = ServiceSpec {
-            name: loader_service(&m.name),
-            program: python.clone(),
-            args,
-            env,
-            working_dir: Some(h.clone()),
-            run_dir: run_dir.clone(),
-            restart: true,
-        };
-        let url = format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port));
+        let (spec, url) = loader_spec(node, &h, &python, m, inv);
         let deps = model_gen.get(&m.name).cloned().unwrap_or_default().into_bytes();
         services.push((spec, deps, Some((url, m.loader_id()))));
     }
@@ -457,30 +385,14 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             router_checks.push((url.clone(), m.name.clone()));
         }
     }
-    services.push((monitor_spec(&h), [binary.sha256.as_bytes(), &node_json, &cred_digest].concat(), None));
+    // Not the node config: the monitor reloads it when it changes (a hot-swap changes its loaders).
+    services.push((monitor_spec(&h), [binary.sha256.as_bytes(), &cred_digest].concat(), None));
 
     let mut checks = Vec::new();
     for (spec, deps, check) in &services {
-        let def_path = service::definition_path(backend, spec, &t.home, &h);
-        let def = service::definition(backend, spec);
-        let generation = sha(&[def.as_bytes(), deps]);
-        steps.push(step(
-            format!("{} definition", spec.name),
-            Action::Upload { path: def_path.clone(), contents: def.into_bytes(), mode: 0o644, secret: false },
-        ));
-        steps.push(step(
-            format!("{} running", spec.name),
-            run(service::ensure_running(backend, spec, &def_path, &generation), true, Some(Duration::from_secs(60))),
-        ));
+        steps.extend(install_service(backend, spec, &t.home, &h, deps));
         if let Some((url, id)) = check {
-            checks.push(step(
-                format!("{} ready", spec.name),
-                run(
-                    wait_ready(&h, url, id, input.ready_timeout, &spec.stderr_log()),
-                    false,
-                    Some(input.ready_timeout + Duration::from_secs(5)),
-                ),
-            ));
+            checks.push(step(format!("{} ready", spec.name), ready_check(&h, url, id, input.ready_timeout, spec)));
         }
     }
     if let (true, Some((_, admin_url))) = (is_router, &admin) {
@@ -489,7 +401,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
     let keep: Vec<String> = placed.iter().map(|m| loader_service(&m.name)).collect();
     steps.push(step(
         "remove loaders no longer placed here",
-        run(service::prune(backend, &run_dir, &h, "garnet-loader-", &keep), true, Some(Duration::from_secs(60))),
+        run(service::prune(backend, &run_dir, &h, "garnet-loader-*", &keep), true, Some(Duration::from_secs(60))),
     ));
     steps.extend(checks);
     for (url, model) in router_checks {
@@ -503,6 +415,120 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         ));
     }
     Ok(steps)
+}
+
+/// Steps putting a model's files on the node (or having the node download them), and the digest
+/// the loader's generation depends on.
+pub fn model_steps(
+    h: &str,
+    m: &ModelSpec,
+    files: Option<&Vec<(String, LocalFile)>>,
+    python: &str,
+) -> (Vec<Step>, String) {
+    let mut steps = Vec::new();
+    match files {
+        Some(files) => {
+            let mut digest = Vec::new();
+            for (rel, f) in files {
+                steps.push(step(
+                    format!("model {} {rel}", m.name),
+                    Action::Copy {
+                        source: f.path.clone(),
+                        path: format!("{h}/models/{}/{rel}", m.name),
+                        mode: 0o644,
+                        size: f.size,
+                        sha256: f.sha256.clone(),
+                    },
+                ));
+                digest.extend_from_slice(rel.as_bytes());
+                digest.extend_from_slice(f.sha256.as_bytes());
+            }
+            (steps, sha(&[&digest]))
+        }
+        None => {
+            steps.push(step(
+                format!("model {} (download on the node)", m.name),
+                run(
+                    format!(
+                        "export HF_HOME={hf}\n\
+                         HF_HUB_OFFLINE=1 {py} -c 'import sys; from huggingface_hub import snapshot_download as s; s(sys.argv[1])' {src} >/dev/null 2>&1 && exit {u}\n\
+                         {py} -c 'import sys; from huggingface_hub import snapshot_download as s; s(sys.argv[1])' {src}",
+                        hf = shell_quote(&format!("{h}/hf")),
+                        py = shell_quote(python),
+                        src = shell_quote(&m.source),
+                        u = service::UNCHANGED
+                    ),
+                    true,
+                    Some(Duration::from_secs(6 * 3600)),
+                ),
+            ));
+            (steps, sha(&[m.source.as_bytes()]))
+        }
+    }
+}
+
+/// The loader service of model entry `m` on `node`, and the URL it answers at (from the node).
+pub fn loader_spec(node: &Node, h: &str, python: &str, m: &ModelSpec, inv: &Inventory) -> (ServiceSpec, String) {
+    let mut args: Vec<String> = vec![
+        "-m".into(),
+        "mlx_lm.server".into(),
+        "--host".into(),
+        node.bind_host(),
+        "--port".into(),
+        node.port(m.port).to_string(),
+        "--model".into(),
+        m.loader_id(),
+    ];
+    if let Some(mt) = m.max_tokens {
+        args.extend(["--max-tokens".into(), mt.to_string()]);
+    }
+    args.extend(inv.deploy.loader_args.iter().cloned());
+    let mut env = BTreeMap::from([("HF_HOME".to_string(), format!("{h}/hf"))]);
+    if m.local_path.is_some() {
+        env.insert("HF_HUB_OFFLINE".into(), "1".into());
+    }
+    let spec = ServiceSpec {
+        name: loader_service(&m.name),
+        program: python.to_string(),
+        args,
+        env,
+        working_dir: Some(h.to_string()),
+        run_dir: format!("{h}/run"),
+        restart: true,
+    };
+    (spec, format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port)))
+}
+
+/// The python the node's loaders run with.
+pub fn python_path(inv: &Inventory, h: &str) -> String {
+    inv.deploy.python.clone().unwrap_or_else(|| format!("{h}/venv/bin/python"))
+}
+
+/// A service's definition file and the step that makes it run at its generation.
+pub fn install_service(backend: ServiceBackend, spec: &ServiceSpec, home: &str, h: &str, deps: &[u8]) -> Vec<Step> {
+    let def_path = service::definition_path(backend, spec, home, h);
+    let def = service::definition(backend, spec);
+    let generation = sha(&[def.as_bytes(), deps]);
+    vec![
+        step(
+            format!("{} definition", spec.name),
+            Action::Upload { path: def_path.clone(), contents: def.into_bytes(), mode: 0o644, secret: false },
+        ),
+        step(
+            format!("{} running", spec.name),
+            run(service::ensure_running(backend, spec, &def_path, &generation), true, Some(Duration::from_secs(60))),
+        ),
+    ]
+}
+
+/// Waits for a loader to answer a real completion (its log tail printed if it never does).
+pub fn ready_check(h: &str, url: &str, model_id: &str, timeout: Duration, spec: &ServiceSpec) -> Action {
+    run(wait_ready(h, url, model_id, timeout, &spec.stderr_log()), false, Some(timeout + Duration::from_secs(5)))
+}
+
+/// Stops and removes one service (exit 100 if it was not installed).
+pub fn remove_service(backend: ServiceBackend, h: &str, name: &str) -> Action {
+    run(service::prune(backend, &format!("{h}/run"), h, name, &[]), true, Some(Duration::from_secs(60)))
 }
 
 /// Replaces the running router's routes with `H/etc/routes.json` unless it has exactly those.
@@ -531,6 +557,31 @@ fn monitor_spec(h: &str) -> ServiceSpec {
         run_dir: format!("{h}/run"),
         restart: true,
     }
+}
+
+/// The step writing the monitor's config (`H/etc/node.json`) as deploy computes it.
+pub fn node_config_step(
+    node: &Node,
+    inv: &Inventory,
+    h: &str,
+    variants: &crate::placement::record::Variants,
+    with_credentials: bool,
+) -> Step {
+    let mut store = inv.store.clone();
+    if with_credentials {
+        store.credentials_file = Some(PathBuf::from(format!("{h}/etc/store.credentials")));
+    }
+    if store.kind == StoreKind::Local && node.transport != crate::inventory::TransportKind::Local {
+        // A folder on the operator's machine is not reachable from the node: keep it on the node.
+        store.path = PathBuf::from(format!("{h}/store"));
+    }
+    let placed = serving_here(inv, variants, &node.name);
+    let mut json = serde_json::to_vec_pretty(&node_config(node, inv, h, store, &placed)).expect("serializes");
+    json.push(b'\n');
+    step(
+        "node config",
+        Action::Upload { path: format!("{h}/etc/node.json"), contents: json, mode: 0o644, secret: false },
+    )
 }
 
 /// The monitor's config for a node.

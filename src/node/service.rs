@@ -191,9 +191,10 @@ pub fn ensure_running(backend: ServiceBackend, s: &ServiceSpec, def_path: &str, 
     )
 }
 
-/// Shell that stops and removes every garnet service named `<prefix>*` under `run_dir` except
-/// `keep` (what an earlier deploy installed and the placement no longer wants); exit 100 if none.
-pub fn prune(backend: ServiceBackend, run_dir: &str, garnet_home: &str, prefix: &str, keep: &[String]) -> String {
+/// Shell that stops and removes every garnet service whose name matches the shell glob `names`
+/// (`garnet-loader-*`, or one exact name) under `run_dir` except `keep` (what an earlier deploy
+/// installed and the placement no longer wants); exit 100 if none.
+pub fn prune(backend: ServiceBackend, run_dir: &str, garnet_home: &str, names: &str, keep: &[String]) -> String {
     let stop = match backend {
         ServiceBackend::Launchd => "l=\"dev.garnet.${n#garnet-}\"; launchctl bootout \"gui/$(id -u)/$l\" 2>/dev/null; rm -f \"$HOME/Library/LaunchAgents/$l.plist\"".to_string(),
         ServiceBackend::Systemd => "systemctl --user disable --now -q \"$n.service\" 2>/dev/null; rm -f \"$HOME/.config/systemd/user/$n.service\"; systemctl --user daemon-reload".to_string(),
@@ -201,7 +202,7 @@ pub fn prune(backend: ServiceBackend, run_dir: &str, garnet_home: &str, prefix: 
     };
     format!(
         "keep=' {keep} '; changed=\n\
-         for f in {run}/{prefix}*.gen; do\n\
+         for f in {run}/{names}.gen; do\n\
          [ -e \"$f\" ] || continue; n=$(basename \"$f\" .gen)\n\
          case \"$keep\" in *\" $n \"*) continue;; esac\n\
          echo \"removing $n\"; {stop}; rm -f \"$f\"; changed=1\n\

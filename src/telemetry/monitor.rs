@@ -173,6 +173,9 @@ struct State {
     loaders_up: BTreeMap<String, bool>,
     last: Option<Instant>,
     failing: bool,
+    /// Where the config came from, and its modification time when last read.
+    config_path: Option<std::path::PathBuf>,
+    config_mtime: Option<std::time::SystemTime>,
 }
 
 impl State {
@@ -203,7 +206,38 @@ impl State {
         }
     }
 
+    /// Re-reads the config when its file changed (deploy and hot-swap rewrite it: new loaders,
+    /// another store) — no restart needed, nothing spooled is lost.
+    async fn reload(&mut self) {
+        let Some(path) = &self.config_path else { return };
+        let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        if mtime == self.config_mtime {
+            return;
+        }
+        self.config_mtime = mtime;
+        let new = match NodeConfig::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("keeping the running config: {e:#}");
+                return;
+            }
+        };
+        if new.store != self.cfg.store {
+            match crate::store::open_spec(&new.store).await {
+                Ok(s) => self.store = s,
+                Err(e) => {
+                    tracing::warn!("keeping the running config: the new store cannot be opened: {e}");
+                    return;
+                }
+            }
+        }
+        tracing::info!("config `{}` reloaded", path.display());
+        let spool_dir = self.cfg.spool_dir.clone();
+        self.cfg = NodeConfig { spool_dir, ..new };
+    }
+
     async fn tick(&mut self) -> Result<()> {
+        self.reload().await;
         let now = jiff::Timestamp::now();
         let mono = Instant::now();
         let window = self.last.map(|l| mono.duration_since(l).as_secs_f64()).unwrap_or(0.0);
@@ -344,9 +378,11 @@ async fn serve_health(
     }
 }
 
-/// Runs the monitor until `shutdown` resolves. `health` is its bound health listener.
+/// Runs the monitor until `shutdown` resolves. `health` is its bound health listener; when
+/// `config_path` is given, the config is re-read whenever that file changes.
 pub async fn run(
     cfg: NodeConfig,
+    config_path: Option<std::path::PathBuf>,
     health_listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
@@ -374,6 +410,8 @@ pub async fn run(
         loaders_up: BTreeMap::new(),
         last: None,
         failing: false,
+        config_mtime: config_path.as_ref().and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()),
+        config_path,
         cfg,
     };
     tracing::info!(node = %state.cfg.node, "monitor: sampling every {}s into {}", interval.as_secs(), state.store.describe());

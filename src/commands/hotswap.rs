@@ -1,0 +1,682 @@
+//! `garnet hot-swap MODEL --to ENTRY` and `garnet rollback MODEL`: replace the loader serving a
+//! public model, node by node, with zero requests lost.
+//!
+//! Per node N, with A the entry serving MODEL there now and B the new one:
+//! 1. fit: A and B must both fit in N's memory at once (from the models' own files);
+//! 2. start B cold as its own service on its own port, wait for a real completion, then B must
+//!    answer every health prompt with p99 within the model's latency budget — any failure here
+//!    stops and removes B: A and the traffic are untouched;
+//! 3. flip every router at once: one atomic table swap makes B active and A draining;
+//! 4. drain: wait until A has nothing in flight (up to the drain cap; what is still running then
+//!    is counted as cut), then the routes without A;
+//! 5. stop and remove A's service (its files stay, for `rollback`); record the placement.
+//!
+//! The steps are [`STEPS`], the same list `runbooks/hot-swap.md` is rendered from.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::ExitStatus;
+use crate::cli::SwapOptions;
+use crate::exit::UsageError;
+use crate::inventory::{Inventory, ModelSpec, Node};
+use crate::node::deploy::{self as nd, Target};
+use crate::placement::record::{self, PlacementRecord, Variants, backend_id, serving};
+use crate::plan::{Action, NodePlan, Plan, Report, Step};
+use crate::router::table::RoutesConfig;
+use crate::transport::{ConnectOptions, shell_quote};
+
+/// One step of the procedure, as the runbook shows it.
+pub struct ProcStep {
+    pub name: &'static str,
+    pub what: &'static str,
+    /// The manual equivalent (placeholders in braces are filled from the inventory).
+    pub manual: &'static str,
+    pub check: &'static str,
+    pub undo: &'static str,
+}
+
+pub const STEPS: &[ProcStep] = &[
+    ProcStep {
+        name: "fit check",
+        what: "A and B must both fit in the node's memory at once: weights + KV cache at the model's context × concurrency + runtime overhead.",
+        manual: "garnet model inspect {b_source} --context {context} --concurrency {concurrency}   # and the same for A; add both totals",
+        check: "the sum is below the node's memory",
+        undo: "nothing to undo",
+    },
+    ProcStep {
+        name: "start B",
+        what: "Copy B's files and start its loader as its own service on its own port, beside A.",
+        manual: "{b_start}",
+        check: "the service runs: `{b_status}`",
+        undo: "{b_stop}",
+    },
+    ProcStep {
+        name: "B ready",
+        what: "Wait until B answers a real one-token chat completion (a multi-GB load takes minutes).",
+        manual: "curl -s {b_url}/v1/chat/completions -H 'content-type: application/json' -d '{\"model\":\"{b_id}\",\"messages\":[{\"role\":\"user\",\"content\":\"ping\"}],\"max_tokens\":1}'",
+        check: "HTTP 200 with one choice; on failure read {b_log}",
+        undo: "{b_stop}",
+    },
+    ProcStep {
+        name: "B healthy",
+        what: "Send B the test prompts; every one must succeed and the p99 must be within the model's latency budget.",
+        manual: "garnet bench --url {b_url}/v1 --model {b_id} -n {prompts} -c 1",
+        check: "0 failed, p99 ≤ {budget_ms} ms",
+        undo: "{b_stop}",
+    },
+    ProcStep {
+        name: "flip",
+        what: "Replace the routes on every router in one atomic table swap: B active, A draining (no new requests).",
+        manual: "garnet admin-call --url {admin_url} --token-file {token_file} apply-routes routes-flipped.json   # on each router node",
+        check: "GET /admin/routes shows B active and A draining",
+        undo: "apply the previous routes file the same way (A active, B removed)",
+    },
+    ProcStep {
+        name: "drain A",
+        what: "Wait until A has no request in flight (long generations finish), up to the drain cap; then routes without A.",
+        manual: "garnet admin-call --url {admin_url} --token-file {token_file} wait-idle '{a_backend}' --max {drain}",
+        check: "in_flight is 0 (else the number printed was cut)",
+        undo: "re-activate A: POST /admin/backends/{a_backend_escaped}/activate",
+    },
+    ProcStep {
+        name: "stop A",
+        what: "Stop and remove A's service. Its model files stay on the node for a rollback.",
+        manual: "{a_stop}",
+        check: "A's port no longer answers; the router's /ready is still ok",
+        undo: "garnet rollback {model}   # starts A again and swaps back",
+    },
+    ProcStep {
+        name: "record",
+        what: "Write the new placement record to the store (earlier records are kept).",
+        manual: "garnet hot-swap writes placement/cluster={cluster}/<time>.json",
+        check: "`garnet deploy --dry-run` plans no change for the loaders",
+        undo: "garnet rollback {model}",
+    },
+];
+
+/// A command's captured stdout as JSON (the last JSON line), from a report.
+fn step_json(report: &Report, node: &str, step: &str) -> Option<Value> {
+    let n = report.nodes.iter().find(|n| n.node.name == node)?;
+    let s = n.steps.iter().find(|s| s.name == step)?;
+    let out = String::from_utf8_lossy(&s.output.as_ref()?.stdout).into_owned();
+    out.lines().rev().find_map(|l| serde_json::from_str(l.trim()).ok())
+}
+
+fn step_stderr(report: &Report) -> String {
+    report
+        .nodes
+        .iter()
+        .flat_map(|n| n.steps.iter())
+        .filter(|s| !s.outcome.succeeded())
+        .filter_map(|s| s.output.as_ref().map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn run_step(name: &str, command: String, changes: bool, timeout: Duration) -> Step {
+    Step {
+        name: name.into(),
+        action: Action::Run {
+            command,
+            timeout: Some(timeout),
+            stream: false,
+            capture: true,
+            changes,
+            unchanged_exit: changes.then_some(crate::node::service::UNCHANGED),
+        },
+    }
+}
+
+/// Memory A and B need together on `node` (from local model files), or why it cannot be told.
+fn fit_check(node: &Node, a: &ModelSpec, b: &ModelSpec) -> Result<String, String> {
+    let Some(gb) = node.memory_gb else {
+        return Ok(format!("{}: no `memory_gb` in the inventory, fit not checked", node.name));
+    };
+    let need = |m: &ModelSpec| -> Option<u64> {
+        let info = crate::placement::memory::inspect(m.local_path.as_ref()?).ok()?;
+        let ctx = u64::from(m.context.unwrap_or(4096));
+        info.need(ctx, u64::from(m.max_concurrency), 16).map(|n| n.total)
+    };
+    let (Some(na), Some(nb)) = (need(a), need(b)) else {
+        return Ok(format!("{}: a model is not a local folder, fit not checked", node.name));
+    };
+    let have = (gb * (1u64 << 30) as f64) as u64;
+    let h = crate::util::human_bytes;
+    if na + nb > have {
+        Err(format!(
+            "{}: A `{}` needs {} and B `{}` needs {}: {} together, more than the node's {}; swap via a spare node (place B on another node, deploy, then remove A)",
+            node.name,
+            a.name,
+            h(na),
+            b.name,
+            h(nb),
+            h(na + nb),
+            h(have)
+        ))
+    } else {
+        Ok(format!("{}: A {} + B {} = {} of {}", node.name, h(na), h(nb), h(na + nb), h(have)))
+    }
+}
+
+struct RouterNode {
+    node: std::sync::Arc<Node>,
+    h: String,
+    admin_url: String,
+}
+
+impl RouterNode {
+    fn call(&self, args: &str) -> String {
+        format!(
+            "{} admin-call --url {} --token-file {} {args}",
+            shell_quote(&format!("{}/bin/garnet", self.h)),
+            shell_quote(&self.admin_url),
+            shell_quote(&format!("{}/etc/router.token", self.h))
+        )
+    }
+
+    /// Upload the routes, then apply them.
+    fn apply(&self, name: &str, routes: &RoutesConfig) -> Vec<Step> {
+        let mut body = serde_json::to_vec_pretty(routes).expect("serializes");
+        body.push(b'\n');
+        vec![
+            Step {
+                name: format!("{name} routes file"),
+                action: Action::Upload {
+                    path: format!("{}/etc/routes.json", self.h),
+                    contents: body,
+                    mode: 0o644,
+                    secret: false,
+                },
+            },
+            Step { name: name.into(), action: nd::apply_routes(&self.h, &self.admin_url) },
+        ]
+    }
+}
+
+fn model_totals(stats: &Value, model: &str) -> (u64, u64) {
+    let m = stats["models"].as_array().into_iter().flatten().find(|m| m["model"] == model);
+    let sum = |k: &str| {
+        m.and_then(|m| m["backends"].as_array()).into_iter().flatten().filter_map(|b| b[k].as_u64()).sum::<u64>()
+    };
+    (sum("requests"), sum("failures"))
+}
+
+pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -> Result<ExitStatus> {
+    let inv = ctx.load_inventory()?;
+    let p = &ctx.printer;
+    let public = inv
+        .models
+        .iter()
+        .find(|m| m.name == model)
+        .ok_or_else(|| UsageError(format!("no model `{model}` in the inventory")))?;
+    let placed =
+        inv.placement.get(model).ok_or_else(|| UsageError(format!("model `{model}` is not placed on any node")))?;
+    let store = crate::store::open(&inv).await?;
+    let latest = record::latest(store.as_ref(), &inv.cluster.slug).await?;
+    let variants: Variants = latest.as_ref().map(|(_, r)| r.variants.clone()).unwrap_or_default();
+    let nodes: Vec<std::sync::Arc<Node>> = placed
+        .nodes
+        .iter()
+        .filter(|n| opts.node.as_deref().is_none_or(|x| x == n.as_str()))
+        .filter_map(|n| inv.node(n).cloned())
+        .collect();
+    if nodes.is_empty() {
+        return Err(UsageError(format!(
+            "model `{model}` is not placed on `{}` (placed on: {})",
+            opts.node.as_deref().unwrap_or("?"),
+            placed.nodes.join(", ")
+        ))
+        .into());
+    }
+    // B per node: `--to`, or for a rollback the entry the previous record had there.
+    let previous: Option<Variants> = match (to, &latest) {
+        (Some(_), _) => None,
+        (None, Some((_, r))) => match &r.previous {
+            Some(k) => match store.get(k).await? {
+                Some(b) => {
+                    Some(serde_json::from_slice::<PlacementRecord>(&b).context("previous placement record")?.variants)
+                }
+                None => Some(Variants::new()),
+            },
+            None => Some(Variants::new()),
+        },
+        (None, None) => {
+            return Err(UsageError(format!("no hot-swap of `{model}` on record: nothing to roll back")).into());
+        }
+    };
+    let mut swaps: Vec<(std::sync::Arc<Node>, &ModelSpec, &ModelSpec)> = Vec::new();
+    for n in &nodes {
+        let a = serving(&inv, &variants, public, &n.name);
+        let b_name = match (to, &previous) {
+            (Some(t), _) => t.to_string(),
+            (None, Some(prev)) => serving(&inv, prev, public, &n.name).name.clone(),
+            (None, None) => unreachable!("rollback has a previous mapping"),
+        };
+        let b = inv.models.iter().find(|m| m.name == b_name).ok_or_else(|| {
+            UsageError(format!(
+                "no model entry `{b_name}`: declare it under `models:` (its source, port, quantization) to swap to it"
+            ))
+        })?;
+        if a.name == b.name {
+            p.note(format!("{}: `{model}` is already served by `{}`", n.name, b.name));
+            continue;
+        }
+        if a.port == b.port {
+            return Err(UsageError(format!(
+                "`{}` and `{}` both use port {}: A and B run side by side during the swap, give `{}` its own `port`",
+                a.name, b.name, a.port, b.name
+            ))
+            .into());
+        }
+        match fit_check(n, a, b) {
+            Ok(msg) => p.note(format!("fit: {msg}")),
+            Err(msg) => return Err(UsageError(format!("does not fit: {msg}")).into()),
+        }
+        swaps.push((n.clone(), a, b));
+    }
+    if swaps.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    let routers: Vec<std::sync::Arc<Node>> = inv.nodes.iter().filter(|n| n.has_role("router")).cloned().collect();
+    if inv.router.is_none() || routers.is_empty() {
+        return Err(UsageError(
+            "hot-swap needs a router (a `router:` section and a node with the `router` role)".into(),
+        )
+        .into());
+    }
+    let command = match to {
+        Some(t) => format!("hot-swap {model} --to {t}"),
+        None => format!("rollback {model}"),
+    };
+
+    // Probe every node involved (homes, OS).
+    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let mut involved: Vec<std::sync::Arc<Node>> = swaps.iter().map(|s| s.0.clone()).collect();
+    for r in &routers {
+        if !involved.iter().any(|n| n.name == r.name) {
+            involved.push(r.clone());
+        }
+    }
+    let targets = super::deploy::probe_all(&involved, ctx.global.forks as usize, &connect).await;
+    let target = |n: &str| -> Result<Target> {
+        match targets.get(n) {
+            Some(Ok(t)) => Ok(t.clone()),
+            Some(Err(e)) => anyhow::bail!("{n}: {e}"),
+            None => anyhow::bail!("{n}: not probed"),
+        }
+    };
+    let router_nodes: Vec<RouterNode> = routers
+        .iter()
+        .map(|r| {
+            let t = target(&r.name)?;
+            let h = t.garnet_home(&r.garnet_home);
+            let admin = inv.router.as_ref().expect("checked").admin_listen.clone();
+            let addr: std::net::SocketAddr = admin.parse().context("router.admin_listen")?;
+            let port = addr.port().saturating_add(r.port_offset);
+            let ip = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+            Ok(RouterNode { node: r.clone(), h, admin_url: format!("http://{ip}:{port}") })
+        })
+        .collect::<Result<_>>()?;
+
+    if ctx.global.dry_run || !ctx.global.yes {
+        let mut text = format!("{command}: per node, in order:\n");
+        for (n, a, b) in &swaps {
+            text.push_str(&format!(
+                "  {}: A `{}` (port {}) → B `{}` (port {}), drain up to {}\n",
+                n.name,
+                a.name,
+                n.port(a.port),
+                b.name,
+                n.port(b.port),
+                crate::util::human_duration(opts.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs))))
+            ));
+        }
+        for (i, s) in STEPS.iter().enumerate() {
+            text.push_str(&format!("  {}. {}: {}\n", i + 1, s.name, s.what));
+        }
+        if ctx.global.dry_run {
+            p.out(text.trim_end());
+            return Ok(ExitStatus::Success);
+        }
+        if !(p.stdin_tty && p.stderr_tty) {
+            return Err(UsageError(format!(
+                "`{command}` needs confirmation, but stdin is not a terminal; pass `--yes` (or `--dry-run` to see the plan)"
+            ))
+            .into());
+        }
+        eprintln!("{}", text.trim_end());
+        if !dialoguer::Confirm::new().with_prompt(format!("Apply `{command}`?")).default(false).interact()? {
+            p.note("aborted: nothing was changed");
+            return Ok(ExitStatus::Failure);
+        }
+    }
+
+    let held = super::take_lock(ctx, &inv, &command).await?;
+    let result = swap_all(
+        ctx,
+        &inv,
+        model,
+        &swaps,
+        &router_nodes,
+        &target,
+        opts,
+        variants,
+        latest,
+        &command,
+        held.store.as_ref(),
+    )
+    .await;
+    let names: Vec<String> = swaps.iter().map(|s| s.0.name.clone()).collect();
+    let mut summary = crate::plan::Summary::default();
+    let status = match &result {
+        Ok(()) => {
+            summary.changed = names.len();
+            ExitStatus::Success
+        }
+        Err(_) => {
+            summary.failed = 1;
+            ExitStatus::Failure
+        }
+    };
+    super::release_lock(ctx, &inv, held, &command, &names, &summary, status).await;
+    result?;
+    Ok(status)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn swap_all(
+    ctx: &Ctx,
+    inv: &Inventory,
+    model: &str,
+    swaps: &[(std::sync::Arc<Node>, &ModelSpec, &ModelSpec)],
+    routers: &[RouterNode],
+    target: &dyn Fn(&str) -> Result<Target>,
+    opts: &SwapOptions,
+    mut variants: Variants,
+    mut latest: Option<(String, PlacementRecord)>,
+    command: &str,
+    store: &dyn crate::store::Store,
+) -> Result<()> {
+    let p = &ctx.printer;
+    let first_router = &routers[0];
+    let stats = |label: &'static str| Plan {
+        command: format!("{command}: {label}"),
+        mutating: false,
+        nodes: vec![NodePlan {
+            node: first_router.node.clone(),
+            steps: vec![run_step("stats", first_router.call("get /admin/stats"), false, Duration::from_secs(30))],
+        }],
+    };
+    let stats_now = |r: &Report| step_json(r, &first_router.node.name, "stats").unwrap_or_default();
+    let before = stats_now(&super::run_phase(ctx, &stats("stats before")).await);
+    let t_all = Instant::now();
+    let mut rows: Vec<(String, String, Duration, String)> = Vec::new();
+    let (mut cut_total, mut flips, mut warmups) = (0u64, Vec::new(), Vec::new());
+
+    for (node, a, b) in swaps {
+        let t = target(&node.name)?;
+        let h = t.garnet_home(&node.garnet_home);
+        let backend = crate::node::service::backend_for(node.service_backend, Some(t.os));
+        let python = nd::python_path(inv, &h);
+        let (b_spec, b_url) = nd::loader_spec(node, &h, &python, b, inv);
+        let files = match &b.local_path {
+            Some(dir) => Some(nd::model_files(dir).with_context(|| format!("reading `{}`", dir.display()))?),
+            None => None,
+        };
+        let (mut start, generation) = nd::model_steps(&h, b, files.as_ref(), &python);
+        start.extend(nd::install_service(backend, &b_spec, &t.home, &h, generation.as_bytes()));
+        let started = Instant::now();
+        let phase = |name: &str, steps: Vec<Step>, on: &std::sync::Arc<Node>| Plan {
+            command: format!("{command}: {name}"),
+            mutating: true,
+            nodes: vec![NodePlan { node: on.clone(), steps }],
+        };
+        // 1. B starts, becomes ready, passes the health prompts.
+        p.note(format!("{}: starting B `{}` beside A `{}`", node.name, b.name, a.name));
+        let r = super::run_phase(ctx, &phase("start B", start, node)).await;
+        let mut failed = (!r.summary.exit_status().eq(&ExitStatus::Success))
+            .then(|| format!("B did not start: {}", step_stderr(&r)));
+        let mut warmup = None;
+        if failed.is_none() {
+            let ready = vec![Step {
+                name: "B ready".into(),
+                action: nd::ready_check(&h, &b_url, &b.loader_id(), opts.ready_timeout, &b_spec),
+            }];
+            let r = super::run_phase(ctx, &phase("B ready", ready, node)).await;
+            warmup = Some(started.elapsed());
+            if r.summary.exit_status() != ExitStatus::Success {
+                failed = Some(format!("B never answered: {}", step_stderr(&r)));
+            }
+        }
+        rows.push((node.name.clone(), "start B + ready".into(), started.elapsed(), String::new()));
+        let budget =
+            b.latency_budget_ms.or(inv.models.iter().find(|m| m.name == model).and_then(|m| m.latency_budget_ms));
+        if failed.is_none() {
+            let t0 = Instant::now();
+            let bench = format!(
+                "{} -o json bench --url {} --model {} -n {} -c 1 --max-tokens 8 --stream 0.5",
+                shell_quote(&format!("{h}/bin/garnet")),
+                shell_quote(&format!("{b_url}/v1")),
+                shell_quote(&b.loader_id()),
+                opts.health_prompts.max(1)
+            );
+            let r = super::run_phase(
+                ctx,
+                &phase("B healthy", vec![run_step("B healthy", bench, false, opts.ready_timeout)], node),
+            )
+            .await;
+            let v = step_json(&r, &node.name, "B healthy").unwrap_or_default();
+            let p99 = v["e2e"]["p99_ms"].as_f64();
+            let bad = v["failed"].as_u64().unwrap_or(1);
+            failed = if r.summary.exit_status() != ExitStatus::Success || bad > 0 {
+                Some(format!("B failed {bad} of {} health prompts: {}", opts.health_prompts, step_stderr(&r)))
+            } else {
+                match (p99, budget) {
+                    (Some(p), Some(budget)) if p > f64::from(budget) => {
+                        Some(format!("B's p99 {p:.0} ms is over the {budget} ms latency budget"))
+                    }
+                    _ => None,
+                }
+            };
+            rows.push((
+                node.name.clone(),
+                "B healthy".into(),
+                t0.elapsed(),
+                p99.map(|p| format!("p99 {p:.0} ms")).unwrap_or_default(),
+            ));
+        }
+        if let Some(why) = failed {
+            // Before the flip: B goes, A and the traffic never moved.
+            p.warn(format!("{}: {why}", node.name));
+            p.warn(format!("{}: rolling back: removing B `{}`; A `{}` keeps serving", node.name, b.name, a.name));
+            let rm = vec![Step { name: "remove B".into(), action: nd::remove_service(backend, &h, &b_spec.name) }];
+            super::run_phase(ctx, &phase("remove B", rm, node)).await;
+            record_event(
+                store,
+                inv,
+                &node.name,
+                "swap_rolled_back",
+                json!({"model": model, "from": a.name, "to": b.name, "why": why}),
+            )
+            .await;
+            anyhow::bail!("hot-swap of `{model}` on {} failed before the flip, nothing moved: {why}", node.name);
+        }
+
+        // 2. The flip: B active, A draining, on every router in one table swap each.
+        let a_id = backend_id(&node.name, model, &a.name);
+        variants.entry(model.to_string()).or_default().insert(node.name.clone(), b.name.clone());
+        let mut flipped = RoutesConfig::from_inventory_with(inv, &variants);
+        if let Some(route) = flipped.models.iter_mut().find(|m| m.name == model) {
+            route.backends.push(crate::router::table::BackendConfig {
+                id: a_id.clone(),
+                url: format!("http://{}:{}", node.service_host(), node.port(a.port)),
+                model: a.loader_id(),
+                max_concurrency: a.max_concurrency as usize,
+                draining: true,
+            });
+        }
+        let t0 = Instant::now();
+        let flip = Plan {
+            command: format!("{command}: flip"),
+            mutating: true,
+            nodes: routers
+                .iter()
+                .map(|r| NodePlan { node: r.node.clone(), steps: r.apply("flip", &flipped) })
+                .collect(),
+        };
+        let r = super::run_phase(ctx, &flip).await;
+        let flip_us: Vec<f64> = routers
+            .iter()
+            .filter_map(|x| step_json(&r, &x.node.name, "flip"))
+            .filter_map(|v| v["flip_us"].as_f64())
+            .collect();
+        if r.summary.exit_status() != ExitStatus::Success {
+            anyhow::bail!(
+                "the flip failed on a router: {}; run `garnet deploy` to converge the routes",
+                step_stderr(&r)
+            );
+        }
+        rows.push((
+            node.name.clone(),
+            "flip".into(),
+            t0.elapsed(),
+            format!("in the router: {}", flip_us.iter().map(|u| format!("{:.0} µs", u)).collect::<Vec<_>>().join(", ")),
+        ));
+        flips.extend(flip_us.iter().copied());
+        record_event(
+            store,
+            inv,
+            &node.name,
+            "swap_flipped",
+            json!({"model": model, "from": a.name, "to": b.name, "flip_us": flip_us}),
+        )
+        .await;
+
+        // 3. Drain A, then the routes without it.
+        let drain = opts.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs)));
+        let t0 = Instant::now();
+        let wait = Plan {
+            command: format!("{command}: drain A"),
+            mutating: false,
+            nodes: routers
+                .iter()
+                .map(|r| NodePlan {
+                    node: r.node.clone(),
+                    steps: vec![run_step(
+                        "drain A",
+                        r.call(&format!("wait-idle {} --max {}s", shell_quote(&a_id), drain.as_secs_f64())),
+                        false,
+                        drain + Duration::from_secs(60),
+                    )],
+                })
+                .collect(),
+        };
+        let r = super::run_phase(ctx, &wait).await;
+        if r.summary.exit_status() != ExitStatus::Success {
+            // Blind, but safe: give A the whole drain time before stopping it.
+            p.warn(format!(
+                "{}: could not watch A drain ({}); waiting the full {}",
+                node.name,
+                step_stderr(&r),
+                crate::util::human_duration(drain)
+            ));
+            tokio::time::sleep(drain).await;
+        }
+        let cut: u64 = routers
+            .iter()
+            .filter_map(|x| step_json(&r, &x.node.name, "drain A"))
+            .filter_map(|v| v["in_flight"].as_u64())
+            .sum();
+        cut_total += cut;
+        if cut > 0 {
+            p.warn(format!(
+                "{}: {cut} request(s) still on A after the {} drain cap are cut",
+                node.name,
+                crate::util::human_duration(drain)
+            ));
+        }
+        let settled = RoutesConfig::from_inventory_with(inv, &variants);
+        let done = Plan {
+            command: format!("{command}: routes without A"),
+            mutating: true,
+            nodes: routers
+                .iter()
+                .map(|r| NodePlan { node: r.node.clone(), steps: r.apply("routes without A", &settled) })
+                .collect(),
+        };
+        super::run_phase(ctx, &done).await;
+        rows.push((node.name.clone(), "drain A".into(), t0.elapsed(), format!("{cut} cut at the cap")));
+
+        // 4. Stop A; 5. record.
+        let t0 = Instant::now();
+        let a_service = nd::loader_service(&a.name);
+        let stop = vec![Step { name: "stop A".into(), action: nd::remove_service(backend, &h, &a_service) }];
+        super::run_phase(ctx, &phase("stop A", stop, node)).await;
+        rows.push((node.name.clone(), "stop A".into(), t0.elapsed(), String::new()));
+        let rec = PlacementRecord {
+            schema_version: 1,
+            cluster: inv.cluster.slug.clone(),
+            at: jiff::Timestamp::now().to_string(),
+            command: command.to_string(),
+            variants: variants.clone(),
+            previous: latest.as_ref().map(|(k, _)| k.clone()),
+        };
+        let key = record::write(store, &rec).await?;
+        // The node's monitor follows (it re-reads its config): it watches B now, not A.
+        let with_creds = inv.store.kind == crate::inventory::StoreKind::S3 && inv.store.credentials_file.is_some();
+        let cfg = vec![nd::node_config_step(node, inv, &h, &variants, with_creds)];
+        super::run_phase(ctx, &phase("monitor config", cfg, node)).await;
+        latest = Some((key, rec));
+        record_event(
+            store,
+            inv,
+            &node.name,
+            "loader_stopped",
+            json!({"model": model, "entry": a.name, "reason": "hot-swap", "cut": cut}),
+        )
+        .await;
+        if let Some(w) = warmup {
+            warmups.push(w.as_secs_f64());
+            rows.push((node.name.clone(), "B warm-up".into(), w, String::new()));
+        }
+    }
+
+    let after = stats_now(&super::run_phase(ctx, &stats("stats after")).await);
+    let (req0, fail0) = model_totals(&before, model);
+    let (req1, fail1) = model_totals(&after, model);
+    let served = req1.saturating_sub(req0);
+    let failures = fail1.saturating_sub(fail0);
+    if p.json {
+        p.json_line(&json!({
+            "event": "hot_swap", "model": model, "requests_during": served, "failed_during": failures,
+            "cut_at_drain_cap": cut_total, "flip_us": flips, "b_warmup_s": warmups,
+            "duration_ms": t_all.elapsed().as_millis() as u64,
+            "steps": rows.iter().map(|(n, s, d, note)| json!({"node": n, "step": s, "ms": d.as_millis() as u64, "note": note})).collect::<Vec<_>>(),
+        }));
+    } else {
+        let mut t = p.table();
+        t.set_header(vec!["node", "step", "time", "note"]);
+        for (n, s, d, note) in &rows {
+            t.add_row(vec![n.clone(), s.clone(), crate::util::human_duration(*d), note.clone()]);
+        }
+        p.out(t);
+        p.out(format!(
+            "{command}: done in {}; the router served {served} request(s) for `{model}` meanwhile, {failures} failed",
+            crate::util::human_duration(t_all.elapsed())
+        ));
+    }
+    Ok(())
+}
+
+async fn record_event(store: &dyn crate::store::Store, inv: &Inventory, node: &str, kind: &str, detail: Value) {
+    let now = jiff::Timestamp::now();
+    let key = crate::telemetry::monitor::event_key(&inv.cluster.slug, node, now, kind);
+    let body = json!({"schema_version": 1, "cluster": inv.cluster.slug, "node": node, "at": now.to_string(), "kind": kind, "detail": detail});
+    if let Err(e) = store.put(&key, &serde_json::to_vec(&body).expect("serializes")).await {
+        tracing::warn!("cannot record the `{kind}` event: {e}");
+    }
+}

@@ -1,0 +1,218 @@
+//! Hot-swap proven under load on the real stack: sshd nodes, real `mlx_lm.server` loaders on two
+//! tiny models of different seeds (A and B), the deployed router, `garnet bench` running mixed
+//! streaming and non-streaming clients throughout. Then a deploy that changes nothing (it honours
+//! the placement record), a rollback, a swap whose B never gets ready (rolled back, traffic never
+//! left A), and a drain cap that cuts long generations and says how many.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::loaders::{S3Server, free_port, http_post, python, tiny_model};
+use crate::common::{Cluster, Garnet, sshd_available};
+
+struct Cleanup(Vec<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for home in &self.0 {
+            for p in glob::glob(&format!("{}/.garnet/run/*.pid", home.display())).into_iter().flatten().flatten() {
+                if let Some(pid) = std::fs::read_to_string(&p).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            let _ = std::fs::remove_dir_all(home.join(".garnet"));
+        }
+    }
+}
+
+fn home_of(user: &str) -> PathBuf {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let line = passwd.lines().find(|l| l.starts_with(&format!("{user}:"))).expect("user exists");
+    PathBuf::from(line.split(':').nth(5).unwrap())
+}
+
+/// `garnet bench` in the background against the router: mixed streaming, every answer must be
+/// exactly `max_tokens` long (`--expect-full`), so a truncated stream counts as a failure.
+fn load(api: u16, secs: u32, max_tokens: u32, clients: u32) -> Child {
+    Garnet::new()
+        .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{api}/v1"), "--model", "tiny"])
+        .args(["-d", &format!("{secs}s"), "-c", &clients.to_string(), "--stream", "0.5", "--expect-full"])
+        .args(["--max-tokens", &max_tokens.to_string()])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(c: Child) -> Value {
+    let out = c.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|v| v["event"] == "bench").unwrap_or_else(
+        || {
+            panic!("no bench report: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        },
+    )
+}
+
+/// What the router answers now for one fixed prompt (the tiny models are greedy: same model, same text).
+fn answer(api: u16) -> String {
+    let body = r#"{"model":"tiny","messages":[{"role":"user","content":"which model are you"}],"max_tokens":12}"#;
+    let raw = http_post(api, "/v1/chat/completions", body).unwrap();
+    let v: Value =
+        serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap_or(&raw)).unwrap_or_else(|_| panic!("{raw}"));
+    v["choices"][0]["message"]["content"].as_str().unwrap_or_else(|| panic!("{raw}")).to_string()
+}
+
+fn swap_report(run: &crate::common::Run) -> Value {
+    run.events()
+        .into_iter()
+        .find(|e| e["event"] == "hot_swap")
+        .unwrap_or_else(|| panic!("no hot_swap event\n{}", run.stderr))
+}
+
+fn inventory(c: &Cluster, py: &Path, a: &Path, b: &Path, broken: &Path, s3: &S3Server, api: u16) -> (PathBuf, u16) {
+    let d = c.path();
+    let mut s = format!(
+        "cluster: {{slug: swaplab, tier: pro}}\n\
+         defaults:\n  identity_file: {d}/id_ed25519\n  known_hosts: {d}/known_hosts\n  ssh_config: {d}/ssh_config\n  \
+         host_key_checking: strict\n  connect_timeout_secs: 5\n  connect_retries: 0\n  service_backend: process\n\
+         nodes:\n",
+        d = d.display()
+    );
+    for (i, n) in c.nodes.iter().enumerate() {
+        let roles = if i == 0 { "[router, loader]" } else { "[loader]" };
+        s.push_str(&format!(
+            "  - {{name: {}, host: {}, port: {}, user: {}, roles: {roles}, port_offset: {i}, memory_gb: 16}}\n",
+            n.name, n.ip, n.port, n.user
+        ));
+    }
+    let (pa, pb, pc) = (free_port(), free_port(), free_port());
+    s.push_str(&format!(
+        "models:\n  - {{name: tiny, source: {}, port: {pa}, max_tokens: 2000, latency_budget_ms: 30000}}\n  \
+         - {{name: tiny-b, source: {}, port: {pb}, max_tokens: 2000}}\n  \
+         - {{name: broken, source: {}, port: {pc}}}\n\
+         placement:\n  tiny: {{nodes: [{}]}}\n\
+         router: {{listen: \"127.0.0.1:{api}\", admin_listen: \"127.0.0.1:{}\", token_file: {}/router.token}}\n\
+         monitor: {{interval_secs: 5, health_port: {}}}\n\
+         deploy: {{python: {}}}\n",
+        a.display(),
+        b.display(),
+        broken.display(),
+        c.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
+        free_port(),
+        d.display(),
+        free_port(),
+        py.display(),
+    ));
+    s.push_str(&s3.store_yaml(d, "swap-test"));
+    let p = d.join("inventory.yaml");
+    std::fs::write(&p, s).unwrap();
+    (p, pb)
+}
+
+#[test]
+fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
+    if !sshd_available() {
+        return;
+    }
+    let Some(py) = python() else { return };
+    let (model_a, model_b) = (tiny_model(&py, 0), tiny_model(&py, 1));
+    let c = Cluster::start(2);
+    let _cleanup = Cleanup(c.nodes.iter().map(|n| home_of(&n.user)).collect());
+    let s3 = S3Server::start(&py, c.path());
+    // A model B can never load: the loader dies at start.
+    let broken = c.path().join("broken-model");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("config.json"), "{\"model_type\": \"nonsense\"}").unwrap();
+    std::fs::write(broken.join("model.safetensors"), b"garbage").unwrap();
+    let api = free_port();
+    let (inv, port_b) = inventory(&c, &py, &model_a, &model_b, &broken, &s3, api);
+    let g = || c.garnet(&inv);
+
+    g().args(["--yes", "deploy", "--ready-timeout", "120s"]).run().expect(0);
+    let from_a = answer(api);
+
+    // The swap, under load: mixed streaming clients the whole time.
+    let bench = load(api, 40, 8, 4);
+    std::thread::sleep(Duration::from_secs(2));
+    let swap = g().args(["--yes", "-o", "json", "hot-swap", "tiny", "--to", "tiny-b", "--ready-timeout", "120s"]).run();
+    swap.expect(0);
+    let report = swap_report(&swap);
+    let after_flip = answer(api);
+    let during = finish(bench);
+    assert_eq!(during["failed"], 0, "requests failed during the swap: {during}\n{report}");
+    assert!(during["requests"].as_u64().unwrap() > 50, "too little load to prove anything: {during}");
+    assert!(during["streams"].as_u64().unwrap() > 10, "{during}");
+    assert_eq!(report["failed_during"], 0, "{report}");
+    assert!(report["requests_during"].as_u64().unwrap() > 0, "{report}");
+    assert_ne!(after_flip, from_a, "the answer after the swap still comes from A");
+    let b_direct = {
+        let body =
+            r#"{"model":"models/tiny-b","messages":[{"role":"user","content":"which model are you"}],"max_tokens":12}"#;
+        let raw = http_post_to(&c.nodes[0].ip, port_b, body);
+        let v: Value = serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        v["choices"][0]["message"]["content"].as_str().unwrap().to_string()
+    };
+    assert_eq!(after_flip, b_direct, "responses after the flip come from B");
+    let flip_us: Vec<f64> = report["flip_us"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+    assert_eq!(flip_us.len(), 2, "one flip per node swapped: {report}");
+    eprintln!("hot-swap report: {report}\nload during it: {during}");
+
+    // A deploy now keeps B (the placement record), changing nothing.
+    let again = g().args(["--yes", "-o", "json", "deploy"]).run();
+    again.expect(0);
+    let changed: Vec<Value> =
+        again.events().into_iter().filter(|e| e["event"] == "step_finished" && e["outcome"] != "ok").collect();
+    assert!(changed.is_empty(), "a deploy after the swap changed: {changed:?}\n{}", again.stderr);
+    assert_eq!(answer(api), after_flip);
+
+    // A swap to a model that never loads: rolled back before the flip, traffic never left B.
+    let bench = load(api, 25, 8, 2);
+    let bad =
+        g().args(["--yes", "hot-swap", "tiny", "--to", "broken", "--ready-timeout", "15s", "--node", "node1"]).run();
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert!(bad.stderr.contains("failed before the flip, nothing moved"), "{}", bad.stderr);
+    let during = finish(bench);
+    assert_eq!(during["failed"], 0, "{during}");
+    assert_eq!(answer(api), after_flip, "traffic moved to the broken loader");
+    assert!(!home_of(&c.nodes[0].user).join(".garnet/run/garnet-loader-broken.pid").exists(), "B was left behind");
+
+    // Rollback: back to A, under load, nothing lost.
+    let bench = load(api, 40, 8, 4);
+    let back = g().args(["--yes", "-o", "json", "rollback", "tiny", "--ready-timeout", "120s"]).run();
+    back.expect(0);
+    let during = finish(bench);
+    assert_eq!(during["failed"], 0, "{during}");
+    assert_eq!(answer(api), from_a, "rollback did not bring A back");
+
+    // A drain cap shorter than the generations in flight: they are cut, and counted.
+    let bench = load(api, 12, 1500, 4);
+    std::thread::sleep(Duration::from_secs(3));
+    let capped = g()
+        .args(["--yes", "-o", "json", "hot-swap", "tiny", "--to", "tiny-b", "--node", "node2", "--drain-max", "0s"])
+        .run();
+    capped.expect(0);
+    let report = swap_report(&capped);
+    let during = finish(bench);
+    let cut = report["cut_at_drain_cap"].as_u64().unwrap();
+    assert!(cut >= 1, "long generations were in flight, the cap must cut some: {report}\n{during}\n{}", capped.stderr);
+    assert!(during["failed"].as_u64().unwrap() <= cut, "more failures than the cut requests: {during}\n{report}");
+}
+
+fn http_post_to(ip: &str, port: u16, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect((ip, port)).unwrap();
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: {ip}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the committed files that come from the code: shell completions and the man page.
+# Regenerates the committed files that come from the code: shell completions, the man page and
+# the runbooks (rendered from the procedures' step lists).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
@@ -8,4 +9,7 @@ bin=target/debug/garnet
 "$bin" completions zsh > completions/_garnet
 "$bin" completions fish > completions/garnet.fish
 "$bin" man > completions/garnet.1
-echo "regenerated completions/"
+for name in deploy hot-swap rollback offboard; do
+  "$bin" runbook --generic "$name" > "runbooks/$name.md"
+done
+echo "regenerated completions/ and runbooks/"

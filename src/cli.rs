@@ -170,6 +170,10 @@ pub enum Command {
     /// Swap MODEL back to the entry the previous placement record had (a hot-swap in reverse).
     Rollback(RollbackArgs),
 
+    /// Print a procedure's runbook (deploy, hot-swap, rollback, offboard) with this inventory's
+    /// values filled in: every step, the command to run it by hand, what to check, how to undo it.
+    Runbook(RunbookArgs),
+
     /// Roll-off: remove garnet's access and leave the rack serving. Per node: the monitor's store
     /// credentials go (the monitor keeps sampling into a folder on the node, or is removed with
     /// `--remove-monitor`), then garnet's operator key is removed from `authorized_keys`. Loaders
@@ -274,6 +278,24 @@ pub struct SwapOptions {
     /// `drain_secs`, else 5m); what is still running then is cut and counted.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub drain_max: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookArgs {
+    /// `deploy`, `hot-swap`, `rollback` or `offboard`.
+    pub name: String,
+    /// The model (hot-swap, rollback, deploy; default: the first placed one).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The new entry (hot-swap) or the previous one (rollback).
+    #[arg(long, value_name = "ENTRY")]
+    pub to: Option<String>,
+    /// The node (default: the model's first node, else the first node).
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Without values: the generic text, as committed in `runbooks/`.
+    #[arg(long)]
+    pub generic: bool,
 }
 
 #[derive(Debug, Args)]

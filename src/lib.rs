@@ -12,6 +12,7 @@ pub mod node;
 pub mod output;
 pub mod placement;
 pub mod plan;
+pub mod procedure;
 pub mod report;
 pub mod router;
 pub mod store;

@@ -11,7 +11,7 @@
 //!    is counted as cut), then the routes without A;
 //! 5. stop and remove A's service (its files stay, for `rollback`); record the placement.
 //!
-//! The steps are [`STEPS`], the same list `runbooks/hot-swap.md` is rendered from.
+//! The steps are [`crate::procedure::HOT_SWAP`], the list `runbooks/hot-swap.md` is rendered from.
 
 use std::time::{Duration, Instant};
 
@@ -28,75 +28,6 @@ use crate::placement::record::{self, PlacementRecord, Variants, backend_id, serv
 use crate::plan::{Action, NodePlan, Plan, Report, Step};
 use crate::router::table::RoutesConfig;
 use crate::transport::{ConnectOptions, shell_quote};
-
-/// One step of the procedure, as the runbook shows it.
-pub struct ProcStep {
-    pub name: &'static str,
-    pub what: &'static str,
-    /// The manual equivalent (placeholders in braces are filled from the inventory).
-    pub manual: &'static str,
-    pub check: &'static str,
-    pub undo: &'static str,
-}
-
-pub const STEPS: &[ProcStep] = &[
-    ProcStep {
-        name: "fit check",
-        what: "A and B must both fit in the node's memory at once: weights + KV cache at the model's context × concurrency + runtime overhead.",
-        manual: "garnet model inspect {b_source} --context {context} --concurrency {concurrency}   # and the same for A; add both totals",
-        check: "the sum is below the node's memory",
-        undo: "nothing to undo",
-    },
-    ProcStep {
-        name: "start B",
-        what: "Copy B's files and start its loader as its own service on its own port, beside A.",
-        manual: "{b_start}",
-        check: "the service runs: `{b_status}`",
-        undo: "{b_stop}",
-    },
-    ProcStep {
-        name: "B ready",
-        what: "Wait until B answers a real one-token chat completion (a multi-GB load takes minutes).",
-        manual: "curl -s {b_url}/v1/chat/completions -H 'content-type: application/json' -d '{\"model\":\"{b_id}\",\"messages\":[{\"role\":\"user\",\"content\":\"ping\"}],\"max_tokens\":1}'",
-        check: "HTTP 200 with one choice; on failure read {b_log}",
-        undo: "{b_stop}",
-    },
-    ProcStep {
-        name: "B healthy",
-        what: "Send B the test prompts; every one must succeed and the p99 must be within the model's latency budget.",
-        manual: "garnet bench --url {b_url}/v1 --model {b_id} -n {prompts} -c 1",
-        check: "0 failed, p99 ≤ {budget_ms} ms",
-        undo: "{b_stop}",
-    },
-    ProcStep {
-        name: "flip",
-        what: "Replace the routes on every router in one atomic table swap: B active, A draining (no new requests).",
-        manual: "garnet admin-call --url {admin_url} --token-file {token_file} apply-routes routes-flipped.json   # on each router node",
-        check: "GET /admin/routes shows B active and A draining",
-        undo: "apply the previous routes file the same way (A active, B removed)",
-    },
-    ProcStep {
-        name: "drain A",
-        what: "Wait until A has no request in flight (long generations finish), up to the drain cap; then routes without A.",
-        manual: "garnet admin-call --url {admin_url} --token-file {token_file} wait-idle '{a_backend}' --max {drain}",
-        check: "in_flight is 0 (else the number printed was cut)",
-        undo: "re-activate A: POST /admin/backends/{a_backend_escaped}/activate",
-    },
-    ProcStep {
-        name: "stop A",
-        what: "Stop and remove A's service. Its model files stay on the node for a rollback.",
-        manual: "{a_stop}",
-        check: "A's port no longer answers; the router's /ready is still ok",
-        undo: "garnet rollback {model}   # starts A again and swaps back",
-    },
-    ProcStep {
-        name: "record",
-        what: "Write the new placement record to the store (earlier records are kept).",
-        manual: "garnet hot-swap writes placement/cluster={cluster}/<time>.json",
-        check: "`garnet deploy --dry-run` plans no change for the loaders",
-        undo: "garnet rollback {model}",
-    },
-];
 
 /// A command's captured stdout as JSON (the last JSON line), from a report.
 fn step_json(report: &Report, node: &str, step: &str) -> Option<Value> {
@@ -335,7 +266,7 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
                 crate::util::human_duration(opts.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs))))
             ));
         }
-        for (i, s) in STEPS.iter().enumerate() {
+        for (i, s) in crate::procedure::HOT_SWAP.steps.iter().enumerate() {
             text.push_str(&format!("  {}. {}: {}\n", i + 1, s.name, s.what));
         }
         if ctx.global.dry_run {

@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod offboard;
 pub mod retry;
 pub mod router;
+pub mod runbook;
 pub mod status;
 
 use std::path::PathBuf;
@@ -122,6 +123,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Monitor(args) => monitor::run(args, ctx).await,
         Command::HotSwap(args) => hotswap::run(&args.model, Some(&args.to), &args.swap, ctx).await,
         Command::Rollback(args) => hotswap::run(&args.model, None, &args.swap, ctx).await,
+        Command::Runbook(args) => runbook::run(args, ctx).await,
         Command::Offboard(args) => offboard::run(args, ctx).await,
         Command::Lab(cmd) => Box::pin(lab::run(cmd, ctx)).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,

@@ -23,3 +23,21 @@ fn completions_and_man_page_are_fresh() {
     }
     assert!(stale.is_empty(), "stale generated files {stale:?}: run `scripts/generate.sh` and commit");
 }
+
+#[test]
+fn runbook_fills_in_the_inventory() {
+    let inv = concat!(env!("CARGO_MANIFEST_DIR"), "/inventory.example.yaml");
+    let r = Garnet::new()
+        .args(["-i", inv, "runbook", "hot-swap", "--model", "llama-3.1-8b-instruct", "--to", "qwen2.5-32b-instruct"])
+        .run();
+    r.expect(0);
+    assert!(r.stdout.contains("ssh -p 22 garnet@10.20.0.11 'ls ~/.garnet/run/garnet-loader-qwen2-5-32b-instruct.*'"), "{}", r.stdout);
+    assert!(r.stdout.contains("m4-01%2Fllama-3.1-8b-instruct"), "{}", r.stdout);
+    for unfilled in ["<b_port>", "<ssh>", "<h>/", "<admin_url>"] {
+        let steps = r.stdout.split("\n## ").skip(1).collect::<String>();
+        assert!(!steps.contains(unfilled), "{unfilled} left in the steps:\n{steps}");
+    }
+    let bad = Garnet::new().args(["-i", inv, "runbook", "hotswap"]).run();
+    bad.expect(2);
+    assert!(bad.stderr.contains("did you mean `hot-swap`"), "{}", bad.stderr);
+}

@@ -43,6 +43,9 @@ _garnet() {
             garnet,init)
                 cmd="garnet__subcmd__init"
                 ;;
+            garnet,intake)
+                cmd="garnet__subcmd__intake"
+                ;;
             garnet,inventory)
                 cmd="garnet__subcmd__inventory"
                 ;;
@@ -111,6 +114,9 @@ _garnet() {
                 ;;
             garnet__subcmd__help,init)
                 cmd="garnet__subcmd__help__subcmd__init"
+                ;;
+            garnet__subcmd__help,intake)
+                cmd="garnet__subcmd__help__subcmd__intake"
                 ;;
             garnet__subcmd__help,inventory)
                 cmd="garnet__subcmd__help__subcmd__inventory"
@@ -272,7 +278,7 @@ _garnet() {
 
     case "${cmd}" in
         garnet)
-            opts="-i -o -l -f -y -m -v -q -h -V --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help --version init exec facts inventory retry lock deploy status lab hot-swap rollback runbook offboard monitor admin-call wait-ready router bench keys model completions man help"
+            opts="-i -o -l -f -y -m -v -q -h -V --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help --version init exec facts inventory retry lock deploy status lab hot-swap rollback intake runbook offboard monitor admin-call wait-ready router bench keys model completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -814,7 +820,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help)
-            opts="init exec facts inventory retry lock deploy status lab hot-swap rollback runbook offboard monitor admin-call wait-ready router bench keys model completions man help"
+            opts="init exec facts inventory retry lock deploy status lab hot-swap rollback intake runbook offboard monitor admin-call wait-ready router bench keys model completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -940,6 +946,20 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__help__subcmd__intake)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1373,6 +1393,80 @@ _garnet() {
                     return 0
                     ;;
                 --contact)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-fail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__intake)
+            opts="-i -o -l -f -y -m -v -q -h --answers --out --force --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --answers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -170,6 +170,12 @@ pub enum Command {
     /// Swap MODEL back to the entry the previous placement record had (a hot-swap in reverse).
     Rollback(RollbackArgs),
 
+    /// Day 1: the intake questionnaire (workload, hardware probed over SSH or declared, network and
+    /// access, first model), or `--answers FILE` for CI and repeat runs. Picks the quantization from
+    /// the memory math, scopes procurement for Enterprise without hardware, and writes
+    /// `inventory.yaml` and `intake.md`.
+    Intake(IntakeArgs),
+
     /// Print a procedure's runbook (deploy, hot-swap, rollback, offboard) with this inventory's
     /// values filled in: every step, the command to run it by hand, what to check, how to undo it.
     Runbook(RunbookArgs),
@@ -278,6 +284,19 @@ pub struct SwapOptions {
     /// `drain_secs`, else 5m); what is still running then is cut and counted.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub drain_max: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct IntakeArgs {
+    /// Answers as YAML (the interactive run saves its answers as `intake-answers.yaml`).
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Where to write inventory.yaml, intake.md (and the answers).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Overwrite an existing inventory.yaml there.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

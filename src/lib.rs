@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod http;
+pub mod intake;
 pub mod inventory;
 pub mod node;
 pub mod output;

@@ -31,7 +31,11 @@ fn runbook_fills_in_the_inventory() {
         .args(["-i", inv, "runbook", "hot-swap", "--model", "llama-3.1-8b-instruct", "--to", "qwen2.5-32b-instruct"])
         .run();
     r.expect(0);
-    assert!(r.stdout.contains("ssh -p 22 garnet@10.20.0.11 'ls ~/.garnet/run/garnet-loader-qwen2-5-32b-instruct.*'"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("ssh -p 22 garnet@10.20.0.11 'ls ~/.garnet/run/garnet-loader-qwen2-5-32b-instruct.*'"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("m4-01%2Fllama-3.1-8b-instruct"), "{}", r.stdout);
     for unfilled in ["<b_port>", "<ssh>", "<h>/", "<admin_url>"] {
         let steps = r.stdout.split("\n## ").skip(1).collect::<String>();

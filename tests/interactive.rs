@@ -98,3 +98,143 @@ fn ctrl_c_finishes_steps_in_flight_and_skips_the_rest() {
     // The lock was released on the way out.
     assert!(!dir.path().join("store/locks/lab").exists());
 }
+
+/// A program on a pseudo-terminal (util-linux `script`): wait for text, type answers.
+struct Pty {
+    child: std::process::Child,
+    screen: std::sync::Arc<std::sync::Mutex<String>>,
+    seen: usize,
+}
+
+impl Pty {
+    fn spawn(cmd: &str) -> Pty {
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c", cmd, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("util-linux `script`");
+        let mut out = child.stdout.take().unwrap();
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let s = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                s.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Pty { child, screen, seen: 0 }
+    }
+
+    /// Waits until `text` appears after what was already matched.
+    fn expect(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let s = self.screen.lock().unwrap().clone();
+            if let Some(i) = s[self.seen..].find(text) {
+                self.seen += i + text.len();
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw {text:?}; screen:\n{}",
+                &s[self.seen.saturating_sub(2000)..]
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(keys.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn answer(&mut self, prompt: &str, keys: &str) {
+        self.expect(prompt);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        self.send(keys);
+    }
+}
+
+#[test]
+fn intake_questionnaire_at_a_terminal_matches_the_answers_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (asked, filed) = (dir.path().join("asked"), dir.path().join("filed"));
+    let garnet = env!("CARGO_BIN_EXE_garnet");
+    let mut t = Pty::spawn(&format!("NO_COLOR=1 {garnet} intake --out {}", asked.display()));
+    const DOWN: &str = "\x1b[B";
+    t.answer("Cluster slug", "Acme Prod\r");
+    t.expect("1-63 lowercase letters");
+    t.send("acme-prod\r");
+    t.answer("Tier", &format!("{DOWN}\r"));
+    t.answer("Contacts", "ops@acme.example\r");
+    t.answer("Workloads", "support chat, document Q&A\r");
+    t.answer("Models, first one served first", "llama-3.1-8b\r");
+    t.expect("did you mean `llama-3.1-8b-instruct`");
+    t.send("llama-3.1-8b-instruct\r");
+    t.answer("Expected peak requests per second", "lots\r");
+    t.expect("`lots` is not a number");
+    t.send("4\r");
+    t.answer("Latency budget", "\r");
+    t.answer("Traffic shape", &format!("{DOWN}\r"));
+    t.answer("Context per request", "\r");
+    t.answer("Concurrent requests per loader", "\r");
+    t.answer("Average completion tokens", "\r");
+    t.answer("How do we learn the hardware?", &format!("{DOWN}\r"));
+    t.answer("How many M4 nodes", "\r");
+    t.answer("How many M4 Pro nodes", "2\r");
+    t.answer("RAM per M4 Pro node, GB", "0\r");
+    t.expect("memory must be more than 0 GB");
+    t.send("24\r");
+    t.answer("How many M4 Max nodes", "\r");
+    t.answer("How many M3 Ultra nodes", "\r");
+    t.answer("Network between nodes", "\r");
+    t.answer("Telemetry path", "\r");
+    t.answer("Telemetry store", "\r");
+    t.answer("SSH access", "\r");
+    t.expect("wrote ");
+    assert!(t.child.wait().unwrap().success());
+
+    let answers = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/intake-answers.yaml");
+    Garnet::new().args(["intake", "--answers", answers, "--out", &filed.display().to_string()]).run().expect(0);
+    let read = |d: &std::path::Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    assert_eq!(read(&asked, "inventory.yaml"), read(&filed, "inventory.yaml"), "both paths give the same inventory");
+    assert_eq!(read(&asked, "intake.md"), read(&filed, "intake.md"));
+    // The saved answers reproduce the run.
+    let again = dir.path().join("again");
+    let saved = asked.join("intake-answers.yaml").display().to_string();
+    Garnet::new().args(["intake", "--answers", &saved, "--out", &again.display().to_string()]).run().expect(0);
+    assert_eq!(read(&again, "inventory.yaml"), read(&filed, "inventory.yaml"));
+}
+
+#[test]
+fn intake_refuses_bad_answer_files_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/intake-answers.yaml")).unwrap();
+    std::fs::write(&bad, good.replace("qps: 4 ", "qps: 0 ").replace("memory_gb: 24", "memory_gb: 0")).unwrap();
+    let out = dir.path().join("out");
+    let r = Garnet::new()
+        .args(["intake", "--answers", &bad.display().to_string(), "--out", &out.display().to_string()])
+        .run();
+    r.expect(2);
+    assert!(r.stderr.contains("workload.qps: requests per second must be more than 0"), "{}", r.stderr);
+    assert!(r.stderr.contains("hardware.declared[0].memory_gb: memory must be more than 0 GB"), "{}", r.stderr);
+    assert!(!out.exists(), "nothing is written for bad answers");
+    std::fs::write(&bad, good.replace("qps: 4 ", "qps: lots ")).unwrap();
+    let r = Garnet::new().args(["intake", "--answers", &bad.display().to_string()]).run();
+    r.expect(2);
+    assert!(
+        r.stderr.contains("bad.yaml:10:8: invalid floating point\n"),
+        "file:line:col for a wrong type: {}",
+        r.stderr
+    );
+    // Not at a terminal and no answers file: a clear refusal.
+    let r = Garnet::new().args(["intake", "--out", &out.display().to_string()]).run();
+    r.expect(2);
+    assert!(r.stderr.contains("--answers"), "{}", r.stderr);
+}

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod facts;
 pub mod hotswap;
 pub mod init;
+pub mod intake;
 pub mod inventory;
 pub mod keys;
 pub mod lab;
@@ -123,6 +124,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Monitor(args) => monitor::run(args, ctx).await,
         Command::HotSwap(args) => hotswap::run(&args.model, Some(&args.to), &args.swap, ctx).await,
         Command::Rollback(args) => hotswap::run(&args.model, None, &args.swap, ctx).await,
+        Command::Intake(args) => intake::run(args, ctx).await,
         Command::Runbook(args) => runbook::run(args, ctx).await,
         Command::Offboard(args) => offboard::run(args, ctx).await,
         Command::Lab(cmd) => Box::pin(lab::run(cmd, ctx)).await,

@@ -136,6 +136,17 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     g().args(["--yes", "deploy", "--ready-timeout", "120s"]).run().expect(0);
     let from_a = answer(api);
 
+    // The dry run shows every step with this swap's values, and changes nothing.
+    let dry = g().args(["--dry-run", "hot-swap", "tiny", "--to", "tiny-b"]).run();
+    dry.expect(0);
+    assert!(
+        dry.stdout.contains("--- node2 ---") && dry.stdout.contains(&format!("on port {}", port_b + 1)),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("## 5. flip") && !dry.stdout.contains("<b_url>"), "{}", dry.stdout);
+    assert_eq!(answer(api), from_a);
+
     // The swap, under load: mixed streaming clients the whole time.
     let bench = load(api, 40, 8, 4);
     std::thread::sleep(Duration::from_secs(2));
@@ -158,6 +169,7 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
         v["choices"][0]["message"]["content"].as_str().unwrap().to_string()
     };
     assert_eq!(after_flip, b_direct, "responses after the flip come from B");
+    assert!(report["latency"]["baseline_p95_ms"].as_f64().is_some(), "the latency window is reported: {report}");
     let flip_us: Vec<f64> = report["flip_us"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
     assert_eq!(flip_us.len(), 2, "one flip per node swapped: {report}");
     eprintln!("hot-swap report: {report}\nload during it: {during}");
@@ -190,7 +202,7 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     assert_eq!(answer(api), from_a, "rollback did not bring A back");
 
     // A drain cap shorter than the generations in flight: they are cut, and counted.
-    let bench = load(api, 12, 1500, 4);
+    let bench = load(api, 30, 1500, 4);
     std::thread::sleep(Duration::from_secs(3));
     let capped = g()
         .args(["--yes", "-o", "json", "hot-swap", "tiny", "--to", "tiny-b", "--node", "node2", "--drain-max", "0s"])

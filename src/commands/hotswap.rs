@@ -266,12 +266,37 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
                 crate::util::human_duration(opts.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs))))
             ));
         }
+        if ctx.global.dry_run {
+            // Every step with this swap's real values: the hot-swap runbook, filled in, per node.
+            p.out(text.trim_end());
+            for (n, a, b) in &swaps {
+                let args = crate::cli::RunbookArgs {
+                    name: "hot-swap".into(),
+                    model: Some(model.to_string()),
+                    to: Some(b.name.clone()),
+                    node: Some(n.name.clone()),
+                    generic: false,
+                };
+                let mut v = super::runbook::values(&args, &inv)?;
+                if let Ok(t) = target(&n.name) {
+                    v.insert("h".into(), t.garnet_home(&n.garnet_home));
+                }
+                let h = v.get("h").cloned().unwrap_or_default();
+                let a_backend = backend_id(&n.name, model, &a.name);
+                v.insert("a".into(), a.name.clone());
+                v.insert("a_backend_escaped".into(), a_backend.replace('/', "%2F"));
+                v.insert("a_backend".into(), a_backend);
+                v.insert("a_stop".into(), super::runbook::service_cmds(n, &h, &nd::loader_service(&a.name)).1);
+                p.out(format!(
+                    "\n--- {} ---\n{}",
+                    n.name,
+                    crate::procedure::render(&crate::procedure::HOT_SWAP, &v).trim_end()
+                ));
+            }
+            return Ok(ExitStatus::Success);
+        }
         for (i, s) in crate::procedure::HOT_SWAP.steps.iter().enumerate() {
             text.push_str(&format!("  {}. {}: {}\n", i + 1, s.name, s.what));
-        }
-        if ctx.global.dry_run {
-            p.out(text.trim_end());
-            return Ok(ExitStatus::Success);
         }
         if !(p.stdin_tty && p.stderr_tty) {
             return Err(UsageError(format!(
@@ -328,7 +353,7 @@ async fn swap_all(
     target: &dyn Fn(&str) -> Result<Target>,
     opts: &SwapOptions,
     mut variants: Variants,
-    mut latest: Option<(String, PlacementRecord)>,
+    latest: Option<(String, PlacementRecord)>,
     command: &str,
     store: &dyn crate::store::Store,
 ) -> Result<()> {
@@ -344,6 +369,15 @@ async fn swap_all(
     };
     let stats_now = |r: &Report| step_json(r, &first_router.node.name, "stats").unwrap_or_default();
     let before = stats_now(&super::run_phase(ctx, &stats("stats before")).await);
+    // The router's latency, sampled every second for the whole swap (the elevated-latency window).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sampler = tokio::spawn(sample_router(
+        first_router.node.clone(),
+        first_router.call("get /admin/stats"),
+        ConnectOptions { control_dir: ctx.control_dir() },
+        stop_rx,
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await; // a baseline before anything changes
     let t_all = Instant::now();
     let mut rows: Vec<(String, String, Duration, String)> = Vec::new();
     let (mut cut_total, mut flips, mut warmups) = (0u64, Vec::new(), Vec::new());
@@ -554,14 +588,14 @@ async fn swap_all(
             at: jiff::Timestamp::now().to_string(),
             command: command.to_string(),
             variants: variants.clone(),
+            // What a rollback returns to: the placement before this command, not before this node.
             previous: latest.as_ref().map(|(k, _)| k.clone()),
         };
-        let key = record::write(store, &rec).await?;
+        record::write(store, &rec).await?;
         // The node's monitor follows (it re-reads its config): it watches B now, not A.
         let with_creds = inv.store.kind == crate::inventory::StoreKind::S3 && inv.store.credentials_file.is_some();
         let cfg = vec![nd::node_config_step(node, inv, &h, &variants, with_creds)];
         super::run_phase(ctx, &phase("monitor config", cfg, node)).await;
-        latest = Some((key, rec));
         record_event(
             store,
             inv,
@@ -576,6 +610,9 @@ async fn swap_all(
         }
     }
 
+    let _ = stop_tx.send(true);
+    let series = latency_series(&sampler.await.unwrap_or_default(), model);
+    let window = elevated(&series);
     let after = stats_now(&super::run_phase(ctx, &stats("stats after")).await);
     let (req0, fail0) = model_totals(&before, model);
     let (req1, fail1) = model_totals(&after, model);
@@ -584,7 +621,7 @@ async fn swap_all(
     if p.json {
         p.json_line(&json!({
             "event": "hot_swap", "model": model, "requests_during": served, "failed_during": failures,
-            "cut_at_drain_cap": cut_total, "flip_us": flips, "b_warmup_s": warmups,
+            "cut_at_drain_cap": cut_total, "flip_us": flips, "b_warmup_s": warmups, "latency": window,
             "duration_ms": t_all.elapsed().as_millis() as u64,
             "steps": rows.iter().map(|(n, s, d, note)| json!({"node": n, "step": s, "ms": d.as_millis() as u64, "note": note})).collect::<Vec<_>>(),
         }));
@@ -599,8 +636,83 @@ async fn swap_all(
             "{command}: done in {}; the router served {served} request(s) for `{model}` meanwhile, {failures} failed",
             crate::util::human_duration(t_all.elapsed())
         ));
+        if let (Some(b), Some(peak)) = (window["baseline_p95_ms"].as_f64(), window["peak_p95_ms"].as_f64()) {
+            p.out(format!(
+                "latency: p95 {b:.0} ms before, {peak:.0} ms at worst; elevated (over 1.5× before) for {:.0} s",
+                window["elevated_secs"].as_f64().unwrap_or(0.0)
+            ));
+        }
     }
     Ok(())
+}
+
+/// Polls the router's stats over one SSH connection, about every second, until `stop`.
+async fn sample_router(
+    node: std::sync::Arc<Node>,
+    cmd: String,
+    connect: ConnectOptions,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<(f64, Value)> {
+    let t0 = Instant::now();
+    let Ok(conn) = crate::transport::connect(&node, &connect).await else { return Vec::new() };
+    let mut out = Vec::new();
+    while !*stop.borrow() {
+        let req = crate::transport::RunRequest {
+            command: cmd.clone(),
+            capture: true,
+            timeout: Some(Duration::from_secs(10)),
+            ..Default::default()
+        };
+        if let Ok(r) = conn.run(req).await
+            && let Some(v) = String::from_utf8_lossy(&r.stdout).lines().rev().find_map(|l| serde_json::from_str(l).ok())
+        {
+            out.push((t0.elapsed().as_secs_f64(), v));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    conn.close().await;
+    out
+}
+
+/// p95 (ms) of the model's requests in each interval between two samples: (end time, p95).
+fn latency_series(samples: &[(f64, Value)], model: &str) -> Vec<(f64, f64)> {
+    let hist = |v: &Value| -> Option<(Vec<f64>, Vec<u64>)> {
+        let m = v["models"].as_array()?.iter().find(|m| m["model"] == model)?;
+        let bounds = m["latency"]["bounds"].as_array()?.iter().filter_map(Value::as_f64).collect();
+        let counts = m["latency"]["counts"].as_array()?.iter().filter_map(Value::as_u64).collect();
+        Some((bounds, counts))
+    };
+    samples
+        .windows(2)
+        .filter_map(|w| {
+            let ((_, a), (t, b)) = (&w[0], &w[1]);
+            let ((_, ca), (bounds, cb)) = (hist(a)?, hist(b)?);
+            let delta: Vec<u64> =
+                cb.iter().zip(ca.iter().chain(std::iter::repeat(&0))).map(|(x, y)| x.saturating_sub(*y)).collect();
+            crate::telemetry::monitor::quantile(&bounds, &delta, 0.95).map(|q| (*t, q * 1000.0))
+        })
+        .collect()
+}
+
+/// The baseline (first interval), the worst interval, and how long p95 stayed over 1.5× the baseline.
+fn elevated(series: &[(f64, f64)]) -> Value {
+    let Some(&(t0, base)) = series.first() else { return json!({}) };
+    let peak = series.iter().map(|s| s.1).fold(base, f64::max);
+    let mut secs = 0.0;
+    let mut prev = t0;
+    for &(t, p) in &series[1..] {
+        if p > base * 1.5 {
+            secs += t - prev;
+        }
+        prev = t;
+    }
+    json!({
+        "baseline_p95_ms": base, "peak_p95_ms": peak, "elevated_secs": secs,
+        "series": series.iter().map(|(t, p)| json!([((t * 10.0).round() / 10.0), ((p * 10.0).round() / 10.0)])).collect::<Vec<_>>(),
+    })
 }
 
 async fn record_event(store: &dyn crate::store::Store, inv: &Inventory, node: &str, kind: &str, detail: Value) {
@@ -609,5 +721,27 @@ async fn record_event(store: &dyn crate::store::Store, inv: &Inventory, node: &s
     let body = json!({"schema_version": 1, "cluster": inv.cluster.slug, "node": node, "at": now.to_string(), "kind": kind, "detail": detail});
     if let Err(e) = store.put(&key, &serde_json::to_vec(&body).expect("serializes")).await {
         tracing::warn!("cannot record the `{kind}` event: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_window_from_router_samples() {
+        let snap =
+            |counts: [u64; 3]| json!({"models": [{"model": "m", "latency": {"bounds": [0.1, 0.2], "counts": counts}}]});
+        // Interval 1: 10 fast requests; interval 2: 10 slow ones; interval 3: fast again.
+        let samples =
+            vec![(0.0, snap([0, 0, 0])), (1.0, snap([10, 0, 0])), (2.0, snap([10, 10, 0])), (3.0, snap([20, 10, 0]))];
+        let s = latency_series(&samples, "m");
+        assert_eq!(s.len(), 3);
+        assert!((s[0].1 - 95.0).abs() < 1e-6 && (s[1].1 - 195.0).abs() < 1e-6, "{s:?}");
+        let w = elevated(&s);
+        assert_eq!(w["baseline_p95_ms"].as_f64(), Some(s[0].1));
+        assert_eq!(w["peak_p95_ms"].as_f64(), Some(s[1].1));
+        assert_eq!(w["elevated_secs"].as_f64(), Some(1.0));
+        assert_eq!(elevated(&[]), json!({}));
     }
 }

@@ -12,7 +12,7 @@ use crate::inventory::{Inventory, Node, Os, ServiceBackend, TransportKind};
 use crate::procedure;
 
 /// How to start and stop service `name` on `node` by hand.
-fn service_cmds(node: &Node, h: &str, name: &str) -> (String, String) {
+pub(crate) fn service_cmds(node: &Node, h: &str, name: &str) -> (String, String) {
     let label = format!("dev.garnet.{}", name.trim_start_matches("garnet-"));
     match crate::node::service::backend_for(node.service_backend, node.os) {
         ServiceBackend::Launchd => (
@@ -43,7 +43,7 @@ fn user_host(node: &Node) -> String {
     format!("{}{}", node.user.as_deref().map(|u| format!("{u}@")).unwrap_or_default(), node.host)
 }
 
-fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<String, String>> {
+pub(crate) fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<String, String>> {
     let mut v = BTreeMap::new();
     let model = match &args.model {
         Some(m) => Some(

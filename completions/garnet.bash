@@ -1456,7 +1456,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__intake)
-            opts="-i -o -l -f -y -m -v -q -h --answers --out --force --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            opts="-i -o -l -f -y -m -v -q -h --answers --out --force --ssh-config --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1467,6 +1467,10 @@ _garnet() {
                     return 0
                     ;;
                 --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -345,6 +345,7 @@ complete -c garnet -n "__fish_garnet_using_subcommand rollback" -s q -l quiet -d
 complete -c garnet -n "__fish_garnet_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c garnet -n "__fish_garnet_using_subcommand intake" -l answers -d 'Answers as YAML (the interactive run saves its answers as `intake-answers.yaml`)' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand intake" -l out -d 'Where to write inventory.yaml, intake.md (and the answers)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand intake" -l ssh-config -d 'An ssh_config to probe the nodes with (default: yours)' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand intake" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand intake" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
 json\t''"

@@ -297,6 +297,9 @@ pub struct IntakeArgs {
     /// Overwrite an existing inventory.yaml there.
     #[arg(long)]
     pub force: bool,
+    /// An ssh_config to probe the nodes with (default: yours).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

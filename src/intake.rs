@@ -477,8 +477,11 @@ pub fn inventory_yaml(a: &Answers, d: &Decisions) -> String {
         let user = n.user.as_ref().map(|u| format!(", user: {u}")).unwrap_or_default();
         let _ = writeln!(
             s,
-            "  - {{name: {}, host: {}{user}, os: macos, chip: {}, memory_gb: {}, roles: {roles}, tags: [{net}]}}",
-            n.name, n.host, n.chip, n.memory_gb
+            "  - {{name: {}, host: {}{user}, os: macos, chip: \"{}\", memory_gb: {}, roles: {roles}, tags: [{net}]}}",
+            n.name,
+            n.host,
+            n.chip.replace('\\', "").replace('"', ""),
+            n.memory_gb
         );
     }
     let w = &a.workload;
@@ -525,7 +528,7 @@ pub fn inventory_yaml(a: &Answers, d: &Decisions) -> String {
             hw.push((n.chip.clone(), p));
         }
     }
-    let _ = writeln!(s, "cost:\n  usd_per_kwh: 0.20\n  hardware:");
+    let _ = writeln!(s, "cost:\n  usd_per_kwh: 0.20\n  hardware:{}", if hw.is_empty() { " {}" } else { "" });
     for (chip, price) in hw {
         let _ = writeln!(s, "    {chip}: {{price_usd: {price}, amortization_months: 36}}");
     }

@@ -40,7 +40,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     init_tracing(cli.global.verbose);
     let json = cli.global.output == cli::OutputFormat::Json;
     let argv: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // The node-side daemon and helpers are small and mostly idle: one thread is plenty and keeps
+    // the resident set down (measured by bench/monitor-footprint.sh).
+    let small =
+        matches!(cli.command, cli::Command::Monitor(_) | cli::Command::WaitReady(_) | cli::Command::AdminCall(_));
+    let mut builder =
+        if small { tokio::runtime::Builder::new_current_thread() } else { tokio::runtime::Builder::new_multi_thread() };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -238,3 +238,57 @@ fn intake_refuses_bad_answer_files_and_changes_nothing() {
     r.expect(2);
     assert!(r.stderr.contains("--answers"), "{}", r.stderr);
 }
+
+#[test]
+fn intake_probes_real_nodes_over_ssh() {
+    if !crate::common::sshd_available() {
+        return;
+    }
+    let c = crate::common::Cluster::start(1);
+    let d = c.path();
+    let cfg = d.join("probe_ssh_config");
+    let base = std::fs::read_to_string(d.join("ssh_config")).unwrap();
+    std::fs::write(&cfg, format!("{base}  IdentityFile {}\n", d.join("id_ed25519").display())).unwrap();
+    let out = d.join("intake");
+    let garnet = env!("CARGO_BIN_EXE_garnet");
+    let mut t =
+        Pty::spawn(&format!("NO_COLOR=1 {garnet} intake --out {} --ssh-config {}", out.display(), cfg.display()));
+    t.answer("Cluster slug", "probed\r");
+    t.answer("Tier", "\r");
+    t.answer("Contacts", "\r");
+    t.answer("Workloads", "\r");
+    t.answer("Models, first one served first", "qwen2.5-7b-instruct\r");
+    t.answer("Expected peak requests per second", "1\r");
+    t.answer("Latency budget", "\r");
+    t.answer("Traffic shape", "\r");
+    t.answer("Context per request", "2048\r");
+    t.answer("Concurrent requests per loader", "1\r");
+    t.answer("Average completion tokens", "\r");
+    t.answer("How do we learn the hardware?", "\r");
+    let n = &c.nodes[0];
+    t.answer("Nodes as user@host[:port]", &format!("{}@{}:{}\r", n.user, n.ip, n.port));
+    t.expect(&format!("{}: linux", n.ip));
+    t.answer("Network between nodes", "\r");
+    t.answer("Telemetry path", "\r");
+    t.answer("Telemetry store", "\r");
+    t.answer("SSH access", "\r");
+    t.expect("intake.md");
+    let ok = t.child.wait().unwrap().success();
+    assert!(ok, "{}", t.screen.lock().unwrap());
+    let inv = std::fs::read_to_string(out.join("inventory.yaml")).unwrap();
+    assert!(inv.contains(&format!("host: {}, user: {}", n.ip, n.user)), "{inv}");
+    // The memory the probe found on this machine is the node's.
+    let mem_gb = (std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap()
+        / (1u64 << 20) as f64)
+        .round();
+    assert!(inv.contains(&format!("memory_gb: {mem_gb}")), "{inv}");
+}

@@ -46,7 +46,7 @@ pub async fn run(args: &IntakeArgs, ctx: &Ctx) -> Result<ExitStatus> {
                 )
                 .into());
             }
-            (ask(ctx).await?, true)
+            (ask(ctx, args.ssh_config.as_deref()).await?, true)
         }
     };
     let errors = intake::validate(&answers);
@@ -117,7 +117,7 @@ fn positive_int(s: &str) -> Result<(), String> {
     }
 }
 
-async fn ask(ctx: &Ctx) -> Result<Answers> {
+async fn ask(ctx: &Ctx, ssh_config: Option<&Path>) -> Result<Answers> {
     eprintln!("garnet intake — answers are checked as you go; the result is inventory.yaml and intake.md.\n");
     eprintln!("1/4 Cluster");
     let slug = text("Cluster slug (e.g. acme-prod)", None, |s| {
@@ -163,7 +163,7 @@ async fn ask(ctx: &Ctx) -> Result<Answers> {
             let hosts = list(&text("Nodes as user@host[:port], comma-separated", None, |s| {
                 if list(s).is_empty() { Err("at least one host".into()) } else { Ok(()) }
             })?);
-            hardware.nodes = probe(ctx, &hosts).await?;
+            hardware.nodes = probe(ctx, &hosts, ssh_config).await?;
         }
         1 => {
             for chip in ["M4", "M4 Pro", "M4 Max", "M3 Ultra"] {
@@ -215,8 +215,12 @@ async fn ask(ctx: &Ctx) -> Result<Answers> {
 }
 
 /// Runs `garnet facts`' probe on each host; what it finds becomes the node's answers.
-async fn probe(ctx: &Ctx, hosts: &[String]) -> Result<Vec<NodeAnswer>> {
-    let mut yaml = String::from("cluster: {slug: intake, tier: pro}\nnodes:\n");
+async fn probe(ctx: &Ctx, hosts: &[String], ssh_config: Option<&Path>) -> Result<Vec<NodeAnswer>> {
+    let mut yaml = String::from("cluster: {slug: intake, tier: pro}\n");
+    if let Some(c) = ssh_config {
+        yaml.push_str(&format!("defaults: {{ssh_config: \"{}\"}}\n", c.display()));
+    }
+    yaml.push_str("nodes:\n");
     for (i, h) in hosts.iter().enumerate() {
         let (user, rest) = h.split_once('@').map_or((None, h.as_str()), |(u, r)| (Some(u), r));
         let (host, port) = rest.rsplit_once(':').map_or((rest, "22"), |(h, p)| (h, p));

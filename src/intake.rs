@@ -480,7 +480,7 @@ pub fn inventory_yaml(a: &Answers, d: &Decisions) -> String {
             "  - {{name: {}, host: {}{user}, os: macos, chip: \"{}\", memory_gb: {}, roles: {roles}, tags: [{net}]}}",
             n.name,
             n.host,
-            n.chip.replace('\\', "").replace('"', ""),
+            n.chip.replace(['\\', '"'], ""),
             n.memory_gb
         );
     }

@@ -306,8 +306,9 @@ complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subco
 complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Build (or update) the lab and start it; prints where to send OpenAI requests'
 complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Stop every service the lab started (its files stay, so `lab up` is quick again)'
 complete -c garnet -n "__fish_garnet_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -l to -d 'The model entry (declared under `models:` with its own source and port) to serve MODEL' -r
+complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -l to -d 'The model entry (declared under `models:` with its own source and port) to serve MODEL, or a source (a local folder, or a Hugging Face repo id) served with MODEL\'s settings on the next free port' -r
 complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -l node -d 'Only on this node (default: every node the model is placed on, one after another)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -l via -d 'Start B on this spare node instead of beside A (when both do not fit on A\'s node): traffic flips to it and A\'s node is freed; the placement moves with it' -r
 complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -l ready-timeout -d 'How long B may take to load and answer its first completion' -r
 complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -l health-prompts -d 'Test prompts B must answer (all of them, p99 within the model\'s `latency_budget_ms`)' -r
 complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -l drain-max -d 'Longest wait for A\'s requests in flight to finish after the flip (default: the model\'s `drain_secs`, else 5m); what is still running then is cut and counted' -r
@@ -326,6 +327,7 @@ complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -s v -l verbose 
 complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand hot-swap" -s h -l help -d 'Print help'
 complete -c garnet -n "__fish_garnet_using_subcommand rollback" -l node -d 'Only on this node (default: every node the model is placed on, one after another)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand rollback" -l via -d 'Start B on this spare node instead of beside A (when both do not fit on A\'s node): traffic flips to it and A\'s node is freed; the placement moves with it' -r
 complete -c garnet -n "__fish_garnet_using_subcommand rollback" -l ready-timeout -d 'How long B may take to load and answer its first completion' -r
 complete -c garnet -n "__fish_garnet_using_subcommand rollback" -l health-prompts -d 'Test prompts B must answer (all of them, p99 within the model\'s `latency_budget_ms`)' -r
 complete -c garnet -n "__fish_garnet_using_subcommand rollback" -l drain-max -d 'Longest wait for A\'s requests in flight to finish after the flip (default: the model\'s `drain_secs`, else 5m); what is still running then is cut and counted' -r

@@ -249,8 +249,10 @@ pub struct HotSwapArgs {
     /// The public model name clients use.
     pub model: String,
 
-    /// The model entry (declared under `models:` with its own source and port) to serve MODEL.
-    #[arg(long, value_name = "ENTRY")]
+    /// The model entry (declared under `models:` with its own source and port) to serve MODEL, or
+    /// a source (a local folder, or a Hugging Face repo id) served with MODEL's settings on the
+    /// next free port.
+    #[arg(long, value_name = "ENTRY|SOURCE")]
     pub to: String,
 
     #[command(flatten)]
@@ -271,6 +273,11 @@ pub struct SwapOptions {
     /// Only on this node (default: every node the model is placed on, one after another).
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
+
+    /// Start B on this spare node instead of beside A (when both do not fit on A's node): traffic
+    /// flips to it and A's node is freed; the placement moves with it.
+    #[arg(long, value_name = "SPARE")]
+    pub via: Option<String>,
 
     /// How long B may take to load and answer its first completion.
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]

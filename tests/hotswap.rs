@@ -102,7 +102,7 @@ fn inventory(c: &Cluster, py: &Path, a: &Path, b: &Path, broken: &Path, s3: &S3S
         a.display(),
         b.display(),
         broken.display(),
-        c.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
+        c.nodes.iter().take(2).map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
         free_port(),
         d.display(),
         free_port(),
@@ -121,7 +121,7 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     }
     let Some(py) = python() else { return };
     let (model_a, model_b) = (tiny_model(&py, 0), tiny_model(&py, 1));
-    let c = Cluster::start(2);
+    let c = Cluster::start(3); // node3: a spare for `--via`
     let _cleanup = Cleanup(c.nodes.iter().map(|n| home_of(&n.user)).collect());
     let s3 = S3Server::start(&py, c.path());
     // A model B can never load: the loader dies at start.
@@ -213,6 +213,27 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     let cut = report["cut_at_drain_cap"].as_u64().unwrap();
     assert!(cut >= 1, "long generations were in flight, the cap must cut some: {report}\n{during}\n{}", capped.stderr);
     assert!(during["failed"].as_u64().unwrap() <= cut, "more failures than the cut requests: {during}\n{report}");
+
+    // Via a spare, to a bare source: B (model B's folder) starts on node3, node1 is freed.
+    let bench = load(api, 30, 8, 4);
+    std::thread::sleep(Duration::from_secs(1));
+    let moved = g()
+        .args(["--yes", "-o", "json", "hot-swap", "tiny", "--to", &model_b.display().to_string()])
+        .args(["--node", "node1", "--via", "node3", "--ready-timeout", "120s"])
+        .run();
+    moved.expect(0);
+    let during = finish(bench);
+    assert_eq!(during["failed"], 0, "{during}\n{}", moved.stderr);
+    for _ in 0..4 {
+        assert_eq!(answer(api), after_flip, "every answer now comes from model B (node2's tiny-b, node3's copy)");
+    }
+    assert!(!home_of(&c.nodes[0].user).join(".garnet/run/garnet-loader-tiny.pid").exists(), "node1 still runs A");
+    // And deploy keeps it that way: the moved placement and the source-made entry are on record.
+    let again = g().args(["--yes", "-o", "json", "deploy"]).run();
+    again.expect(0);
+    let changed: Vec<Value> =
+        again.events().into_iter().filter(|e| e["event"] == "step_finished" && e["outcome"] != "ok").collect();
+    assert!(changed.is_empty(), "a deploy after the move changed: {changed:?}");
 }
 
 fn http_post_to(ip: &str, port: u16, body: &str) -> String {

@@ -60,14 +60,20 @@ pub(crate) async fn probe_all(
     out
 }
 
-/// The variants of the latest placement record (none before the first hot-swap).
-pub(crate) async fn load_variants(inv: &Inventory) -> Result<crate::placement::record::Variants> {
+/// Applies the latest placement record (ad-hoc entries, moves) to `inv` and returns its variants
+/// (none before the first hot-swap).
+pub(crate) async fn load_variants(inv: &mut Inventory) -> Result<crate::placement::record::Variants> {
     let store = crate::store::open(inv).await?;
-    Ok(crate::placement::record::latest(store.as_ref(), &inv.cluster.slug)
+    let latest = crate::placement::record::latest(store.as_ref(), &inv.cluster.slug)
         .await
-        .with_context(|| format!("reading the placement record from {}", store.describe()))?
-        .map(|(_, r)| r.variants)
-        .unwrap_or_default())
+        .with_context(|| format!("reading the placement record from {}", store.describe()))?;
+    Ok(match latest {
+        Some((_, r)) => {
+            crate::placement::record::apply(inv, &r);
+            r.variants
+        }
+        None => Default::default(),
+    })
 }
 
 /// A random admin token (hex), for a `router.token_file` that does not exist yet.
@@ -113,12 +119,12 @@ fn router_token(inv: &Inventory, dry_run: bool, p: &crate::output::Printer) -> R
 }
 
 pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
-    let inv = ctx.load_inventory()?;
+    let mut inv = ctx.load_inventory()?;
     let nodes = ctx.select(&inv)?;
     let p = &ctx.printer;
     let connect = ConnectOptions { control_dir: ctx.control_dir() };
 
-    let variants = load_variants(&inv).await?;
+    let variants = load_variants(&mut inv).await?;
     // Local inputs first: a missing model folder or secret fails before any node is touched.
     let mut models = BTreeMap::new();
     let serving: std::collections::BTreeSet<&str> =

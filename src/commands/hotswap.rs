@@ -62,8 +62,9 @@ fn run_step(name: &str, command: String, changes: bool, timeout: Duration) -> St
     }
 }
 
-/// Memory A and B need together on `node` (from local model files), or why it cannot be told.
-fn fit_check(node: &Node, a: &ModelSpec, b: &ModelSpec) -> Result<String, String> {
+/// Memory A (when it stays on the node during the swap) and B need together on `node`, from the
+/// models' own files; `Err` says by how much it does not fit.
+fn fit_check(node: &Node, a: Option<&ModelSpec>, b: &ModelSpec) -> Result<String, String> {
     let Some(gb) = node.memory_gb else {
         return Ok(format!("{}: no `memory_gb` in the inventory, fit not checked", node.name));
     };
@@ -72,24 +73,53 @@ fn fit_check(node: &Node, a: &ModelSpec, b: &ModelSpec) -> Result<String, String
         let ctx = u64::from(m.context.unwrap_or(4096));
         info.need(ctx, u64::from(m.max_concurrency), 16).map(|n| n.total)
     };
-    let (Some(na), Some(nb)) = (need(a), need(b)) else {
+    let na = match a {
+        Some(a) => need(a),
+        None => Some(0),
+    };
+    let (Some(na), Some(nb)) = (na, need(b)) else {
         return Ok(format!("{}: a model is not a local folder, fit not checked", node.name));
     };
     let have = (gb * (1u64 << 30) as f64) as u64;
     let h = crate::util::human_bytes;
+    let what = match a {
+        Some(a) => {
+            format!("A `{}` needs {} and B `{}` needs {}: {} together", a.name, h(na), b.name, h(nb), h(na + nb))
+        }
+        None => format!("B `{}` needs {}", b.name, h(nb)),
+    };
     if na + nb > have {
-        Err(format!(
-            "{}: A `{}` needs {} and B `{}` needs {}: {} together, more than the node's {}; swap via a spare node (place B on another node, deploy, then remove A)",
-            node.name,
-            a.name,
-            h(na),
-            b.name,
-            h(nb),
-            h(na + nb),
-            h(have)
-        ))
+        Err(format!("{}: {what}, more than the node's {}", node.name, h(have)))
     } else {
-        Ok(format!("{}: A {} + B {} = {} of {}", node.name, h(na), h(nb), h(na + nb), h(have)))
+        Ok(format!("{}: {what}, of {}", node.name, h(have)))
+    }
+}
+
+/// One node's swap: A on `from` is replaced by B on `on` (the same node unless `--via`).
+struct Swap<'a> {
+    from: std::sync::Arc<Node>,
+    a: &'a ModelSpec,
+    b: &'a ModelSpec,
+    on: std::sync::Arc<Node>,
+}
+
+/// What the latest placement record carries over into the next one.
+struct Kept {
+    latest: Option<(String, PlacementRecord)>,
+    entries: Vec<ModelSpec>,
+    moves: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+fn empty_record(inv: &Inventory) -> PlacementRecord {
+    PlacementRecord {
+        schema_version: 1,
+        cluster: inv.cluster.slug.clone(),
+        at: String::new(),
+        command: String::new(),
+        variants: Variants::new(),
+        previous: None,
+        entries: Vec::new(),
+        moves: Default::default(),
     }
 }
 
@@ -136,9 +166,58 @@ fn model_totals(stats: &Value, model: &str) -> (u64, u64) {
     (sum("requests"), sum("failures"))
 }
 
+/// `--to PATH|REPO` that names no entry: an entry made from the model's own, with that source and
+/// the first port after A's that no entry uses (kept in the placement record).
+fn adhoc_entry(inv: &Inventory, public: &ModelSpec, source: &str) -> Option<ModelSpec> {
+    let looks_like_source = source.starts_with(['/', '.', '~']) || source.contains('/');
+    if !looks_like_source {
+        return None;
+    }
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(source.as_bytes()).iter().take(3).map(|b| format!("{b:02x}")).collect();
+    let port = (public.port.saturating_add(1)..u16::MAX).find(|p| inv.models.iter().all(|m| m.port != *p))?;
+    let local = source.starts_with(['/', '.', '~']);
+    Some(ModelSpec {
+        name: format!("{}-{digest}", public.name),
+        source: source.to_string(),
+        port,
+        local_path: local.then(|| {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            crate::inventory::expand_path(&cwd, std::path::Path::new(source))
+        }),
+        ..public.clone()
+    })
+}
+
 pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -> Result<ExitStatus> {
-    let inv = ctx.load_inventory()?;
+    let mut inv = ctx.load_inventory()?;
     let p = &ctx.printer;
+    let store = crate::store::open(&inv).await?;
+    let latest = record::latest(store.as_ref(), &inv.cluster.slug).await?;
+    if let Some((_, r)) = &latest {
+        record::apply(&mut inv, r);
+    }
+    let mut adhoc: Vec<ModelSpec> = latest.as_ref().map(|(_, r)| r.entries.clone()).unwrap_or_default();
+    if let Some(t) = to
+        && !inv.models.iter().any(|m| m.name == t)
+        && let Some(public) = inv.models.iter().find(|m| m.name == model)
+        && let Some(e) = adhoc_entry(&inv, public, t)
+    {
+        p.note(format!("`{t}` is a source: serving it as entry `{}` on port {}", e.name, e.port));
+        if !adhoc.iter().any(|x| x.name == e.name) {
+            adhoc.push(e.clone());
+        }
+        inv.models.push(e);
+    }
+    let to_entry: Option<String> = to.map(|t| {
+        inv.models
+            .iter()
+            .find(|m| m.name == t || m.source == t && m.name.starts_with(model))
+            .map_or(t.to_string(), |m| m.name.clone())
+    });
+    let to = to_entry.as_deref();
+    let moves = latest.as_ref().map(|(_, r)| r.moves.clone()).unwrap_or_default();
+    let inv = inv;
     let public = inv
         .models
         .iter()
@@ -146,8 +225,6 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
         .ok_or_else(|| UsageError(format!("no model `{model}` in the inventory")))?;
     let placed =
         inv.placement.get(model).ok_or_else(|| UsageError(format!("model `{model}` is not placed on any node")))?;
-    let store = crate::store::open(&inv).await?;
-    let latest = record::latest(store.as_ref(), &inv.cluster.slug).await?;
     let variants: Variants = latest.as_ref().map(|(_, r)| r.variants.clone()).unwrap_or_default();
     let nodes: Vec<std::sync::Arc<Node>> = placed
         .nodes
@@ -179,7 +256,30 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
             return Err(UsageError(format!("no hot-swap of `{model}` on record: nothing to roll back")).into());
         }
     };
-    let mut swaps: Vec<(std::sync::Arc<Node>, &ModelSpec, &ModelSpec)> = Vec::new();
+    let via = match &opts.via {
+        None => None,
+        Some(v) => {
+            let s = inv.node(v).ok_or_else(|| UsageError(format!("no node `{v}` in the inventory")))?;
+            if placed.nodes.contains(v) {
+                return Err(
+                    UsageError(format!("`{v}` already serves `{model}`: --via needs a node that does not")).into()
+                );
+            }
+            if !s.roles.is_empty() && !s.has_role("loader") {
+                return Err(UsageError(format!("`{v}` is not a loader node")).into());
+            }
+            if nodes.len() != 1 {
+                return Err(UsageError(format!(
+                    "`{model}` is on {} nodes: name the one to move with `--node` (placed on: {})",
+                    nodes.len(),
+                    placed.nodes.join(", ")
+                ))
+                .into());
+            }
+            Some(s.clone())
+        }
+    };
+    let mut swaps: Vec<Swap> = Vec::new();
     for n in &nodes {
         let a = serving(&inv, &variants, public, &n.name);
         let b_name = match (to, &previous) {
@@ -203,11 +303,25 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
             ))
             .into());
         }
-        match fit_check(n, a, b) {
+        let on = via.clone().unwrap_or_else(|| n.clone());
+        match fit_check(&on, via.is_none().then_some(a), b) {
             Ok(msg) => p.note(format!("fit: {msg}")),
-            Err(msg) => return Err(UsageError(format!("does not fit: {msg}")).into()),
+            Err(msg) => {
+                let spares: Vec<&str> = inv
+                    .nodes
+                    .iter()
+                    .filter(|x| !placed.nodes.contains(&x.name) && (x.roles.is_empty() || x.has_role("loader")))
+                    .map(|x| x.name.as_str())
+                    .collect();
+                let hint = if spares.is_empty() {
+                    "add a spare loader node and swap `--via` it".to_string()
+                } else {
+                    format!("swap `--via` a spare node ({}): B starts there, A's node is freed", spares.join(", "))
+                };
+                return Err(UsageError(format!("does not fit: {msg}; {hint}")).into());
+            }
         }
-        swaps.push((n.clone(), a, b));
+        swaps.push(Swap { from: n.clone(), a, b, on });
     }
     if swaps.is_empty() {
         return Ok(ExitStatus::Success);
@@ -226,7 +340,8 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
 
     // Probe every node involved (homes, OS).
     let connect = ConnectOptions { control_dir: ctx.control_dir() };
-    let mut involved: Vec<std::sync::Arc<Node>> = swaps.iter().map(|s| s.0.clone()).collect();
+    let mut involved: Vec<std::sync::Arc<Node>> = swaps.iter().flat_map(|s| [s.from.clone(), s.on.clone()]).collect();
+    involved.dedup_by(|x, y| x.name == y.name);
     for r in &routers {
         if !involved.iter().any(|n| n.name == r.name) {
             involved.push(r.clone());
@@ -255,21 +370,22 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
 
     if ctx.global.dry_run || !ctx.global.yes {
         let mut text = format!("{command}: per node, in order:\n");
-        for (n, a, b) in &swaps {
+        for Swap { from: n, a, b, on } in &swaps {
             text.push_str(&format!(
-                "  {}: A `{}` (port {}) → B `{}` (port {}), drain up to {}\n",
+                "  {}: A `{}` (port {}) → B `{}` (port {} on {}), drain up to {}\n",
                 n.name,
                 a.name,
                 n.port(a.port),
                 b.name,
-                n.port(b.port),
+                on.port(b.port),
+                on.name,
                 crate::util::human_duration(opts.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs))))
             ));
         }
         if ctx.global.dry_run {
             // Every step with this swap's real values: the hot-swap runbook, filled in, per node.
             p.out(text.trim_end());
-            for (n, a, b) in &swaps {
+            for Swap { from: n, a, b, .. } in &swaps {
                 let args = crate::cli::RunbookArgs {
                     name: "hot-swap".into(),
                     model: Some(model.to_string()),
@@ -312,21 +428,11 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
     }
 
     let held = super::take_lock(ctx, &inv, &command).await?;
-    let result = swap_all(
-        ctx,
-        &inv,
-        model,
-        &swaps,
-        &router_nodes,
-        &target,
-        opts,
-        variants,
-        latest,
-        &command,
-        held.store.as_ref(),
-    )
-    .await;
-    let names: Vec<String> = swaps.iter().map(|s| s.0.name.clone()).collect();
+    let kept = Kept { latest, entries: adhoc, moves };
+    let result =
+        swap_all(ctx, &inv, model, &swaps, &router_nodes, &target, opts, variants, kept, &command, held.store.as_ref())
+            .await;
+    let names: Vec<String> = swaps.iter().map(|s| s.from.name.clone()).collect();
     let mut summary = crate::plan::Summary::default();
     let status = match &result {
         Ok(()) => {
@@ -348,12 +454,12 @@ async fn swap_all(
     ctx: &Ctx,
     inv: &Inventory,
     model: &str,
-    swaps: &[(std::sync::Arc<Node>, &ModelSpec, &ModelSpec)],
+    swaps: &[Swap<'_>],
     routers: &[RouterNode],
     target: &dyn Fn(&str) -> Result<Target>,
     opts: &SwapOptions,
     mut variants: Variants,
-    latest: Option<(String, PlacementRecord)>,
+    kept: Kept,
     command: &str,
     store: &dyn crate::store::Store,
 ) -> Result<()> {
@@ -382,10 +488,16 @@ async fn swap_all(
     let mut rows: Vec<(String, String, Duration, String)> = Vec::new();
     let (mut cut_total, mut flips, mut warmups) = (0u64, Vec::new(), Vec::new());
 
-    for (node, a, b) in swaps {
+    let Kept { latest, entries, mut moves } = kept;
+    for Swap { from, a, b, on: node } in swaps {
+        let (a, b) = (*a, *b);
+        // B's side: `node` (the spare with --via, else A's node); A's side: `from`.
         let t = target(&node.name)?;
         let h = t.garnet_home(&node.garnet_home);
         let backend = crate::node::service::backend_for(node.service_backend, Some(t.os));
+        let t_a = target(&from.name)?;
+        let h_a = t_a.garnet_home(&from.garnet_home);
+        let backend_a = crate::node::service::backend_for(from.service_backend, Some(t_a.os));
         let python = nd::python_path(inv, &h);
         let (b_spec, b_url) = nd::loader_spec(node, &h, &python, b, inv);
         let files = match &b.local_path {
@@ -472,13 +584,25 @@ async fn swap_all(
         }
 
         // 2. The flip: B active, A draining, on every router in one table swap each.
-        let a_id = backend_id(&node.name, model, &a.name);
+        let a_id = backend_id(&from.name, model, &a.name);
+        let a_variant = variants.get(model).and_then(|m| m.get(&from.name)).cloned();
         variants.entry(model.to_string()).or_default().insert(node.name.clone(), b.name.clone());
-        let mut flipped = RoutesConfig::from_inventory_with(inv, &variants);
-        if let Some(route) = flipped.models.iter_mut().find(|m| m.name == model) {
+        if from.name != node.name {
+            moves.entry(model.to_string()).or_default().insert(from.name.clone(), node.name.clone());
+            if let Some(m) = variants.get_mut(model) {
+                m.remove(&from.name);
+            }
+        }
+        // The inventory as it stands after this swap (moves applied).
+        let mut moved = inv.clone();
+        record::apply(&mut moved, &PlacementRecord { moves: moves.clone(), ..empty_record(inv) });
+        let mut flipped = RoutesConfig::from_inventory_with(&moved, &variants);
+        if let Some(route) = flipped.models.iter_mut().find(|m| m.name == model)
+            && !route.backends.iter().any(|b| b.id == a_id)
+        {
             route.backends.push(crate::router::table::BackendConfig {
                 id: a_id.clone(),
-                url: format!("http://{}:{}", node.service_host(), node.port(a.port)),
+                url: format!("http://{}:{}", from.service_host(), from.port(a.port)),
                 model: a.loader_id(),
                 max_concurrency: a.max_concurrency as usize,
                 draining: true,
@@ -564,7 +688,7 @@ async fn swap_all(
                 crate::util::human_duration(drain)
             ));
         }
-        let settled = RoutesConfig::from_inventory_with(inv, &variants);
+        let settled = RoutesConfig::from_inventory_with(&moved, &variants);
         let done = Plan {
             command: format!("{command}: routes without A"),
             mutating: true,
@@ -579,8 +703,9 @@ async fn swap_all(
         // 4. Stop A; 5. record.
         let t0 = Instant::now();
         let a_service = nd::loader_service(&a.name);
-        let stop = vec![Step { name: "stop A".into(), action: nd::remove_service(backend, &h, &a_service) }];
-        super::run_phase(ctx, &phase("stop A", stop, node)).await;
+        let stop = vec![Step { name: "stop A".into(), action: nd::remove_service(backend_a, &h_a, &a_service) }];
+        super::run_phase(ctx, &phase("stop A", stop, from)).await;
+        let _ = a_variant;
         rows.push((node.name.clone(), "stop A".into(), t0.elapsed(), String::new()));
         let rec = PlacementRecord {
             schema_version: 1,
@@ -590,12 +715,18 @@ async fn swap_all(
             variants: variants.clone(),
             // What a rollback returns to: the placement before this command, not before this node.
             previous: latest.as_ref().map(|(k, _)| k.clone()),
+            entries: entries.clone(),
+            moves: moves.clone(),
         };
         record::write(store, &rec).await?;
         // The node's monitor follows (it re-reads its config): it watches B now, not A.
         let with_creds = inv.store.kind == crate::inventory::StoreKind::S3 && inv.store.credentials_file.is_some();
-        let cfg = vec![nd::node_config_step(node, inv, &h, &variants, with_creds)];
+        let cfg = vec![nd::node_config_step(node, &moved, &h, &variants, with_creds)];
         super::run_phase(ctx, &phase("monitor config", cfg, node)).await;
+        if from.name != node.name {
+            let cfg = vec![nd::node_config_step(from, &moved, &h_a, &variants, with_creds)];
+            super::run_phase(ctx, &phase("monitor config", cfg, from)).await;
+        }
         record_event(
             store,
             inv,

@@ -11,7 +11,7 @@ use crate::plan::{Action, NodePlan, Plan, Step};
 use crate::transport::ConnectOptions;
 
 pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
-    let inv = ctx.load_inventory()?;
+    let mut inv = ctx.load_inventory()?;
     let nodes = ctx.select(&inv)?;
     let p = &ctx.printer;
     let comment = format!("garnet-operator@{}", inv.cluster.slug);
@@ -24,7 +24,7 @@ pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
         p.note(format!("no operator key at `{}.pub`: removing the lines commented `{comment}`", key.display()));
     }
     let connect = ConnectOptions { control_dir: ctx.control_dir() };
-    let variants = super::deploy::load_variants(&inv).await?;
+    let variants = super::deploy::load_variants(&mut inv).await?;
     let targets = super::deploy::probe_all(&nodes, ctx.global.forks as usize, &connect).await;
     let revoke = Step {
         name: "remove garnet's key".into(),

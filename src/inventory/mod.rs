@@ -141,7 +141,7 @@ mod secs {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ModelSpec {
     pub name: String,
     pub source: String,

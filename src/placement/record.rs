@@ -24,6 +24,34 @@ pub struct PlacementRecord {
     /// The record this one replaced (for `rollback`).
     #[serde(default)]
     pub previous: Option<String>,
+    /// Entries a hot-swap made from a bare source (`--to PATH|REPO`), not declared in the inventory.
+    #[serde(default)]
+    pub entries: Vec<ModelSpec>,
+    /// Model → node it was placed on → node it moved to (`hot-swap --via SPARE`).
+    #[serde(default)]
+    pub moves: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Applies a record to the inventory: its ad-hoc entries join the models, its moves replace
+/// nodes in the placement. Everything downstream (routes, deploy, offboard) then just reads the
+/// inventory.
+pub fn apply(inv: &mut Inventory, rec: &PlacementRecord) {
+    for e in &rec.entries {
+        if !inv.models.iter().any(|m| m.name == e.name) {
+            inv.models.push(e.clone());
+        }
+    }
+    for (model, moves) in &rec.moves {
+        if let Some(p) = inv.placement.get_mut(model) {
+            for n in p.nodes.iter_mut() {
+                if let Some(to) = moves.get(n.as_str())
+                    && inv.nodes.iter().any(|x| &x.name == to)
+                {
+                    *n = to.clone();
+                }
+            }
+        }
+    }
 }
 
 fn prefix(cluster: &str) -> String {

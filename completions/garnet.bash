@@ -85,6 +85,9 @@ _garnet() {
             garnet,status)
                 cmd="garnet__subcmd__status"
                 ;;
+            garnet,supervise)
+                cmd="garnet__subcmd__supervise"
+                ;;
             garnet,wait-ready)
                 cmd="garnet__subcmd__wait__subcmd__ready"
                 ;;
@@ -156,6 +159,9 @@ _garnet() {
                 ;;
             garnet__subcmd__help,status)
                 cmd="garnet__subcmd__help__subcmd__status"
+                ;;
+            garnet__subcmd__help,supervise)
+                cmd="garnet__subcmd__help__subcmd__supervise"
                 ;;
             garnet__subcmd__help,wait-ready)
                 cmd="garnet__subcmd__help__subcmd__wait__subcmd__ready"
@@ -278,7 +284,7 @@ _garnet() {
 
     case "${cmd}" in
         garnet)
-            opts="-i -o -l -f -y -m -v -q -h -V --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help --version init exec facts inventory retry lock deploy status lab hot-swap rollback intake runbook offboard monitor admin-call wait-ready router bench keys model completions man help"
+            opts="-i -o -l -f -y -m -v -q -h -V --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help --version init exec facts inventory retry lock deploy status lab hot-swap rollback intake runbook offboard monitor supervise admin-call wait-ready router bench keys model completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -820,7 +826,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help)
-            opts="init exec facts inventory retry lock deploy status lab hot-swap rollback intake runbook offboard monitor admin-call wait-ready router bench keys model completions man help"
+            opts="init exec facts inventory retry lock deploy status lab hot-swap rollback intake runbook offboard monitor supervise admin-call wait-ready router bench keys model completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1268,6 +1274,20 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__help__subcmd__supervise)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3313,6 +3333,76 @@ _garnet() {
             fi
             case "${prev}" in
                 --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-fail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__supervise)
+            opts="-i -o -l -f -y -m -v -q -h --exit-file --restart --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --exit-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

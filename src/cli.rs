@@ -190,6 +190,11 @@ pub enum Command {
     /// spools to disk, ships to the store, serves `/health`.
     Monitor(MonitorArgs),
 
+    /// Run a program as a supervised service (the process backend's supervisor): restart it when
+    /// it fails, record how it ended, pass SIGTERM on.
+    #[command(hide = true)]
+    Supervise(SuperviseArgs),
+
     /// Call the router's admin API from the router node (deploy and hot-swap run it there).
     #[command(hide = true)]
     AdminCall(AdminCallArgs),
@@ -355,6 +360,19 @@ pub struct MonitorArgs {
     /// Override the sampling interval (tests, footprint benchmarks).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub interval: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// Where to record each exit (JSON: time, exit code or signal, restarts so far).
+    #[arg(long)]
+    pub exit_file: PathBuf,
+    /// Start the program again when it exits with a failure (with backoff).
+    #[arg(long)]
+    pub restart: bool,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    pub argv: Vec<String>,
 }
 
 #[derive(Debug, Args)]

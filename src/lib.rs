@@ -42,8 +42,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     let argv: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     // The node-side daemon and helpers are small and mostly idle: one thread is plenty and keeps
     // the resident set down (measured by bench/monitor-footprint.sh).
-    let small =
-        matches!(cli.command, cli::Command::Monitor(_) | cli::Command::WaitReady(_) | cli::Command::AdminCall(_));
+    let small = matches!(
+        cli.command,
+        cli::Command::Monitor(_) | cli::Command::WaitReady(_) | cli::Command::AdminCall(_) | cli::Command::Supervise(_)
+    );
     let mut builder =
         if small { tokio::runtime::Builder::new_current_thread() } else { tokio::runtime::Builder::new_multi_thread() };
     let runtime = match builder.enable_all().build() {

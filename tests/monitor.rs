@@ -158,3 +158,76 @@ print(rows)
     let printed = String::from_utf8_lossy(&out.stdout);
     assert_eq!(printed.trim(), format!("[('n1', {expected}, True)]"));
 }
+
+/// A stand-in loader (one error path: a crash): answers `/health` for two seconds, then exits 3.
+const CRASHY: &str = r#"
+import http.server, os, sys, threading, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+threading.Thread(target=s.serve_forever, daemon=True).start()
+time.sleep(2)
+os._exit(3)
+"#;
+
+#[test]
+fn a_crashed_loader_is_restarted_and_its_exit_status_recorded() {
+    use garnet::node::service::{ServiceSpec, process_start, process_stop};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, hp) = (free_port(), free_port());
+    let run = d.join("run");
+    let spec = ServiceSpec {
+        name: "garnet-loader-crashy".into(),
+        program: "python3".into(),
+        args: vec!["-c".into(), CRASHY.into(), port.to_string()],
+        env: Default::default(),
+        working_dir: None,
+        run_dir: run.display().to_string(),
+        restart: true,
+        supervisor: Some(env!("CARGO_BIN_EXE_garnet").into()),
+    };
+    let sh = |script: String| std::process::Command::new("sh").arg("-c").arg(script).status().unwrap().code();
+    assert_eq!(sh(process_start(&spec)), Some(0));
+    let config = d.join("node.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&serde_json::json!({
+            "cluster": "crash", "node": "n1", "interval_secs": 1, "health_listen": format!("127.0.0.1:{hp}"),
+            "spool_dir": d.join("spool"), "spool_max": 1000,
+            "store": {"kind": "local", "path": d.join("store"), "endpoint": null, "bucket": null, "prefix": null,
+                      "region": null, "credentials_file": null, "path_style": false},
+            "loaders": [{"model": "crashy", "service": spec.name, "url": format!("http://127.0.0.1:{port}"),
+                         "exit_file": spec.exit_file()}],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut monitor = start_monitor(&config, &d.join("monitor.log"));
+    let events = || -> Vec<serde_json::Value> {
+        glob::glob(&format!("{}/store/events/**/*.json", d.display()))
+            .unwrap()
+            .flatten()
+            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+            .collect()
+    };
+    // up → crashed (exit 3, recorded by the supervisor) → up again (restarted) → crashed again.
+    wait_for("a crash and a restart", 60, || {
+        let ev = events();
+        let crashed = ev.iter().filter(|e| e["kind"] == "loader_crashed" && e["exit"]["exit_code"] == 3).count();
+        let up = ev.iter().filter(|e| e["kind"] == "loader_up").count();
+        crashed >= 1 && up >= 2
+    });
+    let supervisor: i32 = std::fs::read_to_string(spec.pidfile()).unwrap().trim().parse().unwrap();
+    assert_eq!(sh(process_stop(&spec)), Some(0));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        std::fs::read_to_string(format!("/proc/{supervisor}/stat")).map_or(true, |s| s.contains(") Z ")),
+        "supervisor survived stop"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the program survived its supervisor's stop");
+    monitor.kill().unwrap();
+    let _ = monitor.wait();
+}

@@ -130,6 +130,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Lab(cmd) => Box::pin(lab::run(cmd, ctx)).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::AdminCall(args) => monitor::admin_call(args).await,
+        Command::Supervise(args) => monitor::supervise(args).await,
         Command::Bench(args) => bench::run(args, ctx).await,
         Command::Model(cmd) => model::run(cmd, ctx),
         Command::Keys(cmd) => keys::run(cmd, ctx).await,

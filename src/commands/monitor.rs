@@ -123,3 +123,66 @@ pub async fn admin_call(args: &crate::cli::AdminCallArgs) -> Result<ExitStatus> 
         other => Err(crate::exit::UsageError(format!("unknown admin call {other:?}")).into()),
     }
 }
+
+/// `garnet supervise`: the process backend's supervisor. The program runs as a child (same stdout
+/// and stderr: the service's logs); each exit is recorded in the exit file; a failure (non-zero
+/// exit or a signal) restarts it after a backoff (1 s doubling to 30 s, reset after a minute up)
+/// when `--restart`; a clean exit ends the service. SIGTERM/SIGINT are passed to the program,
+/// which gets 25 s before SIGKILL.
+pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Some(program), rest) = (args.argv.first(), &args.argv[1.min(args.argv.len())..]) else {
+        return Err(crate::exit::UsageError("nothing to run".into()).into());
+    };
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut restarts = 0u64;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(program)
+            .args(rest)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start `{program}`"))?;
+        let pid = child.id().map(|p| p as i32);
+        let status = tokio::select! {
+            s = child.wait() => s?,
+            _ = term.recv() => return stop(&mut child, pid).await,
+            _ = int.recv() => return stop(&mut child, pid).await,
+        };
+        use std::os::unix::process::ExitStatusExt;
+        let record = serde_json::json!({
+            "at": jiff::Timestamp::now().to_string(), "exit_code": status.code(), "signal": status.signal(),
+            "ran_secs": started.elapsed().as_secs_f64(), "restarts": restarts,
+        });
+        let tmp = args.exit_file.with_extension("exit.tmp");
+        if std::fs::write(&tmp, format!("{record}\n")).and_then(|()| std::fs::rename(&tmp, &args.exit_file)).is_err() {
+            eprintln!("supervise: cannot write `{}`", args.exit_file.display());
+        }
+        if status.success() || !args.restart {
+            return Ok(if status.success() { ExitStatus::Success } else { ExitStatus::Failure });
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_secs(1);
+        }
+        eprintln!("supervise: `{program}` ended ({status}); starting it again in {}s", backoff.as_secs());
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = term.recv() => return Ok(ExitStatus::Success),
+            _ = int.recv() => return Ok(ExitStatus::Success),
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+        restarts += 1;
+    }
+}
+
+async fn stop(child: &mut tokio::process::Child, pid: Option<i32>) -> Result<ExitStatus> {
+    if let Some(pid) = pid {
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    if tokio::time::timeout(Duration::from_secs(25), child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+    Ok(ExitStatus::Success)
+}

@@ -42,6 +42,9 @@ pub struct LoaderWatch {
     pub service: String,
     /// The loader's base URL (its `/health` is polled).
     pub url: String,
+    /// Where the process backend's supervisor records how the loader last ended.
+    #[serde(default)]
+    pub exit_file: Option<PathBuf>,
 }
 
 impl NodeConfig {

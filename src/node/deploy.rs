@@ -376,6 +376,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             working_dir: Some(h.clone()),
             run_dir: run_dir.clone(),
             restart: true,
+            supervisor: Some(garnet.clone()),
         };
         // Not the routes: a running router takes new routes through its admin API (below), so a
         // placement change never restarts it.
@@ -495,6 +496,7 @@ pub fn loader_spec(node: &Node, h: &str, python: &str, m: &ModelSpec, inv: &Inve
         working_dir: Some(h.to_string()),
         run_dir: format!("{h}/run"),
         restart: true,
+        supervisor: Some(format!("{h}/bin/garnet")),
     };
     (spec, format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port)))
 }
@@ -556,6 +558,7 @@ fn monitor_spec(h: &str) -> ServiceSpec {
         working_dir: Some(h.to_string()),
         run_dir: format!("{h}/run"),
         restart: true,
+        supervisor: Some(format!("{h}/bin/garnet")),
     }
 }
 
@@ -611,6 +614,7 @@ fn node_config(
                 model: m.name.clone(),
                 service: loader_service(&m.name),
                 url: format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port)),
+                exit_file: Some(PathBuf::from(format!("{h}/run/{}.exit", loader_service(&m.name)))),
             })
             .collect(),
     }

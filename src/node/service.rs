@@ -20,6 +20,10 @@ pub struct ServiceSpec {
     pub run_dir: String,
     /// Start it again when it exits with a failure.
     pub restart: bool,
+    /// The process backend's supervisor (a garnet binary on the node): it restarts the program
+    /// when it fails and records how it ended in `<run_dir>/<name>.exit`. Without one, a crashed
+    /// process stays down. launchd and systemd supervise by themselves.
+    pub supervisor: Option<String>,
 }
 
 impl ServiceSpec {
@@ -35,6 +39,10 @@ impl ServiceSpec {
     }
     pub fn pidfile(&self) -> String {
         format!("{}/{}.pid", self.run_dir, self.name)
+    }
+    /// How the program last ended (written by the supervisor).
+    pub fn exit_file(&self) -> String {
+        format!("{}/{}.exit", self.run_dir, self.name)
     }
     fn argv(&self) -> Vec<String> {
         std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
@@ -102,7 +110,16 @@ pub const UNCHANGED: i32 = 100;
 /// Shell to start the service as a detached process with a pidfile (exit 100 if it already runs).
 pub fn process_start(s: &ServiceSpec) -> String {
     let env: String = s.env.iter().map(|(k, v)| format!("{k}={} ", shell_quote(v))).collect();
-    let cmd: String = s.argv().iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
+    let mut argv = s.argv();
+    if let Some(sup) = &s.supervisor {
+        let mut w = vec![sup.clone(), "supervise".into(), "--exit-file".into(), s.exit_file()];
+        if s.restart {
+            w.push("--restart".into());
+        }
+        w.push("--".into());
+        argv = w.into_iter().chain(argv).collect();
+    }
+    let cmd: String = argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
     let cd = s.working_dir.as_deref().map(|w| format!("cd {} && ", shell_quote(w))).unwrap_or_default();
     format!(
         "mkdir -p {dir}; p={pid}\n\
@@ -237,6 +254,7 @@ mod tests {
             working_dir: Some("/tmp".into()),
             run_dir: run_dir.into(),
             restart: true,
+            supervisor: None,
         }
     }
 

@@ -290,18 +290,32 @@ impl State {
                 crate::http::request(Method::GET, &url, None, None, Duration::from_secs(3)).await.is_ok_and(|r| r.ok());
             let before = self.loaders_up.insert(l.service.clone(), up);
             if before != Some(up) {
+                // How it ended, when its supervisor recorded it since the last look.
+                let exit: Option<Value> = l
+                    .exit_file
+                    .as_ref()
+                    .filter(|f| {
+                        std::fs::metadata(f).and_then(|m| m.modified()).is_ok_and(|t| {
+                            t.elapsed().unwrap_or_default()
+                                < Duration::from_secs(2 * u64::from(self.cfg.interval_secs) + 5)
+                        })
+                    })
+                    .and_then(|f| std::fs::read(f).ok())
+                    .and_then(|b| serde_json::from_slice(&b).ok());
+                let crashed = exit.as_ref().is_some_and(|e| e["exit_code"] != json!(0));
                 let kind = match (before, up) {
                     (_, true) => "loader_up",
+                    (Some(true), false) if crashed => "loader_crashed",
                     (Some(true), false) => "loader_down",
                     (_, false) => "loader_not_running",
                 };
                 let body = json!({
                     "schema_version": SCHEMA_VERSION, "cluster": self.cfg.cluster, "node": self.cfg.node,
-                    "at": now.to_string(), "kind": kind, "model": l.model, "service": l.service,
+                    "at": now.to_string(), "kind": kind, "model": l.model, "service": l.service, "exit": exit,
                 });
                 let key = event_key(&self.cfg.cluster, &self.cfg.node, now, &format!("{kind}-{}", l.model));
                 dropped += self.spool.push(&key, &body)?;
-                if kind == "loader_down" {
+                if kind == "loader_down" || kind == "loader_crashed" {
                     tracing::warn!(model = %l.model, "loader stopped answering");
                 } else {
                     tracing::info!(model = %l.model, "{kind}");

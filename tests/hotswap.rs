@@ -74,7 +74,15 @@ fn swap_report(run: &crate::common::Run) -> Value {
         .unwrap_or_else(|| panic!("no hot_swap event\n{}", run.stderr))
 }
 
-fn inventory(c: &Cluster, py: &Path, a: &Path, b: &Path, broken: &Path, s3: &S3Server, api: u16) -> (PathBuf, u16) {
+fn inventory(
+    c: &Cluster,
+    py: &Path,
+    a: &Path,
+    b: &Path,
+    broken: &Path,
+    s3: &S3Server,
+    api: u16,
+) -> (PathBuf, u16, u16) {
     let d = c.path();
     let mut s = format!(
         "cluster: {{slug: swaplab, tier: pro}}\n\
@@ -90,20 +98,19 @@ fn inventory(c: &Cluster, py: &Path, a: &Path, b: &Path, broken: &Path, s3: &S3S
             n.name, n.ip, n.port, n.user
         ));
     }
-    let (pa, pb, pc) = (free_port(), free_port(), free_port());
+    let (pa, pb, pc, admin) = (free_port(), free_port(), free_port(), free_port());
     s.push_str(&format!(
         "models:\n  - {{name: tiny, source: {}, port: {pa}, max_tokens: 2000, latency_budget_ms: 30000}}\n  \
          - {{name: tiny-b, source: {}, port: {pb}, max_tokens: 2000}}\n  \
          - {{name: broken, source: {}, port: {pc}}}\n\
          placement:\n  tiny: {{nodes: [{}]}}\n\
-         router: {{listen: \"127.0.0.1:{api}\", admin_listen: \"127.0.0.1:{}\", token_file: {}/router.token}}\n\
+         router: {{listen: \"127.0.0.1:{api}\", admin_listen: \"127.0.0.1:{admin}\", token_file: {}/router.token}}\n\
          monitor: {{interval_secs: 5, health_port: {}}}\n\
          deploy: {{python: {}}}\n",
         a.display(),
         b.display(),
         broken.display(),
         c.nodes.iter().take(2).map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
-        free_port(),
         d.display(),
         free_port(),
         py.display(),
@@ -111,7 +118,7 @@ fn inventory(c: &Cluster, py: &Path, a: &Path, b: &Path, broken: &Path, s3: &S3S
     s.push_str(&s3.store_yaml(d, "swap-test"));
     let p = d.join("inventory.yaml");
     std::fs::write(&p, s).unwrap();
-    (p, pb)
+    (p, pb, admin)
 }
 
 #[test]
@@ -130,7 +137,7 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     std::fs::write(broken.join("config.json"), "{\"model_type\": \"nonsense\"}").unwrap();
     std::fs::write(broken.join("model.safetensors"), b"garbage").unwrap();
     let api = free_port();
-    let (inv, port_b) = inventory(&c, &py, &model_a, &model_b, &broken, &s3, api);
+    let (inv, port_b, admin) = inventory(&c, &py, &model_a, &model_b, &broken, &s3, api);
     let g = || c.garnet(&inv);
 
     g().args(["--yes", "deploy", "--ready-timeout", "120s"]).run().expect(0);
@@ -201,7 +208,12 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     assert_eq!(during["failed"], 0, "{during}");
     assert_eq!(answer(api), from_a, "rollback did not bring A back");
 
-    // A drain cap shorter than the generations in flight: they are cut, and counted.
+    // A drain cap shorter than the generations in flight: they are cut, and counted. node1 is
+    // drained first so that every long generation is on node2's A when it flips.
+    let token = std::fs::read_to_string(c.path().join("router.token")).unwrap();
+    let (st, body) =
+        crate::common::loaders::http(admin, "POST", "/admin/backends/node1%2Ftiny/drain", Some(token.trim()), "");
+    assert_eq!(st, 200, "{body}");
     let bench = load(api, 30, 1500, 4);
     std::thread::sleep(Duration::from_secs(3));
     let capped = g()
@@ -213,6 +225,10 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     let cut = report["cut_at_drain_cap"].as_u64().unwrap();
     assert!(cut >= 1, "long generations were in flight, the cap must cut some: {report}\n{during}\n{}", capped.stderr);
     assert!(during["failed"].as_u64().unwrap() <= cut, "more failures than the cut requests: {during}\n{report}");
+    assert!(
+        report["failed_during"].as_u64().unwrap() >= during["failed"].as_u64().unwrap(),
+        "the router's own count must see what the clients saw: {report}\n{during}"
+    );
 
     // Via a spare, to a bare source: B (model B's folder) starts on node3, node1 is freed.
     let bench = load(api, 30, 8, 4);

@@ -158,12 +158,11 @@ impl RouterNode {
     }
 }
 
+/// The model's answered and failed requests so far (per model: they outlive removed backends).
 fn model_totals(stats: &Value, model: &str) -> (u64, u64) {
     let m = stats["models"].as_array().into_iter().flatten().find(|m| m["model"] == model);
-    let sum = |k: &str| {
-        m.and_then(|m| m["backends"].as_array()).into_iter().flatten().filter_map(|b| b[k].as_u64()).sum::<u64>()
-    };
-    (sum("requests"), sum("failures"))
+    let get = |k: &str| m.and_then(|m| m[k].as_u64()).unwrap_or(0);
+    (get("requests_total"), get("failures_total"))
 }
 
 /// `--to PATH|REPO` that names no entry: an entry made from the model's own, with that source and

@@ -84,6 +84,8 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Result<Response<B
                     json!({
                         "model": m, "queue_depth": r.queue.waiting.load(Ordering::Acquire),
                         "latency": r.metrics.e2e.snapshot(), "ttft": r.metrics.ttft.snapshot(),
+                        // Per model, kept across route replacements (backends come and go).
+                        "requests_total": r.metrics.requests(), "failures_total": r.metrics.failures(),
                         "backends": r.backends.iter().map(|b| backend_json(b)).collect::<Vec<_>>(),
                     })
                 })

@@ -62,9 +62,27 @@ pub struct ModelMetrics {
     pub ttft: Histogram,
     pub e2e: Histogram,
     pub statuses: [AtomicU64; CODES.len()],
+    /// Streams that started (200) and then broke: an upstream failure after the first byte.
+    pub broken_streams: AtomicU64,
 }
 
 impl ModelMetrics {
+    /// Requests answered, whatever their status.
+    pub fn requests(&self) -> u64 {
+        self.statuses.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Requests that did not end in 200, and streams cut by an upstream failure.
+    pub fn failures(&self) -> u64 {
+        CODES
+            .iter()
+            .zip(&self.statuses)
+            .filter(|(c, _)| **c != 200)
+            .map(|(_, n)| n.load(Ordering::Relaxed))
+            .sum::<u64>()
+            + self.broken_streams.load(Ordering::Relaxed)
+    }
+
     pub fn status(&self, code: u16) {
         let i = CODES.iter().position(|c| *c == code).unwrap_or(CODES.len() - 1);
         self.statuses[i].fetch_add(1, Ordering::Relaxed);

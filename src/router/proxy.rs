@@ -426,6 +426,7 @@ fn stream_response(
         });
         if let Some(msg) = failure {
             slot.backend.counters.failures.fetch_add(1, Ordering::Relaxed);
+            metrics.broken_streams.fetch_add(1, Ordering::Relaxed);
             let ev =
                 json!({"error": {"message": msg, "type": "server_error", "param": null, "code": "upstream_error"}});
             let _ = tx.send(Bytes::from(format!("data: {ev}\n\n"))).await;

@@ -118,6 +118,11 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     let states: Vec<&str> = status["nodes"].as_array().unwrap().iter().map(|n| n["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["up", "up"], "{status}");
     assert!(status["usd_per_mtok"].as_f64().is_some_and(|c| c > 0.0), "{status}");
+    let live = &status["router_live"][0];
+    assert_eq!(live["node"], "node1", "{status}");
+    let backends = live["stats"]["models"][0]["backends"].as_array().unwrap_or_else(|| panic!("no live stats: {live}"));
+    assert_eq!(backends.len(), 2, "the router's live view has both loaders: {live}");
+    assert!(status["models"][0]["kv_cache_hit_rate"].as_f64().is_some(), "{status}");
     let text = g().args(["status"]).run();
     assert!(text.stdout.contains("tiny") && text.stdout.contains("per million tokens"), "{}", text.stdout);
 

@@ -222,6 +222,7 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     capped.expect(0);
     let report = swap_report(&capped);
     let during = finish(bench);
+    eprintln!("capped swap: {}", capped.stderr.lines().filter(|l| l.contains("drain")).collect::<Vec<_>>().join("\n"));
     let cut = report["cut_at_drain_cap"].as_u64().unwrap();
     assert!(cut >= 1, "long generations were in flight, the cap must cut some: {report}\n{during}\n{}", capped.stderr);
     assert!(during["failed"].as_u64().unwrap() <= cut, "more failures than the cut requests: {during}\n{report}");

@@ -674,11 +674,9 @@ async fn swap_all(
             ));
             tokio::time::sleep(drain).await;
         }
-        let cut: u64 = routers
-            .iter()
-            .filter_map(|x| step_json(&r, &x.node.name, "drain A"))
-            .filter_map(|v| v["in_flight"].as_u64())
-            .sum();
+        let watched: Vec<Value> = routers.iter().filter_map(|x| step_json(&r, &x.node.name, "drain A")).collect();
+        tracing::info!(?watched, "drain of `{a_id}`");
+        let cut: u64 = watched.iter().filter_map(|v| v["in_flight"].as_u64()).sum();
         cut_total += cut;
         if cut > 0 {
             p.warn(format!(

@@ -9,6 +9,45 @@ use crate::cli::StatusArgs;
 use crate::telemetry::{ModelStats, Sample};
 use crate::util::human_bytes;
 
+/// The routers' live stats, asked over SSH on each router node (its admin API is on loopback).
+async fn live_router(ctx: &Ctx, inv: &crate::inventory::Inventory) -> Vec<(String, Result<serde_json::Value, String>)> {
+    let Some(r) = &inv.router else { return Vec::new() };
+    let mut out = Vec::new();
+    let connect = crate::transport::ConnectOptions { control_dir: ctx.control_dir() };
+    for n in inv.nodes.iter().filter(|n| n.has_role("router")) {
+        let Ok(addr) = r.admin_listen.parse::<std::net::SocketAddr>() else { continue };
+        let ip = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        let h = n.garnet_home.trim_end_matches('/');
+        let cmd = format!(
+            "{} admin-call --url http://{ip}:{} --token-file {} get /admin/stats",
+            crate::transport::shell_path(&format!("{h}/bin/garnet")),
+            n.port(addr.port()),
+            crate::transport::shell_path(&format!("{h}/etc/router.token"))
+        );
+        let res = async {
+            let conn = crate::transport::connect(n, &connect).await.map_err(|e| e.to_string())?;
+            let req = crate::transport::RunRequest {
+                command: cmd,
+                capture: true,
+                timeout: Some(std::time::Duration::from_secs(10)),
+                ..Default::default()
+            };
+            let r = conn.run(req).await.map_err(|e| e.to_string());
+            conn.close().await;
+            let r = r?;
+            if !r.success() {
+                return Err(String::from_utf8_lossy(&r.stderr).trim().lines().last().unwrap_or("failed").to_string());
+            }
+            serde_json::from_slice(&r.stdout).map_err(|e| e.to_string())
+        };
+        let res = tokio::time::timeout(std::time::Duration::from_secs(15), res)
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()));
+        out.push((n.name.clone(), res));
+    }
+    out
+}
+
 /// One node's row.
 #[derive(Debug, serde::Serialize)]
 struct NodeRow {
@@ -70,6 +109,8 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
             e.0.p95_ms = worst(e.0.p95_ms, m.p95_ms);
             e.0.tokens_per_s = Some(e.0.tokens_per_s.unwrap_or(0.0) + m.tokens_per_s.unwrap_or(0.0));
             e.0.queue_depth = Some(e.0.queue_depth.unwrap_or(0) + m.queue_depth.unwrap_or(0));
+            e.0.kv_cache_hit_rate = (e.0.prompt_tokens > 0)
+                .then(|| (e.0.cached_tokens as f64 / e.0.prompt_tokens as f64 * 1000.0).round() / 1000.0);
             e.1 += if s.window_secs > 0 {
                 (m.prompt_tokens + m.completion_tokens) as f64 / f64::from(s.window_secs)
             } else {
@@ -77,6 +118,7 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
             };
         }
     }
+    let live = live_router(ctx, &inv).await;
     let cost = crate::report::cost::rate(&inv, watts_known.then_some(watts));
     let total_tps: f64 = models.values().map(|(_, t)| t).sum();
     let per_mtok = cost.as_ref().and_then(|c| c.usd_per_mtok(total_tps));
@@ -88,6 +130,7 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
             "event": "status", "cluster": inv.cluster.slug, "store": store.describe(), "at": now.to_string(),
             "nodes": rows, "models": models.values().map(|(m, _)| m).collect::<Vec<_>>(),
             "tokens_per_s": total_tps, "cost": cost, "usd_per_mtok": per_mtok,
+            "router_live": live.iter().map(|(n, r)| json!({"node": n, "stats": r.as_ref().ok(), "error": r.as_ref().err()})).collect::<Vec<_>>(),
         }));
     } else {
         let mut t = p.table();
@@ -151,6 +194,7 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
                 "p95",
                 "tokens/s",
                 "queue",
+                "KV hits",
                 "prompt / completion / cached tokens",
             ]);
             for (m, _) in models.values() {
@@ -163,10 +207,34 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
                     ms(m.p95_ms),
                     m.tokens_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
                     m.queue_depth.map(|q| q.to_string()).unwrap_or_else(|| "-".into()),
+                    m.kv_cache_hit_rate.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "-".into()),
                     format!("{} / {} / {}", m.prompt_tokens, m.completion_tokens, m.cached_tokens),
                 ]);
             }
             p.out(t);
+        }
+        for (node, r) in &live {
+            match r {
+                Ok(v) => {
+                    let mut t = p.table();
+                    t.set_header(vec!["model", "backend", "state", "in flight", "requests", "failures"]);
+                    for m in v["models"].as_array().into_iter().flatten() {
+                        for b in m["backends"].as_array().into_iter().flatten() {
+                            t.add_row(vec![
+                                m["model"].as_str().unwrap_or("").to_string(),
+                                b["id"].as_str().unwrap_or("").to_string(),
+                                b["state"].as_str().unwrap_or("").to_string(),
+                                b["in_flight"].to_string(),
+                                b["requests"].to_string(),
+                                b["failures"].to_string(),
+                            ]);
+                        }
+                    }
+                    p.out(format!("router on {node}, live:"));
+                    p.out(t);
+                }
+                Err(e) => p.note(format!("router on {node}: no live stats ({e})")),
+            }
         }
         match (&cost, per_mtok) {
             (Some(c), Some(usd)) => p.out(format!(

@@ -53,6 +53,9 @@ pub struct ModelStats {
     pub p95_ms: Option<f64>,
     pub tokens_per_s: Option<f64>,
     pub queue_depth: Option<u64>,
+    /// Share of prompt tokens served from the loaders' KV cache (cached / prompt) over the window.
+    #[serde(default)]
+    pub kv_cache_hit_rate: Option<f64>,
 }
 
 /// Memory of one node at one moment.

@@ -119,7 +119,9 @@ fn model_deltas(prev: &RouterCounters, now: &RouterCounters, window: f64) -> Vec
             };
             let ms = |q| quantile(&n.latency_bounds, &counts, q).map(|s| (s * 1000.0 * 10.0).round() / 10.0);
             let completion = d(|c| c.completion_tokens);
+            let (prompt, cached) = (d(|c| c.prompt_tokens), d(|c| c.cached_tokens));
             ModelStats {
+                kv_cache_hit_rate: (prompt > 0).then(|| (cached as f64 / prompt as f64 * 1000.0).round() / 1000.0),
                 model: name.clone(),
                 requests: d(|c| c.requests),
                 failures: d(|c| c.failures),

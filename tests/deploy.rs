@@ -6,29 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::loaders::{S3Server, free_port, python, tiny_model};
-use crate::common::{Cluster, sshd_available};
-
-/// Stops what deploy started on the nodes (the nodes' users own those processes).
-struct Cleanup(Vec<PathBuf>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for home in &self.0 {
-            for p in glob::glob(&format!("{}/.garnet/run/*.pid", home.display())).into_iter().flatten().flatten() {
-                if let Some(pid) = std::fs::read_to_string(&p).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-            }
-            let _ = std::fs::remove_dir_all(home.join(".garnet"));
-        }
-    }
-}
-
-fn home_of(user: &str) -> PathBuf {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let line = passwd.lines().find(|l| l.starts_with(&format!("{user}:"))).expect("user exists");
-    PathBuf::from(line.split(':').nth(5).unwrap())
-}
+use crate::common::{Cluster, home_of, sshd_available};
 
 fn inventory(c: &Cluster, py: &Path, model: &Path, s3: &S3Server, ports: (u16, u16, u16, u16)) -> PathBuf {
     let d = c.path();
@@ -73,7 +51,7 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     let Some(py) = python() else { return };
     let model = tiny_model(&py, 0);
     let mut c = Cluster::start(2);
-    let _cleanup = Cleanup(c.nodes.iter().map(|n| home_of(&n.user)).collect());
+    let _cleanup = crate::common::NodeCleanup(c.nodes.iter().map(|n| home_of(&n.user)).collect());
     let s3 = S3Server::start(&py, c.path());
     let api = free_port();
     let inv = inventory(&c, &py, &model, &s3, (free_port(), api, free_port(), free_port()));

@@ -11,28 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::loaders::{S3Server, free_port, http_post, python, tiny_model};
-use crate::common::{Cluster, Garnet, sshd_available};
-
-struct Cleanup(Vec<PathBuf>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for home in &self.0 {
-            for p in glob::glob(&format!("{}/.garnet/run/*.pid", home.display())).into_iter().flatten().flatten() {
-                if let Some(pid) = std::fs::read_to_string(&p).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-            }
-            let _ = std::fs::remove_dir_all(home.join(".garnet"));
-        }
-    }
-}
-
-fn home_of(user: &str) -> PathBuf {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let line = passwd.lines().find(|l| l.starts_with(&format!("{user}:"))).expect("user exists");
-    PathBuf::from(line.split(':').nth(5).unwrap())
-}
+use crate::common::{Cluster, Garnet, home_of, sshd_available};
 
 /// `garnet bench` in the background against the router: mixed streaming, every answer must be
 /// exactly `max_tokens` long (`--expect-full`), so a truncated stream counts as a failure.
@@ -129,7 +108,7 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     let Some(py) = python() else { return };
     let (model_a, model_b) = (tiny_model(&py, 0), tiny_model(&py, 1));
     let c = Cluster::start(3); // node3: a spare for `--via`
-    let _cleanup = Cleanup(c.nodes.iter().map(|n| home_of(&n.user)).collect());
+    let _cleanup = crate::common::NodeCleanup(c.nodes.iter().map(|n| home_of(&n.user)).collect());
     let s3 = S3Server::start(&py, c.path());
     // A model B can never load: the loader dies at start.
     let broken = c.path().join("broken-model");

@@ -407,3 +407,49 @@ impl Flaky {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// SIGKILLs `pid` and every process below it (a supervisor and the program it runs).
+pub fn kill_tree(pid: i32) {
+    let children = |p: i32| -> Vec<i32> {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|c| {
+                std::fs::read_to_string(format!("/proc/{c}/stat"))
+                    .ok()
+                    .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<i32>().ok())
+                    == Some(p)
+            })
+            .collect()
+    };
+    for c in children(pid) {
+        kill_tree(c);
+    }
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+}
+
+/// Stops what deploy started on the nodes: every process of every pidfile under each home's
+/// `.garnet/run`, with its children, then the folder.
+pub struct NodeCleanup(pub Vec<PathBuf>);
+
+impl Drop for NodeCleanup {
+    fn drop(&mut self) {
+        for home in &self.0 {
+            for p in glob::glob(&format!("{}/.garnet/run/*.pid", home.display())).into_iter().flatten().flatten() {
+                if let Some(pid) = std::fs::read_to_string(&p).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
+                    kill_tree(pid);
+                }
+            }
+            let _ = std::fs::remove_dir_all(home.join(".garnet"));
+        }
+    }
+}
+
+/// A user's home directory (from /etc/passwd).
+pub fn home_of(user: &str) -> PathBuf {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let line = passwd.lines().find(|l| l.starts_with(&format!("{user}:"))).expect("user exists");
+    PathBuf::from(line.split(':').nth(5).unwrap())
+}

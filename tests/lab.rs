@@ -14,8 +14,33 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let lab = dir.path().join("lab");
-    let port = free_port();
     let g = || Garnet::new().env("GARNET_STATE_DIR", dir.path().join("state").display().to_string()).cwd(dir.path());
+    // A base whose every derived port is free (the lab refuses busy ones, tested below).
+    let port = (0..50)
+        .map(|_| free_port())
+        .find(|p| {
+            garnet::commands::lab::lab_ports(*p, 2)
+                .iter()
+                .all(|q| std::net::TcpListener::bind(("127.0.0.1", *q)).is_ok())
+        })
+        .expect("a free block of ports");
+    let blocker = std::net::TcpListener::bind(("127.0.0.1", port + 21 + 100)).unwrap();
+    let refused = g()
+        .args([
+            "lab",
+            "up",
+            "--dir",
+            &dir.path().join("other").display().to_string(),
+            "--nodes",
+            "2",
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--python", &py.display().to_string()])
+        .run();
+    refused.expect(2);
+    assert!(refused.stderr.contains(&format!("port(s) {} are in use", port + 121)), "{}", refused.stderr);
+    drop(blocker);
     let up = g()
         .args(["lab", "up", "--dir", &lab.display().to_string(), "--nodes", "2", "--port", &port.to_string()])
         .args(["--python", &py.display().to_string()])

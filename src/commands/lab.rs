@@ -134,8 +134,36 @@ fn inventory_text(args: &LabUpArgs, dir: &Path, python: &Path) -> String {
     s
 }
 
+/// The ports the lab uses: per node k (offset 100·k) the API, the admin API, the loader and the
+/// monitor's health endpoint (only node 1 runs the router).
+pub fn lab_ports(base: u16, nodes: u16) -> Vec<u16> {
+    let mut v = vec![base, base.saturating_add(1)];
+    for k in 0..nodes {
+        let off = k.saturating_mul(100);
+        v.push(base.saturating_add(21).saturating_add(off));
+        v.push(base.saturating_add(29).saturating_add(off));
+    }
+    v
+}
+
+/// Ports another program already holds (a lab of ours that is up owns its own: not a conflict).
+fn busy_ports(ports: &[u16], inventory: &Path) -> Vec<u16> {
+    if inventory.exists() {
+        return Vec::new(); // `lab up` again: its services hold these ports and stay as they are
+    }
+    ports.iter().copied().filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_err()).collect()
+}
+
 async fn up(args: &LabUpArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let dir = absolute(&args.lab.dir)?;
+    let busy = busy_ports(&lab_ports(args.port, args.nodes), &dir.join("inventory.yaml"));
+    if !busy.is_empty() {
+        return Err(crate::exit::UsageError(format!(
+            "port(s) {} are in use by another program; pick another base with `--port` (the lab uses it, +1, and +21/+29 per node, nodes 100 apart)",
+            busy.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+        ))
+        .into());
+    }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the lab folder `{}`", dir.display()))?;
     let python = ensure_python(args, &dir, ctx)?;
     let model = dir.join("model");

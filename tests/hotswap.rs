@@ -194,8 +194,24 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
         crate::common::loaders::http(admin, "POST", "/admin/backends/node1%2Ftiny/drain", Some(token.trim()), "");
     assert_eq!(st, 200, "{body}");
     let bench = load(api, 30, 1500, 4);
-    std::thread::sleep(Duration::from_secs(3));
+    // The long generations are on node2's A before the swap starts (the router's own view).
+    let backend = |id: &str| -> Value {
+        let (_, b) =
+            crate::common::loaders::http(admin, "GET", &format!("/admin/backends/{id}"), Some(token.trim()), "");
+        serde_json::from_str(&b).unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while backend("node2%2Ftiny")["in_flight"].as_u64().unwrap_or(0) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load never reached node2's A: node1 {} node2 {}",
+            backend("node1%2Ftiny"),
+            backend("node2%2Ftiny")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let capped = g()
+        .env("GARNET_LOG", "garnet=info")
         .args(["--yes", "-o", "json", "hot-swap", "tiny", "--to", "tiny-b", "--node", "node2", "--drain-max", "0s"])
         .run();
     capped.expect(0);
@@ -203,7 +219,13 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     let during = finish(bench);
     eprintln!("capped swap: {}", capped.stderr.lines().filter(|l| l.contains("drain")).collect::<Vec<_>>().join("\n"));
     let cut = report["cut_at_drain_cap"].as_u64().unwrap();
-    assert!(cut >= 1, "long generations were in flight, the cap must cut some: {report}\n{during}\n{}", capped.stderr);
+    assert!(
+        cut >= 1,
+        "long generations were in flight, the cap must cut some: {report}\n{during}\n{}\nnode1 {} node2 {}",
+        capped.stderr,
+        backend("node1%2Ftiny"),
+        backend("node2%2Ftiny")
+    );
     assert!(during["failed"].as_u64().unwrap() <= cut, "more failures than the cut requests: {during}\n{report}");
     assert!(
         report["failed_during"].as_u64().unwrap() >= during["failed"].as_u64().unwrap(),

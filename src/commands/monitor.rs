@@ -73,12 +73,25 @@ pub async fn admin_call(args: &crate::cli::AdminCallArgs) -> Result<ExitStatus> 
     let token = crate::util::read_secret_file(&args.token_file)?;
     let base = args.url.trim_end_matches('/');
     let t = Duration::from_secs(30);
+    // `get` is for people and `status`: answer now. The others run right after a router start.
+    let retry = args.call.first().map(String::as_str) != Some("get");
     let call = |m: Method, path: String, body: Option<serde_json::Value>| {
         let token = token.clone();
         async move {
-            let r = crate::http::request(m, &format!("{base}{path}"), Some(&token), body.as_ref(), t)
-                .await
-                .map_err(|e| anyhow::anyhow!("admin API at {base}: {e}"))?;
+            // A router that was just (re)started may not listen yet: retry connection failures for
+            // a while rather than fail the step.
+            let patience = if retry { Duration::from_secs(30) } else { Duration::ZERO };
+            let deadline = Instant::now() + patience;
+            let r = loop {
+                match crate::http::request(m.clone(), &format!("{base}{path}"), Some(&token), body.as_ref(), t).await {
+                    Ok(r) => break r,
+                    Err(e) if Instant::now() < deadline => {
+                        tracing::debug!("admin API at {base}: {e}; retrying");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => anyhow::bail!("admin API at {base}: {e}"),
+                }
+            };
             if !r.ok() {
                 anyhow::bail!("admin API at {base}{path}: HTTP {}: {}", r.status, r.text());
             }

@@ -230,7 +230,8 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
     }
     let store = crate::store::open(&inv).await?;
     let since = started - jiff::SignedDuration::from_secs(i64::from(inv.monitor.interval_secs) + 5);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // A monitor that had to be restarted (its supervisor backs off) samples later: allow an interval.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30 + u64::from(inv.monitor.interval_secs));
     let mut missing: Vec<&str> = ok.clone();
     while !missing.is_empty() {
         let mut still = Vec::new();

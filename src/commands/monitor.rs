@@ -14,10 +14,20 @@ pub async fn run(args: &MonitorArgs, _ctx: &Ctx) -> Result<ExitStatus> {
     if let Some(i) = args.interval {
         cfg.interval_secs = i.as_secs().max(1) as u32;
     }
-    let listener = tokio::net::TcpListener::bind(&cfg.health_listen)
-        .await
-        .with_context(|| format!("monitor: cannot listen on `{}`", cfg.health_listen))?;
-    eprintln!("monitor: node `{}`, health on http://{}/health", cfg.node, listener.local_addr()?);
+    // Samples matter more than the health endpoint: a taken port is a warning, not a stop.
+    let listener = match tokio::net::TcpListener::bind(&cfg.health_listen).await {
+        Ok(l) => {
+            eprintln!("monitor: node `{}`, health on http://{}/health", cfg.node, l.local_addr()?);
+            Some(l)
+        }
+        Err(e) => {
+            eprintln!(
+                "monitor: node `{}`: cannot listen on `{}` ({e}); sampling without a health endpoint",
+                cfg.node, cfg.health_listen
+            );
+            None
+        }
+    };
     let path = Some(args.config.clone());
     crate::telemetry::monitor::run(cfg, path, listener, super::shutdown_signal("monitor", "shipping what is spooled"))
         .await?;

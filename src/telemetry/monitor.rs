@@ -399,7 +399,7 @@ async fn serve_health(
 pub async fn run(
     cfg: NodeConfig,
     config_path: Option<std::path::PathBuf>,
-    health_listener: tokio::net::TcpListener,
+    health_listener: Option<tokio::net::TcpListener>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let spool = Spool::open(&cfg.spool_dir, cfg.spool_max)
@@ -414,7 +414,7 @@ pub async fn run(
         ..Default::default()
     }));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(serve_health(health_listener, health.clone(), stop_rx));
+    let server = health_listener.map(|l| tokio::spawn(serve_health(l, health.clone(), stop_rx)));
     let interval = Duration::from_secs(u64::from(cfg.interval_secs.max(1)));
     let mut state = State {
         spool,
@@ -452,7 +452,9 @@ pub async fn run(
     // On the way out, one more try to ship what is waiting (it stays spooled otherwise).
     let _ = state.spool.ship(state.store.as_ref()).await;
     let _ = stop_tx.send(true);
-    let _ = server.await;
+    if let Some(s) = server {
+        let _ = s.await;
+    }
     let h = state.health.lock().expect("health lock").clone();
     tracing::info!(
         "monitor: stopped after {} samples ({} shipped, {} still spooled)",

@@ -76,6 +76,32 @@ pub(crate) async fn load_variants(inv: &mut Inventory) -> Result<crate::placemen
     })
 }
 
+/// The plan of a node the probe could not reach or read: one step failing with the reason (so
+/// the node ends `unreachable` or `failed`, never silently skipped).
+pub(crate) fn unprobed(
+    p: &crate::output::Printer,
+    n: &Node,
+    probe: Option<&Result<Target, String>>,
+    what: &str,
+) -> Vec<Step> {
+    let why = match probe {
+        Some(Err(e)) => e.clone(),
+        _ => "not probed".into(),
+    };
+    p.warn(format!("{}: {why}", n.name));
+    vec![Step {
+        name: "probe".into(),
+        action: Action::Run {
+            command: format!("echo {} >&2; exit 1", crate::transport::shell_quote(&format!("cannot {what}: {why}"))),
+            timeout: None,
+            stream: false,
+            capture: true,
+            changes: false,
+            unchanged_exit: None,
+        },
+    }]
+}
+
 /// A random admin token (hex), for a `router.token_file` that does not exist yet.
 fn new_token() -> Result<String> {
     use std::io::Read;
@@ -188,27 +214,7 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
     for n in &nodes {
         let steps = match targets.get(&n.name) {
             Some(Ok(t)) => nd::node_steps(n, t, &input).map_err(UsageError)?,
-            other => {
-                let why = match other {
-                    Some(Err(e)) => e.clone(),
-                    _ => "not probed".into(),
-                };
-                p.warn(format!("{}: {why}", n.name));
-                vec![Step {
-                    name: "probe".into(),
-                    action: Action::Run {
-                        command: format!(
-                            "echo {} >&2; exit 1",
-                            crate::transport::shell_quote(&format!("cannot deploy: {why}"))
-                        ),
-                        timeout: None,
-                        stream: false,
-                        capture: true,
-                        changes: false,
-                        unchanged_exit: None,
-                    },
-                }]
-            }
+            other => unprobed(p, n, other, "deploy"),
         };
         plan_nodes.push(NodePlan { node: n.clone(), steps });
     }

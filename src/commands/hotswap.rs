@@ -359,11 +359,8 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
         .map(|r| {
             let t = target(&r.name)?;
             let h = t.garnet_home(&r.garnet_home);
-            let admin = inv.router.as_ref().expect("checked").admin_listen.clone();
-            let addr: std::net::SocketAddr = admin.parse().context("router.admin_listen")?;
-            let port = addr.port().saturating_add(r.port_offset);
-            let ip = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
-            Ok(RouterNode { node: r.clone(), h, admin_url: format!("http://{ip}:{port}") })
+            let admin_url = nd::local_url(&inv.router.as_ref().expect("checked").admin_listen, r.port_offset).1;
+            Ok(RouterNode { node: r.clone(), h, admin_url })
         })
         .collect::<Result<_>>()?;
 

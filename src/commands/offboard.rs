@@ -41,27 +41,7 @@ pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
     for n in &nodes {
         let mut steps = match targets.get(&n.name) {
             Some(Ok(t)) => crate::node::deploy::offboard_steps(n, t, &inv, &variants, args.remove_monitor),
-            other => {
-                let why = match other {
-                    Some(Err(e)) => e.clone(),
-                    _ => "not probed".into(),
-                };
-                p.warn(format!("{}: {why}", n.name));
-                vec![Step {
-                    name: "probe".into(),
-                    action: Action::Run {
-                        command: format!(
-                            "echo {} >&2; exit 1",
-                            crate::transport::shell_quote(&format!("cannot offboard: {why}"))
-                        ),
-                        timeout: None,
-                        stream: false,
-                        capture: true,
-                        changes: false,
-                        unchanged_exit: None,
-                    },
-                }]
-            }
+            other => super::deploy::unprobed(p, n, other, "offboard"),
         };
         steps.push(revoke.clone());
         plan_nodes.push(NodePlan { node: n.clone(), steps });

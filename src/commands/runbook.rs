@@ -130,14 +130,7 @@ pub(crate) fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<Str
     if let (Some(r), Some(rn)) = (&inv.router, inv.nodes.iter().find(|n| n.has_role("router"))) {
         v.insert("router_ssh".into(), ssh(rn));
         v.insert("router_h".into(), rn.garnet_home.trim_end_matches('/').to_string());
-        let shift = |addr: &str| -> String {
-            addr.parse::<std::net::SocketAddr>()
-                .map(|a| {
-                    let ip = if a.ip().is_unspecified() { "127.0.0.1".to_string() } else { a.ip().to_string() };
-                    format!("http://{ip}:{}", a.port().saturating_add(rn.port_offset))
-                })
-                .unwrap_or_else(|_| addr.to_string())
-        };
+        let shift = |addr: &str| crate::node::deploy::local_url(addr, rn.port_offset).1;
         v.insert("admin_url".into(), shift(&r.admin_listen));
         v.insert("api_url".into(), shift(&r.listen).replace("127.0.0.1", &rn.service_host()));
     }

@@ -15,13 +15,11 @@ async fn live_router(ctx: &Ctx, inv: &crate::inventory::Inventory) -> Vec<(Strin
     let mut out = Vec::new();
     let connect = crate::transport::ConnectOptions { control_dir: ctx.control_dir() };
     for n in inv.nodes.iter().filter(|n| n.has_role("router")) {
-        let Ok(addr) = r.admin_listen.parse::<std::net::SocketAddr>() else { continue };
-        let ip = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        let admin_url = crate::node::deploy::local_url(&r.admin_listen, n.port_offset).1;
         let h = n.garnet_home.trim_end_matches('/');
         let cmd = format!(
-            "{} admin-call --url http://{ip}:{} --token-file {} get /admin/stats",
+            "{} admin-call --url {admin_url} --token-file {} get /admin/stats",
             crate::transport::shell_path(&format!("{h}/bin/garnet")),
-            n.port(addr.port()),
             crate::transport::shell_path(&format!("{h}/etc/router.token"))
         );
         let res = async {

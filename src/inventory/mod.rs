@@ -197,6 +197,22 @@ pub struct RouterSpec {
     pub token_file: Option<PathBuf>,
 }
 
+impl StoreSpec {
+    /// A local-folder store at `path`.
+    pub fn local(path: PathBuf) -> StoreSpec {
+        StoreSpec {
+            kind: StoreKind::Local,
+            path,
+            endpoint: None,
+            bucket: None,
+            prefix: None,
+            region: None,
+            credentials_file: None,
+            path_style: false,
+        }
+    }
+}
+
 impl Inventory {
     /// Reads, parses and validates `path`.
     pub fn load(path: &Path) -> Result<Inventory, LoadError> {
@@ -619,16 +635,7 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
 
     // store
     let store = match store {
-        None => StoreSpec {
-            kind: StoreKind::Local,
-            path: dir.join("garnet-store"),
-            endpoint: None,
-            bucket: None,
-            prefix: None,
-            region: None,
-            credentials_file: None,
-            path_style: false,
-        },
+        None => StoreSpec::local(dir.join("garnet-store")),
         Some(s) => {
             let (l, c) = at(&s);
             let s = s.value;

@@ -210,8 +210,9 @@ pub fn loader_service(model: &str) -> String {
     format!("garnet-loader-{slug}")
 }
 
-/// `0.0.0.0:8080` → the port; where to reach it from the node itself.
-fn local_url(listen: &str, offset: u16) -> (String, String) {
+/// A listener address shifted by a node's `port_offset`: what to bind, and the URL that reaches it
+/// from the node itself (`0.0.0.0` → `127.0.0.1`).
+pub fn local_url(listen: &str, offset: u16) -> (String, String) {
     let addr: std::net::SocketAddr = listen.parse().unwrap_or_else(|_| "127.0.0.1:8080".parse().expect("literal"));
     let port = addr.port().saturating_add(offset);
     let bind = std::net::SocketAddr::new(addr.ip(), port).to_string();
@@ -656,16 +657,7 @@ pub fn offboard_steps(
         ));
     } else {
         let placed = serving_here(inv, variants, &node.name);
-        let local = crate::inventory::StoreSpec {
-            kind: StoreKind::Local,
-            path: PathBuf::from(format!("{h}/store")),
-            endpoint: None,
-            bucket: None,
-            prefix: None,
-            region: None,
-            credentials_file: None,
-            path_style: false,
-        };
+        let local = crate::inventory::StoreSpec::local(PathBuf::from(format!("{h}/store")));
         let mut node_json = serde_json::to_vec_pretty(&node_config(node, inv, &h, local, &placed)).expect("serializes");
         node_json.push(b'\n');
         let def = service::definition(backend, &monitor);

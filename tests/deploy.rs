@@ -11,20 +11,7 @@ use crate::common::{Cluster, home_of, sshd_available};
 fn inventory(c: &Cluster, py: &Path, model: &Path, s3: &S3Server, ports: (u16, u16, u16, u16)) -> PathBuf {
     let d = c.path();
     let (loader, api, admin, health) = ports;
-    let mut s = format!(
-        "cluster: {{slug: deploylab, tier: pro}}\n\
-         defaults:\n  identity_file: {d}/id_ed25519\n  known_hosts: {d}/known_hosts\n  ssh_config: {d}/ssh_config\n  \
-         host_key_checking: strict\n  connect_timeout_secs: 5\n  connect_retries: 0\n  service_backend: process\n\
-         nodes:\n",
-        d = d.display()
-    );
-    for (i, n) in c.nodes.iter().enumerate() {
-        let roles = if i == 0 { "[router, loader]" } else { "[loader]" };
-        s.push_str(&format!(
-            "  - {{name: {}, host: {}, port: {}, user: {}, roles: {roles}, port_offset: {}}}\n",
-            n.name, n.ip, n.port, n.user, i
-        ));
-    }
+    let mut s = c.deploy_inventory_head("deploylab", "");
     s.push_str(&format!(
         "models:\n  - {{name: tiny, source: {}, max_tokens: 8, port: {loader}}}\n\
          placement:\n  tiny: {{nodes: [{}]}}\n\

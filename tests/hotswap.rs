@@ -63,20 +63,7 @@ fn inventory(
     api: u16,
 ) -> (PathBuf, u16, u16) {
     let d = c.path();
-    let mut s = format!(
-        "cluster: {{slug: swaplab, tier: pro}}\n\
-         defaults:\n  identity_file: {d}/id_ed25519\n  known_hosts: {d}/known_hosts\n  ssh_config: {d}/ssh_config\n  \
-         host_key_checking: strict\n  connect_timeout_secs: 5\n  connect_retries: 0\n  service_backend: process\n\
-         nodes:\n",
-        d = d.display()
-    );
-    for (i, n) in c.nodes.iter().enumerate() {
-        let roles = if i == 0 { "[router, loader]" } else { "[loader]" };
-        s.push_str(&format!(
-            "  - {{name: {}, host: {}, port: {}, user: {}, roles: {roles}, port_offset: {i}, memory_gb: 16}}\n",
-            n.name, n.ip, n.port, n.user
-        ));
-    }
+    let mut s = c.deploy_inventory_head("swaplab", ", memory_gb: 16");
     let (pa, pb, pc, admin) = (free_port(), free_port(), free_port(), free_port());
     s.push_str(&format!(
         "models:\n  - {{name: tiny, source: {}, port: {pa}, max_tokens: 2000, latency_budget_ms: 30000}}\n  \

@@ -305,6 +305,26 @@ impl Cluster {
         p
     }
 
+    /// The start of an inventory that deploys to these nodes (process backend; node 1 is the
+    /// router, every node a loader with its own `port_offset`); `node_extra` goes into each node.
+    pub fn deploy_inventory_head(&self, slug: &str, node_extra: &str) -> String {
+        let mut s = format!(
+            "cluster: {{slug: {slug}, tier: pro}}\n\
+             defaults:\n  identity_file: {d}/id_ed25519\n  known_hosts: {d}/known_hosts\n  ssh_config: {d}/ssh_config\n  \
+             host_key_checking: strict\n  connect_timeout_secs: 5\n  connect_retries: 0\n  service_backend: process\n\
+             nodes:\n",
+            d = self.path().display()
+        );
+        for (i, n) in self.nodes.iter().enumerate() {
+            let roles = if i == 0 { "[router, loader]" } else { "[loader]" };
+            s.push_str(&format!(
+                "  - {{name: {}, host: {}, port: {}, user: {}, roles: {roles}, port_offset: {i}{node_extra}}}\n",
+                n.name, n.ip, n.port, n.user
+            ));
+        }
+        s
+    }
+
     /// A `garnet` invocation for this cluster's inventory `inv`, with its own state directory.
     pub fn garnet(&self, inv: &Path) -> Garnet {
         Garnet::new()

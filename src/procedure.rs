@@ -202,7 +202,7 @@ pub const ROLLBACK: Procedure = Procedure {
     steps: &[
         ProcStep {
             name: "find the previous entry",
-            what: "Read the latest placement record's `previous` key and the entry that record names for <model> on <node>.",
+            what: "Read the latest placement record's `previous` key and the entry that record names for <model> on <node>. If the last swap moved the model `--via` a spare, B starts back on the node it came from (the record's `moves`) and the spare is freed.",
             manual: "garnet runbook hot-swap --model <model> --to <previous>   # then follow it",
             check: "<previous> is declared in the inventory",
             undo: "nothing to undo",

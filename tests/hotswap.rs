@@ -180,7 +180,8 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     let (st, body) =
         crate::common::loaders::http(admin, "POST", "/admin/backends/node1%2Ftiny/drain", Some(token.trim()), "");
     assert_eq!(st, 200, "{body}");
-    let bench = load(api, 30, 1500, 4);
+    // Long enough to outlast any swap; stopped (SIGINT) once the swap is done.
+    let bench = load(api, 300, 1500, 4);
     // The long generations are on node2's A before the swap starts (the router's own view).
     let backend = |id: &str| -> Value {
         let (_, b) =
@@ -203,7 +204,10 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
         .run();
     capped.expect(0);
     let report = swap_report(&capped);
+    // SAFETY: signalling our own child, which has not been waited for.
+    unsafe { libc::kill(bench.id() as i32, libc::SIGINT) };
     let during = finish(bench);
+    assert_eq!(during["interrupted"], true, "{during}");
     eprintln!("capped swap: {}", capped.stderr.lines().filter(|l| l.contains("drain")).collect::<Vec<_>>().join("\n"));
     let cut = report["cut_at_drain_cap"].as_u64().unwrap();
     assert!(
@@ -239,6 +243,32 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     let changed: Vec<Value> =
         again.events().into_iter().filter(|e| e["event"] == "step_finished" && e["outcome"] != "ok").collect();
     assert!(changed.is_empty(), "a deploy after the move changed: {changed:?}");
+
+    // Rolling the move back: A returns to node1, node3 is freed, nothing lost meanwhile.
+    let bench = load(api, 30, 8, 4);
+    std::thread::sleep(Duration::from_secs(1));
+    let back = g().args(["--yes", "-o", "json", "rollback", "tiny", "--ready-timeout", "120s"]).run();
+    back.expect(0);
+    let during = finish(bench);
+    assert_eq!(during["failed"], 0, "{during}\n{}", back.stderr);
+    let loaders = |i: usize| -> Vec<String> {
+        std::fs::read_dir(home_of(&c.nodes[i].user).join(".garnet/run"))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|n| n.starts_with("garnet-loader-") && n.ends_with(".pid"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(loaders(0), vec!["garnet-loader-tiny.pid".to_string()], "A is back on node1");
+    assert!(loaders(2).is_empty(), "node3 still runs a loader: {:?}", loaders(2));
+    let answers: Vec<String> = (0..6).map(|_| answer(api)).collect();
+    assert!(answers.contains(&from_a), "no answer from node1's A after the rollback: {answers:?}");
+    let again = g().args(["--yes", "-o", "json", "deploy"]).run();
+    again.expect(0);
+    let changed: Vec<Value> =
+        again.events().into_iter().filter(|e| e["event"] == "step_finished" && e["outcome"] != "ok").collect();
+    assert!(changed.is_empty(), "a deploy after the rollback changed: {changed:?}");
 }
 
 fn http_post_to(ip: &str, port: u16, body: &str) -> String {

@@ -96,6 +96,8 @@ pub struct BenchReport {
     pub e2e: Option<Percentiles>,
     /// How many answers named each model (the router restores the public name).
     pub models: BTreeMap<String, u64>,
+    /// Stopped early by SIGINT/SIGTERM (the requests in flight then were finished and counted).
+    pub interrupted: bool,
 }
 
 pub async fn run(cfg: BenchConfig) -> anyhow::Result<BenchReport> {
@@ -118,13 +120,27 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<BenchReport> {
     }
     let started = Instant::now();
     let deadline = cfg.duration.map(|d| started + d);
+    // SIGINT / SIGTERM: no new requests; the ones in flight finish and the report is printed.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return;
+        };
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        let _ = stop_tx.send(true);
+    });
     let mut tasks = Vec::new();
     for i in 0..clients {
         let (client, cfg, base, issued, samples) =
             (client.clone(), cfg.clone(), base.clone(), issued.clone(), samples.clone());
+        let mut stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let mut k = 0u32;
             loop {
+                if *stop.borrow() {
+                    break;
+                }
                 // Open loop: client i sends at i/rate, then every clients/rate seconds.
                 let scheduled = match cfg.rate {
                     Some(rate) => {
@@ -133,7 +149,10 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<BenchReport> {
                         if deadline.is_some_and(|d| at >= d) {
                             break;
                         }
-                        tokio::time::sleep_until(at.into()).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(at.into()) => {}
+                            _ = stop.changed() => break,
+                        }
                         at
                     }
                     None => Instant::now(),
@@ -153,9 +172,12 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<BenchReport> {
     for t in tasks {
         t.await?;
     }
+    signals.abort();
     let wall = started.elapsed();
     let samples = std::mem::take(&mut *samples.lock().await);
-    Ok(summarize(&cfg, samples, wall))
+    let mut r = summarize(&cfg, samples, wall);
+    r.interrupted = *stop.borrow();
+    Ok(r)
 }
 
 fn summarize(cfg: &BenchConfig, samples: Vec<Sample>, wall: Duration) -> BenchReport {

@@ -62,6 +62,9 @@ pub async fn run(args: &BenchArgs, ctx: &Ctx) -> Result<ExitStatus> {
             "{} requests ({} streaming) in {:.1}s: {} ok, {} failed ({failures}); {:.1} req/s, {:.1} tokens/s",
             r.requests, r.streams, r.duration_s, r.ok, r.failed, r.requests_per_s, r.tokens_per_s
         ));
+        if r.interrupted {
+            p.note("stopped early by a signal: the requests in flight were finished and counted");
+        }
     }
     Ok(if r.failed == 0 {
         ExitStatus::Success

@@ -188,6 +188,19 @@ fn adhoc_entry(inv: &Inventory, public: &ModelSpec, source: &str) -> Option<Mode
     })
 }
 
+/// The node `model` was on before the latest record moved it to `node` (a `--via` swap the
+/// previous record did not have): where a rollback takes it back to.
+fn moved_from<'a>(
+    moves: &'a std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    previous: &PlacementRecord,
+    model: &str,
+    node: &str,
+) -> Option<&'a str> {
+    let (origin, _) = moves.get(model)?.iter().find(|(_, to)| to.as_str() == node)?;
+    let before = previous.moves.get(model).and_then(|m| m.get(origin));
+    (before.map(String::as_str) != Some(node)).then_some(origin.as_str())
+}
+
 pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -> Result<ExitStatus> {
     let mut inv = ctx.load_inventory()?;
     let p = &ctx.printer;
@@ -240,16 +253,14 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
         .into());
     }
     // B per node: `--to`, or for a rollback the entry the previous record had there.
-    let previous: Option<Variants> = match (to, &latest) {
+    let previous: Option<PlacementRecord> = match (to, &latest) {
         (Some(_), _) => None,
         (None, Some((_, r))) => match &r.previous {
             Some(k) => match store.get(k).await? {
-                Some(b) => {
-                    Some(serde_json::from_slice::<PlacementRecord>(&b).context("previous placement record")?.variants)
-                }
-                None => Some(Variants::new()),
+                Some(b) => Some(serde_json::from_slice::<PlacementRecord>(&b).context("previous placement record")?),
+                None => Some(empty_record(&inv)),
             },
-            None => Some(Variants::new()),
+            None => Some(empty_record(&inv)),
         },
         (None, None) => {
             return Err(UsageError(format!("no hot-swap of `{model}` on record: nothing to roll back")).into());
@@ -281,9 +292,13 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
     let mut swaps: Vec<Swap> = Vec::new();
     for n in &nodes {
         let a = serving(&inv, &variants, public, &n.name);
+        // A rollback of a `--via` move goes back to the node the model came from.
+        let back_to =
+            previous.as_ref().and_then(|prev| moved_from(&moves, prev, model, &n.name)).and_then(|k| inv.node(k));
+        let on = via.clone().or_else(|| back_to.cloned()).unwrap_or_else(|| n.clone());
         let b_name = match (to, &previous) {
             (Some(t), _) => t.to_string(),
-            (None, Some(prev)) => serving(&inv, prev, public, &n.name).name.clone(),
+            (None, Some(prev)) => serving(&inv, &prev.variants, public, &on.name).name.clone(),
             (None, None) => unreachable!("rollback has a previous mapping"),
         };
         let b = inv.models.iter().find(|m| m.name == b_name).ok_or_else(|| {
@@ -302,8 +317,7 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
             ))
             .into());
         }
-        let on = via.clone().unwrap_or_else(|| n.clone());
-        match fit_check(&on, via.is_none().then_some(a), b) {
+        match fit_check(&on, (on.name == n.name).then_some(a), b) {
             Ok(msg) => p.note(format!("fit: {msg}")),
             Err(msg) => {
                 let spares: Vec<&str> = inv
@@ -485,6 +499,7 @@ async fn swap_all(
     let (mut cut_total, mut flips, mut warmups) = (0u64, Vec::new(), Vec::new());
 
     let Kept { latest, entries, mut moves } = kept;
+    let mut moved = inv.clone();
     for Swap { from, a, b, on: node } in swaps {
         let (a, b) = (*a, *b);
         // B's side: `node` (the spare with --via, else A's node); A's side: `from`.
@@ -584,14 +599,17 @@ async fn swap_all(
         let a_variant = variants.get(model).and_then(|m| m.get(&from.name)).cloned();
         variants.entry(model.to_string()).or_default().insert(node.name.clone(), b.name.clone());
         if from.name != node.name {
-            moves.entry(model.to_string()).or_default().insert(from.name.clone(), node.name.clone());
+            record::record_move(&mut moves, model, &from.name, &node.name);
             if let Some(m) = variants.get_mut(model) {
                 m.remove(&from.name);
             }
         }
-        // The inventory as it stands after this swap (moves applied).
-        let mut moved = inv.clone();
-        record::apply(&mut moved, &PlacementRecord { moves: moves.clone(), ..empty_record(inv) });
+        // The inventory as it stands after this swap: B's node serves the model instead of A's.
+        if let Some(p) = moved.placement.get_mut(model) {
+            for n in p.nodes.iter_mut().filter(|n| **n == from.name) {
+                *n = node.name.clone();
+            }
+        }
         let mut flipped = RoutesConfig::from_inventory_with(&moved, &variants);
         if let Some(route) = flipped.models.iter_mut().find(|m| m.name == model)
             && !route.backends.iter().any(|b| b.id == a_id)
@@ -868,5 +886,22 @@ mod tests {
         assert_eq!(w["peak_p95_ms"].as_f64(), Some(s[1].1));
         assert_eq!(w["elevated_secs"].as_f64(), Some(1.0));
         assert_eq!(elevated(&[]), json!({}));
+    }
+
+    #[test]
+    fn rollback_of_a_move_goes_back_to_the_origin() {
+        let inv = crate::inventory::Inventory::from_str(
+            std::path::Path::new("i.yaml"),
+            "cluster: {slug: c, tier: pro}\nnodes: [{name: node1, transport: local}]\n",
+        )
+        .unwrap();
+        let mut moves = std::collections::BTreeMap::new();
+        record::record_move(&mut moves, "tiny", "node1", "node3");
+        let before = empty_record(&inv);
+        assert_eq!(moved_from(&moves, &before, "tiny", "node3"), Some("node1"));
+        assert_eq!(moved_from(&moves, &before, "tiny", "node2"), None);
+        // The previous record already had the move: a rollback of a later swap stays on node3.
+        let moved_earlier = PlacementRecord { moves: moves.clone(), ..empty_record(&inv) };
+        assert_eq!(moved_from(&moves, &moved_earlier, "tiny", "node3"), None);
     }
 }

@@ -54,6 +54,21 @@ pub fn apply(inv: &mut Inventory, rec: &PlacementRecord) {
     }
 }
 
+/// Records that `model` left `from` for `to`, keyed by the node it was first placed on: a move
+/// back to that node removes the entry, a second move replaces its destination.
+pub fn record_move(moves: &mut BTreeMap<String, BTreeMap<String, String>>, model: &str, from: &str, to: &str) {
+    let m = moves.entry(model.to_string()).or_default();
+    let origin = m.iter().find(|(_, d)| d.as_str() == from).map(|(k, _)| k.clone()).unwrap_or_else(|| from.to_string());
+    if origin == to {
+        m.remove(&origin);
+    } else {
+        m.insert(origin, to.to_string());
+    }
+    if m.is_empty() {
+        moves.remove(model);
+    }
+}
+
 fn prefix(cluster: &str) -> String {
     format!("placement/cluster={cluster}/")
 }
@@ -93,4 +108,22 @@ pub fn serving<'a>(inv: &'a Inventory, variants: &Variants, model: &'a ModelSpec
 /// The router's id for the loader of `serving` behind `model` on `node`.
 pub fn backend_id(node: &str, model: &str, serving: &str) -> String {
     if model == serving { format!("{node}/{model}") } else { format!("{node}/{model}@{serving}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moves_chain_back_to_their_origin() {
+        let mut m = BTreeMap::new();
+        record_move(&mut m, "tiny", "node1", "node3");
+        assert_eq!(m["tiny"]["node1"], "node3");
+        // A second move keeps the origin; a move back to it clears the entry.
+        record_move(&mut m, "tiny", "node3", "node4");
+        assert_eq!(m["tiny"].len(), 1);
+        assert_eq!(m["tiny"]["node1"], "node4");
+        record_move(&mut m, "tiny", "node4", "node1");
+        assert!(m.is_empty(), "{m:?}");
+    }
 }

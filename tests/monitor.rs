@@ -231,3 +231,53 @@ fn a_crashed_loader_is_restarted_and_its_exit_status_recorded() {
     monitor.kill().unwrap();
     let _ = monitor.wait();
 }
+
+/// A metered PDU outlet as the node's power source: the monitor runs the node's power command
+/// each sample (here a script reading a file the test writes), integrates the energy between
+/// readings, and logs a failing command once, not once per sample.
+#[test]
+fn pdu_power_command_feeds_the_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let watts = d.join("outlet-watts");
+    std::fs::write(&watts, "Outlet 4 power: 120\n").unwrap();
+    let config = d.join("node.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&serde_json::json!({
+            "cluster": "pdu", "node": "n1", "interval_secs": 1, "health_listen": format!("127.0.0.1:{}", free_port()),
+            "spool_dir": d.join("spool"), "spool_max": 1000,
+            "store": {"kind": "local", "path": d.join("store"), "endpoint": null, "bucket": null, "prefix": null,
+                      "region": null, "credentials_file": null, "path_style": false},
+            "power_command": format!("cat {}", watts.display()),
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let log = d.join("monitor.log");
+    let mut monitor = start_monitor(&config, &log);
+    let samples = || -> Vec<serde_json::Value> {
+        let mut paths: Vec<_> =
+            glob::glob(&format!("{}/store/telemetry/**/*.json", d.display())).unwrap().flatten().collect();
+        paths.sort();
+        paths.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
+    };
+    wait_for("three samples", 30, || samples().len() >= 3);
+    let s = samples();
+    assert_eq!(s[0]["power"]["source"], "pdu", "{}", s[0]);
+    assert_eq!(s[0]["power"]["system_watts"], 120.0);
+    assert!(s[0]["power"]["energy_joules"].is_null(), "no window before the first reading: {}", s[0]);
+    let (e, secs) = (s[1]["power"]["energy_joules"].as_f64().unwrap(), s[1]["window_secs"].as_f64().unwrap());
+    assert!((e - 120.0 * secs).abs() <= 120.0 * 0.6, "energy {e} J over a {secs} s window at 120 W");
+
+    // The command starts failing: samples go on without PDU numbers, one log line says why.
+    std::fs::write(&watts, "outlet unreachable\n").unwrap();
+    let n = samples().len();
+    wait_for("three more samples", 30, || samples().len() >= n + 3);
+    let last = samples().pop().unwrap();
+    assert_ne!(last["power"]["source"], "pdu", "{last}");
+    monitor.kill().unwrap();
+    let _ = monitor.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("no watts in its output").count(), 1, "{text}");
+}

@@ -33,6 +33,7 @@ fn node(c: &Cluster, i: usize, transport: TransportKind) -> Arc<Node> {
         service_backend: ServiceBackend::Process,
         address: None,
         port_offset: 0,
+        power_command: None,
     })
 }
 

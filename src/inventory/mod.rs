@@ -84,6 +84,8 @@ pub struct Node {
     /// Where other nodes reach this node's services (see [`Node::service_host`]).
     pub address: Option<String>,
     pub port_offset: u16,
+    /// Prints the node's watts from its metered PDU outlet (run on the node by the monitor).
+    pub power_command: Option<String>,
 }
 
 impl Node {
@@ -453,6 +455,7 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             service_backend: rn.service_backend.or(d.service_backend).unwrap_or_default(),
             address: rn.address.as_ref().map(|a| a.value.clone()),
             port_offset: rn.port_offset.unwrap_or(0),
+            power_command: rn.power_command.clone(),
         }));
     }
 

@@ -165,6 +165,9 @@ pub struct RawNode {
     /// Added to every port garnet's services use on this node (loaders, router, monitor), so
     /// several nodes can share one machine (the lab, containers on one host).
     pub port_offset: Option<u16>,
+    /// A command (run on the node by its monitor, `sh -c`) printing the watts of the node's
+    /// metered PDU outlet, e.g. an `snmpget` of the outlet's power OID.
+    pub power_command: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

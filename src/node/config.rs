@@ -25,6 +25,9 @@ pub struct NodeConfig {
     /// The loaders on this node, watched for start/stop events.
     #[serde(default)]
     pub loaders: Vec<LoaderWatch>,
+    /// A command printing this node's watts from its metered PDU outlet (`nodes[].power_command`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_command: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

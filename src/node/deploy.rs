@@ -618,6 +618,7 @@ fn node_config(
                 exit_file: Some(PathBuf::from(format!("{h}/run/{}.exit", loader_service(&m.name)))),
             })
             .collect(),
+        power_command: node.power_command.clone(),
     }
 }
 

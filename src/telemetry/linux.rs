@@ -1,7 +1,7 @@
 //! Linux collectors: `/proc/meminfo`, `/proc/vmstat`, `/proc/pressure/memory`, `/sys/class/thermal`
 //! and hwmon. Each reader takes the file text so it is testable; [`collect`] reads the real files.
 
-use super::{Memory, Thermal};
+use super::{Fan, Memory, Thermal};
 
 /// A `/proc/meminfo` value in bytes (the file says kB).
 pub fn meminfo_bytes(text: &str, key: &str) -> Option<u64> {
@@ -61,7 +61,12 @@ pub fn memory(meminfo: &str, vmstat_text: &str, psi: Option<&str>) -> Memory {
 pub fn thermal(millidegrees: &[String]) -> Thermal {
     let max =
         millidegrees.iter().filter_map(|t| t.trim().parse::<i64>().ok()).filter(|t| *t > -50_000 && *t < 150_000).max();
-    Thermal { max_celsius: max.map(|m| m as f64 / 1000.0), pressure: None, cpu_speed_limit: None }
+    Thermal { max_celsius: max.map(|m| m as f64 / 1000.0), ..Thermal::default() }
+}
+
+/// Fans from hwmon: `(name, fanN_input)` pairs, the name being the chip's `name` file and N.
+pub fn fans(readings: &[(String, String)]) -> Vec<Fan> {
+    readings.iter().filter_map(|(n, rpm)| Some(Fan { name: n.clone(), rpm: rpm.trim().parse().ok()? })).collect()
 }
 
 /// Reads this machine's files.
@@ -80,7 +85,17 @@ pub fn collect() -> (Memory, Thermal) {
             }
         }
     }
-    (mem, thermal(&temps))
+    let mut readings = Vec::new();
+    for p in glob::glob("/sys/class/hwmon/hwmon*/fan*_input").into_iter().flatten().flatten() {
+        let chip = p.parent().and_then(|d| std::fs::read_to_string(d.join("name")).ok()).unwrap_or_default();
+        let fan = p.file_name().map(|f| f.to_string_lossy().trim_end_matches("_input").to_string()).unwrap_or_default();
+        if let Ok(rpm) = std::fs::read_to_string(&p) {
+            readings.push((format!("{}/{fan}", chip.trim()), rpm));
+        }
+    }
+    let mut t = thermal(&temps);
+    t.fans = fans(&readings);
+    (mem, t)
 }
 
 #[cfg(test)]
@@ -98,6 +113,8 @@ mod tests {
         assert_eq!((m.swap_used_bytes, m.swapins, m.swapouts), (Some(51_200), Some(7), Some(9)));
         assert_eq!(m.pressure.as_deref(), Some("warn"));
         assert_eq!(thermal(&["45000\n".into(), "61500\n".into(), "garbage".into()]).max_celsius, Some(61.5));
+        let f = fans(&[("nct6775/fan1".into(), "1210\n".into()), ("nct6775/fan2".into(), "x".into())]);
+        assert_eq!(f, vec![Fan { name: "nct6775/fan1".into(), rpm: 1210 }]);
         // This machine, for real: memory is always there; sensors may not be in a VM.
         let (mem, _thermal) = collect();
         let total = mem.total_bytes.unwrap();

@@ -74,7 +74,7 @@ pub fn parse_pmset_therm(text: &str) -> Thermal {
         (k.trim() == "CPU_Speed_Limit").then(|| v.trim().parse().ok())?
     });
     let pressure = limit.map(|l: u32| if l < 100 { "throttled".to_string() } else { "nominal".to_string() });
-    Thermal { max_celsius: None, pressure, cpu_speed_limit: limit }
+    Thermal { pressure, cpu_speed_limit: limit, ..Thermal::default() }
 }
 
 /// Memory from `vm_stat` and the swap line: used = active + wired + compressor-occupied pages.

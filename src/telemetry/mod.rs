@@ -4,6 +4,7 @@
 pub mod linux;
 pub mod macos;
 pub mod monitor;
+pub mod power;
 pub mod read;
 pub mod spool;
 
@@ -36,8 +37,12 @@ pub struct Sample {
 pub struct Power {
     pub package_watts: Option<f64>,
     pub system_watts: Option<f64>,
-    /// Energy over the window, joules.
+    /// Energy over the window, joules (the system's when known, else the package's).
     pub energy_joules: Option<f64>,
+    /// Where the numbers come from: `rapl`, `soc` (Apple Silicon sensors), `pdu` (the node's
+    /// metered outlet, `nodes[].power_command`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One model's traffic over the window.
@@ -84,6 +89,20 @@ pub struct Thermal {
     pub pressure: Option<String>,
     /// CPU speed limit in percent (100 = not throttled).
     pub cpu_speed_limit: Option<u32>,
+    /// Average CPU / GPU die temperature, °C (Apple Silicon, from the SoC's sensors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_celsius: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_celsius: Option<f64>,
+    /// Fans and their speed (hwmon on Linux, the SMC on macOS); empty on fanless machines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fans: Vec<Fan>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Fan {
+    pub name: String,
+    pub rpm: u32,
 }
 
 #[cfg(test)]

@@ -151,6 +151,16 @@ fn rapl_energy_uj() -> Option<u64> {
     total
 }
 
+#[cfg(target_os = "macos")]
+fn soc_sensors() -> Option<Arc<std::sync::Mutex<super::power::SocWindow>>> {
+    Some(super::power::soc::start())
+}
+
+#[cfg(not(target_os = "macos"))]
+fn soc_sensors() -> Option<Arc<std::sync::Mutex<super::power::SocWindow>>> {
+    None
+}
+
 fn local_collect() -> (super::Memory, super::Thermal) {
     if cfg!(target_os = "macos") { super::macos::collect() } else { super::linux::collect() }
 }
@@ -172,6 +182,11 @@ struct State {
     counters: Option<RouterCounters>,
     counters_file: std::path::PathBuf,
     energy: Option<(u64, Instant)>,
+    /// The Apple Silicon sensors' window (macOS).
+    soc: Option<Arc<std::sync::Mutex<super::power::SocWindow>>>,
+    /// The last PDU reading (watts, when), and whether the power command is failing.
+    pdu: Option<(f64, Instant)>,
+    pdu_failing: bool,
     loaders_up: BTreeMap<String, bool>,
     last: Option<Instant>,
     failing: bool,
@@ -243,8 +258,8 @@ impl State {
         let now = jiff::Timestamp::now();
         let mono = Instant::now();
         let window = self.last.map(|l| mono.duration_since(l).as_secs_f64()).unwrap_or(0.0);
-        let (memory, thermal) = tokio::task::spawn_blocking(local_collect).await?;
-        let power = rapl_energy_uj().and_then(|e| {
+        let (memory, mut thermal) = tokio::task::spawn_blocking(local_collect).await?;
+        let mut power = rapl_energy_uj().and_then(|e| {
             let prev = self.energy.replace((e, mono));
             let (pe, pt) = prev?;
             let secs = mono.duration_since(pt).as_secs_f64();
@@ -254,9 +269,38 @@ impl State {
                     package_watts: Some((j / secs * 10.0).round() / 10.0),
                     system_watts: None,
                     energy_joules: Some(j),
+                    source: Some("rapl".into()),
                 }
             })
         });
+        if let Some(soc) = self.soc.as_ref().and_then(|w| w.lock().ok()?.take()) {
+            thermal.cpu_celsius = soc.cpu_celsius;
+            thermal.gpu_celsius = soc.gpu_celsius;
+            if thermal.fans.is_empty() {
+                thermal.fans = soc.fans;
+            }
+            let hottest = [thermal.max_celsius, soc.cpu_celsius, soc.gpu_celsius].into_iter().flatten();
+            thermal.max_celsius = hottest.reduce(f64::max);
+            power = Some(soc.power);
+        }
+        if let Some(cmd) = self.cfg.power_command.clone() {
+            match super::power::read_pdu(&cmd).await {
+                Ok(w) => {
+                    let prev = self.pdu.replace((w, mono)).map(|(w0, t0)| (w0, mono.duration_since(t0).as_secs_f64()));
+                    let package = power.as_ref().and_then(|p| p.package_watts);
+                    power = Some(super::power::pdu_power(w, prev, package));
+                    self.pdu_failing = false;
+                }
+                Err(e) => {
+                    // One line when it starts failing, not one per sample.
+                    if !self.pdu_failing {
+                        tracing::warn!("{e}");
+                    }
+                    self.pdu_failing = true;
+                    self.pdu = None;
+                }
+            }
+        }
         let mut models = Vec::new();
         if let Some(now_c) = self.router_counters().await {
             // First sample after a start: diff against the counters saved before the restart.
@@ -423,6 +467,9 @@ pub async fn run(
         counters,
         counters_file,
         energy: None,
+        soc: soc_sensors(),
+        pdu: None,
+        pdu_failing: false,
         loaders_up: BTreeMap::new(),
         last: None,
         failing: false,

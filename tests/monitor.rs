@@ -169,7 +169,11 @@ class H(http.server.BaseHTTPRequestHandler):
 s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
 threading.Thread(target=s.serve_forever, daemon=True).start()
 time.sleep(2)
-os._exit(3)
+# The first run crashes (exit 3); later runs are killed by SIGKILL, as the OOM killer would.
+if not os.path.exists(sys.argv[2]):
+    open(sys.argv[2], "w").close()
+    os._exit(3)
+os.kill(os.getpid(), 9)
 "#;
 
 #[test]
@@ -182,7 +186,7 @@ fn a_crashed_loader_is_restarted_and_its_exit_status_recorded() {
     let spec = ServiceSpec {
         name: "garnet-loader-crashy".into(),
         program: "python3".into(),
-        args: vec!["-c".into(), CRASHY.into(), port.to_string()],
+        args: vec!["-c".into(), CRASHY.into(), port.to_string(), d.join("crashed-once").display().to_string()],
         env: Default::default(),
         working_dir: None,
         run_dir: run.display().to_string(),
@@ -213,13 +217,17 @@ fn a_crashed_loader_is_restarted_and_its_exit_status_recorded() {
             .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
             .collect()
     };
-    // up → crashed (exit 3, recorded by the supervisor) → up again (restarted) → crashed again.
-    wait_for("a crash and a restart", 60, || {
+    // up → crashed (exit 3, recorded by the supervisor) → up again (restarted) → evicted (SIGKILL).
+    wait_for("a crash, a restart and an eviction", 60, || {
         let ev = events();
         let crashed = ev.iter().filter(|e| e["kind"] == "loader_crashed" && e["exit"]["exit_code"] == 3).count();
+        let evicted = ev.iter().filter(|e| e["kind"] == "loader_evicted" && e["exit"]["signal"] == 9).count();
         let up = ev.iter().filter(|e| e["kind"] == "loader_up").count();
-        crashed >= 1 && up >= 2
+        crashed >= 1 && evicted >= 1 && up >= 2
     });
+    let ev = events();
+    let evicted = ev.iter().find(|e| e["kind"] == "loader_evicted").unwrap();
+    assert!(evicted.get("memory_pressure").is_some(), "the eviction says how memory stood: {evicted}");
     let supervisor: i32 = std::fs::read_to_string(spec.pidfile()).unwrap().trim().parse().unwrap();
     assert_eq!(sh(process_stop(&spec)), Some(0));
     std::thread::sleep(Duration::from_millis(300));

@@ -349,8 +349,12 @@ impl State {
                     .and_then(|f| std::fs::read(f).ok())
                     .and_then(|b| serde_json::from_slice(&b).ok());
                 let crashed = exit.as_ref().is_some_and(|e| e["exit_code"] != json!(0));
+                // SIGKILL from outside garnet (its own stops never leave an exit record): the
+                // OOM killer, or macOS jetsam under memory pressure — an eviction.
+                let killed = exit.as_ref().is_some_and(|e| e["signal"] == json!(9));
                 let kind = match (before, up) {
                     (_, true) => "loader_up",
+                    (Some(true), false) if killed => "loader_evicted",
                     (Some(true), false) if crashed => "loader_crashed",
                     (Some(true), false) => "loader_down",
                     (_, false) => "loader_not_running",
@@ -358,10 +362,11 @@ impl State {
                 let body = json!({
                     "schema_version": SCHEMA_VERSION, "cluster": self.cfg.cluster, "node": self.cfg.node,
                     "at": now.to_string(), "kind": kind, "model": l.model, "service": l.service, "exit": exit,
+                    "memory_pressure": sample.memory.pressure,
                 });
                 let key = event_key(&self.cfg.cluster, &self.cfg.node, now, &format!("{kind}-{}", l.model));
                 dropped += self.spool.push(&key, &body)?;
-                if kind == "loader_down" || kind == "loader_crashed" {
+                if matches!(kind, "loader_down" | "loader_crashed" | "loader_evicted") {
                     tracing::warn!(model = %l.model, "loader stopped answering");
                 } else {
                     tracing::info!(model = %l.model, "{kind}");

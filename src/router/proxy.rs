@@ -2,7 +2,6 @@
 //! `/ready`. Parses and checks the request, picks a backend (least outstanding, capped, with a
 //! bounded queue), rewrites, forwards, and rewrites the answer back.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -199,10 +198,10 @@ async fn completion(
     if body.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("The request body must be a JSON object.", None).code("invalid_json"));
     }
-    let mut obj: HashMap<String, Box<RawValue>> = serde_json::from_slice(&body).map_err(|e| {
+    let mut obj = super::rewrite::Members::parse(&body).map_err(|e| {
         ApiError::invalid(format!("We could not parse the JSON body of your request: {e}."), None).code("invalid_json")
     })?;
-    let model = match obj.get("model").map(|r| serde_json::from_str::<String>(r.get())) {
+    let model = match obj.get("model").map(serde_json::from_str::<String>) {
         Some(Ok(m)) if !m.is_empty() => m,
         Some(_) => return Err(ApiError::invalid("`model` must be a non-empty string.", Some("model"))),
         None => return Err(ApiError::invalid("you must provide a model parameter", Some("model"))),
@@ -219,12 +218,12 @@ async fn completion(
     drop(table);
     *found = Some(route.clone());
     match kind {
-        Kind::Chat => match obj.get("messages").map(|r| serde_json::from_str::<Vec<&RawValue>>(r.get())) {
+        Kind::Chat => match obj.get("messages").map(serde_json::from_str::<Vec<&RawValue>>) {
             Some(Ok(m)) if !m.is_empty() => {}
             Some(_) => return Err(ApiError::invalid("`messages` must be a non-empty array.", Some("messages"))),
             None => return Err(ApiError::invalid("Missing required parameter: 'messages'.", Some("messages"))),
         },
-        Kind::Text => match obj.get("prompt").map(|r| r.get().as_bytes()[0]) {
+        Kind::Text => match obj.get("prompt").map(|r| r.as_bytes()[0]) {
             Some(b'"' | b'[') => {}
             Some(_) => return Err(ApiError::invalid("`prompt` must be a string or an array.", Some("prompt"))),
             None => return Err(ApiError::invalid("Missing required parameter: 'prompt'.", Some("prompt"))),
@@ -235,7 +234,7 @@ async fn completion(
     let mut asked = None;
     for key in ["max_tokens", "max_completion_tokens"] {
         if let Some(raw) = obj.get(key) {
-            match serde_json::from_str::<u64>(raw.get()) {
+            match serde_json::from_str::<u64>(raw) {
                 Ok(n) => asked = Some(n),
                 Err(_) => {
                     return Err(ApiError::invalid(
@@ -248,20 +247,20 @@ async fn completion(
     }
     obj.remove("max_completion_tokens");
     if let Some(n) = route.max_tokens.map(|cap| asked.map_or(cap as u64, |a| a.min(cap as u64))).or(asked) {
-        obj.insert("max_tokens".into(), raw(n.to_string()));
+        obj.set("max_tokens", n.to_string());
     }
-    let stream = match obj.get("stream").map(|r| serde_json::from_str::<bool>(r.get())) {
+    let stream = match obj.get("stream").map(serde_json::from_str::<bool>) {
         None => false,
         Some(Ok(b)) => b,
         Some(Err(_)) => return Err(ApiError::invalid("`stream` must be a boolean.", Some("stream"))),
     };
     let wants_usage = obj
         .get("stream_options")
-        .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
         .and_then(|o| o.get("include_usage").and_then(|b| b.as_bool()))
         .unwrap_or(false);
     if stream {
-        obj.insert("stream_options".into(), raw(r#"{"include_usage":true}"#.to_string()));
+        obj.set("stream_options", r#"{"include_usage":true}"#.to_string());
     } else {
         obj.remove("stream_options");
     }
@@ -271,9 +270,8 @@ async fn completion(
     loop {
         let slot = acquire(&route, &tried).await?;
         let b = slot.backend.clone();
-        let loader_json = serde_json::to_string(&b.loader_model).expect("string serializes");
-        obj.insert("model".into(), raw(loader_json.clone()));
-        let payload = Bytes::from(serde_json::to_vec(&obj).expect("json serializes"));
+        obj.set("model", b.loader_json.clone());
+        let payload = Bytes::from(obj.to_json());
         let up = Request::post(if kind == Kind::Chat { b.chat_uri.clone() } else { b.completions_uri.clone() })
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
@@ -347,7 +345,7 @@ async fn completion(
             if let Some(u) = usage {
                 account(&b, u);
             }
-            let out = match super::rewrite::swap_model(&body, loader_json.as_bytes(), &public_json) {
+            let out = match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &public_json) {
                 Some(out) => out,
                 None => {
                     let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -442,8 +440,4 @@ fn stream_response(
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::Channel(rx))
         .expect("valid response")
-}
-
-fn raw(json: String) -> Box<RawValue> {
-    RawValue::from_string(json).expect("valid JSON")
 }

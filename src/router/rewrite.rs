@@ -6,7 +6,10 @@
 //! quote is always escaped, so an unescaped `"model"` is a key. When the shape is not there, the
 //! caller falls back to a full parse. [`peek_usage`] reads the usage numbers, skipping the rest.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::sse::Usage;
 
@@ -71,9 +74,111 @@ pub fn peek_usage(body: &[u8]) -> Result<Option<Usage>, serde_json::Error> {
     }))
 }
 
+/// A request's top-level members in order, each value kept as its raw JSON text borrowed from the
+/// body (nested values — the messages — are never parsed or copied). A repeated key counts by its
+/// last occurrence, as a map would.
+#[derive(Debug, Default)]
+pub struct Members<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Members<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Members<'a>, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+
+    /// The raw JSON of `key`'s value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
+    }
+
+    /// Sets `key` to the raw JSON `value` (replacing every occurrence).
+    pub fn set(&mut self, key: &'a str, value: String) {
+        self.remove(key);
+        self.0.push((Cow::Borrowed(key), Cow::Owned(value)));
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.0.retain(|(k, _)| k != key);
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.0.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() + 2);
+        out.push(b'{');
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, k.as_ref()).expect("a string serializes");
+            out.push(b':');
+            out.extend_from_slice(v.as_bytes());
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// An object key, borrowed unless it had escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Members<'de>, A::Error> {
+                let mut v = Vec::with_capacity(8);
+                while let Some((k, raw)) = m.next_entry::<Key<'de>, &'de RawValue>()? {
+                    v.push((k.0, Cow::Borrowed(raw.get())));
+                }
+                Ok(Members(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn members_keep_order_and_raw_values() {
+        let body = br#"{"model": "tiny", "messages": [{"role": "user", "content": "a \"quoted\" \u00e9"}], "k\u0065y": 1, "model": "last"}"#;
+        let mut m = Members::parse(body).unwrap();
+        assert_eq!(m.get("model"), Some(r#""last""#), "a repeated key counts by its last occurrence");
+        assert_eq!(m.get("messages"), Some(r#"[{"role": "user", "content": "a \"quoted\" \u00e9"}]"#));
+        assert_eq!(m.get("key"), Some("1"), "escaped keys are decoded");
+        m.set("model", r#""/m/tiny""#.into());
+        m.set("max_tokens", "8".into());
+        m.remove("key");
+        let out: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
+        assert_eq!(
+            out,
+            serde_json::json!({"messages": [{"role": "user", "content": "a \"quoted\" é"}], "model": "/m/tiny", "max_tokens": 8})
+        );
+        assert!(Members::parse(b"[1]").is_err() && Members::parse(b"{\"a\":}").is_err());
+    }
 
     #[test]
     fn swaps_only_the_model_key() {

@@ -117,6 +117,8 @@ pub struct Backend {
     pub completions_uri: hyper::Uri,
     pub url: String,
     pub loader_model: String,
+    /// `loader_model` as a JSON string, for the rewrites.
+    pub loader_json: String,
     pub max_concurrency: AtomicUsize,
     pub draining: AtomicBool,
     pub in_flight: AtomicUsize,
@@ -170,6 +172,18 @@ impl Route {
     pub fn pick(&self, tried: &[String]) -> Option<Arc<Backend>> {
         let n = self.backends.len();
         let start = if n == 0 { 0 } else { self.turn.fetch_add(1, Ordering::Relaxed) % n };
+        // The usual case without allocating: the least loaded in rotation order takes the slot.
+        let eligible = |b: &&Arc<Backend>| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id);
+        let best = (0..n)
+            .map(|i| &self.backends[(start + i) % n])
+            .filter(eligible)
+            .min_by_key(|b| b.in_flight.load(Ordering::Acquire));
+        match best {
+            None => return None,
+            Some(b) if b.try_acquire() => return Some(b.clone()),
+            Some(_) => {}
+        }
+        // It filled up meanwhile (or is at its cap): the others, least loaded first.
         let mut candidates: Vec<&Arc<Backend>> = (0..n)
             .map(|i| &self.backends[(start + i) % n])
             .filter(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id))
@@ -247,6 +261,7 @@ impl Table {
                         base,
                         url: b.url.clone(),
                         loader_model: b.model.clone(),
+                        loader_json: serde_json::to_string(&b.model).expect("string serializes"),
                         max_concurrency: AtomicUsize::new(b.max_concurrency),
                         draining: AtomicBool::new(b.draining),
                         in_flight: AtomicUsize::new(0),

@@ -5,7 +5,7 @@
 #   worker_processes = garnet's threads), LiteLLM proxy (PyPI).
 # Then the real tiny-model loader, direct vs through the router, with `garnet bench`.
 #
-#   bench/router.sh [SECONDS=10] [ROUNDS=3] [CONNECTIONS=64]
+#   bench/router.sh [SECONDS=10] [ROUNDS=3] [CONNECTIONS=64]     (ONLY=loader: just the loader part)
 #
 # Needs wrk and nginx-light (Debian), a venv with litellm[proxy] (made in bench/.venv-litellm), and
 # optionally GARNET_TEST_PYTHON (a venv with mlx-lm) for the loader part. Loopback only.
@@ -24,6 +24,7 @@ garnet=$PWD/target/release/garnet
 
 wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
 
+if [ "${ONLY:-}" != loader ]; then
 target/release/examples/canned_backend 127.0.0.1:19000 2>/dev/null & pids+=($!)
 cat > "$work/routes.yaml" <<Y
 models:
@@ -142,6 +143,7 @@ for n, (p50, p99, failed) in med.items():
     print(f"{n:10} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  failed {failed}")
 print(f"garnet added p99 over direct: {med['garnet'][1] - med['direct'][1]:.2f} ms (goal <= 1)")
 PY
+fi
 
 # The real loader: direct vs through the router (goal: >= 99% of direct).
 if [ -n "${GARNET_TEST_PYTHON:-}" ]; then
@@ -155,11 +157,18 @@ models:
 Y
   "$garnet" router --routes "$work/routes-loader.yaml" --listen 127.0.0.1:19021 --admin-listen 127.0.0.1:19031 2>/dev/null & pids+=($!)
   wait_port 19020; wait_port 19021; sleep 3
+  # Warm both paths up, then alternate which goes first; the ratio is the median of the rounds'
+  # paired ratios (the Python loader shares the 2 cores with the client and the router).
+  "$garnet" bench --url http://127.0.0.1:19021/v1 --model tiny -c 4 -d 5s --max-tokens 16 --stream 0.5 >/dev/null
+  tps() { "$garnet" -o json bench --url "$1" --model "$2" -c 4 -d "${secs}s" --max-tokens 16 --stream 0.5 | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])'; }
   for r in $(seq 1 "$rounds"); do
-    d=$("$garnet" -o json bench --url http://127.0.0.1:19020/v1 --model "$model" -c 4 -d "${secs}s" --max-tokens 16 --stream 0.5 | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
-    g=$("$garnet" -o json bench --url http://127.0.0.1:19021/v1 --model tiny -c 4 -d "${secs}s" --max-tokens 16 --stream 0.5 | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
+    if [ $((r % 2)) = 1 ]; then
+      d=$(tps http://127.0.0.1:19020/v1 "$model"); g=$(tps http://127.0.0.1:19021/v1 tiny)
+    else
+      g=$(tps http://127.0.0.1:19021/v1 tiny); d=$(tps http://127.0.0.1:19020/v1 "$model")
+    fi
     echo "loader round $r: direct $d tokens/s, via garnet $g tokens/s"
     dl+="$d "; gl+="$g "
   done
-  python3 -c "import statistics as s,sys; d=s.median(map(float,'$dl'.split())); g=s.median(map(float,'$gl'.split())); print(f'tiny loader: direct {d:.0f} tok/s, via garnet {g:.0f} tok/s: {g/d:.3f} of direct (goal >= 0.99)')"
+  python3 -c "import statistics as s,sys; d=list(map(float,'$dl'.split())); g=list(map(float,'$gl'.split())); r=s.median(b/a for a,b in zip(d,g)); print(f'tiny loader: direct {s.median(d):.0f} tok/s, via garnet {s.median(g):.0f} tok/s (medians); median paired ratio {r:.3f} of direct (goal >= 0.99)')"
 fi

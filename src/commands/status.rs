@@ -167,7 +167,14 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
                 used,
                 m.and_then(|m| m.pressure.clone()).unwrap_or_else(|| "-".into()),
                 m.and_then(|m| m.swap_used_bytes).map(human_bytes).unwrap_or_else(|| "-".into()),
-                th.and_then(|t| t.max_celsius).map(|c| format!("{c:.0} °C")).unwrap_or_else(|| "-".into()),
+                {
+                    let temp = th.and_then(|t| t.max_celsius).map(|c| format!("{c:.0} °C"));
+                    let fan = th.and_then(|t| t.fans.iter().map(|f| f.rpm).max()).map(|r| format!("fan {r} rpm"));
+                    match (temp, fan) {
+                        (Some(t), Some(f)) => format!("{t}, {f}"),
+                        (t, f) => t.or(f).unwrap_or_else(|| "-".into()),
+                    }
+                },
                 throttle,
                 s.and_then(|s| s.power.as_ref())
                     .and_then(|p| p.system_watts.or(p.package_watts))

@@ -24,7 +24,7 @@ use crate::cli::SwapOptions;
 use crate::exit::UsageError;
 use crate::inventory::{Inventory, ModelSpec, Node};
 use crate::node::deploy::{self as nd, Target};
-use crate::placement::record::{self, PlacementRecord, Variants, backend_id, serving};
+use crate::placement::record::{self, Moves, PlacementRecord, Variants, backend_id, serving};
 use crate::plan::{Action, NodePlan, Plan, Report, Step};
 use crate::router::table::RoutesConfig;
 use crate::transport::{ConnectOptions, shell_quote};
@@ -107,7 +107,7 @@ struct Swap<'a> {
 struct Kept {
     latest: Option<(String, PlacementRecord)>,
     entries: Vec<ModelSpec>,
-    moves: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    moves: Moves,
 }
 
 fn empty_record(inv: &Inventory) -> PlacementRecord {
@@ -158,6 +158,20 @@ impl RouterNode {
     }
 }
 
+/// A phase on every router node at once.
+fn on_routers(
+    routers: &[RouterNode],
+    command: String,
+    mutating: bool,
+    steps: impl Fn(&RouterNode) -> Vec<Step>,
+) -> Plan {
+    Plan {
+        command,
+        mutating,
+        nodes: routers.iter().map(|r| NodePlan { node: r.node.clone(), steps: steps(r) }).collect(),
+    }
+}
+
 /// The model's answered and failed requests so far (per model: they outlive removed backends).
 fn model_totals(stats: &Value, model: &str) -> (u64, u64) {
     let m = stats["models"].as_array().into_iter().flatten().find(|m| m["model"] == model);
@@ -190,12 +204,7 @@ fn adhoc_entry(inv: &Inventory, public: &ModelSpec, source: &str) -> Option<Mode
 
 /// The node `model` was on before the latest record moved it to `node` (a `--via` swap the
 /// previous record did not have): where a rollback takes it back to.
-fn moved_from<'a>(
-    moves: &'a std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-    previous: &PlacementRecord,
-    model: &str,
-    node: &str,
-) -> Option<&'a str> {
+fn moved_from<'a>(moves: &'a Moves, previous: &PlacementRecord, model: &str, node: &str) -> Option<&'a str> {
     let (origin, _) = moves.get(model)?.iter().find(|(_, to)| to.as_str() == node)?;
     let before = previous.moves.get(model).and_then(|m| m.get(origin));
     (before.map(String::as_str) != Some(node)).then_some(origin.as_str())
@@ -596,7 +605,6 @@ async fn swap_all(
 
         // 2. The flip: B active, A draining, on every router in one table swap each.
         let a_id = backend_id(&from.name, model, &a.name);
-        let a_variant = variants.get(model).and_then(|m| m.get(&from.name)).cloned();
         variants.entry(model.to_string()).or_default().insert(node.name.clone(), b.name.clone());
         if from.name != node.name {
             record::record_move(&mut moves, model, &from.name, &node.name);
@@ -623,14 +631,7 @@ async fn swap_all(
             });
         }
         let t0 = Instant::now();
-        let flip = Plan {
-            command: format!("{command}: flip"),
-            mutating: true,
-            nodes: routers
-                .iter()
-                .map(|r| NodePlan { node: r.node.clone(), steps: r.apply("flip", &flipped) })
-                .collect(),
-        };
+        let flip = on_routers(routers, format!("{command}: flip"), true, |r| r.apply("flip", &flipped));
         let r = super::run_phase(ctx, &flip).await;
         let flip_us: Vec<f64> = routers
             .iter()
@@ -662,22 +663,10 @@ async fn swap_all(
         // 3. Drain A, then the routes without it.
         let drain = opts.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs)));
         let t0 = Instant::now();
-        let wait = Plan {
-            command: format!("{command}: drain A"),
-            mutating: false,
-            nodes: routers
-                .iter()
-                .map(|r| NodePlan {
-                    node: r.node.clone(),
-                    steps: vec![run_step(
-                        "drain A",
-                        r.call(&format!("wait-idle {} --max {}s", shell_quote(&a_id), drain.as_secs_f64())),
-                        false,
-                        drain + Duration::from_secs(60),
-                    )],
-                })
-                .collect(),
-        };
+        let wait = on_routers(routers, format!("{command}: drain A"), false, |r| {
+            let idle = r.call(&format!("wait-idle {} --max {}s", shell_quote(&a_id), drain.as_secs_f64()));
+            vec![run_step("drain A", idle, false, drain + Duration::from_secs(60))]
+        });
         let r = super::run_phase(ctx, &wait).await;
         if r.summary.exit_status() != ExitStatus::Success {
             // Blind, but safe: give A the whole drain time before stopping it.
@@ -701,14 +690,9 @@ async fn swap_all(
             ));
         }
         let settled = RoutesConfig::from_inventory_with(&moved, &variants);
-        let done = Plan {
-            command: format!("{command}: routes without A"),
-            mutating: true,
-            nodes: routers
-                .iter()
-                .map(|r| NodePlan { node: r.node.clone(), steps: r.apply("routes without A", &settled) })
-                .collect(),
-        };
+        let done = on_routers(routers, format!("{command}: routes without A"), true, |r| {
+            r.apply("routes without A", &settled)
+        });
         super::run_phase(ctx, &done).await;
         rows.push((node.name.clone(), "drain A".into(), t0.elapsed(), format!("{cut} cut at the cap")));
 
@@ -717,7 +701,6 @@ async fn swap_all(
         let a_service = nd::loader_service(&a.name);
         let stop = vec![Step { name: "stop A".into(), action: nd::remove_service(backend_a, &h_a, &a_service) }];
         super::run_phase(ctx, &phase("stop A", stop, from)).await;
-        let _ = a_variant;
         rows.push((node.name.clone(), "stop A".into(), t0.elapsed(), String::new()));
         let rec = PlacementRecord {
             schema_version: 1,

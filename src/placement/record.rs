@@ -13,6 +13,9 @@ use crate::store::{Store, StoreError};
 /// Public model → node → the model entry whose loader serves it there (absent: the model itself).
 pub type Variants = BTreeMap<String, BTreeMap<String, String>>;
 
+/// Public model → the node it was first placed on → the node it serves from now (`--via` moves).
+pub type Moves = BTreeMap<String, BTreeMap<String, String>>;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PlacementRecord {
     pub schema_version: u32,
@@ -29,7 +32,7 @@ pub struct PlacementRecord {
     pub entries: Vec<ModelSpec>,
     /// Model → node it was placed on → node it moved to (`hot-swap --via SPARE`).
     #[serde(default)]
-    pub moves: BTreeMap<String, BTreeMap<String, String>>,
+    pub moves: Moves,
 }
 
 /// Applies a record to the inventory: its ad-hoc entries join the models, its moves replace
@@ -56,7 +59,7 @@ pub fn apply(inv: &mut Inventory, rec: &PlacementRecord) {
 
 /// Records that `model` left `from` for `to`, keyed by the node it was first placed on: a move
 /// back to that node removes the entry, a second move replaces its destination.
-pub fn record_move(moves: &mut BTreeMap<String, BTreeMap<String, String>>, model: &str, from: &str, to: &str) {
+pub fn record_move(moves: &mut Moves, model: &str, from: &str, to: &str) {
     let m = moves.entry(model.to_string()).or_default();
     let origin = m.iter().find(|(_, d)| d.as_str() == from).map(|(k, _)| k.clone()).unwrap_or_else(|| from.to_string());
     if origin == to {

@@ -87,22 +87,24 @@ pub fn parse_watts(out: &str) -> Option<f64> {
         .filter(|w| w.is_finite() && *w >= 0.0)
 }
 
-/// Runs the node's power command (`sh -c`, 10 s at most) and reads its watts.
+/// Runs the node's power command (the local transport: `sh -c`, 10 s at most, the whole process
+/// tree killed on timeout) and reads its watts.
 pub async fn read_pdu(command: &str) -> Result<f64, String> {
-    let run = tokio::process::Command::new("sh")
-        .args(["-c", command])
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = match tokio::time::timeout(Duration::from_secs(10), run).await {
-        Err(_) => return Err("power command: no answer within 10 s".into()),
-        Ok(Err(e)) => return Err(format!("power command: cannot run it: {e}")),
-        Ok(Ok(o)) => o,
+    use crate::transport::{RunRequest, Transport, TransportError, local::Local};
+    let req = RunRequest { timeout: Some(Duration::from_secs(10)), capture: true, ..RunRequest::new(command) };
+    let out = match Local.run(req).await {
+        Ok(o) => o,
+        Err(TransportError::Timeout(_)) => return Err("power command: no answer within 10 s".into()),
+        Err(e) => return Err(format!("power command: cannot run it: {e}")),
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
+    if !out.success() {
+        let how = match (out.exit_code, &out.signal) {
+            (Some(c), _) => format!("exit status: {c}"),
+            (None, s) => format!("killed by signal {}", s.as_deref().unwrap_or("?")),
+        };
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("power command: {} ({})", out.status, err.trim().lines().last().unwrap_or("")));
+        return Err(format!("power command: {how} ({})", err.trim().lines().last().unwrap_or("")));
     }
     parse_watts(&stdout).ok_or_else(|| format!("power command: no watts in its output `{}`", stdout.trim()))
 }

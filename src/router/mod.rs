@@ -16,6 +16,7 @@ pub mod proxy;
 pub mod rewrite;
 pub mod sse;
 pub mod table;
+pub mod upstream;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode, header};
 use serde_json::value::RawValue;
@@ -103,6 +103,9 @@ fn authorize(router: &Router, req: &Request<Incoming>) -> Result<(), ApiError> {
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// Largest whole (non-streamed) answer accepted from a loader.
+const UPSTREAM_BODY_LIMIT: usize = 64 << 20;
 
 /// A backend slot, given back when dropped (also when a stream ends or the client leaves).
 struct Slot {
@@ -271,15 +274,13 @@ async fn completion(
         let slot = acquire(&route, &tried).await?;
         let b = slot.backend.clone();
         obj.set("model", b.loader_json.clone());
-        let payload = Bytes::from(obj.to_json());
-        let up = Request::post(if kind == Kind::Chat { b.chat_uri.clone() } else { b.completions_uri.clone() })
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
-            .body(Full::new(payload))
-            .expect("valid upstream request");
+        let payload = obj.to_json();
+        let path = if kind == Kind::Chat { &b.chat_path } else { &b.completions_path };
+        let accept = if stream { "text/event-stream" } else { "application/json" };
         b.counters.requests.fetch_add(1, Ordering::Relaxed);
         let first_byte = Duration::from_millis(route.timeouts.first_byte_ms);
-        let resp = match tokio::time::timeout(first_byte, route.client().request(up)).await {
+        let connect = Duration::from_millis(route.timeouts.connect_ms.max(1));
+        let resp = match tokio::time::timeout(first_byte, b.pool.post(path, accept, &payload, connect)).await {
             Err(_) => {
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
                 return Err(ApiError::new(
@@ -307,10 +308,15 @@ async fn completion(
             }
             Ok(Ok(r)) => r,
         };
-        let status = resp.status();
-        if !status.is_success() {
+        let status = resp.status;
+        if !(200..300).contains(&status) {
             b.counters.failures.fetch_add(1, Ordering::Relaxed);
-            let body = resp.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            let body = tokio::time::timeout(first_byte, resp.body.collect(1 << 20))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             let as_json: Option<Value> = serde_json::from_slice(&body).ok();
             let v = match as_json {
                 Some(v) if v.get("error").is_some_and(|e| e.is_object()) => v,
@@ -321,8 +327,8 @@ async fn completion(
             return Ok(json_response(status, &v));
         }
         if !stream {
-            let body = match tokio::time::timeout(first_byte, resp.into_body().collect()).await {
-                Ok(Ok(c)) => c.to_bytes(),
+            let body = match tokio::time::timeout(first_byte, resp.body.collect(UPSTREAM_BODY_LIMIT)).await {
+                Ok(Ok(c)) => c,
                 _ => {
                     b.counters.failures.fetch_add(1, Ordering::Relaxed);
                     return Err(ApiError::new(
@@ -362,7 +368,7 @@ async fn completion(
                 .expect("valid response"));
         }
         return Ok(stream_response(
-            resp.into_body(),
+            resp.body,
             slot,
             model,
             wants_usage,
@@ -381,7 +387,7 @@ fn account(b: &Backend, u: Usage) {
 /// Relays an SSE stream through the rewriter. A failure after the first byte ends the stream with
 /// an OpenAI-style error event (the SDK raises it) rather than a silent truncation.
 fn stream_response(
-    mut upstream: Incoming,
+    mut upstream: super::upstream::Body,
     slot: Slot,
     model: String,
     wants_usage: bool,
@@ -395,21 +401,19 @@ fn stream_response(
         let metrics = slot.route.metrics.clone();
         let mut first = true;
         let failure = loop {
-            match tokio::time::timeout(idle, upstream.frame()).await {
+            match tokio::time::timeout(idle, upstream.chunk()).await {
                 Err(_) => break Some(format!("backend `{}` went silent for {} ms", slot.backend.id, idle.as_millis())),
-                Ok(None) => break None,
-                Ok(Some(Err(e))) => break Some(format!("backend `{}` failed mid-stream: {e}", slot.backend.id)),
-                Ok(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        let out = rw.feed(&data);
-                        if !out.is_empty() {
-                            if first {
-                                metrics.ttft.observe(started.elapsed());
-                                first = false;
-                            }
-                            if tx.send(out).await.is_err() {
-                                return; // client left: dropping `upstream` stops the generation
-                            }
+                Ok(Ok(None)) => break None,
+                Ok(Err(e)) => break Some(format!("backend `{}` failed mid-stream: {e}", slot.backend.id)),
+                Ok(Ok(Some(data))) => {
+                    let out = rw.feed(&data);
+                    if !out.is_empty() {
+                        if first {
+                            metrics.ttft.observe(started.elapsed());
+                            first = false;
+                        }
+                        if tx.send(out).await.is_err() {
+                            return; // client left: dropping `upstream` closes the connection, stopping the generation
                         }
                     }
                 }

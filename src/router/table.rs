@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -111,10 +110,11 @@ pub struct Counters {
 #[derive(Debug)]
 pub struct Backend {
     pub id: String,
-    pub base: hyper::Uri,
-    /// Upstream URIs, parsed once.
-    pub chat_uri: hyper::Uri,
-    pub completions_uri: hyper::Uri,
+    /// Upstream paths (the URL's own path prefix kept), computed once.
+    pub chat_path: String,
+    pub completions_path: String,
+    /// Kept-alive connections to the loader.
+    pub pool: Arc<super::upstream::Pool>,
     pub url: String,
     pub loader_model: String,
     /// `loader_model` as a JSON string, for the rewrites.
@@ -162,9 +162,6 @@ pub struct Route {
     pub backends: Vec<Arc<Backend>>,
     pub queue: Arc<Queue>,
     pub metrics: Arc<super::metrics::ModelMetrics>,
-    /// Pooled connections to this route's loaders, with the route's connect timeout: one pool per
-    /// serving worker, so a request and its upstream connection stay on one thread.
-    pub clients: Vec<super::UpstreamClient>,
 }
 
 impl Route {
@@ -194,11 +191,6 @@ impl Route {
     }
 
     /// Whether any backend could ever serve (not all draining).
-    /// The upstream client of the current worker.
-    pub fn client(&self) -> &super::UpstreamClient {
-        &self.clients[super::worker() % self.clients.len()]
-    }
-
     pub fn has_active(&self) -> bool {
         self.backends.iter().any(|b| !b.draining.load(Ordering::Acquire))
     }
@@ -252,13 +244,12 @@ impl Table {
                     }
                     _ => Arc::new(Backend {
                         id: b.id.clone(),
-                        chat_uri: format!("{}/v1/chat/completions", b.url.trim_end_matches('/'))
-                            .parse()
-                            .map_err(|e| format!("backend `{}`: {e}", b.id))?,
-                        completions_uri: format!("{}/v1/completions", b.url.trim_end_matches('/'))
-                            .parse()
-                            .map_err(|e| format!("backend `{}`: {e}", b.id))?,
-                        base,
+                        chat_path: format!("{}/v1/chat/completions", base.path().trim_end_matches('/')),
+                        completions_path: format!("{}/v1/completions", base.path().trim_end_matches('/')),
+                        pool: Arc::new(super::upstream::Pool::new(
+                            &format!("{}:{}", base.host().unwrap_or_default(), base.port_u16().unwrap_or(80)),
+                            workers,
+                        )),
                         url: b.url.clone(),
                         loader_model: b.model.clone(),
                         loader_json: serde_json::to_string(&b.model).expect("string serializes"),
@@ -272,14 +263,6 @@ impl Table {
             }
             let queue = previous.routes.get(&m.name).map(|r| r.queue.clone()).unwrap_or_default();
             let metrics = previous.routes.get(&m.name).map(|r| r.metrics.clone()).unwrap_or_default();
-            let clients = match previous.routes.get(&m.name) {
-                Some(r) if r.timeouts.connect_ms == m.timeouts.connect_ms && r.clients.len() == workers.max(1) => {
-                    r.clients.clone()
-                }
-                _ => (0..workers.max(1))
-                    .map(|_| super::upstream_client(Duration::from_millis(m.timeouts.connect_ms.max(1))))
-                    .collect(),
-            };
             order.push(m.name.clone());
             routes.insert(
                 m.name.clone(),
@@ -292,7 +275,6 @@ impl Table {
                     backends,
                     queue,
                     metrics,
-                    clients,
                 }),
             );
         }

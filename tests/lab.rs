@@ -41,6 +41,16 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
     refused.expect(2);
     assert!(refused.stderr.contains(&format!("port(s) {} are in use", port + 121)), "{}", refused.stderr);
     drop(blocker);
+    // Whatever fails below, the lab's services do not outlive the test.
+    struct Down(Garnet, String);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let _ = std::mem::replace(&mut self.0, Garnet::new()).args(["lab", "down", "--dir", &self.1]).run();
+            }
+        }
+    }
+    let _down = Down(g(), lab.display().to_string());
     let up = g()
         .args(["lab", "up", "--dir", &lab.display().to_string(), "--nodes", "2", "--port", &port.to_string()])
         .args(["--python", &py.display().to_string()])

@@ -474,3 +474,156 @@ fn http_raw(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
+
+/// Runs the library's router in-process on a loopback port with `routes`; returns the runtime
+/// (keep it alive), the router and its port.
+fn in_process(
+    routes: Value,
+    body_limit: usize,
+) -> (tokio::runtime::Runtime, std::sync::Arc<garnet::router::Router>, u16) {
+    use garnet::router::{self, Options, table::RoutesConfig};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let routes: RoutesConfig = serde_json::from_value(routes).unwrap();
+    let r = router::Router::new(&routes, Options { body_limit, ..Default::default() }).unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(router::serve(r.clone(), listener, None, std::future::pending()));
+    (rt, r, port)
+}
+
+/// A loader stand-in that answers the head of a stream (or nothing) and then only waits: it
+/// reports on `closed` when the router closed the connection, i.e. cancelled the generation.
+fn stalling_upstream(stream_first: bool) -> (u16, std::sync::mpsc::Receiver<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                let mut b = [0u8; 4096];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut b) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&b[..n]),
+                    }
+                }
+                if stream_first {
+                    let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n");
+                }
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                loop {
+                    match s.read(&mut b) {
+                        Ok(0) => {
+                            let _ = tx.send(());
+                            return;
+                        }
+                        Ok(_) => {}
+                        Err(_) => return, // 30 s without the router closing: no report
+                    }
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// The router's own HTTP/1.1 server, at the edges: pipelining, `Expect: 100-continue`, chunked
+/// request bodies, HTTP/1.0, bodies over the limit (the answer is readable, not a reset), malformed
+/// heads and unsupported codings (OpenAI-shaped errors); and a client that leaves mid-answer or
+/// mid-stream cancels the upstream request and frees its slot.
+#[test]
+fn raw_http_edges_and_client_disconnects() {
+    let (up_whole, closed_whole) = stalling_upstream(false);
+    let (up_stream, closed_stream) = stalling_upstream(true);
+    let (rt, router, port) = in_process(
+        serde_json::json!({"models": [
+            {"name": "whole", "backends": [{"id": "w", "url": format!("http://127.0.0.1:{up_whole}"), "model": "x"}]},
+            {"name": "stream", "backends": [{"id": "s", "url": format!("http://127.0.0.1:{up_stream}"), "model": "x"}]},
+        ]}),
+        64 * 1024,
+    );
+    let raw = |wire: &[u8]| -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = s.write_all(wire);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let bad = b"{\"model\":1}";
+    // Pipelined: both answered, in order, on one connection.
+    let out = raw(format!("GET /health HTTP/1.1\r\nHost: x\r\n\r\nPOST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}", bad.len(), String::from_utf8_lossy(bad)).as_bytes());
+    assert_eq!(out.matches("HTTP/1.1 ").count(), 2, "{out}");
+    assert!(out.starts_with("HTTP/1.1 200 OK") && out.contains("HTTP/1.1 400 Bad Request"), "{out}");
+    // Expect: 100-continue, then a chunked body.
+    let out = raw(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\n{\"mo\r\n7\r\ndel\":1}\r\n0\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400"), "{out}");
+    assert!(out.contains("`model` must be a non-empty string"), "{out}");
+    // HTTP/1.0: answered, then closed.
+    let out = raw(b"GET /health HTTP/1.0\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 200 OK") && out.contains("connection: close"), "{out}");
+    // Over the limit: a readable 413 even though the body is never read.
+    let big = vec![b'x'; 3 << 20];
+    let mut wire =
+        format!("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", big.len()).into_bytes();
+    wire.extend_from_slice(&big);
+    let out = raw(&wire);
+    assert!(out.starts_with("HTTP/1.1 413") && out.contains("request_too_large"), "{out}");
+    // Chunked past the limit too.
+    let mut wire = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..40 {
+        wire.extend_from_slice(format!("{:x}\r\n{}\r\n", 4096, "y".repeat(4096)).as_bytes());
+    }
+    let out = raw(&wire);
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    // Malformed and unsupported: OpenAI-shaped errors.
+    for (wire, code) in [
+        (&b"HELLO\r\n\r\n"[..], "400"),
+        (b"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "501"),
+        (b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "400"),
+    ] {
+        let out = raw(wire);
+        assert!(out.starts_with(&format!("HTTP/1.1 {code}")), "{out}");
+        let body = out.split_once("\r\n\r\n").unwrap().1;
+        let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert!(v["error"]["message"].is_string(), "{out}");
+    }
+
+    // A client that leaves while the loader works: the upstream connection is closed.
+    let in_flight =
+        |id: &str| router.table.load().backend(id).unwrap().in_flight.load(std::sync::atomic::Ordering::SeqCst);
+    for (model, closed, id) in [("whole", &closed_whole, "w"), ("stream", &closed_stream, "s")] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let body = format!(
+            r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}],"stream":{}}}"#,
+            model == "stream"
+        );
+        write!(s, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+            .unwrap();
+        if model == "stream" {
+            // Wait for the first event, so the stream is under way.
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut got = Vec::new();
+            let mut b = [0u8; 4096];
+            while !String::from_utf8_lossy(&got).contains("data: ") {
+                let n = s.read(&mut b).unwrap();
+                assert!(n > 0, "stream ended early");
+                got.extend_from_slice(&b[..n]);
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert_eq!(in_flight(id), 1);
+        drop(s);
+        closed.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("{model}: upstream not cancelled"));
+        let t0 = std::time::Instant::now();
+        while in_flight(id) != 0 && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(in_flight(id), 0, "{model}: slot not given back");
+    }
+    drop(rt);
+}

@@ -11,9 +11,11 @@
 
 pub mod admin;
 pub mod error;
+pub mod h1;
 pub mod metrics;
 pub mod proxy;
 pub mod rewrite;
+pub mod server;
 pub mod sse;
 pub mod table;
 pub mod upstream;
@@ -146,13 +148,15 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // API connections hold a receiver: raising it closes idle ones and ends the others after
+    // their request; the sender learns when the last one is gone.
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, peer) = match accepted { Ok(a) => a, Err(e) => { tracing::warn!("accept: {e}"); continue; } };
-                let r = router.clone();
-                spawn_conn(&graceful, stream, peer, move |req| proxy::handle(r.clone(), req));
+                let (stream, _) = match accepted { Ok(a) => a, Err(e) => { tracing::warn!("accept: {e}"); continue; } };
+                tokio::spawn(server::serve_conn(router.clone(), stream, stop_rx.clone()));
             }
             accepted = async { admin.as_ref().unwrap().accept().await }, if admin.is_some() => {
                 let (stream, peer) = match accepted { Ok(a) => a, Err(e) => { tracing::warn!("admin accept: {e}"); continue; } };
@@ -163,7 +167,13 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+    drop(stop_rx);
+    let _ = stop.send(true);
+    let all = async {
+        stop.closed().await;
+        graceful.shutdown().await;
+    };
+    if tokio::time::timeout(Duration::from_secs(30), all).await.is_err() {
         tracing::warn!("connections still open after 30 s; closing them");
     }
     Ok(())

@@ -7,21 +7,19 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
-use hyper::{Method, Request, Response, StatusCode, header};
+use hyper::{Method, Response, StatusCode, header};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::error::{ApiError, json_response};
+pub use super::server::ApiRequest;
 use super::sse::{Rewriter, Usage};
 use super::table::{Backend, Route};
 use super::{Body, Router};
 
-pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
-    let path = req.uri().path().to_string();
-    match (req.method(), path.as_str()) {
+pub async fn handle(router: Arc<Router>, req: ApiRequest) -> Response<Body> {
+    match (&req.method, req.path.as_str()) {
         (&Method::GET, "/health") => json_response(StatusCode::OK, &json!({"status": "ok"})),
         (&Method::GET, "/ready") => ready(&router),
         (&Method::GET, "/v1/models") => match authorize(&router, &req) {
@@ -46,7 +44,7 @@ pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Bod
 }
 
 /// Runs a completion and counts its final status (and, for whole answers, its latency).
-async fn counted(router: Arc<Router>, req: Request<Incoming>, kind: Kind) -> Response<Body> {
+async fn counted(router: Arc<Router>, req: ApiRequest, kind: Kind) -> Response<Body> {
     let started = Instant::now();
     let mut route = None;
     let resp = completion(router, req, kind, &mut route, started).await.unwrap_or_else(|e| e.response());
@@ -83,10 +81,9 @@ fn models(router: &Router) -> Response<Body> {
     json_response(StatusCode::OK, &json!({"object": "list", "data": data}))
 }
 
-fn authorize(router: &Router, req: &Request<Incoming>) -> Result<(), ApiError> {
+fn authorize(router: &Router, req: &ApiRequest) -> Result<(), ApiError> {
     let Some(keys) = &router.options.api_keys else { return Ok(()) };
-    let given =
-        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given = req.authorization.as_deref().and_then(|v| v.strip_prefix("Bearer "));
     match given {
         Some(k) if keys.iter().any(|key| constant_time_eq(key.as_bytes(), k.trim().as_bytes())) => Ok(()),
         Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_request_error", "Incorrect API key provided.")
@@ -178,25 +175,13 @@ async fn acquire(route: &Arc<Route>, tried: &[String]) -> Result<Slot, ApiError>
 
 async fn completion(
     router: Arc<Router>,
-    req: Request<Incoming>,
+    req: ApiRequest,
     kind: Kind,
     found: &mut Option<Arc<Route>>,
     started: Instant,
 ) -> Result<Response<Body>, ApiError> {
     authorize(&router, &req)?;
-    let limit = router.options.body_limit;
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request_error",
-                format!("Request body is larger than {limit} bytes."),
-            )
-            .code("request_too_large"));
-        }
-        Err(e) => return Err(ApiError::invalid(format!("Could not read the request body: {e}"), None)),
-    };
+    let body = req.body;
     // Top-level keys only; nested values (the messages) stay raw, unparsed and copied verbatim.
     if body.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("The request body must be a JSON object.", None).code("invalid_json"));
@@ -401,7 +386,13 @@ fn stream_response(
         let metrics = slot.route.metrics.clone();
         let mut first = true;
         let failure = loop {
-            match tokio::time::timeout(idle, upstream.chunk()).await {
+            let next = tokio::select! {
+                biased;
+                r = tokio::time::timeout(idle, upstream.chunk()) => r,
+                // The client left while the loader was quiet: stop now, not at its next token.
+                () = tx.closed() => return,
+            };
+            match next {
                 Err(_) => break Some(format!("backend `{}` went silent for {} ms", slot.backend.id, idle.as_millis())),
                 Ok(Ok(None)) => break None,
                 Ok(Err(e)) => break Some(format!("backend `{}` failed mid-stream: {e}", slot.backend.id)),

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::h1::{self, DecodeError, Decoder, Framing};
 use tokio::net::TcpStream;
 
 /// How long an idle pooled connection is trusted; older ones are closed instead of reused.
@@ -74,28 +76,13 @@ pub struct Response {
     pub body: Body,
 }
 
-enum Framing {
-    Length(u64),
-    Chunked(Chunk),
-    Eof,
-}
-
-#[derive(Clone, Copy)]
-enum Chunk {
-    Size,
-    Data(u64),
-    DataEnd,
-    Trailers,
-}
-
 /// A response body being read from its connection.
 pub struct Body {
     io: Option<TcpStream>,
     buf: BytesMut,
-    framing: Framing,
+    decoder: Decoder,
     keep_alive: bool,
     pool: Option<(std::sync::Arc<Pool>, usize)>,
-    done: bool,
 }
 
 impl Pool {
@@ -217,9 +204,8 @@ impl Pool {
                     let (mut keep_alive, mut framing) = (http11, Framing::Eof);
                     for h in head.headers.iter() {
                         if h.name.eq_ignore_ascii_case("content-length") {
-                            let n = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<u64>().ok());
-                            match n {
-                                Some(n) if !matches!(framing, Framing::Chunked(_)) => framing = Framing::Length(n),
+                            match h1::content_length(h.value) {
+                                Some(n) if framing != Framing::Chunked => framing = Framing::Length(n),
                                 Some(_) => {}
                                 None => {
                                     return Err(Error::new(
@@ -228,42 +214,28 @@ impl Pool {
                                     ));
                                 }
                             }
-                        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                            if h.value
-                                .rsplit(|&c| c == b',')
-                                .next()
-                                .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-                            {
-                                framing = Framing::Chunked(Chunk::Size);
-                            }
+                        } else if h.name.eq_ignore_ascii_case("transfer-encoding") && h1::is_chunked(h.value) {
+                            framing = Framing::Chunked;
                         } else if h.name.eq_ignore_ascii_case("connection") {
-                            for token in h.value.split(|&c| c == b',') {
-                                let token = token.trim_ascii();
-                                if token.eq_ignore_ascii_case(b"close") {
-                                    keep_alive = false;
-                                } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
-                                    keep_alive = true;
-                                }
-                            }
+                            let (close, keep) = h1::connection_tokens(h.value);
+                            keep_alive = !close && (http11 || keep);
                         }
                     }
                     // No body by definition.
                     if status == 204 || status == 304 {
                         framing = Framing::Length(0);
                     }
-                    if matches!(framing, Framing::Eof) {
-                        keep_alive = false;
-                    }
                     buf.advance(n);
                     let mut body = Body {
                         io: Some(io),
                         buf,
-                        framing,
-                        keep_alive,
+                        decoder: Decoder::new(framing),
+                        keep_alive: keep_alive && framing != Framing::Eof,
                         pool: Some((self.clone(), worker)),
-                        done: false,
                     };
-                    body.finish_if_complete();
+                    if body.decoder.is_done() {
+                        body.complete();
+                    }
                     return Ok(Response { status, body });
                 }
             }
@@ -274,102 +246,42 @@ impl Pool {
 impl Body {
     /// The next piece of the body; `None` at its end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        loop {
-            if self.done {
-                return Ok(None);
+        if self.decoder.is_done() {
+            return Ok(None);
+        }
+        let Some(io) = self.io.as_mut() else {
+            return Err(Error::new("the answer was already broken off", false));
+        };
+        match self.decoder.chunk(io, &mut self.buf).await {
+            Ok(Some(b)) => {
+                if self.decoder.is_done() {
+                    self.complete();
+                }
+                Ok(Some(b))
             }
-            match self.framing {
-                Framing::Length(left) => {
-                    if !self.buf.is_empty() {
-                        let n = (left as usize).min(self.buf.len());
-                        let out = self.buf.split_to(n).freeze();
-                        self.framing = Framing::Length(left - n as u64);
-                        self.finish_if_complete();
-                        return Ok(Some(out));
-                    }
-                    if !self.fill().await? {
-                        return Err(self.broken());
-                    }
-                }
-                Framing::Eof => {
-                    if !self.buf.is_empty() {
-                        return Ok(Some(self.buf.split().freeze()));
-                    }
-                    if !self.fill().await? {
-                        self.done = true;
-                        self.io = None;
-                        return Ok(None);
-                    }
-                }
-                Framing::Chunked(Chunk::Size) => match memchr::memmem::find(&self.buf, b"\r\n") {
-                    Some(pos) => {
-                        let line = &self.buf[..pos];
-                        let hex = line.split(|&c| c == b';').next().unwrap_or_default().trim_ascii();
-                        let size = std::str::from_utf8(hex).ok().and_then(|h| u64::from_str_radix(h, 16).ok());
-                        let Some(size) = size.filter(|_| !hex.is_empty() && hex.len() <= 16) else {
-                            return Err(self.invalid("an invalid chunk size"));
-                        };
-                        self.buf.advance(pos + 2);
-                        self.framing = Framing::Chunked(if size == 0 { Chunk::Trailers } else { Chunk::Data(size) });
-                    }
-                    None if self.buf.len() > 4096 => return Err(self.invalid("a chunk size line over 4 KiB")),
-                    None => {
-                        if !self.fill().await? {
-                            return Err(self.broken());
-                        }
-                    }
-                },
-                Framing::Chunked(Chunk::Data(left)) => {
-                    if !self.buf.is_empty() {
-                        let n = (left as usize).min(self.buf.len());
-                        let out = self.buf.split_to(n).freeze();
-                        let left = left - n as u64;
-                        self.framing = Framing::Chunked(if left == 0 { Chunk::DataEnd } else { Chunk::Data(left) });
-                        return Ok(Some(out));
-                    }
-                    if !self.fill().await? {
-                        return Err(self.broken());
-                    }
-                }
-                Framing::Chunked(Chunk::DataEnd) => {
-                    if self.buf.len() >= 2 {
-                        if &self.buf[..2] != b"\r\n" {
-                            return Err(self.invalid("a chunk without its CRLF"));
-                        }
-                        self.buf.advance(2);
-                        self.framing = Framing::Chunked(Chunk::Size);
-                    } else if !self.fill().await? {
-                        return Err(self.broken());
-                    }
-                }
-                Framing::Chunked(Chunk::Trailers) => match memchr::memmem::find(&self.buf, b"\r\n") {
-                    Some(pos) => {
-                        self.buf.advance(pos + 2);
-                        if pos == 0 {
-                            self.complete();
-                            return Ok(None);
-                        }
-                    }
-                    None if self.buf.len() > 4096 => return Err(self.invalid("a trailer line over 4 KiB")),
-                    None => {
-                        if !self.fill().await? {
-                            return Err(self.broken());
-                        }
-                    }
-                },
+            Ok(None) => {
+                self.complete();
+                Ok(None)
+            }
+            Err(e) => {
+                self.io = None;
+                Err(Error::new(
+                    match e {
+                        DecodeError::Closed => "the backend closed the connection mid-answer".to_string(),
+                        DecodeError::Invalid(what) => format!("the backend sent {what}"),
+                        DecodeError::Io(e) => format!("reading the answer: {e}"),
+                    },
+                    false,
+                ))
             }
         }
     }
 
     /// The whole body, up to `limit` bytes.
     pub async fn collect(mut self, limit: usize) -> Result<Bytes, Error> {
-        if let Framing::Length(n) = self.framing
-            && self.buf.len() as u64 >= n
-        {
-            let out = self.buf.split_to(n as usize).freeze();
-            self.framing = Framing::Length(0);
-            self.finish_if_complete();
-            return Ok(out);
+        if let Some(all) = self.decoder.take_buffered(&mut self.buf) {
+            self.complete();
+            return Ok(all);
         }
         let mut all = BytesMut::new();
         while let Some(b) = self.chunk().await? {
@@ -381,44 +293,9 @@ impl Body {
         Ok(all.freeze())
     }
 
-    /// Reads more into the buffer; false at the end of the connection.
-    async fn fill(&mut self) -> Result<bool, Error> {
-        let Some(io) = self.io.as_mut() else { return Ok(false) };
-        if self.buf.capacity() - self.buf.len() < 1024 {
-            self.buf.reserve(READ_CHUNK);
-        }
-        match io.read_buf(&mut self.buf).await {
-            Ok(0) => Ok(false),
-            Ok(_) => Ok(true),
-            Err(e) => {
-                self.io = None;
-                Err(Error::new(format!("reading the answer: {e}"), false))
-            }
-        }
-    }
-
-    fn broken(&mut self) -> Error {
-        self.io = None;
-        self.done = true;
-        Error::new("the backend closed the connection mid-answer", false)
-    }
-
-    fn invalid(&mut self, what: &str) -> Error {
-        self.io = None;
-        self.done = true;
-        Error::new(format!("the backend sent {what}"), false)
-    }
-
-    fn finish_if_complete(&mut self) {
-        if matches!(self.framing, Framing::Length(0)) {
-            self.complete();
-        }
-    }
-
     /// The body was read to its end: the connection goes back to the pool if it may be reused
     /// (keep-alive allowed, nothing unexpected after the body).
     fn complete(&mut self) {
-        self.done = true;
         let reusable = self.keep_alive && self.buf.is_empty();
         if let (Some(io), true) = (self.io.take(), reusable)
             && let Some((pool, worker)) = self.pool.take()
@@ -571,8 +448,7 @@ mod tests {
         )
         .await;
         let pool = Arc::new(Pool::new(&addr, 1));
-        for want in ["closed the connection mid-answer", "invalid chunk size", "chunk without its CRLF", "invalid HTTP"]
-        {
+        for want in ["closed the connection mid-answer", "bad chunk size", "chunk without its CRLF", "invalid HTTP"] {
             let e = get(&pool).await.unwrap_err();
             assert!(e.message.contains(want), "{e}");
             assert!(!e.before_response);

@@ -4,7 +4,6 @@
 //! sets after creating it; without it, these tests fail in CI and skip elsewhere.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,7 +39,7 @@ pub fn tiny_model(py: &Path, seed: u32) -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    super::free_port("127.0.0.1")
 }
 
 pub struct Loader {

@@ -342,8 +342,29 @@ impl Drop for Cluster {
     }
 }
 
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).expect("bind a loopback port").local_addr().unwrap().port()
+/// A port on `ip` that is free now, below the kernel's ephemeral range (32768 and up here): a port
+/// taken from that range can be handed out meanwhile as the source port of some other test's
+/// outgoing connection, and the server that later binds it fails with "address in use". Ports are
+/// handed out in turn from a start that differs per process, so no two calls share one.
+pub fn free_port(ip: &str) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    let _ = NEXT.compare_exchange(
+        0,
+        1 + (std::process::id().wrapping_mul(7919) ^ std::time::UNIX_EPOCH.elapsed().unwrap().subsec_nanos()) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        // Steps of 131 spread the lab's blocks (base .. base + 129) apart.
+        let port = (LOW + NEXT.fetch_add(131, Ordering::SeqCst) % SPAN) as u16;
+        if TcpListener::bind((ip, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on {ip} between {LOW} and {}", LOW + SPAN);
 }
 
 /// A port on 127.0.0.1 where nothing listens.

@@ -84,6 +84,20 @@ impl Decoder {
         matches!(self.state, State::Eof)
     }
 
+    /// How many bytes the rest of a length-framed body takes, if all of it is buffered.
+    pub fn buffered_rest(&self, buf: &BytesMut) -> Option<usize> {
+        match self.state {
+            State::Length(n) if buf.len() as u64 >= n => Some(n as usize),
+            State::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Marks the body read (after the caller consumed `buffered_rest` bytes itself).
+    pub fn finish(&mut self) {
+        self.state = State::Done;
+    }
+
     /// The whole rest of a length-framed body, if it is already buffered (no await, no copy).
     pub fn take_buffered(&mut self, buf: &mut BytesMut) -> Option<Bytes> {
         match self.state {

@@ -101,6 +101,12 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// What a loader answered: a whole body (or the error reading it), or a stream to relay.
+enum Answer {
+    Whole(u16, Result<Bytes, super::upstream::Error>),
+    Stream(super::upstream::Body),
+}
+
 /// Largest whole (non-streamed) answer accepted from a loader.
 const UPSTREAM_BODY_LIMIT: usize = 64 << 20;
 
@@ -265,13 +271,25 @@ async fn completion(
         b.counters.requests.fetch_add(1, Ordering::Relaxed);
         let first_byte = Duration::from_millis(route.timeouts.first_byte_ms);
         let connect = Duration::from_millis(route.timeouts.connect_ms.max(1));
-        let resp = match tokio::time::timeout(first_byte, b.pool.post(path, accept, &payload, connect)).await {
+        // One deadline for the answer's head and, when it comes whole, its body.
+        let exchange = async {
+            let r = b.pool.post(path, accept, &payload, connect).await?;
+            let ok = (200..300).contains(&r.status);
+            if stream && ok {
+                return Ok(Answer::Stream(r.body));
+            }
+            Ok::<_, super::upstream::Error>(Answer::Whole(
+                r.status,
+                r.body.collect(if ok { UPSTREAM_BODY_LIMIT } else { 1 << 20 }).await,
+            ))
+        };
+        let answer = match tokio::time::timeout(first_byte, exchange).await {
             Err(_) => {
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
                 return Err(ApiError::new(
                     StatusCode::GATEWAY_TIMEOUT,
                     "server_error",
-                    format!("Backend `{}` sent nothing within {} ms.", b.id, first_byte.as_millis()),
+                    format!("Backend `{}` did not answer within {} ms.", b.id, first_byte.as_millis()),
                 )
                 .code("upstream_timeout"));
             }
@@ -291,16 +309,24 @@ async fn completion(
                 }
                 continue;
             }
-            Ok(Ok(r)) => r,
+            Ok(Ok(a)) => a,
         };
-        let status = resp.status;
+        let (status, body) = match answer {
+            Answer::Stream(body) => {
+                return Ok(stream_response(
+                    body,
+                    slot,
+                    model,
+                    wants_usage,
+                    Duration::from_millis(route.timeouts.idle_ms),
+                    started,
+                ));
+            }
+            Answer::Whole(status, body) => (status, body),
+        };
         if !(200..300).contains(&status) {
             b.counters.failures.fetch_add(1, Ordering::Relaxed);
-            let body = tokio::time::timeout(first_byte, resp.body.collect(1 << 20))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default();
+            let body = body.unwrap_or_default();
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             let as_json: Option<Value> = serde_json::from_slice(&body).ok();
             let v = match as_json {
@@ -311,55 +337,41 @@ async fn completion(
             };
             return Ok(json_response(status, &v));
         }
-        if !stream {
-            let body = match tokio::time::timeout(first_byte, resp.body.collect(UPSTREAM_BODY_LIMIT)).await {
-                Ok(Ok(c)) => c,
-                _ => {
-                    b.counters.failures.fetch_add(1, Ordering::Relaxed);
-                    return Err(ApiError::new(
-                        StatusCode::BAD_GATEWAY,
-                        "server_error",
-                        format!("Backend `{}` broke off its answer.", b.id),
-                    )
-                    .code("upstream_error"));
-                }
-            };
-            drop(slot);
-            let usage = super::rewrite::peek_usage(&body).map_err(|e| {
-                ApiError::new(
+        let body = match body {
+            Ok(c) => c,
+            Err(e) => {
+                b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                return Err(ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     "server_error",
-                    format!("Backend `{}` sent invalid JSON: {e}", b.id),
+                    format!("Backend `{}` broke off its answer: {e}.", b.id),
                 )
-                .code("upstream_error")
-            })?;
-            if let Some(u) = usage {
-                account(&b, u);
+                .code("upstream_error"));
             }
-            let out = match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &public_json) {
-                Some(out) => out,
-                None => {
-                    let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    if v.get("model").is_some() {
-                        v["model"] = Value::String(model.clone());
-                    }
-                    serde_json::to_vec(&v).expect("json serializes")
-                }
-            };
-            return Ok(Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(super::full(out))
-                .expect("valid response"));
+        };
+        drop(slot);
+        let usage = super::rewrite::peek_usage(&body).map_err(|e| {
+            ApiError::new(StatusCode::BAD_GATEWAY, "server_error", format!("Backend `{}` sent invalid JSON: {e}", b.id))
+                .code("upstream_error")
+        })?;
+        if let Some(u) = usage {
+            account(&b, u);
         }
-        return Ok(stream_response(
-            resp.body,
-            slot,
-            model,
-            wants_usage,
-            Duration::from_millis(route.timeouts.idle_ms),
-            started,
-        ));
+        let out = match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &public_json) {
+            Some(out) => out,
+            None => {
+                let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                if v.get("model").is_some() {
+                    v["model"] = Value::String(model.clone());
+                }
+                serde_json::to_vec(&v).expect("json serializes")
+            }
+        };
+        return Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(super::full(out))
+            .expect("valid response"));
     }
 }
 

@@ -149,6 +149,11 @@ pub(super) async fn serve_conn(router: Arc<Router>, mut io: TcpStream, mut stop:
     let _ = io.set_nodelay(true);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = Vec::with_capacity(1024);
+    // One timer for the whole connection's waits, moved at most once a second: re-arming a timer
+    // for every request would cost more than the wait itself.
+    let timer = tokio::time::sleep(KEEP_ALIVE);
+    tokio::pin!(timer);
+    let mut armed = (tokio::time::Instant::now(), KEEP_ALIVE);
     loop {
         // The head.
         let head = loop {
@@ -166,12 +171,19 @@ pub(super) async fn serve_conn(router: Arc<Router>, mut io: TcpStream, mut stop:
             if idle && *stop.borrow() {
                 return;
             }
+            let limit = if idle { KEEP_ALIVE } else { READ_STALL };
+            let now = tokio::time::Instant::now();
+            if armed.1 != limit || now.duration_since(armed.0) > Duration::from_secs(1) {
+                timer.as_mut().reset(now + limit);
+                armed = (now, limit);
+            }
             tokio::select! {
-                r = tokio::time::timeout(if idle { KEEP_ALIVE } else { READ_STALL }, h1::fill(&mut io, &mut buf)) => {
-                    if !matches!(r, Ok(Ok(true))) {
-                        return; // closed, failed or idle: nothing is owed
+                r = h1::fill(&mut io, &mut buf) => {
+                    if !matches!(r, Ok(true)) {
+                        return; // closed or failed: nothing is owed
                     }
                 }
+                () = &mut timer => return, // idle or stalled
                 _ = stop.changed(), if idle => return,
             }
         };

@@ -28,6 +28,8 @@ const MAX_IDLE: usize = 1024;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// Whole answers up to this size are copied out of the read buffer rather than split off it.
+const COPY_UNDER: usize = 8 * 1024;
 
 /// Why a request failed. Every error happens before anything reached the router's client, so the
 /// router may retry it elsewhere; `before_response` says no byte of an answer arrived at all.
@@ -53,6 +55,8 @@ impl std::error::Error for Error {}
 
 struct Idle {
     io: TcpStream,
+    /// Its read buffer, kept to save an allocation per request.
+    buf: BytesMut,
     since: Instant,
 }
 
@@ -91,20 +95,21 @@ impl Pool {
         Pool { authority: authority.to_string(), idle: (0..workers.max(1)).map(|_| Mutex::new(Vec::new())).collect() }
     }
 
-    fn checkout(&self, worker: usize) -> Option<TcpStream> {
+    fn checkout(&self, worker: usize) -> Option<(TcpStream, BytesMut)> {
         let mut idle = self.idle[worker % self.idle.len()].lock().unwrap_or_else(|e| e.into_inner());
         while let Some(c) = idle.pop() {
             if c.since.elapsed() < IDLE_FOR {
-                return Some(c.io);
+                return Some((c.io, c.buf));
             }
         }
         None
     }
 
-    fn checkin(&self, worker: usize, io: TcpStream) {
+    fn checkin(&self, worker: usize, io: TcpStream, mut buf: BytesMut) {
         let mut idle = self.idle[worker % self.idle.len()].lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE {
-            idle.push(Idle { io, since: Instant::now() });
+            buf.clear();
+            idle.push(Idle { io, buf, since: Instant::now() });
         }
     }
 
@@ -144,26 +149,26 @@ impl Pool {
         req.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
         req.extend_from_slice(b"\r\n\r\n");
         req.extend_from_slice(body);
-        if let Some(io) = self.checkout(worker) {
-            match self.exchange(io, &req, worker).await {
+        if let Some((io, buf)) = self.checkout(worker) {
+            match self.exchange(io, buf, &req, worker).await {
                 Err(e) if e.before_response => {} // stale keep-alive connection: once more, fresh
                 other => return other,
             }
         }
         let io = self.connect(connect_timeout).await?;
-        self.exchange(io, &req, worker).await
+        self.exchange(io, BytesMut::with_capacity(READ_CHUNK), &req, worker).await
     }
 
     async fn exchange(
         self: &std::sync::Arc<Self>,
         mut io: TcpStream,
+        mut buf: BytesMut,
         req: &[u8],
         worker: usize,
     ) -> Result<Response, Error> {
         if let Err(e) = io.write_all(req).await {
             return Err(Error::new(format!("sending to {}: {e}", self.authority), true));
         }
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
         loop {
             match io.read_buf(&mut buf).await {
                 Ok(0) if buf.is_empty() => {
@@ -279,6 +284,16 @@ impl Body {
 
     /// The whole body, up to `limit` bytes.
     pub async fn collect(mut self, limit: usize) -> Result<Bytes, Error> {
+        if let Some(n) = self.decoder.buffered_rest(&self.buf)
+            && n <= COPY_UNDER
+        {
+            // A small answer already here: copied, so the read buffer stays whole for reuse.
+            let all = Bytes::copy_from_slice(&self.buf[..n]);
+            self.buf.advance(n);
+            self.decoder.finish();
+            self.complete();
+            return Ok(all);
+        }
         if let Some(all) = self.decoder.take_buffered(&mut self.buf) {
             self.complete();
             return Ok(all);
@@ -300,7 +315,7 @@ impl Body {
         if let (Some(io), true) = (self.io.take(), reusable)
             && let Some((pool, worker)) = self.pool.take()
         {
-            pool.checkin(worker, io);
+            pool.checkin(worker, io, std::mem::take(&mut self.buf));
         }
         self.io = None;
     }

@@ -78,8 +78,11 @@ measure() {  # name port connections
   local errs; errs=$(echo "$out" | awk '/Non-2xx|Socket errors/{print}')
   [ -z "$errs" ] || echo "  $1: $errs"
 }
+# Warm-up, then rounds alternating the order, so a drift of the shared machine hits both proxies.
+for p in 19000 19001 19002; do wrk -t2 -c"$conns" -d2s -s "$work/post.lua" "http://127.0.0.1:$p/v1/chat/completions" >/dev/null; done
 for r in $(seq 1 "$rounds"); do
-  for name in direct:19000 garnet:19001 nginx:19002; do
+  order="direct:19000 garnet:19001 nginx:19002"; [ $((r % 2)) = 0 ] && order="nginx:19002 garnet:19001 direct:19000"
+  for name in $order; do
     measure "${name%%:*}" "${name##*:}" "$conns"
   done
 done
@@ -119,6 +122,8 @@ print(f"{'path':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
 for n in names:
     print(f"{n:10} {rps[n]:10.0f} {lat[n][0]:8.2f} {lat[n][1]:8.2f}")
 print(f"garnet / nginx throughput:   {rps['garnet'] / rps['nginx']:.2f}x (goal >= 1)")
+pairs = [float(g) / float(n) for g, n in zip(sys.argv[5].split(), sys.argv[6].split())]
+print(f"garnet / nginx per round:    {' '.join(f'{x:.2f}' for x in pairs)}; median {statistics.median(pairs):.3f}")
 print(f"garnet / litellm throughput: {rps['garnet'] / rps['litellm']:.1f}x (goal >= 10)")
 print(f"garnet / direct throughput:  {rps['garnet'] / rps['direct']:.2f}x")
 PY

@@ -270,7 +270,7 @@ async fn linger(mut io: TcpStream) {
 /// Resolves when the client closes its side (bytes it sends meanwhile, a pipelined request, are
 /// kept for later, up to a limit past which the connection is not read). Watching from the start
 /// measured no slower than after a grace timer (one failed read against a timer's arm and clear).
-async fn client_gone(io: &mut TcpStream, buf: &mut BytesMut) {
+async fn client_gone<R: tokio::io::AsyncRead + Unpin>(io: &mut R, buf: &mut BytesMut) {
     while buf.len() < MAX_HEAD {
         if !matches!(h1::fill(io, buf).await, Ok(true)) {
             return;
@@ -346,27 +346,46 @@ async fn write_response(
             if head_only {
                 return Ok(false);
             }
+            // One watch for the client leaving over the whole stream (not a read per chunk), and
+            // the chunks that are already waiting go out in one write.
+            let (mut rd, mut wr) = io.split();
+            let gone = client_gone(&mut rd, buf);
+            tokio::pin!(gone);
             loop {
-                let chunk = tokio::select! {
+                let first = tokio::select! {
                     biased;
                     c = rx.recv() => c,
-                    () = client_gone(io, buf) => return Ok(false), // dropping `rx` stops the relay
+                    () = &mut gone => return Ok(false), // dropping `rx` stops the relay
                 };
                 out.clear();
-                match chunk {
-                    Some(c) if c.is_empty() => continue,
-                    Some(c) if http11 => {
-                        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
-                        out.extend_from_slice(&c);
-                        out.extend_from_slice(b"\r\n");
+                let mut next = first;
+                let ended = loop {
+                    match next {
+                        Some(c) if c.is_empty() => {}
+                        Some(c) if http11 => {
+                            out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                            out.extend_from_slice(&c);
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        Some(c) => out.extend_from_slice(&c),
+                        None => {
+                            if http11 {
+                                out.extend_from_slice(b"0\r\n\r\n");
+                            }
+                            break true;
+                        }
                     }
-                    Some(c) => out.extend_from_slice(&c),
-                    None if http11 => out.extend_from_slice(b"0\r\n\r\n"),
-                    None => return Ok(false),
+                    match rx.try_recv() {
+                        Ok(c) => next = Some(c),
+                        Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => next = None,
+                        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break false,
+                    }
+                };
+                if !out.is_empty() {
+                    wr.write_all(out).await?;
                 }
-                io.write_all(out).await?;
-                if out.as_slice() == b"0\r\n\r\n" {
-                    return Ok(!close);
+                if ended {
+                    return Ok(http11 && !close);
                 }
             }
         }

@@ -7,7 +7,8 @@ use std::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-const READ_CHUNK: usize = 16 * 1024;
+/// How much a read asks for when the buffer runs low.
+pub const READ_CHUNK: usize = 16 * 1024;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
 

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::h1::{self, DecodeError, Decoder, Framing};
 use tokio::net::TcpStream;
@@ -27,7 +27,6 @@ const IDLE_FOR: Duration = Duration::from_secs(30);
 const MAX_IDLE: usize = 1024;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
-const READ_CHUNK: usize = 16 * 1024;
 /// Whole answers up to this size are copied out of the read buffer rather than split off it.
 const COPY_UNDER: usize = 8 * 1024;
 
@@ -156,7 +155,7 @@ impl Pool {
             }
         }
         let io = self.connect(connect_timeout).await?;
-        self.exchange(io, BytesMut::with_capacity(READ_CHUNK), &req, worker).await
+        self.exchange(io, BytesMut::with_capacity(h1::READ_CHUNK), &req, worker).await
     }
 
     async fn exchange(
@@ -170,15 +169,17 @@ impl Pool {
             return Err(Error::new(format!("sending to {}: {e}", self.authority), true));
         }
         loop {
-            match io.read_buf(&mut buf).await {
-                Ok(0) if buf.is_empty() => {
+            match h1::fill(&mut io, &mut buf).await {
+                Ok(false) if buf.is_empty() => {
                     return Err(Error::new(
                         format!("{} closed the connection without answering", self.authority),
                         true,
                     ));
                 }
-                Ok(0) => return Err(Error::new(format!("{} closed the connection mid-head", self.authority), false)),
-                Ok(_) => {}
+                Ok(false) => {
+                    return Err(Error::new(format!("{} closed the connection mid-head", self.authority), false));
+                }
+                Ok(true) => {}
                 Err(e) => {
                     let before = buf.is_empty();
                     return Err(Error::new(format!("reading from {}: {e}", self.authority), before));
@@ -190,9 +191,6 @@ impl Pool {
                 Ok(httparse::Status::Partial) => {
                     if buf.len() > MAX_HEAD {
                         return Err(Error::new(format!("{} sent a response head over 64 KiB", self.authority), false));
-                    }
-                    if buf.capacity() - buf.len() < 1024 {
-                        buf.reserve(READ_CHUNK);
                     }
                 }
                 Err(e) => {
@@ -326,6 +324,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
 
     /// A scripted server on loopback: each request on any connection gets the next answer, written

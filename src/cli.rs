@@ -370,6 +370,18 @@ pub struct SuperviseArgs {
     /// Start the program again when it exits with a failure (with backoff).
     #[arg(long)]
     pub restart: bool,
+    /// Write the program's stdout to this file, rotated by size (else it is inherited).
+    #[arg(long, value_name = "FILE")]
+    pub log_out: Option<PathBuf>,
+    /// Write the program's stderr (and the supervisor's own notes) to this file, rotated by size.
+    #[arg(long, value_name = "FILE")]
+    pub log_err: Option<PathBuf>,
+    /// Size at which a log file is rotated.
+    #[arg(long, default_value_t = 10 << 20, value_name = "BYTES")]
+    pub log_max_bytes: u64,
+    /// Rotated files kept besides the current one (`.1` newest).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub log_keep: u32,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     pub argv: Vec<String>,

@@ -37,7 +37,7 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     }
     let Some(py) = python() else { return };
     let model = tiny_model(&py, 0);
-    let mut c = Cluster::start(2);
+    let mut c = Cluster::start_as(2, "garnet-d");
     let _cleanup = crate::common::NodeCleanup(c.nodes.iter().map(|n| home_of(&n.user)).collect());
     let s3 = S3Server::start(&py, c.path());
     let api = free_port();

@@ -94,7 +94,7 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     }
     let Some(py) = python() else { return };
     let (model_a, model_b) = (tiny_model(&py, 0), tiny_model(&py, 1));
-    let c = Cluster::start(3); // node3: a spare for `--via`
+    let c = Cluster::start_as(3, "garnet-h"); // node3: a spare for `--via`
     let _cleanup = crate::common::NodeCleanup(c.nodes.iter().map(|n| home_of(&n.user)).collect());
     let s3 = S3Server::start(&py, c.path());
     // A model B can never load: the loader dies at start.

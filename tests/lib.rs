@@ -16,5 +16,6 @@ mod lock;
 mod model;
 mod monitor;
 mod router;
+mod router_limits;
 mod store;
 mod transport;

@@ -192,6 +192,7 @@ fn a_crashed_loader_is_restarted_and_its_exit_status_recorded() {
         run_dir: run.display().to_string(),
         restart: true,
         supervisor: Some(env!("CARGO_BIN_EXE_garnet").into()),
+        logs: Default::default(),
     };
     let sh = |script: String| std::process::Command::new("sh").arg("-c").arg(script).status().unwrap().code();
     assert_eq!(sh(process_start(&spec)), Some(0));

@@ -214,7 +214,7 @@ fn openai_sdk_through_the_router() {
 }
 
 /// `promtool check metrics` on the exposition (CI installs Debian's `prometheus` for it).
-fn promtool_check(text: &str) {
+pub(crate) fn promtool_check(text: &str) {
     let Ok(mut child) = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())

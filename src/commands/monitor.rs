@@ -147,15 +147,35 @@ pub async fn admin_call(args: &crate::cli::AdminCallArgs) -> Result<ExitStatus> 
     }
 }
 
-/// `garnet supervise`: the process backend's supervisor. The program runs as a child (same stdout
-/// and stderr: the service's logs); each exit is recorded in the exit file; a failure (non-zero
+/// `garnet supervise`: the services' supervisor. The program runs as a child; its stdout and
+/// stderr go to size-rotated log files (`--log-out`, `--log-err`, see `node::logs`) or, without
+/// them, to the supervisor's own; each exit is recorded in the exit file; a failure (non-zero
 /// exit or a signal) restarts it after a backoff (1 s doubling to 30 s, reset after a minute up)
-/// when `--restart`; a clean exit ends the service. SIGTERM/SIGINT are passed to the program,
-/// which gets 25 s before SIGKILL.
+/// when `--restart` (the process backend; launchd and systemd restart the supervisor instead); a
+/// clean exit ends the service. SIGTERM/SIGINT are passed to the program, which gets 25 s before
+/// SIGKILL.
 pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
+    use std::process::Stdio;
     use tokio::signal::unix::{SignalKind, signal};
+
+    use crate::node::logs::{LogRotation, RotatingFile};
     let (Some(program), rest) = (args.argv.first(), &args.argv[1.min(args.argv.len())..]) else {
         return Err(crate::exit::UsageError("nothing to run".into()).into());
+    };
+    let rotation = LogRotation { max_bytes: args.log_max_bytes.max(1024), keep: args.log_keep };
+    let sink = |p: &Option<std::path::PathBuf>| -> Result<Option<Sink>> {
+        p.as_ref()
+            .map(|p| {
+                RotatingFile::open(p, rotation)
+                    .map(|f| std::sync::Arc::new(std::sync::Mutex::new(f)))
+                    .with_context(|| format!("cannot open log `{}`", p.display()))
+            })
+            .transpose()
+    };
+    let (out, err) = (sink(&args.log_out)?, sink(&args.log_err)?);
+    let note = |msg: String| match &err {
+        Some(e) => e.lock().unwrap_or_else(|p| p.into_inner()).write(format!("supervise: {msg}\n").as_bytes()),
+        None => eprintln!("supervise: {msg}"),
     };
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -163,17 +183,28 @@ pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
+        let piped = |s: &Option<Sink>| if s.is_some() { Stdio::piped() } else { Stdio::inherit() };
         let mut child = tokio::process::Command::new(program)
             .args(rest)
+            .stdout(piped(&out))
+            .stderr(piped(&err))
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start `{program}`"))?;
         let pid = child.id().map(|p| p as i32);
+        let mut pumps = Vec::new();
+        if let (Some(pipe), Some(s)) = (child.stdout.take(), &out) {
+            pumps.push(tokio::spawn(pump(pipe, s.clone())));
+        }
+        if let (Some(pipe), Some(s)) = (child.stderr.take(), &err) {
+            pumps.push(tokio::spawn(pump(pipe, s.clone())));
+        }
         let status = tokio::select! {
             s = child.wait() => s?,
-            _ = term.recv() => return stop(&mut child, pid).await,
-            _ = int.recv() => return stop(&mut child, pid).await,
+            _ = term.recv() => return stop(&mut child, pid, pumps).await,
+            _ = int.recv() => return stop(&mut child, pid, pumps).await,
         };
+        drain(pumps).await;
         use std::os::unix::process::ExitStatusExt;
         let record = serde_json::json!({
             "at": jiff::Timestamp::now().to_string(), "exit_code": status.code(), "signal": status.signal(),
@@ -181,7 +212,7 @@ pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
         });
         let tmp = args.exit_file.with_extension("exit.tmp");
         if std::fs::write(&tmp, format!("{record}\n")).and_then(|()| std::fs::rename(&tmp, &args.exit_file)).is_err() {
-            eprintln!("supervise: cannot write `{}`", args.exit_file.display());
+            note(format!("cannot write `{}`", args.exit_file.display()));
         }
         if status.success() || !args.restart {
             return Ok(if status.success() { ExitStatus::Success } else { ExitStatus::Failure });
@@ -189,7 +220,7 @@ pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
         if started.elapsed() > Duration::from_secs(60) {
             backoff = Duration::from_secs(1);
         }
-        eprintln!("supervise: `{program}` ended ({status}); starting it again in {}s", backoff.as_secs());
+        note(format!("`{program}` ended ({status}); starting it again in {}s", backoff.as_secs()));
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = term.recv() => return Ok(ExitStatus::Success),
@@ -200,12 +231,47 @@ pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
     }
 }
 
-async fn stop(child: &mut tokio::process::Child, pid: Option<i32>) -> Result<ExitStatus> {
+type Sink = std::sync::Arc<std::sync::Mutex<crate::node::logs::RotatingFile>>;
+
+/// Copies a child's output into its log, a line at a time (a line longer than the read buffer in
+/// pieces), until the pipe closes.
+async fn pump(pipe: impl tokio::io::AsyncRead + Unpin, sink: Sink) {
+    use tokio::io::AsyncBufReadExt;
+    let mut r = tokio::io::BufReader::with_capacity(16 * 1024, pipe);
+    loop {
+        let n = match r.fill_buf().await {
+            Ok([]) | Err(_) => return,
+            Ok(buf) => {
+                let n = memchr::memchr(b'\n', buf).map_or(buf.len(), |i| i + 1);
+                sink.lock().unwrap_or_else(|p| p.into_inner()).write(&buf[..n]);
+                n
+            }
+        };
+        r.consume(n);
+    }
+}
+
+/// Waits (briefly) for the log pumps to copy what the program wrote last.
+async fn drain(pumps: Vec<tokio::task::JoinHandle<()>>) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        for p in pumps {
+            let _ = p.await;
+        }
+    })
+    .await;
+}
+
+async fn stop(
+    child: &mut tokio::process::Child,
+    pid: Option<i32>,
+    pumps: Vec<tokio::task::JoinHandle<()>>,
+) -> Result<ExitStatus> {
     if let Some(pid) = pid {
         unsafe { libc::kill(pid, libc::SIGTERM) };
     }
     if tokio::time::timeout(Duration::from_secs(25), child.wait()).await.is_err() {
         let _ = child.kill().await;
     }
+    drain(pumps).await;
     Ok(ExitStatus::Success)
 }

@@ -77,6 +77,25 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let r = router::Router::new(&routes, Options { api_keys, admin_token, body_limit: args.body_limit, workers })
         .map_err(|e| UsageError(format!("{source}: {e}")))?;
 
+    // Each client connection is a descriptor: run with the hard open-file limit (launchd's
+    // default soft limit is 256), and keep the connection cap within it.
+    match crate::router::conns::raise_nofile_limit() {
+        Some((before, after)) => {
+            r.conns.set_fd_limit(after);
+            if after != before {
+                eprintln!("router: open-file limit raised from {before} to {after}");
+            }
+            let cap = r.table.load().limits.max_connections;
+            let budget = r.conns.fd_budget.load(std::sync::atomic::Ordering::Relaxed);
+            if budget < cap {
+                eprintln!(
+                    "router: the open-file limit ({after}) holds client connections to {budget} (limits.max_connections is {cap})"
+                );
+            }
+        }
+        None => tracing::warn!("cannot read the open-file limit"),
+    }
+
     // The first listener resolves a `:0` port; the others join it on the same port.
     let first = bind(resolve(&listen)?, true).with_context(|| format!("cannot listen on `{listen}`"))?;
     let api_addr = first.local_addr()?;

@@ -197,6 +197,7 @@ pub struct RouterSpec {
     pub listen: String,
     pub admin_listen: String,
     pub token_file: Option<PathBuf>,
+    pub limits: crate::router::table::Limits,
 }
 
 impl StoreSpec {
@@ -689,6 +690,16 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             listen: check(&r.listen, "listen", "0.0.0.0:8080"),
             admin_listen: check(&r.admin_listen, "admin_listen", "127.0.0.1:8081"),
             token_file: r.token_file.as_ref().map(|p| expand_path(dir, p)),
+            limits: match &r.limits {
+                None => Default::default(),
+                Some(l) => {
+                    if let Err(e) = l.value.check() {
+                        let (line, col) = at(l);
+                        diags.push(Diagnostic::new(line, col, "router.limits", e));
+                    }
+                    l.value
+                }
+            },
         }
     });
 

@@ -50,6 +50,9 @@ pub struct DeployConfig {
     /// Extra arguments for every `mlx_lm.server`.
     #[serde(default)]
     pub loader_args: Vec<String>,
+    /// Size-based rotation of every service's logs on the nodes (default: 10 MiB, 3 kept).
+    #[serde(default)]
+    pub logs: crate::node::logs::LogRotation,
 }
 
 /// The monitor every node runs.
@@ -246,6 +249,8 @@ pub struct RouterConfig {
     pub listen: Option<Spanned<String>>,
     pub admin_listen: Option<Spanned<String>>,
     pub token_file: Option<PathBuf>,
+    /// Client connection limits (timeouts, connection cap, JSON depth); see `docs/router.md`.
+    pub limits: Option<Spanned<crate::router::table::Limits>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

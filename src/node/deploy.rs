@@ -378,6 +378,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             run_dir: run_dir.clone(),
             restart: true,
             supervisor: Some(garnet.clone()),
+            logs: inv.deploy.logs,
         };
         // Not the routes: a running router takes new routes through its admin API (below), so a
         // placement change never restarts it.
@@ -388,7 +389,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         }
     }
     // Not the node config: the monitor reloads it when it changes (a hot-swap changes its loaders).
-    services.push((monitor_spec(&h), [binary.sha256.as_bytes(), &cred_digest].concat(), None));
+    services.push((monitor_spec(&h, inv.deploy.logs), [binary.sha256.as_bytes(), &cred_digest].concat(), None));
 
     let mut checks = Vec::new();
     for (spec, deps, check) in &services {
@@ -498,6 +499,7 @@ pub fn loader_spec(node: &Node, h: &str, python: &str, m: &ModelSpec, inv: &Inve
         run_dir: format!("{h}/run"),
         restart: true,
         supervisor: Some(format!("{h}/bin/garnet")),
+        logs: inv.deploy.logs,
     };
     (spec, format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port)))
 }
@@ -550,7 +552,7 @@ pub fn apply_routes(h: &str, admin_url: &str) -> Action {
 }
 
 /// The monitor's service.
-fn monitor_spec(h: &str) -> ServiceSpec {
+fn monitor_spec(h: &str, logs: crate::node::logs::LogRotation) -> ServiceSpec {
     ServiceSpec {
         name: "garnet-monitor".into(),
         program: format!("{h}/bin/garnet"),
@@ -560,6 +562,7 @@ fn monitor_spec(h: &str) -> ServiceSpec {
         run_dir: format!("{h}/run"),
         restart: true,
         supervisor: Some(format!("{h}/bin/garnet")),
+        logs,
     }
 }
 
@@ -645,7 +648,7 @@ pub fn offboard_steps(
             Some(Duration::from_secs(30)),
         ),
     )];
-    let monitor = monitor_spec(&h);
+    let monitor = monitor_spec(&h, inv.deploy.logs);
     let def_path = service::definition_path(backend, &monitor, &t.home, &h);
     if remove_monitor {
         steps.push(step(

@@ -3,4 +3,5 @@
 pub mod config;
 pub mod deploy;
 pub mod facts;
+pub mod logs;
 pub mod service;

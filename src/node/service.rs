@@ -24,6 +24,8 @@ pub struct ServiceSpec {
     /// when it fails and records how it ended in `<run_dir>/<name>.exit`. Without one, a crashed
     /// process stays down. launchd and systemd supervise by themselves.
     pub supervisor: Option<String>,
+    /// How big its logs may grow (rotated by the supervisor; without one they are not rotated).
+    pub logs: crate::node::logs::LogRotation,
 }
 
 impl ServiceSpec {
@@ -37,6 +39,18 @@ impl ServiceSpec {
     pub fn stderr_log(&self) -> String {
         format!("{}/{}.err.log", self.run_dir, self.name)
     }
+    /// Where the service manager sends the supervisor's own output (only what it says before its
+    /// rotated logs are open; the program's output is in the `.out`/`.err` logs).
+    pub fn supervisor_log(&self) -> String {
+        format!("{}/{}.supervise.log", self.run_dir, self.name)
+    }
+    /// The manager's stdout and stderr files: the supervisor's log when supervised, else the logs.
+    fn manager_logs(&self) -> (String, String) {
+        match &self.supervisor {
+            Some(_) => (self.supervisor_log(), self.supervisor_log()),
+            None => (self.stdout_log(), self.stderr_log()),
+        }
+    }
     pub fn pidfile(&self) -> String {
         format!("{}/{}.pid", self.run_dir, self.name)
     }
@@ -47,14 +61,39 @@ impl ServiceSpec {
     fn argv(&self) -> Vec<String> {
         std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
     }
+    /// What the service manager runs: the program under `garnet supervise` when there is a
+    /// supervisor (logs rotated, exits recorded; restarts too when `restart_here`, i.e. on the
+    /// process backend, where nothing else restarts it).
+    fn command(&self, restart_here: bool) -> Vec<String> {
+        let Some(sup) = &self.supervisor else { return self.argv() };
+        let mut w = vec![sup.clone(), "supervise".into(), "--exit-file".into(), self.exit_file()];
+        if restart_here && self.restart {
+            w.push("--restart".into());
+        }
+        w.extend([
+            "--log-out".into(),
+            self.stdout_log(),
+            "--log-err".into(),
+            self.stderr_log(),
+            "--log-max-bytes".into(),
+            self.logs.max_bytes.to_string(),
+            "--log-keep".into(),
+            self.logs.keep.to_string(),
+            "--".into(),
+        ]);
+        w.into_iter().chain(self.argv()).collect()
+    }
 }
+
+/// Open-file limit set for every service (the router raises its soft limit to the hard one).
+pub const NOFILE: u64 = 65_536;
 
 /// The LaunchAgent property list.
 pub fn launchd_plist(s: &ServiceSpec) -> String {
     use plist::{Dictionary, Value};
     let mut d = Dictionary::new();
     d.insert("Label".into(), Value::String(s.label()));
-    d.insert("ProgramArguments".into(), Value::Array(s.argv().into_iter().map(Value::String).collect()));
+    d.insert("ProgramArguments".into(), Value::Array(s.command(false).into_iter().map(Value::String).collect()));
     if !s.env.is_empty() {
         let env: Dictionary = s.env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         d.insert("EnvironmentVariables".into(), Value::Dictionary(env));
@@ -69,8 +108,14 @@ pub fn launchd_plist(s: &ServiceSpec) -> String {
         d.insert("KeepAlive".into(), Value::Dictionary(k));
         d.insert("ThrottleInterval".into(), Value::Integer(5.into()));
     }
-    d.insert("StandardOutPath".into(), Value::String(s.stdout_log()));
-    d.insert("StandardErrorPath".into(), Value::String(s.stderr_log()));
+    let (out, err) = s.manager_logs();
+    d.insert("StandardOutPath".into(), Value::String(out));
+    d.insert("StandardErrorPath".into(), Value::String(err));
+    // Each client connection and model file is a descriptor; launchd's default soft limit is 256.
+    let mut files = Dictionary::new();
+    files.insert("NumberOfFiles".into(), Value::Integer(NOFILE.into()));
+    d.insert("SoftResourceLimits".into(), Value::Dictionary(files.clone()));
+    d.insert("HardResourceLimits".into(), Value::Dictionary(files));
     d.insert("ProcessType".into(), Value::String("Interactive".into()));
     let mut out = Vec::new();
     Value::Dictionary(d).to_writer_xml(&mut out).expect("plist serializes");
@@ -88,7 +133,7 @@ pub fn systemd_unit(s: &ServiceSpec) -> String {
     let mut u = format!(
         "[Unit]\nDescription=garnet {}\nAfter=network-online.target\n\n[Service]\nType=simple\nExecStart={}\n",
         s.name,
-        s.argv().iter().map(|a| sd_quote(a)).collect::<Vec<_>>().join(" ")
+        s.command(false).iter().map(|a| sd_quote(a)).collect::<Vec<_>>().join(" ")
     );
     for (k, v) in &s.env {
         u.push_str(&format!("Environment={}\n", sd_quote(&format!("{k}={v}"))));
@@ -99,7 +144,8 @@ pub fn systemd_unit(s: &ServiceSpec) -> String {
     if s.restart {
         u.push_str("Restart=on-failure\nRestartSec=5\n");
     }
-    u.push_str(&format!("StandardOutput=append:{}\nStandardError=append:{}\n", s.stdout_log(), s.stderr_log()));
+    let (out, err) = s.manager_logs();
+    u.push_str(&format!("StandardOutput=append:{out}\nStandardError=append:{err}\nLimitNOFILE={NOFILE}\n"));
     u.push_str("KillSignal=SIGTERM\nTimeoutStopSec=30\n\n[Install]\nWantedBy=default.target\n");
     u
 }
@@ -110,15 +156,8 @@ pub const UNCHANGED: i32 = 100;
 /// Shell to start the service as a detached process with a pidfile (exit 100 if it already runs).
 pub fn process_start(s: &ServiceSpec) -> String {
     let env: String = s.env.iter().map(|(k, v)| format!("{k}={} ", shell_quote(v))).collect();
-    let mut argv = s.argv();
-    if let Some(sup) = &s.supervisor {
-        let mut w = vec![sup.clone(), "supervise".into(), "--exit-file".into(), s.exit_file()];
-        if s.restart {
-            w.push("--restart".into());
-        }
-        w.push("--".into());
-        argv = w.into_iter().chain(argv).collect();
-    }
+    let argv = s.command(true);
+    let (out, err) = s.manager_logs();
     let cmd: String = argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
     let cd = s.working_dir.as_deref().map(|w| format!("cd {} && ", shell_quote(w))).unwrap_or_default();
     format!(
@@ -128,8 +167,8 @@ pub fn process_start(s: &ServiceSpec) -> String {
          echo $! > \"$p\"",
         dir = shell_quote(&s.run_dir),
         pid = shell_quote(&s.pidfile()),
-        out = shell_quote(&s.stdout_log()),
-        err = shell_quote(&s.stderr_log()),
+        out = shell_quote(&out),
+        err = shell_quote(&err),
     )
 }
 
@@ -255,6 +294,7 @@ mod tests {
             run_dir: run_dir.into(),
             restart: true,
             supervisor: None,
+            logs: Default::default(),
         }
     }
 

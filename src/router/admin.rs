@@ -29,6 +29,7 @@ fn backend_json(b: &Backend) -> Value {
         "max_concurrency": b.max_concurrency.load(Ordering::Relaxed),
         "requests": b.counters.requests.load(Ordering::Relaxed),
         "failures": b.counters.failures.load(Ordering::Relaxed),
+        "rejected": b.counters.rejected.load(Ordering::Relaxed),
         "prompt_tokens": b.counters.prompt_tokens.load(Ordering::Relaxed),
         "completion_tokens": b.counters.completion_tokens.load(Ordering::Relaxed),
         "cached_tokens": b.counters.cached_tokens.load(Ordering::Relaxed),
@@ -43,8 +44,7 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Result<Response<B
             "the admin API is disabled: no token file configured",
         )
     })?;
-    let given =
-        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(super::proxy::bearer);
     if !given.is_some_and(|g| constant_time_eq(g.trim().as_bytes(), token.as_bytes())) {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_request_error", "missing or wrong admin token")
             .code("invalid_admin_token"));

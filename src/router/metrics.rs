@@ -96,11 +96,40 @@ fn esc(s: &str) -> String {
 /// Which histogram of a model's metrics.
 type Pick = fn(&ModelMetrics) -> &Histogram;
 
-pub fn render(t: &Table) -> String {
+pub fn render(t: &Table, conns: &super::conns::ConnStats) -> String {
     let mut o = String::with_capacity(4096);
     let family = |o: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
+    family(&mut o, "garnet_router_connections_open", "gauge", "Client connections open now.");
+    let _ = writeln!(o, "garnet_router_connections_open {}", conns.open.load(Ordering::Relaxed));
+    family(
+        &mut o,
+        "garnet_router_connections_max",
+        "gauge",
+        "Client connections allowed (limits and open-file limit).",
+    );
+    let max = t.limits.max_connections.min(conns.fd_budget.load(Ordering::Relaxed));
+    let _ = writeln!(o, "garnet_router_connections_max {max}");
+    family(&mut o, "garnet_router_connections_accepted_total", "counter", "Client connections accepted.");
+    let _ = writeln!(o, "garnet_router_connections_accepted_total {}", conns.accepted.load(Ordering::Relaxed));
+    family(
+        &mut o,
+        "garnet_router_connections_closed_total",
+        "counter",
+        "Client connections refused or closed by a limit: over max_connections, a head or body too slow, an answer not read.",
+    );
+    for (reason, v) in [
+        ("over_limit", &conns.refused),
+        ("slow_head", &conns.slow_heads),
+        ("slow_body", &conns.slow_bodies),
+        ("slow_read", &conns.slow_reads),
+    ] {
+        let _ =
+            writeln!(o, "garnet_router_connections_closed_total{{reason=\"{reason}\"}} {}", v.load(Ordering::Relaxed));
+    }
+    family(&mut o, "garnet_router_accept_errors_total", "counter", "Failed accepts (out of descriptors or buffers).");
+    let _ = writeln!(o, "garnet_router_accept_errors_total {}", conns.accept_errors.load(Ordering::Relaxed));
     family(
         &mut o,
         "garnet_router_requests_total",
@@ -114,9 +143,18 @@ pub fn render(t: &Table) -> String {
             let _ = writeln!(o, "garnet_router_requests_total{{model=\"{}\",code=\"{c}\"}} {n}", esc(m));
         }
     }
-    let per_backend: [(&str, &str, &str); 5] = [
+    let per_backend: [(&str, &str, &str); 6] = [
         ("garnet_router_backend_requests_total", "counter", "Requests sent to a backend."),
-        ("garnet_router_backend_failures_total", "counter", "Requests a backend failed (connect, status, mid-stream)."),
+        (
+            "garnet_router_backend_failures_total",
+            "counter",
+            "Requests a backend failed (connect, 5xx, no or broken answer).",
+        ),
+        (
+            "garnet_router_backend_rejected_total",
+            "counter",
+            "Requests a backend refused as invalid (4xx): the client's error.",
+        ),
         ("garnet_router_prompt_tokens_total", "counter", "Prompt tokens, as the loader reported them."),
         ("garnet_router_generation_tokens_total", "counter", "Completion tokens, as the loader reported them."),
         ("garnet_router_cached_prompt_tokens_total", "counter", "Prompt tokens served from the loader's prompt cache."),
@@ -129,6 +167,7 @@ pub fn render(t: &Table) -> String {
                 let v = match name {
                     "garnet_router_backend_requests_total" => &c.requests,
                     "garnet_router_backend_failures_total" => &c.failures,
+                    "garnet_router_backend_rejected_total" => &c.rejected,
                     "garnet_router_prompt_tokens_total" => &c.prompt_tokens,
                     "garnet_router_generation_tokens_total" => &c.completion_tokens,
                     _ => &c.cached_tokens,

@@ -10,6 +10,7 @@
 //! on another backend.
 
 pub mod admin;
+pub mod conns;
 pub mod error;
 pub mod h1;
 pub mod metrics;
@@ -117,6 +118,8 @@ pub fn upstream_client(connect: Duration) -> UpstreamClient {
 pub struct Router {
     pub table: ArcSwap<Table>,
     pub options: Options,
+    /// Open client connections and why some were refused or closed (all serving threads).
+    pub conns: Arc<conns::ConnStats>,
 }
 
 impl Router {
@@ -126,7 +129,7 @@ impl Router {
         if options.body_limit == 0 {
             options.body_limit = 4 << 20;
         }
-        Ok(Arc::new(Router { table: ArcSwap::from_pointee(table), options }))
+        Ok(Arc::new(Router { table: ArcSwap::from_pointee(table), options, conns: Arc::new(conns::ConnStats::new()) }))
     }
 
     /// Replaces the routing table atomically; in-flight requests keep their backends.
@@ -152,17 +155,44 @@ pub async fn serve(
     // their request; the sender learns when the last one is gone.
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
+    // Out of descriptors, accepts pause (5 ms doubling to 1 s) instead of spinning.
+    let (mut api_backoff, mut admin_backoff) = (conns::AcceptBackoff::default(), conns::AcceptBackoff::default());
+    let (mut api_resume, mut admin_resume): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
+    let now = tokio::time::Instant::now;
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted { Ok(a) => a, Err(e) => { tracing::warn!("accept: {e}"); continue; } };
-                tokio::spawn(server::serve_conn(router.clone(), stream, stop_rx.clone()));
+            accepted = listener.accept(), if api_resume.is_none() => match accepted {
+                Ok((stream, _)) => {
+                    api_backoff.succeeded("accept");
+                    let cap = router.table.load().limits.max_connections;
+                    match router.conns.admit(cap) {
+                        Some(guard) => {
+                            tokio::spawn(server::serve_conn(router.clone(), stream, stop_rx.clone(), guard));
+                        }
+                        None => server::refuse(stream),
+                    }
+                }
+                Err(e) if conns::is_resource_error(&e) => {
+                    router.conns.accept_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    api_resume = Some(now() + api_backoff.failed(&e, "accept"));
+                }
+                Err(e) => tracing::debug!("accept: {e}"), // the connection's own failure (reset in the backlog)
+            },
+            () = tokio::time::sleep_until(api_resume.unwrap_or_else(now)), if api_resume.is_some() => api_resume = None,
+            accepted = async { admin.as_ref().unwrap().accept().await }, if admin.is_some() && admin_resume.is_none() => {
+                match accepted {
+                    Ok((stream, peer)) => {
+                        admin_backoff.succeeded("admin accept");
+                        let r = router.clone();
+                        spawn_conn(&graceful, stream, peer, move |req| admin::handle(r.clone(), req));
+                    }
+                    Err(e) if conns::is_resource_error(&e) => {
+                        admin_resume = Some(now() + admin_backoff.failed(&e, "admin accept"));
+                    }
+                    Err(e) => tracing::debug!("admin accept: {e}"),
+                }
             }
-            accepted = async { admin.as_ref().unwrap().accept().await }, if admin.is_some() => {
-                let (stream, peer) = match accepted { Ok(a) => a, Err(e) => { tracing::warn!("admin accept: {e}"); continue; } };
-                let r = router.clone();
-                spawn_conn(&graceful, stream, peer, move |req| admin::handle(r.clone(), req));
-            }
+            () = tokio::time::sleep_until(admin_resume.unwrap_or_else(now)), if admin_resume.is_some() => admin_resume = None,
             () = &mut shutdown => break,
         }
     }

@@ -27,7 +27,7 @@ pub async fn handle(router: Arc<Router>, req: ApiRequest) -> Response<Body> {
             Ok(()) => models(&router),
         },
         (&Method::GET, "/metrics") => {
-            let text = super::metrics::render(&router.table.load());
+            let text = super::metrics::render(&router.table.load(), &router.conns);
             Response::builder()
                 .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
                 .body(super::full(text))
@@ -83,7 +83,8 @@ fn models(router: &Router) -> Response<Body> {
 
 fn authorize(router: &Router, req: &ApiRequest) -> Result<(), ApiError> {
     let Some(keys) = &router.options.api_keys else { return Ok(()) };
-    let given = req.authorization.as_deref().and_then(|v| v.strip_prefix("Bearer "));
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer KEY` is as good as `Bearer KEY`.
+    let given = req.authorization.as_deref().and_then(bearer);
     match given {
         Some(k) if keys.iter().any(|key| constant_time_eq(key.as_bytes(), k.trim().as_bytes())) => Ok(()),
         Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_request_error", "Incorrect API key provided.")
@@ -95,6 +96,12 @@ fn authorize(router: &Router, req: &ApiRequest) -> Result<(), ApiError> {
         )
         .code("invalid_api_key")),
     }
+}
+
+/// The credentials of an `Authorization: Bearer …` value, the scheme matched in any case.
+pub(crate) fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -192,6 +199,14 @@ async fn completion(
     if body.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("The request body must be a JSON object.", None).code("invalid_json"));
     }
+    let max_depth = router.table.load().limits.max_json_depth;
+    if super::rewrite::nests_deeper_than(&body, max_depth) {
+        return Err(ApiError::invalid(
+            format!("The request body nests arrays or objects deeper than {max_depth} levels."),
+            None,
+        )
+        .code("invalid_json"));
+    }
     let mut obj = super::rewrite::Members::parse(&body).map_err(|e| {
         ApiError::invalid(format!("We could not parse the JSON body of your request: {e}."), None).code("invalid_json")
     })?;
@@ -222,6 +237,28 @@ async fn completion(
             Some(_) => return Err(ApiError::invalid("`prompt` must be a string or an array.", Some("prompt"))),
             None => return Err(ApiError::invalid("Missing required parameter: 'prompt'.", Some("prompt"))),
         },
+    }
+
+    // One choice per request: the loader (mlx_lm.server) would silently answer `n: 4` with one.
+    for key in ["n", "best_of"] {
+        match obj.get(key).map(serde_json::from_str::<u64>) {
+            None | Some(Ok(1)) => {}
+            Some(Ok(n)) => {
+                return Err(ApiError::invalid(
+                    format!(
+                        "`{key}` is {n}, but this model's loader generates one choice per request: send {n} requests instead."
+                    ),
+                    Some(if key == "n" { "n" } else { "best_of" }),
+                )
+                .code("unsupported_value"));
+            }
+            Some(Err(_)) => {
+                return Err(ApiError::invalid(
+                    format!("`{key}` must be a positive integer."),
+                    Some(if key == "n" { "n" } else { "best_of" }),
+                ));
+            }
+        }
     }
 
     // max_tokens: capped, and set when absent (the loader's own default ignores the context).
@@ -293,10 +330,22 @@ async fn completion(
                 )
                 .code("upstream_timeout"));
             }
+            Ok(Err(e)) if !e.unsent => {
+                // The loader got the request and failed on it: not retried elsewhere (a request
+                // that crashes one loader would crash them all).
+                b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(backend = %b.id, "upstream request failed: {e}");
+                return Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "server_error",
+                    format!("Backend `{}` failed on this request: {e}.", b.id),
+                )
+                .code("upstream_error"));
+            }
             Ok(Err(e)) => {
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
-                // Nothing reached the client yet: try another backend.
-                tracing::warn!(backend = %b.id, "upstream request failed before any byte: {e}");
+                // The loader never got it, nothing reached the client: try another backend.
+                tracing::warn!(backend = %b.id, "upstream request not delivered: {e}");
                 tried.push(b.id.clone());
                 drop(slot);
                 if tried.len() >= route.backends.len() {
@@ -325,7 +374,12 @@ async fn completion(
             Answer::Whole(status, body) => (status, body),
         };
         if !(200..300).contains(&status) {
-            b.counters.failures.fetch_add(1, Ordering::Relaxed);
+            // A 4xx is the loader refusing this request: the client's error, not the backend's.
+            if (400..500).contains(&status) {
+                b.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            } else {
+                b.counters.failures.fetch_add(1, Ordering::Relaxed);
+            }
             let body = body.unwrap_or_default();
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             let as_json: Option<Value> = serde_json::from_slice(&body).ok();

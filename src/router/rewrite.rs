@@ -42,6 +42,36 @@ pub fn swap_model(body: &[u8], from_json: &[u8], to_json: &[u8]) -> Option<Vec<u
     None
 }
 
+/// Whether `body` nests arrays and objects deeper than `max` (brackets inside strings do not
+/// count). One pass, no allocation: a check that runs before any parser or loader sees the body,
+/// since a deep value is what makes recursive parsers (the loader's among them) fail.
+pub fn nests_deeper_than(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &c in body {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 #[derive(Deserialize)]
 struct Peek {
     #[serde(default)]
@@ -161,6 +191,16 @@ impl<'de> Deserialize<'de> for Members<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_depth_ignores_strings() {
+        assert!(!nests_deeper_than(br#"{"a":[1,{"b":2}]}"#, 3));
+        assert!(nests_deeper_than(br#"{"a":[1,{"b":[2]}]}"#, 3));
+        assert!(!nests_deeper_than(br#"{"a":"[[[[[[\"[[[["}"#, 1));
+        assert!(nests_deeper_than(&[b'['; 100_000], 128));
+        // An escaped backslash ends before the quote: the string closes there.
+        assert!(nests_deeper_than(br#"{"a":"x\\",  "b":[[[]]]}"#, 3));
+    }
 
     #[test]
     fn members_keep_order_and_raw_values() {

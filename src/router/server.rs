@@ -28,10 +28,6 @@ use super::{Body, Router};
 
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
-/// An idle kept-alive connection is closed after this long (nginx's default).
-const KEEP_ALIVE: Duration = Duration::from_secs(75);
-/// A request head or body that stalls this long closes the connection.
-const READ_STALL: Duration = Duration::from_secs(30);
 
 /// What the OpenAI handlers need of a request.
 pub struct ApiRequest {
@@ -141,17 +137,73 @@ fn parse_head(buf: &mut BytesMut) -> Parsed {
     Parsed::Head(Head { method, path, http11, framing, close, expect_continue, authorization })
 }
 
-/// Serves one client connection until it closes, idles out, breaks the protocol, or `stop` is
-/// raised (then it finishes the request in progress and closes).
-pub(super) async fn serve_conn(router: Arc<Router>, mut io: TcpStream, mut stop: watch::Receiver<bool>) {
+/// A connection over the cap: a 503 if the socket takes it at once, then closed.
+pub(super) fn refuse(io: TcpStream) {
+    let e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_error",
+        "The router is at its connection limit; retry shortly.",
+    )
+    .code("too_many_connections");
+    let _ = io.try_write(&canned(e));
+}
+
+/// An error answer as bytes, for writes that must not wait (`try_write`).
+fn canned(e: ApiError) -> Vec<u8> {
+    let (parts, body) = e.response().into_parts();
+    let body = match body {
+        Body::Full(b) => b.unwrap_or_default(),
+        Body::Channel(_) => Bytes::new(),
+    };
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        parts.status.as_str(),
+        parts.status.canonical_reason().unwrap_or(""),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+fn timed_out(what: &str) -> ApiError {
+    ApiError::new(StatusCode::REQUEST_TIMEOUT, "invalid_request_error", format!("The request {what} came too slowly."))
+        .code("request_timeout")
+}
+
+/// Serves one client connection until it closes, idles out, breaks the protocol, is too slow, or
+/// `stop` is raised (then it finishes the request in progress and closes).
+///
+/// Deadlines (the routes' `limits`): the request head must arrive whole within
+/// `header_timeout_ms` of the connection's start (or of the first byte of a kept-alive
+/// connection's next request), however it trickles in; a body within `body_timeout_ms` plus a
+/// second per `body_min_rate` bytes; an idle kept-alive connection lasts `keep_alive_ms`; a write
+/// to a client that does not read waits at most `send_timeout_ms`.
+pub(super) async fn serve_conn(
+    router: Arc<Router>,
+    mut io: TcpStream,
+    mut stop: watch::Receiver<bool>,
+    _guard: super::conns::ConnGuard,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    use tokio::time::Instant;
     let _ = io.set_nodelay(true);
-    let mut buf = BytesMut::with_capacity(8 * 1024);
-    let mut out = Vec::with_capacity(1024);
-    // One timer for the whole connection's waits, moved at most once a second: re-arming a timer
-    // for every request would cost more than the wait itself.
-    let timer = tokio::time::sleep(KEEP_ALIVE);
+    let limits = router.table.load().limits;
+    let ms = Duration::from_millis;
+    let (header_timeout, keep_alive, send_timeout) =
+        (ms(limits.header_timeout_ms), ms(limits.keep_alive_ms), ms(limits.send_timeout_ms));
+    // Buffers are allocated when the client first sends something: a flood of idle connections
+    // costs a socket and a task each, not a read buffer.
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    // One timer for the whole connection's waits. It is moved earlier when a deadline comes
+    // sooner (a head starts), and when it fires early for a later deadline it is moved then:
+    // re-arming a timer for every request would cost more than the wait itself.
+    let mut head_deadline = Some(Instant::now() + header_timeout);
+    let mut idle_since = Instant::now();
+    let mut armed = head_deadline.unwrap_or(idle_since + keep_alive);
+    let timer = tokio::time::sleep_until(armed);
     tokio::pin!(timer);
-    let mut armed = (tokio::time::Instant::now(), KEEP_ALIVE);
     loop {
         // The head.
         let head = loop {
@@ -160,7 +212,15 @@ pub(super) async fn serve_conn(router: Arc<Router>, mut io: TcpStream, mut stop:
                     Parsed::Head(h) => break h,
                     Parsed::Partial => {}
                     Parsed::Bad(e) => {
-                        let _ = write_response(&mut io, &mut out, e.response(), true, true, false, &mut buf).await;
+                        let _ = write_response(
+                            &mut io,
+                            &mut out,
+                            e.response(),
+                            Reply::closing(true),
+                            &mut buf,
+                            send_timeout,
+                        )
+                        .await;
                         return;
                     }
                 }
@@ -169,24 +229,38 @@ pub(super) async fn serve_conn(router: Arc<Router>, mut io: TcpStream, mut stop:
             if idle && *stop.borrow() {
                 return;
             }
-            let limit = if idle { KEEP_ALIVE } else { READ_STALL };
-            let now = tokio::time::Instant::now();
-            if armed.1 != limit || now.duration_since(armed.0) > Duration::from_secs(1) {
-                timer.as_mut().reset(now + limit);
-                armed = (now, limit);
+            if !idle && head_deadline.is_none() {
+                head_deadline = Some(Instant::now() + header_timeout);
+            }
+            let due = head_deadline.unwrap_or(idle_since + keep_alive);
+            if due < armed {
+                timer.as_mut().reset(due);
+                armed = due;
             }
             tokio::select! {
-                r = h1::fill(&mut io, &mut buf) => {
+                r = fill_lazily(&mut io, &mut buf) => {
                     if !matches!(r, Ok(true)) {
                         return; // closed or failed: nothing is owed
                     }
                 }
-                () = &mut timer => return, // idle or stalled
+                () = &mut timer => {
+                    if Instant::now() < due {
+                        timer.as_mut().reset(due);
+                        armed = due;
+                        continue;
+                    }
+                    if !idle {
+                        router.conns.slow_heads.fetch_add(1, Relaxed);
+                        let _ = io.try_write(&canned(timed_out("head")));
+                    }
+                    return; // idle too long, or the head too slow
+                }
                 _ = stop.changed(), if idle => return,
             }
         };
+        head_deadline = None;
 
-        // The body, within the limit.
+        // The body, within the limit and the minimum rate.
         let limit = router.options.body_limit;
         let too_large = || {
             ApiError::new(
@@ -197,7 +271,8 @@ pub(super) async fn serve_conn(router: Arc<Router>, mut io: TcpStream, mut stop:
             .code("request_too_large")
         };
         if matches!(head.framing, Framing::Length(n) if n > limit as u64) {
-            let _ = write_response(&mut io, &mut out, too_large().response(), true, head.http11, false, &mut buf).await;
+            let r = too_large().response();
+            let _ = write_response(&mut io, &mut out, r, Reply::closing(head.http11), &mut buf, send_timeout).await;
             linger(io).await;
             return;
         }
@@ -208,24 +283,48 @@ pub(super) async fn serve_conn(router: Arc<Router>, mut io: TcpStream, mut stop:
                 if head.expect_continue && io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
                     return;
                 }
+                let started = Instant::now();
+                let grace = ms(limits.body_timeout_ms);
                 let mut all = BytesMut::new();
                 loop {
-                    match tokio::time::timeout(READ_STALL, decoder.chunk(&mut io, &mut buf)).await {
+                    let allowed = grace + Duration::from_secs_f64(all.len() as f64 / limits.body_min_rate as f64);
+                    match tokio::time::timeout_at(started + allowed, decoder.chunk(&mut io, &mut buf)).await {
                         Ok(Ok(Some(c))) if all.len() + c.len() <= limit => all.extend_from_slice(&c),
                         Ok(Ok(Some(_))) => {
                             let r = too_large().response();
-                            let _ = write_response(&mut io, &mut out, r, true, head.http11, false, &mut buf).await;
+                            let _ = write_response(
+                                &mut io,
+                                &mut out,
+                                r,
+                                Reply::closing(head.http11),
+                                &mut buf,
+                                send_timeout,
+                            )
+                            .await;
                             linger(io).await;
                             return;
                         }
                         Ok(Ok(None)) => break all.freeze(),
                         Ok(Err(DecodeError::Invalid(what))) => {
                             let e = ApiError::invalid(format!("Malformed request body: {what}."), None);
-                            let _ = write_response(&mut io, &mut out, e.response(), true, head.http11, false, &mut buf)
-                                .await;
+                            let r = e.response();
+                            let _ = write_response(
+                                &mut io,
+                                &mut out,
+                                r,
+                                Reply::closing(head.http11),
+                                &mut buf,
+                                send_timeout,
+                            )
+                            .await;
                             return;
                         }
-                        _ => return, // the client left or stalled
+                        Ok(Err(_)) => return, // the client left
+                        Err(_) => {
+                            router.conns.slow_bodies.fetch_add(1, Relaxed);
+                            let _ = io.try_write(&canned(timed_out("body")));
+                            return;
+                        }
                     }
                 }
             }
@@ -242,10 +341,40 @@ pub(super) async fn serve_conn(router: Arc<Router>, mut io: TcpStream, mut stop:
             () = client_gone(&mut io, &mut buf) => return,
         };
         let close = head.close || *stop.borrow();
-        match write_response(&mut io, &mut out, resp, close, head.http11, is_head, &mut buf).await {
+        match write_response(
+            &mut io,
+            &mut out,
+            resp,
+            Reply { close, http11: head.http11, head_only: is_head },
+            &mut buf,
+            send_timeout,
+        )
+        .await
+        {
             Ok(true) if !close => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                router.conns.slow_reads.fetch_add(1, Relaxed);
+                return;
+            }
             _ => return,
         }
+        idle_since = Instant::now();
+    }
+}
+
+/// Reads more into `buf`, allocating it only once the socket has something to read.
+async fn fill_lazily(io: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<bool> {
+    if buf.capacity() == 0 {
+        io.readable().await?;
+    }
+    h1::fill(io, buf).await
+}
+
+/// `write_all` that gives up after `limit` (a client that stopped reading).
+async fn send(w: &mut (impl tokio::io::AsyncWrite + Unpin), data: &[u8], limit: Duration) -> std::io::Result<()> {
+    match tokio::time::timeout(limit, w.write_all(data)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")),
     }
 }
 
@@ -296,17 +425,33 @@ fn http_date(out: &mut Vec<u8>) {
     });
 }
 
+/// How an answer is written: whether the connection closes after it, the client's HTTP version,
+/// and whether the request was `HEAD` (no body).
+#[derive(Clone, Copy)]
+struct Reply {
+    close: bool,
+    http11: bool,
+    head_only: bool,
+}
+
+impl Reply {
+    /// An answer after which the connection closes (refusals).
+    fn closing(http11: bool) -> Reply {
+        Reply { close: true, http11, head_only: false }
+    }
+}
+
 /// Writes `resp`; a stream is relayed as the relay produces it (chunked to HTTP/1.1 clients, to
 /// the end of the connection otherwise). Returns whether the connection may serve another request.
 async fn write_response(
     io: &mut TcpStream,
     out: &mut Vec<u8>,
     resp: hyper::Response<Body>,
-    mut close: bool,
-    http11: bool,
-    head_only: bool,
+    reply: Reply,
     buf: &mut BytesMut,
+    send_timeout: Duration,
 ) -> std::io::Result<bool> {
+    let Reply { mut close, http11, head_only } = reply;
     let (parts, body) = resp.into_parts();
     out.clear();
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -335,14 +480,14 @@ async fn write_response(
             if !head_only {
                 out.extend_from_slice(&b);
             }
-            io.write_all(out).await?;
+            send(io, out, send_timeout).await?;
             Ok(!close)
         }
         Body::Channel(mut rx) => {
             close |= !http11;
             out.extend_from_slice(if http11 { b"transfer-encoding: chunked\r\n" } else { b"" });
             out.extend_from_slice(if close { b"connection: close\r\n\r\n" } else { b"\r\n" });
-            io.write_all(out).await?;
+            send(io, out, send_timeout).await?;
             if head_only {
                 return Ok(false);
             }
@@ -382,7 +527,7 @@ async fn write_response(
                     }
                 };
                 if !out.is_empty() {
-                    wr.write_all(out).await?;
+                    send(&mut wr, out, send_timeout).await?;
                 }
                 if ended {
                     return Ok(http11 && !close);

@@ -16,6 +16,65 @@ use tokio::sync::Notify;
 #[serde(deny_unknown_fields)]
 pub struct RoutesConfig {
     pub models: Vec<ModelConfig>,
+    /// What clients may hold and how slowly they may send (router-wide; applied live with the routes).
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Router-wide limits on client connections: what a hostile or broken client can hold.
+/// Defaults follow nginx where it has an equivalent (`client_header_timeout`, `keepalive_timeout`,
+/// `send_timeout`) and Apache's `mod_reqtimeout` for the body's minimum rate.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Open client connections per router; beyond it a new connection gets a 503 and is closed
+    /// at once. Also held below the open-file limit (a quarter of it, at most 256, kept for loaders and files).
+    pub max_connections: usize,
+    /// Total time to receive a request head, from the connection's start (or a kept-alive
+    /// connection's first byte of the next request); each byte does not extend it.
+    pub header_timeout_ms: u64,
+    /// Grace for a request body, extended by one second per `body_min_rate` bytes received.
+    pub body_timeout_ms: u64,
+    /// Slowest accepted body upload, in bytes per second (after the grace).
+    pub body_min_rate: u64,
+    /// An idle kept-alive connection is closed after this long.
+    pub keep_alive_ms: u64,
+    /// Longest a write to the client may wait (a client that stops reading its answer).
+    pub send_timeout_ms: u64,
+    /// Deepest nesting of arrays and objects accepted in a request body (400 beyond).
+    pub max_json_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 8192,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            body_min_rate: 1024,
+            keep_alive_ms: 75_000,
+            send_timeout_ms: 60_000,
+            max_json_depth: 128,
+        }
+    }
+}
+
+impl Limits {
+    pub fn check(&self) -> Result<(), String> {
+        let zero = [
+            ("max_connections", self.max_connections as u64),
+            ("header_timeout_ms", self.header_timeout_ms),
+            ("body_timeout_ms", self.body_timeout_ms),
+            ("body_min_rate", self.body_min_rate),
+            ("keep_alive_ms", self.keep_alive_ms),
+            ("send_timeout_ms", self.send_timeout_ms),
+            ("max_json_depth", self.max_json_depth as u64),
+        ];
+        match zero.iter().find(|(_, v)| *v == 0) {
+            Some((name, _)) => Err(format!("limits.{name} must be at least 1")),
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -101,7 +160,10 @@ fn default_concurrency() -> usize {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub requests: AtomicU64,
+    /// Requests the backend failed (no connection, broken or missing answer, 5xx).
     pub failures: AtomicU64,
+    /// Requests the backend refused as invalid (4xx): the client's error, not the backend's.
+    pub rejected: AtomicU64,
     pub prompt_tokens: AtomicU64,
     pub completion_tokens: AtomicU64,
     pub cached_tokens: AtomicU64,
@@ -199,6 +261,7 @@ impl Route {
 #[derive(Debug, Default)]
 pub struct Table {
     pub routes: HashMap<String, Arc<Route>>,
+    pub limits: Limits,
     /// Model names in configuration order (for `/v1/models`).
     pub order: Vec<String>,
     pub version: u64,
@@ -213,6 +276,7 @@ impl Table {
                 live.insert(&b.id, b);
             }
         }
+        cfg.limits.check()?;
         let mut seen_ids = std::collections::HashSet::new();
         let mut routes = HashMap::new();
         let mut order = Vec::new();
@@ -278,7 +342,7 @@ impl Table {
                 }),
             );
         }
-        Ok(Table { routes, order, version: previous.version + 1 })
+        Ok(Table { routes, order, limits: cfg.limits, version: previous.version + 1 })
     }
 
     /// The table as config again (what `GET /admin/routes` returns).
@@ -308,6 +372,7 @@ impl Table {
                     }
                 })
                 .collect(),
+            limits: self.limits,
         }
     }
 
@@ -338,6 +403,7 @@ mod tests {
                     })
                     .collect(),
             }],
+            limits: Limits::default(),
         }
     }
 
@@ -415,7 +481,7 @@ impl RoutesConfig {
                 })
             })
             .collect();
-        RoutesConfig { models }
+        RoutesConfig { models, limits: inv.router.as_ref().map(|r| r.limits).unwrap_or_default() }
     }
 }
 

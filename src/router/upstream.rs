@@ -30,17 +30,24 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Whole answers up to this size are copied out of the read buffer rather than split off it.
 const COPY_UNDER: usize = 8 * 1024;
 
-/// Why a request failed. Every error happens before anything reached the router's client, so the
-/// router may retry it elsewhere; `before_response` says no byte of an answer arrived at all.
+/// Why a request failed. Every error happens before anything reached the router's client;
+/// `before_response` says no byte of an answer arrived at all, and `unsent` that the loader never
+/// got the request (no connection, or it refused the write): only then is retrying elsewhere
+/// safe, since a request a loader received and died on would take the next one down too.
 #[derive(Debug)]
 pub struct Error {
     pub message: String,
     pub before_response: bool,
+    pub unsent: bool,
 }
 
 impl Error {
     fn new(message: impl Into<String>, before_response: bool) -> Self {
-        Error { message: message.into(), before_response }
+        Error { message: message.into(), before_response, unsent: false }
+    }
+
+    fn unsent(message: impl Into<String>) -> Self {
+        Error { message: message.into(), before_response: true, unsent: true }
     }
 }
 
@@ -115,12 +122,13 @@ impl Pool {
     async fn connect(&self, timeout: Duration) -> Result<TcpStream, Error> {
         let io = match tokio::time::timeout(timeout, TcpStream::connect(&self.authority)).await {
             Err(_) => {
-                return Err(Error::new(
-                    format!("connect to {} timed out after {} ms", self.authority, timeout.as_millis()),
-                    true,
-                ));
+                return Err(Error::unsent(format!(
+                    "connect to {} timed out after {} ms",
+                    self.authority,
+                    timeout.as_millis()
+                )));
             }
-            Ok(Err(e)) => return Err(Error::new(format!("connect to {}: {e}", self.authority), true)),
+            Ok(Err(e)) => return Err(Error::unsent(format!("connect to {}: {e}", self.authority))),
             Ok(Ok(io)) => io,
         };
         let _ = io.set_nodelay(true);
@@ -166,7 +174,7 @@ impl Pool {
         worker: usize,
     ) -> Result<Response, Error> {
         if let Err(e) = io.write_all(req).await {
-            return Err(Error::new(format!("sending to {}: {e}", self.authority), true));
+            return Err(Error::unsent(format!("sending to {}: {e}", self.authority)));
         }
         loop {
             match h1::fill(&mut io, &mut buf).await {
@@ -465,7 +473,7 @@ mod tests {
         for want in ["closed the connection mid-answer", "bad chunk size", "chunk without its CRLF", "invalid HTTP"] {
             let e = get(&pool).await.unwrap_err();
             assert!(e.message.contains(want), "{e}");
-            assert!(!e.before_response);
+            assert!(!e.before_response && !e.unsent);
         }
     }
 
@@ -474,6 +482,6 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let pool = Arc::new(Pool::new(&format!("127.0.0.1:{port}"), 1));
         let e = get(&pool).await.unwrap_err();
-        assert!(e.before_response && e.message.contains("connect to 127.0.0.1"), "{e}");
+        assert!(e.before_response && e.unsent && e.message.contains("connect to 127.0.0.1"), "{e}");
     }
 }

@@ -176,15 +176,15 @@ impl RouterProc {
 
     /// `garnet [g's args] -o json router ARGS`, waiting for its `router_listening` line.
     pub fn spawn(dir: &Path, g: Garnet, args: &[String]) -> RouterProc {
+        Self::spawn_command(dir, g.args(["-o", "json", "router"]).args(args.iter().cloned()).command())
+    }
+
+    /// A prepared `garnet -o json router …` command (e.g. with limits set before exec), started
+    /// and waited for; its stderr goes to `DIR/router.log`.
+    pub fn spawn_command(dir: &Path, mut cmd: Command) -> RouterProc {
         let token = "admin-token-for-tests".to_string();
-        let mut child = g
-            .args(["-o", "json", "router"])
-            .args(args.iter().cloned())
-            .command()
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("router.log")).unwrap())
-            .spawn()
-            .unwrap();
+        let mut child =
+            cmd.stdout(Stdio::piped()).stderr(std::fs::File::create(dir.join("router.log")).unwrap()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
@@ -199,6 +199,10 @@ impl RouterProc {
 
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn admin(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {

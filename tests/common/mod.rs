@@ -108,8 +108,23 @@ impl Run {
     }
 }
 
-fn truncate(s: &str) -> &str {
-    &s[..s.len().min(4000)]
+/// The head of a long output, plus every line about a failure (failed steps, their output, node
+/// outcomes), which is what a reader of a failed test needs and what a plain cut would lose.
+fn truncate(s: &str) -> String {
+    if s.len() <= 4000 {
+        return s.to_string();
+    }
+    let mut end = 4000;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let telling: Vec<&str> = s[end..]
+        .lines()
+        .filter(|l| {
+            ["\"failed\"", "\"unreachable\"", "node_finished", "\"output\"", "error"].iter().any(|w| l.contains(w))
+        })
+        .collect();
+    format!("{}\n[… cut; the failure lines after it:]\n{}", &s[..end], telling.join("\n"))
 }
 
 /// Whether real-sshd tests can run here. CI installs everything, so there a missing piece fails
@@ -175,6 +190,13 @@ fn keygen(path: &Path) {
 impl Cluster {
     /// `n` running nodes: `node1..nodeN`, users `garnet-t1..garnet-tN`.
     pub fn start(n: usize) -> Cluster {
+        Cluster::start_as(n, "garnet-t")
+    }
+
+    /// `n` running nodes with users `<prefix>1..<prefix>N`. Tests that deploy services give
+    /// their cluster users of its own: services live in the user's home (`~/.garnet`), so two
+    /// such tests sharing users would stop and replace each other's routers and loaders.
+    pub fn start_as(n: usize, prefix: &str) -> Cluster {
         let dir = tempfile::Builder::new().prefix("g").tempdir().unwrap();
         let d = dir.path();
         // sshd reads authorized_keys as the target user.
@@ -193,7 +215,7 @@ impl Cluster {
         let mut known = String::new();
         let mut nodes = Vec::new();
         for i in 1..=n {
-            let user = format!("garnet-t{i}");
+            let user = format!("{prefix}{i}");
             ensure_user(&user);
             let k = NEXT_IP.fetch_add(1, Ordering::SeqCst);
             let ip =

@@ -17,7 +17,7 @@ fn inventory(c: &Cluster, py: &Path, model: &Path, s3: &S3Server, ports: (u16, u
          placement:\n  tiny: {{nodes: [{}]}}\n\
          router: {{listen: \"127.0.0.1:{api}\", admin_listen: \"127.0.0.1:{admin}\", token_file: {}/router.token}}\n\
          monitor: {{interval_secs: 2, health_port: {health}}}\n\
-         deploy: {{python: {}}}\n\
+         deploy: {{python: {}, logs: {{max_bytes: 1024, keep: 2}}}}\n\
          cost: {{retainer_usd_month: 1000, usd_per_kwh: 0.2}}\n",
         model.display(),
         c.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
@@ -90,6 +90,23 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     assert!(status["models"][0]["kv_cache_hit_rate"].as_f64().is_some(), "{status}");
     let text = g().args(["status"]).run();
     assert!(text.stdout.contains("tiny") && text.stdout.contains("per million tokens"), "{}", text.stdout);
+
+    // Every service's logs are rotated at the inventory's size, with at most `keep` old files.
+    for n in &c.nodes {
+        let run = home_of(&n.user).join(".garnet/run");
+        let mut rotated = 0;
+        for e in std::fs::read_dir(&run).unwrap().flatten() {
+            let name = e.file_name().into_string().unwrap();
+            if name.contains(".log") {
+                let len = e.metadata().unwrap().len();
+                assert!(len <= 1024, "{}: `{name}` is {len} bytes", n.name);
+                assert!(!name.ends_with(".log.3"), "{}: more than 2 rotated files: {name}", n.name);
+                rotated += usize::from(name.ends_with(".log.1"));
+            }
+        }
+        assert!(rotated > 0, "{}: no log was rotated", n.name);
+        assert!(run.join("garnet-loader-tiny.err.log").exists(), "{}: the loader's log is missing", n.name);
+    }
 
     // A second deploy changes nothing and restarts nothing.
     let pid = |i: usize, svc: &str| {

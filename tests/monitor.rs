@@ -290,3 +290,43 @@ fn pdu_power_command_feeds_the_samples() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.matches("no watts in its output").count(), 1, "{text}");
 }
+
+/// `garnet supervise` writes the program's stdout and stderr to logs rotated by size: each file
+/// within the limit, at most `--log-keep` old ones, no line lost at a rotation.
+#[test]
+fn supervised_logs_are_rotated_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_garnet"))
+        .args(["supervise", "--exit-file"])
+        .arg(d.join("p.exit"))
+        .arg("--log-out")
+        .arg(d.join("p.out.log"))
+        .arg("--log-err")
+        .arg(d.join("p.err.log"))
+        .args(["--log-max-bytes", "4096", "--log-keep", "2", "--", "sh", "-c"])
+        .arg("i=0; while [ $i -lt 3000 ]; do echo \"out line $i\"; echo \"err line $i\" >&2; i=$((i+1)); done; exit 3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the program failed, so does its supervisor without --restart");
+    let mut names: Vec<String> =
+        std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["p.err.log", "p.err.log.1", "p.err.log.2", "p.exit", "p.out.log", "p.out.log.1", "p.out.log.2"]);
+    for n in names.iter().filter(|n| n.contains(".log")) {
+        let len = std::fs::metadata(d.join(n)).unwrap().len();
+        assert!(len <= 4096, "{n}: {len} bytes");
+    }
+    // The newest lines are in the current file, and the three files hold one unbroken run.
+    let all: Vec<String> = ["p.out.log.2", "p.out.log.1", "p.out.log"]
+        .iter()
+        .flat_map(|f| std::fs::read_to_string(d.join(f)).unwrap().lines().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(all.last().unwrap(), "out line 2999");
+    let first: usize = all[0].rsplit(' ').next().unwrap().parse().unwrap();
+    for (k, line) in all.iter().enumerate() {
+        assert_eq!(line, &format!("out line {}", first + k), "a line was lost or cut");
+    }
+    let exit: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("p.exit")).unwrap()).unwrap();
+    assert_eq!(exit["exit_code"], 3);
+}

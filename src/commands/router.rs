@@ -85,7 +85,7 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
             if after != before {
                 eprintln!("router: open-file limit raised from {before} to {after}");
             }
-            let cap = r.table.load().limits.max_connections;
+            let cap = r.table.load().limits.max_connections.get();
             let budget = r.conns.fd_budget.load(std::sync::atomic::Ordering::Relaxed);
             if budget < cap {
                 eprintln!(

@@ -250,7 +250,7 @@ pub struct RouterConfig {
     pub admin_listen: Option<Spanned<String>>,
     pub token_file: Option<PathBuf>,
     /// Client connection limits (timeouts, connection cap, JSON depth); see `docs/router.md`.
-    pub limits: Option<Spanned<crate::router::table::Limits>>,
+    pub limits: Option<crate::router::table::Limits>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -310,6 +310,36 @@ mod tests {
         assert_eq!(d["EnvironmentVariables"].as_dictionary().unwrap()["NOTE"].as_string(), Some("50% \"quoted\""));
         assert_eq!(d["KeepAlive"].as_dictionary().unwrap()["SuccessfulExit"].as_boolean(), Some(false));
         assert_eq!(d["StandardErrorPath"].as_string(), Some("/Users/garnet/.garnet/run/garnet-loader-tiny.err.log"));
+        let files = |k: &str| d[k].as_dictionary().unwrap()["NumberOfFiles"].as_unsigned_integer();
+        assert_eq!((files("SoftResourceLimits"), files("HardResourceLimits")), (Some(NOFILE), Some(NOFILE)));
+    }
+
+    #[test]
+    fn supervised_services_rotate_their_logs_on_every_backend() {
+        let mut s = spec("/r");
+        s.supervisor = Some("/g/bin/garnet".into());
+        s.logs = crate::node::logs::LogRotation { max_bytes: 5000, keep: 4 };
+        let want_logs = ["--log-out", "/r/garnet-loader-tiny.out.log", "--log-err", "/r/garnet-loader-tiny.err.log"];
+        // launchd: the supervisor does not restart (launchd does), and its own output is apart.
+        let v = plist::Value::from_reader_xml(launchd_plist(&s).as_bytes()).unwrap();
+        let d = v.as_dictionary().unwrap();
+        let args: Vec<&str> =
+            d["ProgramArguments"].as_array().unwrap().iter().map(|a| a.as_string().unwrap()).collect();
+        assert_eq!(&args[..4], ["/g/bin/garnet", "supervise", "--exit-file", "/r/garnet-loader-tiny.exit"]);
+        assert!(args.windows(4).any(|w| w == want_logs), "{args:?}");
+        assert!(args.windows(2).any(|w| w == ["--log-max-bytes", "5000"]) && !args.contains(&"--restart"), "{args:?}");
+        assert_eq!(&args[args.len() - 3..], ["--", "/bin/sleep", "30"]);
+        assert_eq!(d["StandardErrorPath"].as_string(), Some("/r/garnet-loader-tiny.supervise.log"));
+        // systemd likewise, with the open-file limit.
+        let unit = systemd_unit(&s);
+        assert!(unit.contains("\"--log-keep\" \"4\"") && !unit.contains("--restart"), "{unit}");
+        assert!(
+            unit.contains("LimitNOFILE=65536\n") && unit.contains("append:/r/garnet-loader-tiny.supervise.log"),
+            "{unit}"
+        );
+        // The process backend: the supervisor restarts it too.
+        let sh = process_start(&s);
+        assert!(sh.contains("--restart") && sh.contains("--log-err"), "{sh}");
     }
 
     #[test]

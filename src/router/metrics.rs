@@ -109,7 +109,7 @@ pub fn render(t: &Table, conns: &super::conns::ConnStats) -> String {
         "gauge",
         "Client connections allowed (limits and open-file limit).",
     );
-    let max = t.limits.max_connections.min(conns.fd_budget.load(Ordering::Relaxed));
+    let max = t.limits.max_connections.get().min(conns.fd_budget.load(Ordering::Relaxed));
     let _ = writeln!(o, "garnet_router_connections_max {max}");
     family(&mut o, "garnet_router_connections_accepted_total", "counter", "Client connections accepted.");
     let _ = writeln!(o, "garnet_router_connections_accepted_total {}", conns.accepted.load(Ordering::Relaxed));

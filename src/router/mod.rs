@@ -164,7 +164,7 @@ pub async fn serve(
             accepted = listener.accept(), if api_resume.is_none() => match accepted {
                 Ok((stream, _)) => {
                     api_backoff.succeeded("accept");
-                    let cap = router.table.load().limits.max_connections;
+                    let cap = router.table.load().limits.max_connections.get();
                     match router.conns.admit(cap) {
                         Some(guard) => {
                             tokio::spawn(server::serve_conn(router.clone(), stream, stop_rx.clone(), guard));

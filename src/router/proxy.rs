@@ -199,7 +199,7 @@ async fn completion(
     if body.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("The request body must be a JSON object.", None).code("invalid_json"));
     }
-    let max_depth = router.table.load().limits.max_json_depth;
+    let max_depth = router.table.load().limits.max_json_depth.get();
     if super::rewrite::nests_deeper_than(&body, max_depth) {
         return Err(ApiError::invalid(
             format!("The request body nests arrays or objects deeper than {max_depth} levels."),

@@ -189,7 +189,7 @@ pub(super) async fn serve_conn(
     use tokio::time::Instant;
     let _ = io.set_nodelay(true);
     let limits = router.table.load().limits;
-    let ms = Duration::from_millis;
+    let ms = |v: std::num::NonZeroU64| Duration::from_millis(v.get());
     let (header_timeout, keep_alive, send_timeout) =
         (ms(limits.header_timeout_ms), ms(limits.keep_alive_ms), ms(limits.send_timeout_ms));
     // Buffers are allocated when the client first sends something: a flood of idle connections
@@ -287,7 +287,7 @@ pub(super) async fn serve_conn(
                 let grace = ms(limits.body_timeout_ms);
                 let mut all = BytesMut::new();
                 loop {
-                    let allowed = grace + Duration::from_secs_f64(all.len() as f64 / limits.body_min_rate as f64);
+                    let allowed = grace + Duration::from_secs_f64(all.len() as f64 / limits.body_min_rate.get() as f64);
                     match tokio::time::timeout_at(started + allowed, decoder.chunk(&mut io, &mut buf)).await {
                         Ok(Ok(Some(c))) if all.len() + c.len() <= limit => all.extend_from_slice(&c),
                         Ok(Ok(Some(_))) => {

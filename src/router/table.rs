@@ -5,6 +5,7 @@
 //! bounded wait queue for when every backend is at its concurrency cap.
 
 use std::collections::HashMap;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -23,56 +24,41 @@ pub struct RoutesConfig {
 
 /// Router-wide limits on client connections: what a hostile or broken client can hold.
 /// Defaults follow nginx where it has an equivalent (`client_header_timeout`, `keepalive_timeout`,
-/// `send_timeout`) and Apache's `mod_reqtimeout` for the body's minimum rate.
+/// `send_timeout`) and Apache's `mod_reqtimeout` for the body's minimum rate. None may be 0 (a
+/// 0 is refused where it is written, with its line and column).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Open client connections per router; beyond it a new connection gets a 503 and is closed
     /// at once. Also held below the open-file limit (a quarter of it, at most 256, kept for loaders and files).
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
     /// Total time to receive a request head, from the connection's start (or a kept-alive
     /// connection's first byte of the next request); each byte does not extend it.
-    pub header_timeout_ms: u64,
+    pub header_timeout_ms: NonZeroU64,
     /// Grace for a request body, extended by one second per `body_min_rate` bytes received.
-    pub body_timeout_ms: u64,
+    pub body_timeout_ms: NonZeroU64,
     /// Slowest accepted body upload, in bytes per second (after the grace).
-    pub body_min_rate: u64,
+    pub body_min_rate: NonZeroU64,
     /// An idle kept-alive connection is closed after this long.
-    pub keep_alive_ms: u64,
+    pub keep_alive_ms: NonZeroU64,
     /// Longest a write to the client may wait (a client that stops reading its answer).
-    pub send_timeout_ms: u64,
+    pub send_timeout_ms: NonZeroU64,
     /// Deepest nesting of arrays and objects accepted in a request body (400 beyond).
-    pub max_json_depth: usize,
+    pub max_json_depth: NonZeroUsize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
+        let n = |v: u64| NonZeroU64::new(v).expect("nonzero");
+        let u = |v: usize| NonZeroUsize::new(v).expect("nonzero");
         Limits {
-            max_connections: 8192,
-            header_timeout_ms: 10_000,
-            body_timeout_ms: 10_000,
-            body_min_rate: 1024,
-            keep_alive_ms: 75_000,
-            send_timeout_ms: 60_000,
-            max_json_depth: 128,
-        }
-    }
-}
-
-impl Limits {
-    pub fn check(&self) -> Result<(), String> {
-        let zero = [
-            ("max_connections", self.max_connections as u64),
-            ("header_timeout_ms", self.header_timeout_ms),
-            ("body_timeout_ms", self.body_timeout_ms),
-            ("body_min_rate", self.body_min_rate),
-            ("keep_alive_ms", self.keep_alive_ms),
-            ("send_timeout_ms", self.send_timeout_ms),
-            ("max_json_depth", self.max_json_depth as u64),
-        ];
-        match zero.iter().find(|(_, v)| *v == 0) {
-            Some((name, _)) => Err(format!("limits.{name} must be at least 1")),
-            None => Ok(()),
+            max_connections: u(8192),
+            header_timeout_ms: n(10_000),
+            body_timeout_ms: n(10_000),
+            body_min_rate: n(1024),
+            keep_alive_ms: n(75_000),
+            send_timeout_ms: n(60_000),
+            max_json_depth: u(128),
         }
     }
 }
@@ -276,7 +262,6 @@ impl Table {
                 live.insert(&b.id, b);
             }
         }
-        cfg.limits.check()?;
         let mut seen_ids = std::collections::HashSet::new();
         let mut routes = HashMap::new();
         let mut order = Vec::new();
@@ -506,6 +491,25 @@ mod inventory_tests {
         assert_eq!(llama.backends[0].id, "m4-01/llama-3.1-8b-instruct");
         assert_eq!(llama.backends[0].model, "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit");
         assert_eq!(r.models[1].backends[0].url, "http://10.20.0.13:8002");
+        assert_eq!(r.limits, Limits::default(), "the example shows the defaults");
         Table::build(&r, &Table::default(), 1).unwrap();
+    }
+
+    #[test]
+    fn limits_come_from_the_inventory_and_zero_is_refused_with_its_place() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/inventory.example.yaml")).unwrap();
+        let path = std::path::Path::new("inventory.yaml");
+        let inv = crate::inventory::Inventory::from_str(
+            path,
+            &text.replace("header_timeout_ms: 10000", "header_timeout_ms: 2500"),
+        )
+        .unwrap();
+        let limits = RoutesConfig::from_inventory(&inv).limits;
+        assert_eq!(limits, Limits { header_timeout_ms: NonZeroU64::new(2500).unwrap(), ..Limits::default() });
+        let bad = text.replace("keep_alive_ms: 75000", "keep_alive_ms: 0");
+        let err = crate::inventory::Inventory::from_str(path, &bad).unwrap_err().to_string();
+        let line = bad.lines().position(|l| l.contains("keep_alive_ms: 0")).unwrap() + 1;
+        assert!(err.contains(&format!("inventory.yaml:{line}:5: router.limits.keep_alive_ms")), "{err}");
+        assert!(err.contains("nonzero"), "{err}");
     }
 }

@@ -3396,13 +3396,29 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__supervise)
-            opts="-i -o -l -f -y -m -v -q -h --exit-file --restart --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            opts="-i -o -l -f -y -m -v -q -h --exit-file --restart --log-out --log-err --log-max-bytes --log-keep --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --exit-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-err)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-max-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-keep)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

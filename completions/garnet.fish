@@ -415,6 +415,10 @@ complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s v -l verbose -
 complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand monitor" -s h -l help -d 'Print help'
 complete -c garnet -n "__fish_garnet_using_subcommand supervise" -l exit-file -d 'Where to record each exit (JSON: time, exit code or signal, restarts so far)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand supervise" -l log-out -d 'Write the program\'s stdout to this file, rotated by size (else it is inherited)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand supervise" -l log-err -d 'Write the program\'s stderr (and the supervisor\'s own notes) to this file, rotated by size' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand supervise" -l log-max-bytes -d 'Size at which a log file is rotated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand supervise" -l log-keep -d 'Rotated files kept besides the current one (`.1` newest)' -r
 complete -c garnet -n "__fish_garnet_using_subcommand supervise" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand supervise" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
 json\t''"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
-bin=target/debug/garnet
+bin="${CARGO_TARGET_DIR:-target}/debug/garnet"
 "$bin" completions bash > completions/garnet.bash
 "$bin" completions zsh > completions/_garnet
 "$bin" completions fish > completions/garnet.fish

@@ -12,6 +12,8 @@
 pub mod admin;
 pub mod conns;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod h1;
 pub mod metrics;
 pub mod proxy;

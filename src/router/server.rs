@@ -137,6 +137,15 @@ fn parse_head(buf: &mut BytesMut) -> Parsed {
     Parsed::Head(Head { method, path, http11, framing, close, expect_continue, authorization })
 }
 
+/// The head parser for the fuzz targets: the body framing of a parsed head (the head consumed
+/// from `buf`), or `None` for a partial or refused one.
+pub(crate) fn fuzz_head(buf: &mut BytesMut) -> Option<Framing> {
+    match parse_head(buf) {
+        Parsed::Head(h) => Some(h.framing),
+        _ => None,
+    }
+}
+
 /// A connection over the cap: a 503 if the socket takes it at once, then closed.
 pub(super) fn refuse(io: TcpStream) {
     let e = ApiError::new(

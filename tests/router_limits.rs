@@ -414,11 +414,39 @@ fn bad_bodies_are_the_clients_fault_on_real_loaders() {
     }
     let failed = statuses.iter().filter(|s| **s == 502).count() as u64;
     assert!(failed > 0, "no request reached the dying loader: {statuses:?}");
-    assert_eq!(backend_counter(&router, "dies", "failures"), failed);
+    assert_eq!(backend_counter(&router, "dies", "rejected"), failed, "the request's own failure");
+    assert_eq!(backend_counter(&router, "dies", "failures"), 0, "held against a backend that stayed up");
     assert_eq!(
         sent("l2") - before,
         statuses.iter().filter(|s| **s == 200).count() as u64,
         "a failed request was retried on l2"
     );
+
+    // A loader that dies with the request (its process gone: nothing listens any more) is a
+    // lost request, not a bad one: it is tried once more elsewhere and the client never knows.
+    let vanishing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let vport = vanishing.local_addr().unwrap().port();
+    let gone = std::thread::spawn(move || {
+        let (mut s, _) = vanishing.accept().unwrap();
+        let mut b = [0u8; 65536];
+        let _ = s.read(&mut b);
+        drop(vanishing); // the listener first, as a dying process's lower descriptors close first
+        drop(s);
+    });
+    let routes = json!({"models": [{"name": "tiny", "max_tokens": 8, "backends": [
+        {"id": "vanishes", "url": format!("http://127.0.0.1:{vport}"), "model": "x", "max_concurrency": 1000},
+        {"id": "l2", "url": l2.url(), "model": l2.model, "max_concurrency": 1},
+    ]}]});
+    assert_eq!(router.admin("PUT", "/admin/routes", &routes.to_string()).0, 200);
+    // Ties rotate, so within a few requests one lands on `vanishes`.
+    for _ in 0..8 {
+        let (status, v) = post("Bearer k-1", r#"{"model":"tiny","messages":[{"role":"user","content":"hi"}]}"#);
+        assert_eq!(status, 200, "{v}");
+        if gone.is_finished() {
+            break;
+        }
+    }
+    assert!(gone.is_finished(), "no request reached the vanishing loader");
+    assert_eq!(backend_counter(&router, "vanishes", "failures"), 1);
     drop((l1, l2));
 }

@@ -298,6 +298,8 @@ async fn completion(
     let public_json = serde_json::to_vec(&model).expect("string serializes");
 
     let mut tried = Vec::new();
+    // A request whose loader died under it is retried once; a second death is not chased further.
+    let mut died_retried = false;
     loop {
         let slot = acquire(&route, &tried).await?;
         let b = slot.backend.clone();
@@ -330,22 +332,28 @@ async fn completion(
                 )
                 .code("upstream_timeout"));
             }
-            Ok(Err(e)) if !e.unsent => {
-                // The loader got the request and failed on it: not retried elsewhere (a request
-                // that crashes one loader would crash them all).
-                b.counters.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(backend = %b.id, "upstream request failed: {e}");
-                return Err(ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "server_error",
-                    format!("Backend `{}` failed on this request: {e}.", b.id),
-                )
-                .code("upstream_error"));
-            }
             Ok(Err(e)) => {
+                // Retried elsewhere only when the loader never got the request, or died with it
+                // (killed, crashed; once per request). A loader that stays up after failing a
+                // request without answering failed on the request's own doing (a body it cannot
+                // parse, say): not retried — a request that breaks one loader would break them
+                // all — and not held against the backend.
+                let died = !e.unsent && e.before_response && !died_retried && b.pool.is_down(connect).await;
+                if !e.unsent && !died {
+                    let own = e.before_response;
+                    let c = if own { &b.counters.rejected } else { &b.counters.failures };
+                    c.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(backend = %b.id, "upstream failed on a request{}: {e}", if own { " and stayed up" } else { "" });
+                    return Err(ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "server_error",
+                        format!("Backend `{}` failed on this request: {e}.", b.id),
+                    )
+                    .code("upstream_error"));
+                }
+                died_retried |= died;
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
-                // The loader never got it, nothing reached the client: try another backend.
-                tracing::warn!(backend = %b.id, "upstream request not delivered: {e}");
+                tracing::warn!(backend = %b.id, "upstream request {}: {e}", if died { "lost with its loader" } else { "not delivered" });
                 tried.push(b.id.clone());
                 drop(slot);
                 if tried.len() >= route.backends.len() {

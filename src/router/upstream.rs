@@ -119,6 +119,12 @@ impl Pool {
         }
     }
 
+    /// Whether the server no longer takes connections (after a request failed on it: did the
+    /// loader die, or only fail that request?).
+    pub async fn is_down(&self, timeout: Duration) -> bool {
+        self.connect(timeout).await.is_err()
+    }
+
     async fn connect(&self, timeout: Duration) -> Result<TcpStream, Error> {
         let io = match tokio::time::timeout(timeout, TcpStream::connect(&self.authority)).await {
             Err(_) => {

@@ -17,5 +17,6 @@ mod model;
 mod monitor;
 mod router;
 mod router_limits;
+mod soak;
 mod store;
 mod transport;

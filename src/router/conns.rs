@@ -62,10 +62,10 @@ impl Drop for ConnGuard {
     fn drop(&mut self) {
         let s = &self.0;
         let now = s.open.fetch_sub(1, Ordering::AcqRel) - 1;
-        // A flood is over (open fell to a quarter of a peak of hundreds): give the memory its
+        // A flood is over (open fell to a quarter of a peak of a hundred or more): give the memory its
         // connections held back to the system, once per flood.
         let peak = s.peak.load(Ordering::Relaxed);
-        if peak >= 512
+        if peak >= 128
             && now <= peak / 4
             && s.peak.compare_exchange(peak, now, Ordering::AcqRel, Ordering::Relaxed).is_ok()
         {

@@ -119,10 +119,15 @@ impl Pool {
         }
     }
 
-    /// Whether the server no longer takes connections (after a request failed on it: did the
-    /// loader die, or only fail that request?).
+    /// Whether the server is gone (after a request failed on it: did the loader die, or only
+    /// fail that request?). A dying process closes its descriptors one by one, the request's
+    /// connection possibly before its listener, so a connection that is accepted must also stay
+    /// open for a moment (a live server waits for a request on it; a dying one resets it).
     pub async fn is_down(&self, timeout: Duration) -> bool {
-        self.connect(timeout).await.is_err()
+        let Ok(mut io) = self.connect(timeout).await else { return true };
+        let mut b = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_millis(100), tokio::io::AsyncReadExt::read(&mut io, &mut b));
+        matches!(read.await, Ok(Ok(0) | Err(_)))
     }
 
     async fn connect(&self, timeout: Duration) -> Result<TcpStream, Error> {

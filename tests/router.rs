@@ -627,3 +627,54 @@ fn raw_http_edges_and_client_disconnects() {
     }
     drop(rt);
 }
+
+/// The router's latency sketches against a client with its own clock, on real loaders: each
+/// quantile within 5% of the client's exact one (the client also counts its connect and read).
+#[test]
+fn latency_sketches_match_the_clients_clock() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(&py, 0);
+    let (l1, l2) = std::thread::scope(|s| {
+        let a = s.spawn(|| Loader::start(&py, &model, dir.path()));
+        let b = s.spawn(|| Loader::start(&py, &model, dir.path()));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let router = RouterProc::start(dir.path(), &routes(&[&l1, &l2], None, 64), &[]);
+    let port = router.port;
+    // Four clients, 80 requests each, lengths 1..64 tokens so latencies spread over a decade.
+    let mut client_ms: Vec<f64> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|c| {
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for i in 0..80u32 {
+                        let tokens = 1 + (i * 7 + c * 13) % 64;
+                        let body = format!(
+                            r#"{{"model":"tiny","messages":[{{"role":"user","content":"hi"}}],"max_tokens":{tokens}}}"#
+                        );
+                        let t0 = std::time::Instant::now();
+                        let (status, text) = http(port, "POST", "/v1/chat/completions", None, &body);
+                        out.push(t0.elapsed().as_secs_f64() * 1000.0);
+                        assert_eq!(status, 200, "{text}");
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    client_ms.sort_by(f64::total_cmp);
+    let s = stats(&router);
+    let mut merged = garnet::telemetry::sketch::Sketch::default();
+    for b in s["models"][0]["backends"].as_array().unwrap() {
+        merged.merge(&serde_json::from_value(b["e2e"].clone()).unwrap());
+    }
+    assert_eq!(merged.count, 320, "every request in the sketch");
+    for q in [0.5, 0.95, 0.99] {
+        let exact = client_ms[(q * (client_ms.len() - 1) as f64).floor() as usize];
+        let got = merged.quantile(q).unwrap() * 1000.0;
+        eprintln!("p{}: router {got:.2} ms, client {exact:.2} ms ({:+.1}%)", q * 100.0, (got / exact - 1.0) * 100.0);
+        assert!((got - exact).abs() <= 0.05 * exact, "p{q}: router {got:.2} ms vs client {exact:.2} ms");
+    }
+}

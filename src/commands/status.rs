@@ -105,6 +105,14 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
             };
             e.0.p50_ms = worst(e.0.p50_ms, m.p50_ms);
             e.0.p95_ms = worst(e.0.p95_ms, m.p95_ms);
+            e.0.p99_ms = worst(e.0.p99_ms, m.p99_ms);
+            // With sketches, the true quantiles of all routers' requests (set below).
+            if let Some(sk) = &m.e2e {
+                e.0.e2e.get_or_insert_with(Default::default).merge(sk);
+            }
+            if let Some(sk) = &m.ttft {
+                e.0.ttft.get_or_insert_with(Default::default).merge(sk);
+            }
             e.0.tokens_per_s = Some(e.0.tokens_per_s.unwrap_or(0.0) + m.tokens_per_s.unwrap_or(0.0));
             e.0.queue_depth = Some(e.0.queue_depth.unwrap_or(0) + m.queue_depth.unwrap_or(0));
             e.0.kv_cache_hit_rate = (e.0.prompt_tokens > 0)
@@ -114,6 +122,12 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
             } else {
                 0.0
             };
+        }
+    }
+    for (m, _) in models.values_mut() {
+        if let Some(sk) = m.e2e.as_ref().filter(|s| !s.is_empty()) {
+            let ms = |q| sk.quantile(q).map(|v| (v * 10_000.0).round() / 10.0);
+            (m.p50_ms, m.p95_ms, m.p99_ms) = (ms(0.5), ms(0.95), ms(0.99));
         }
     }
     let live = live_router(ctx, &inv).await;
@@ -127,7 +141,9 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
         p.json_line(&json!({
             "event": "status", "cluster": inv.cluster.slug, "store": store.describe(), "at": now.to_string(),
             "nodes": rows, "models": models.values().map(|(m, _)| m).collect::<Vec<_>>(),
-            "tokens_per_s": total_tps, "cost": cost, "usd_per_mtok": per_mtok,
+            // Prompt and completion tokens per second (what the cost is spread over); a model's
+            // `tokens_per_s` counts completion tokens only.
+            "prompt_and_completion_tokens_per_s": total_tps, "cost": cost, "usd_per_mtok": per_mtok,
             "router_live": live.iter().map(|(n, r)| json!({"node": n, "stats": r.as_ref().ok(), "error": r.as_ref().err()})).collect::<Vec<_>>(),
         }));
     } else {

@@ -33,6 +33,8 @@ fn backend_json(b: &Backend) -> Value {
         "prompt_tokens": b.counters.prompt_tokens.load(Ordering::Relaxed),
         "completion_tokens": b.counters.completion_tokens.load(Ordering::Relaxed),
         "cached_tokens": b.counters.cached_tokens.load(Ordering::Relaxed),
+        "e2e": b.counters.e2e.snapshot(),
+        "ttft": b.counters.ttft.snapshot(),
     })
 }
 

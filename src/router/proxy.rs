@@ -412,6 +412,8 @@ async fn completion(
             }
         };
         drop(slot);
+        b.counters.ttft.observe(started.elapsed());
+        b.counters.e2e.observe(started.elapsed());
         let usage = super::rewrite::peek_usage(&body).map_err(|e| {
             ApiError::new(StatusCode::BAD_GATEWAY, "server_error", format!("Backend `{}` sent invalid JSON: {e}", b.id))
                 .code("upstream_error")
@@ -464,7 +466,12 @@ fn stream_response(
                 biased;
                 r = tokio::time::timeout(idle, upstream.chunk()) => r,
                 // The client left while the loader was quiet: stop now, not at its next token.
-                () = tx.closed() => return,
+                () = tx.closed() => {
+                    if rw.saw_done {
+                        break None; // the whole answer was relayed; the client left before the loader closed
+                    }
+                    return;
+                }
             };
             match next {
                 Err(_) => break Some(format!("backend `{}` went silent for {} ms", slot.backend.id, idle.as_millis())),
@@ -475,9 +482,13 @@ fn stream_response(
                     if !out.is_empty() {
                         if first {
                             metrics.ttft.observe(started.elapsed());
+                            slot.backend.counters.ttft.observe(started.elapsed());
                             first = false;
                         }
                         if tx.send(out).await.is_err() {
+                            if rw.saw_done {
+                                break None; // the client left right after `[DONE]`: a whole answer
+                            }
                             return; // client left: dropping `upstream` closes the connection, stopping the generation
                         }
                     }
@@ -502,6 +513,7 @@ fn stream_response(
             account(&slot.backend, u);
         }
         metrics.e2e.observe(started.elapsed());
+        slot.backend.counters.e2e.observe(started.elapsed());
     });
     Response::builder()
         .status(StatusCode::OK)

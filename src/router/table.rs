@@ -142,7 +142,7 @@ fn default_concurrency() -> usize {
     4
 }
 
-/// Cumulative per-backend counters (exported by the admin API and, later, `/metrics`).
+/// Cumulative per-backend counters (exported by the admin API and `/metrics`).
 #[derive(Debug, Default)]
 pub struct Counters {
     pub requests: AtomicU64,
@@ -150,6 +150,9 @@ pub struct Counters {
     pub failures: AtomicU64,
     /// Requests the backend refused as invalid (4xx): the client's error, not the backend's.
     pub rejected: AtomicU64,
+    /// Latency sketches (cumulative): end to end, and time to the first byte of the answer.
+    pub e2e: crate::telemetry::sketch::AtomicSketch,
+    pub ttft: crate::telemetry::sketch::AtomicSketch,
     pub prompt_tokens: AtomicU64,
     pub completion_tokens: AtomicU64,
     pub cached_tokens: AtomicU64,

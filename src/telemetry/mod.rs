@@ -6,6 +6,7 @@ pub mod macos;
 pub mod monitor;
 pub mod power;
 pub mod read;
+pub mod sketch;
 pub mod spool;
 
 use serde::{Deserialize, Serialize};
@@ -54,13 +55,24 @@ pub struct ModelStats {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cached_tokens: u64,
+    /// End-to-end latency percentiles over the window, from the `e2e` sketch (from the router's
+    /// fixed histogram for samples written before sketches).
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+    /// Completion tokens per second of the window.
     pub tokens_per_s: Option<f64>,
     pub queue_depth: Option<u64>,
     /// Share of prompt tokens served from the loaders' KV cache (cached / prompt) over the window.
     #[serde(default)]
     pub kv_cache_hit_rate: Option<f64>,
+    /// The window's latency sketches (end to end; time to the first byte), mergeable over any
+    /// span or set of routers: see [`sketch`] and `docs/telemetry.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<sketch::Sketch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<sketch::Sketch>,
 }
 
 /// Memory of one node at one moment.
@@ -120,5 +132,11 @@ mod tests {
         let s: Sample = serde_json::from_str(json).unwrap();
         assert_eq!(s.schema_version, SCHEMA_VERSION);
         assert_eq!(serde_json::from_str::<Sample>(&serde_json::to_string(&s).unwrap()).unwrap(), s);
+        // Its percentiles are its sketch's, as the monitor computes them.
+        let m = &s.models[0];
+        let e2e = m.e2e.as_ref().unwrap();
+        assert_eq!(e2e.count, m.requests);
+        let ms = |q| e2e.quantile(q).map(|v| (v * 10_000.0).round() / 10.0);
+        assert_eq!((ms(0.5), ms(0.95), ms(0.99)), (m.p50_ms, m.p95_ms, m.p99_ms));
     }
 }

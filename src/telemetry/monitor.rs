@@ -17,6 +17,7 @@ use hyper::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::sketch::Sketch;
 use super::spool::{Spool, telemetry_key};
 use super::{ModelStats, Power, SCHEMA_VERSION, Sample};
 use crate::node::config::NodeConfig;
@@ -53,6 +54,12 @@ struct ModelCounters {
     latency_counts: Vec<u64>,
     latency_bounds: Vec<f64>,
     queue_depth: u64,
+    /// Latency sketches merged over the model's backends (cumulative); absent from routers
+    /// older than sketches.
+    #[serde(default)]
+    e2e: Option<Sketch>,
+    #[serde(default)]
+    ttft: Option<Sketch>,
 }
 
 fn counters_from_stats(v: &Value) -> RouterCounters {
@@ -72,10 +79,23 @@ fn counters_from_stats(v: &Value) -> RouterCounters {
                 latency_counts: list("counts").iter().filter_map(Value::as_u64).collect(),
                 latency_bounds: list("bounds").iter().filter_map(Value::as_f64).collect(),
                 queue_depth: m["queue_depth"].as_u64().unwrap_or(0),
+                e2e: merged(m, "e2e"),
+                ttft: merged(m, "ttft"),
             },
         );
     }
     RouterCounters { version: None, models }
+}
+
+/// A model's backends' `key` sketches merged (`None` when the router reports none).
+fn merged(model: &Value, key: &str) -> Option<Sketch> {
+    let mut all: Option<Sketch> = None;
+    for b in model["backends"].as_array().into_iter().flatten() {
+        if let Ok(s) = serde_json::from_value::<Sketch>(b[key].clone()) {
+            all.get_or_insert_with(Sketch::default).merge(&s);
+        }
+    }
+    all
 }
 
 /// The `q` quantile (0..1) of a histogram given as per-bucket counts, interpolated linearly inside
@@ -117,7 +137,20 @@ fn model_deltas(prev: &RouterCounters, now: &RouterCounters, window: f64) -> Vec
                 }
                 _ => n.latency_counts.clone(),
             };
-            let ms = |q| quantile(&n.latency_bounds, &counts, q).map(|s| (s * 1000.0 * 10.0).round() / 10.0);
+            // The window's sketches: now minus the previous snapshot (all of now after a restart).
+            let of_window = |f: fn(&ModelCounters) -> &Option<Sketch>| -> Option<Sketch> {
+                let now = f(n).as_ref()?;
+                match p.and_then(|p| f(p).as_ref()) {
+                    Some(before) if !restarted => now.since(before).or_else(|| Some(now.clone())),
+                    _ => Some(now.clone()),
+                }
+            };
+            let (e2e, ttft) = (of_window(|c| &c.e2e), of_window(|c| &c.ttft));
+            let round = |s: f64| (s * 1000.0 * 10.0).round() / 10.0;
+            let ms = |q| match &e2e {
+                Some(s) => s.quantile(q).map(round),
+                None => quantile(&n.latency_bounds, &counts, q).map(round),
+            };
             let completion = d(|c| c.completion_tokens);
             let (prompt, cached) = (d(|c| c.prompt_tokens), d(|c| c.cached_tokens));
             ModelStats {
@@ -130,6 +163,9 @@ fn model_deltas(prev: &RouterCounters, now: &RouterCounters, window: f64) -> Vec
                 cached_tokens: d(|c| c.cached_tokens),
                 p50_ms: ms(0.5),
                 p95_ms: ms(0.95),
+                p99_ms: ms(0.99),
+                e2e: e2e.filter(|s| !s.is_empty()),
+                ttft: ttft.filter(|s| !s.is_empty()),
                 tokens_per_s: (window > 0.0).then(|| (completion as f64 / window * 10.0).round() / 10.0),
                 queue_depth: Some(n.queue_depth),
             }

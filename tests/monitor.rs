@@ -312,7 +312,10 @@ fn supervised_logs_are_rotated_by_size() {
     let mut names: Vec<String> =
         std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["p.err.log", "p.err.log.1", "p.err.log.2", "p.exit", "p.out.log", "p.out.log.1", "p.out.log.2"]);
+    assert_eq!(
+        names,
+        ["p.err.log", "p.err.log.1", "p.err.log.2", "p.exit", "p.exits", "p.out.log", "p.out.log.1", "p.out.log.2"]
+    );
     for n in names.iter().filter(|n| n.contains(".log")) {
         let len = std::fs::metadata(d.join(n)).unwrap().len();
         assert!(len <= 4096, "{n}: {len} bytes");
@@ -329,4 +332,68 @@ fn supervised_logs_are_rotated_by_size() {
     }
     let exit: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("p.exit")).unwrap()).unwrap();
     assert_eq!(exit["exit_code"], 3);
+}
+
+/// A loader that dies again and again, faster than the monitor samples: every exit its supervisor
+/// records becomes exactly one event, at the time it happened, not one per sampling instant.
+#[test]
+fn every_loader_exit_is_one_event_even_between_samples() {
+    use garnet::node::service::{ServiceSpec, process_start, process_stop};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let spec = ServiceSpec {
+        name: "garnet-loader-dying".into(),
+        program: "sh".into(),
+        // Up for a moment, then SIGKILLed (as by the OOM killer); restarted after 1, 2, 4 s.
+        args: vec!["-c".into(), "sleep 0.2; kill -9 $$".into()],
+        env: Default::default(),
+        working_dir: None,
+        run_dir: d.join("run").display().to_string(),
+        restart: true,
+        supervisor: Some(env!("CARGO_BIN_EXE_garnet").into()),
+        logs: Default::default(),
+    };
+    let sh = |script: String| std::process::Command::new("sh").arg("-c").arg(script).status().unwrap().code();
+    let config = d.join("node.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&serde_json::json!({
+            "cluster": "dying", "node": "n1", "interval_secs": 5, "health_listen": format!("127.0.0.1:{}", free_port()),
+            "spool_dir": d.join("spool"), "spool_max": 1000,
+            "store": {"kind": "local", "path": d.join("store"), "endpoint": null, "bucket": null, "prefix": null,
+                      "region": null, "credentials_file": null, "path_style": false},
+            "loaders": [{"model": "dying", "service": spec.name, "url": format!("http://127.0.0.1:{}", free_port()),
+                         "exit_file": spec.exit_file()}],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut monitor = start_monitor(&config, &d.join("monitor.log"));
+    assert_eq!(sh(process_start(&spec)), Some(0));
+    let exits_log = std::path::Path::new(&spec.exit_file()).with_extension("exits");
+    wait_for("four exits", 30, || std::fs::read_to_string(&exits_log).map_or(0, |t| t.lines().count()) >= 4);
+    assert_eq!(sh(process_stop(&spec)), Some(0));
+    let exits: Vec<serde_json::Value> =
+        std::fs::read_to_string(&exits_log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events = || -> Vec<serde_json::Value> {
+        glob::glob(&format!("{}/store/events/**/*loader_evicted*.json", d.display()))
+            .unwrap()
+            .flatten()
+            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+            .collect()
+    };
+    wait_for("an event for every exit", 30, || events().len() >= exits.len());
+    std::thread::sleep(Duration::from_secs(6)); // one more sample: nothing is reported twice
+    let mut ev = events();
+    ev.sort_by_key(|e| e["at"].as_str().unwrap().to_string());
+    assert_eq!(ev.len(), exits.len(), "one event per exit: {ev:?}");
+    for (e, x) in ev.iter().zip(&exits) {
+        assert_eq!(e["at"], x["at"], "the event is dated when the loader died");
+        assert_eq!(e["exit"]["signal"], 9);
+    }
+    // Several exits fell between two samples (5 s apart): sampling alone would have seen one.
+    let t = |v: &serde_json::Value| v["at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    assert!(t(&exits[2]).duration_since(t(&exits[0])).as_secs_f64() < 5.0, "{exits:?}");
+    monitor.kill().unwrap();
+    let _ = monitor.wait();
 }

@@ -214,6 +214,9 @@ pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
         if std::fs::write(&tmp, format!("{record}\n")).and_then(|()| std::fs::rename(&tmp, &args.exit_file)).is_err() {
             note(format!("cannot write `{}`", args.exit_file.display()));
         }
+        if let Err(e) = crate::node::logs::append_exit(&args.exit_file, &record) {
+            note(format!("cannot append to the exit log: {e}"));
+        }
         if status.success() || !args.restart {
             return Ok(if status.success() { ExitStatus::Success } else { ExitStatus::Failure });
         }

@@ -97,9 +97,74 @@ impl RotatingFile {
     }
 }
 
+/// The log of every exit of a supervised program beside its exit file (`<name>.exits`, JSON
+/// lines, oldest first): the exit file holds only the last one, and a loader may die several
+/// times between two looks of the monitor. Rotated to `.exits.1` past [`EXITS_MAX`].
+pub fn exits_log(exit_file: &Path) -> PathBuf {
+    exit_file.with_extension("exits")
+}
+
+/// Size past which the exit log is rotated (about 7,000 exits).
+pub const EXITS_MAX: u64 = 1 << 20;
+
+/// Appends one exit record to the exit log of `exit_file`.
+pub fn append_exit(exit_file: &Path, record: &serde_json::Value) -> std::io::Result<()> {
+    let log = exits_log(exit_file);
+    if std::fs::metadata(&log).is_ok_and(|m| m.len() > EXITS_MAX) {
+        std::fs::rename(&log, log.with_extension("exits.1"))?;
+    }
+    let mut f = OpenOptions::new().create(true).append(true).open(&log)?;
+    f.write_all(format!("{record}\n").as_bytes())
+}
+
+/// The exit records appended since byte `offset` of the exit log (following one rotation), and
+/// the offset to read from next time.
+pub fn exits_since(exit_file: &Path, offset: u64) -> (Vec<serde_json::Value>, u64) {
+    let log = exits_log(exit_file);
+    let len = std::fs::metadata(&log).map_or(0, |m| m.len());
+    let mut text = Vec::new();
+    let from = if len < offset {
+        // Rotated since: the rest of the old file, then the new one from its start.
+        if let Ok(old) = std::fs::read(log.with_extension("exits.1")) {
+            text.extend_from_slice(old.get(offset as usize..).unwrap_or_default());
+        }
+        0
+    } else {
+        offset
+    };
+    let new = std::fs::read(&log).unwrap_or_default();
+    let new = new.get(from as usize..).unwrap_or_default();
+    // Only whole lines: a record being written is read next time.
+    let whole = new.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    text.extend_from_slice(&new[..whole]);
+    let records = text.split(|b| *b == b'\n').filter_map(|l| serde_json::from_slice(l).ok()).collect();
+    (records, from + whole as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_log_is_read_once_across_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let exit = dir.path().join("l.exit");
+        let (none, at) = exits_since(&exit, 0);
+        assert!(none.is_empty() && at == 0);
+        for i in 0..3 {
+            append_exit(&exit, &serde_json::json!({"n": i})).unwrap();
+        }
+        let (first, at) = exits_since(&exit, 0);
+        assert_eq!(first.len(), 3);
+        assert_eq!(exits_since(&exit, at).0.len(), 0, "nothing twice");
+        append_exit(&exit, &serde_json::json!({"n": 3})).unwrap();
+        // Rotated meanwhile, then one more.
+        std::fs::rename(exits_log(&exit), exits_log(&exit).with_extension("exits.1")).unwrap();
+        append_exit(&exit, &serde_json::json!({"n": 4})).unwrap();
+        let (rest, _) = exits_since(&exit, at);
+        let ns: Vec<i64> = rest.iter().map(|r| r["n"].as_i64().unwrap()).collect();
+        assert_eq!(ns, [3, 4]);
+    }
 
     #[test]
     fn rotates_by_size_and_keeps_a_bounded_number_of_files() {

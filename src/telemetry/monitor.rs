@@ -217,6 +217,9 @@ struct State {
     health: Arc<Mutex<Health>>,
     counters: Option<RouterCounters>,
     counters_file: std::path::PathBuf,
+    /// How far each loader's exit log has been read (kept across restarts in the spool folder).
+    exit_offsets: BTreeMap<String, u64>,
+    exit_offsets_file: std::path::PathBuf,
     energy: Option<(u64, Instant)>,
     /// The Apple Silicon sensors' window (macOS).
     soc: Option<Arc<std::sync::Mutex<super::power::SocWindow>>>,
@@ -365,6 +368,45 @@ impl State {
         self.last = Some(mono);
         let mut dropped = self.spool.push(&telemetry_key(&self.cfg.cluster, &self.cfg.node, now), &json!(sample))?;
 
+        // Every exit the supervisor recorded since the last look, each one event at its own time
+        // (a loader may die and be restarted several times between two samples).
+        let mut exited = std::collections::HashSet::new();
+        for l in self.cfg.loaders.clone() {
+            let Some(f) = &l.exit_file else { continue };
+            let from = self.exit_offsets.get(&l.service).copied().unwrap_or(0);
+            let (records, next) = crate::node::logs::exits_since(f, from);
+            for r in records {
+                // SIGKILL from outside garnet (its own stops never leave an exit record): the
+                // OOM killer, or macOS jetsam under memory pressure — an eviction.
+                let kind = if r["signal"] == json!(9) {
+                    "loader_evicted"
+                } else if r["exit_code"] == json!(0) {
+                    "loader_exited"
+                } else {
+                    "loader_crashed"
+                };
+                let at: jiff::Timestamp = r["at"].as_str().and_then(|t| t.parse().ok()).unwrap_or(now);
+                let body = json!({
+                    "schema_version": SCHEMA_VERSION, "cluster": self.cfg.cluster, "node": self.cfg.node,
+                    "at": at.to_string(), "kind": kind, "model": l.model, "service": l.service, "exit": r,
+                    "memory_pressure": sample.memory.pressure,
+                });
+                let key = event_key(&self.cfg.cluster, &self.cfg.node, at, &format!("{kind}-{}", l.model));
+                dropped += self.spool.push(&key, &body)?;
+                tracing::warn!(model = %l.model, "{kind}: {r}");
+                exited.insert(l.service.clone());
+            }
+            if next != from {
+                self.exit_offsets.insert(l.service.clone(), next);
+                if let Ok(b) = serde_json::to_vec(&self.exit_offsets) {
+                    let tmp = self.exit_offsets_file.with_extension("tmp");
+                    if std::fs::write(&tmp, b).and_then(|()| std::fs::rename(&tmp, &self.exit_offsets_file)).is_err() {
+                        tracing::warn!("cannot save `{}`", self.exit_offsets_file.display());
+                    }
+                }
+            }
+        }
+
         // Loader lifecycle: an event on every change of state (and the first state seen).
         for l in self.cfg.loaders.clone() {
             let url = format!("{}/health", l.url.trim_end_matches('/'));
@@ -372,29 +414,14 @@ impl State {
                 crate::http::request(Method::GET, &url, None, None, Duration::from_secs(3)).await.is_ok_and(|r| r.ok());
             let before = self.loaders_up.insert(l.service.clone(), up);
             if before != Some(up) {
-                // How it ended, when its supervisor recorded it since the last look.
-                let exit: Option<Value> = l
-                    .exit_file
-                    .as_ref()
-                    .filter(|f| {
-                        std::fs::metadata(f).and_then(|m| m.modified()).is_ok_and(|t| {
-                            t.elapsed().unwrap_or_default()
-                                < Duration::from_secs(2 * u64::from(self.cfg.interval_secs) + 5)
-                        })
-                    })
-                    .and_then(|f| std::fs::read(f).ok())
-                    .and_then(|b| serde_json::from_slice(&b).ok());
-                let crashed = exit.as_ref().is_some_and(|e| e["exit_code"] != json!(0));
-                // SIGKILL from outside garnet (its own stops never leave an exit record): the
-                // OOM killer, or macOS jetsam under memory pressure — an eviction.
-                let killed = exit.as_ref().is_some_and(|e| e["signal"] == json!(9));
                 let kind = match (before, up) {
                     (_, true) => "loader_up",
-                    (Some(true), false) if killed => "loader_evicted",
-                    (Some(true), false) if crashed => "loader_crashed",
+                    // Its exit, recorded by the supervisor, was reported above.
+                    (Some(true), false) if exited.contains(&l.service) => continue,
                     (Some(true), false) => "loader_down",
                     (_, false) => "loader_not_running",
                 };
+                let exit = Value::Null;
                 let body = json!({
                     "schema_version": SCHEMA_VERSION, "cluster": self.cfg.cluster, "node": self.cfg.node,
                     "at": now.to_string(), "kind": kind, "model": l.model, "service": l.service, "exit": exit,
@@ -402,7 +429,7 @@ impl State {
                 });
                 let key = event_key(&self.cfg.cluster, &self.cfg.node, now, &format!("{kind}-{}", l.model));
                 dropped += self.spool.push(&key, &body)?;
-                if matches!(kind, "loader_down" | "loader_crashed" | "loader_evicted") {
+                if kind == "loader_down" {
                     tracing::warn!(model = %l.model, "loader stopped answering");
                 } else {
                     tracing::info!(model = %l.model, "{kind}");
@@ -492,6 +519,9 @@ pub async fn run(
     let store = crate::store::open_spec(&cfg.store).await?;
     let counters_file = cfg.spool_dir.join("router-counters.state");
     let counters = std::fs::read(&counters_file).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let exit_offsets_file = cfg.spool_dir.join("exit-offsets.state");
+    let exit_offsets =
+        std::fs::read(&exit_offsets_file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let health = Arc::new(Mutex::new(Health {
         node: cfg.node.clone(),
         started_at: jiff::Timestamp::now().to_string(),
@@ -507,6 +537,8 @@ pub async fn run(
         health,
         counters,
         counters_file,
+        exit_offsets,
+        exit_offsets_file,
         energy: None,
         soc: soc_sensors(),
         pdu: None,

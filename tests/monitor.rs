@@ -397,3 +397,63 @@ fn every_loader_exit_is_one_event_even_between_samples() {
     monitor.kill().unwrap();
     let _ = monitor.wait();
 }
+
+/// A bucket that hangs (the S3 server paused: it accepts connections and never answers, as a
+/// black-holed endpoint would) for longer than a store call's deadline: sampling goes on every
+/// second regardless, and once the server is back every sample arrives: no hole in the series.
+#[test]
+fn a_hung_bucket_leaves_no_hole_in_the_series() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s3 = S3Server::start(&py, d);
+    let hp = free_port();
+    let config = d.join("node.json");
+    let store = serde_json::json!({
+        "kind": "s3", "path": "", "endpoint": format!("http://127.0.0.1:{}", s3.port), "bucket": s3.bucket,
+        "prefix": "hang", "region": "us-east-1", "credentials_file": s3.credentials(d), "path_style": true,
+    });
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&serde_json::json!({
+            "cluster": "hang", "node": "n1", "interval_secs": 1, "health_listen": format!("127.0.0.1:{hp}"),
+            "spool_dir": d.join("spool"), "spool_max": 1000, "store": store.clone(),
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut m = start_monitor(&config, &d.join("m.log"));
+    wait_for("two samples shipped", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", hp)).is_ok() && health(hp)["shipped"].as_u64() >= Some(2)
+    });
+    unsafe { libc::kill(s3.pid() as i32, libc::SIGSTOP) };
+    let paused = Instant::now();
+    let samples_before = health(hp)["samples"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_secs(25));
+    let during = health(hp)["samples"].as_u64().unwrap() - samples_before;
+    unsafe { libc::kill(s3.pid() as i32, libc::SIGCONT) };
+    assert!(during >= 22, "only {during} samples in the 25 s the bucket hung ({:?})", paused.elapsed());
+    wait_for("the spool to drain", 90, || {
+        let h = health(hp);
+        h["spooled"].as_u64() == Some(0) && h["store_error"].is_null()
+    });
+    unsafe { libc::kill(m.id() as i32, libc::SIGTERM) };
+    assert!(m.wait().unwrap().success());
+    let spec: garnet::inventory::StoreSpec = serde_json::from_value(store).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ats: Vec<jiff::Timestamp> = rt.block_on(async {
+        let st = garnet::store::open_spec(&spec).await.unwrap();
+        let mut ats = Vec::new();
+        for k in st.list("telemetry/cluster=hang/node=n1/").await.unwrap() {
+            let s: garnet::telemetry::Sample = serde_json::from_slice(&st.get(&k).await.unwrap().unwrap()).unwrap();
+            ats.push(s.at.parse().unwrap());
+        }
+        ats
+    });
+    ats.sort();
+    let worst = ats.windows(2).map(|w| w[1].duration_since(w[0]).as_secs_f64()).fold(0.0, f64::max);
+    assert!(ats.len() >= 27, "{} samples", ats.len());
+    assert!(worst < 2.5, "a {worst:.1} s hole in the series");
+    let log = std::fs::read_to_string(d.join("m.log")).unwrap();
+    assert!(log.contains("no answer within 20 s") && log.contains("store reachable again"), "{log}");
+}

@@ -22,6 +22,8 @@ pub enum StoreError {
     Io { key: String, source: std::io::Error },
     #[error("{0}")]
     Unsupported(String),
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(std::time::Duration),
 }
 
 #[async_trait]

@@ -3,8 +3,9 @@
 //! it, and ships the spool to the store; it watches the node's loaders and records their start and
 //! stop as events. Its health endpoint says when it last sampled and shipped and what is waiting.
 //!
-//! Nothing is lost: a sample is on disk before shipping is tried; a store outage only grows the
-//! spool (bounded, with one warning when samples must be dropped); a restart finds the spool again,
+//! Nothing is lost: a sample is on disk before shipping is tried; shipping runs apart from
+//! sampling, each store call with a deadline, so a store that hangs or refuses only grows the
+//! spool (bounded, with one warning when samples must be dropped) and never delays a sample; a restart finds the spool again,
 //! and the last router counters are kept on disk too, so the traffic between the last sample before
 //! a restart and the first after it is still counted.
 
@@ -213,7 +214,10 @@ pub fn event_key(cluster: &str, node: &str, at: jiff::Timestamp, what: &str) -> 
 struct State {
     cfg: NodeConfig,
     spool: Spool,
-    store: Box<dyn crate::store::Store>,
+    /// The store, for the shipper (replaced when the config names another).
+    store: tokio::sync::watch::Sender<Arc<dyn crate::store::Store>>,
+    /// Wakes the shipper when something was spooled.
+    wake: Arc<tokio::sync::Notify>,
     health: Arc<Mutex<Health>>,
     counters: Option<RouterCounters>,
     counters_file: std::path::PathBuf,
@@ -228,7 +232,6 @@ struct State {
     pdu_failing: bool,
     loaders_up: BTreeMap<String, bool>,
     last: Option<Instant>,
-    failing: bool,
     /// Where the config came from, and its modification time when last read.
     config_path: Option<std::path::PathBuf>,
     config_mtime: Option<std::time::SystemTime>,
@@ -280,7 +283,9 @@ impl State {
         };
         if new.store != self.cfg.store {
             match crate::store::open_spec(&new.store).await {
-                Ok(s) => self.store = s,
+                Ok(s) => {
+                    let _ = self.store.send(Arc::from(s));
+                }
                 Err(e) => {
                     tracing::warn!("keeping the running config: the new store cannot be opened: {e}");
                     return;
@@ -437,37 +442,89 @@ impl State {
             }
         }
 
-        let report = self.spool.ship(self.store.as_ref()).await?;
+        // Shipping runs apart (`ship_loop`): a store that hangs never delays a sample.
+        self.wake.notify_one();
         let mut h = self.health.lock().expect("health lock");
         h.samples += 1;
         h.last_sample_at = Some(now.to_string());
-        h.shipped += report.shipped as u64;
         h.dropped += dropped as u64;
         h.spooled = self.spool.len();
         if dropped > 0 {
             tracing::warn!("spool full ({} samples): dropped the {dropped} oldest", self.cfg.spool_max);
         }
-        match report.error {
-            Some(e) => {
-                // One line per failed shipment (one per interval), not one per retry.
-                tracing::warn!(
-                    "store {} unreachable: {e}; {} sample(s) waiting in the spool",
-                    self.store.describe(),
-                    h.spooled
-                );
-                h.store_error = Some(e);
-                self.failing = true;
-            }
-            None => {
-                if self.failing {
-                    tracing::info!("store reachable again: shipped {} spooled sample(s)", report.shipped);
-                    self.failing = false;
-                }
-                h.store_error = None;
-                h.last_shipped_at = Some(now.to_string());
-            }
-        }
         Ok(())
+    }
+}
+
+/// Longest one store call may take before it counts as failed (a bucket that accepts and never
+/// answers must not hold the backlog forever).
+const PUT_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Ships the spool whenever something is spooled, apart from sampling: after a failure it tries
+/// again in 1 s, doubling to 60 s, until the store answers; then everything waiting goes, oldest
+/// first. On `stop` it makes one last attempt and returns.
+async fn ship_loop(
+    spool: Spool,
+    store: tokio::sync::watch::Receiver<Arc<dyn crate::store::Store>>,
+    wake: Arc<tokio::sync::Notify>,
+    health: Arc<Mutex<Health>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    let mut failing = false;
+    loop {
+        let stopping = *stop.borrow();
+        let s = store.borrow().clone();
+        let report = spool.ship(s.as_ref(), PUT_DEADLINE).await;
+        let wait = {
+            let mut h = health.lock().expect("health lock");
+            h.spooled = spool.len();
+            match report {
+                Ok(r) => {
+                    h.shipped += r.shipped as u64;
+                    match r.error {
+                        Some(e) => {
+                            if !failing {
+                                tracing::warn!(
+                                    "store {} unreachable: {e}; {} sample(s) waiting in the spool, retrying with back-off",
+                                    s.describe(),
+                                    h.spooled
+                                );
+                            }
+                            failing = true;
+                            h.store_error = Some(e);
+                            let w = backoff;
+                            backoff = (backoff * 2).min(Duration::from_secs(60));
+                            w
+                        }
+                        None => {
+                            if failing {
+                                tracing::info!("store reachable again: shipped {} spooled sample(s)", r.shipped);
+                            }
+                            failing = false;
+                            backoff = Duration::from_secs(1);
+                            h.store_error = None;
+                            if r.shipped > 0 {
+                                h.last_shipped_at = Some(jiff::Timestamp::now().to_string());
+                            }
+                            Duration::from_secs(60)
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("spool: {e}");
+                    Duration::from_secs(5)
+                }
+            }
+        };
+        if stopping {
+            return;
+        }
+        tokio::select! {
+            () = wake.notified(), if !failing => {}
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
 
@@ -516,7 +573,7 @@ pub async fn run(
 ) -> Result<()> {
     let spool = Spool::open(&cfg.spool_dir, cfg.spool_max)
         .with_context(|| format!("cannot open the spool `{}`", cfg.spool_dir.display()))?;
-    let store = crate::store::open_spec(&cfg.store).await?;
+    let store: Arc<dyn crate::store::Store> = Arc::from(crate::store::open_spec(&cfg.store).await?);
     let counters_file = cfg.spool_dir.join("router-counters.state");
     let counters = std::fs::read(&counters_file).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let exit_offsets_file = cfg.spool_dir.join("exit-offsets.state");
@@ -531,9 +588,14 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = health_listener.map(|l| tokio::spawn(serve_health(l, health.clone(), stop_rx)));
     let interval = Duration::from_secs(u64::from(cfg.interval_secs.max(1)));
+    let (store_tx, store_rx) = tokio::sync::watch::channel(store);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (ship_stop_tx, ship_stop_rx) = tokio::sync::watch::channel(false);
+    let shipper = tokio::spawn(ship_loop(spool.clone(), store_rx, wake.clone(), health.clone(), ship_stop_rx));
     let mut state = State {
         spool,
-        store,
+        store: store_tx,
+        wake,
         health,
         counters,
         counters_file,
@@ -545,12 +607,16 @@ pub async fn run(
         pdu_failing: false,
         loaders_up: BTreeMap::new(),
         last: None,
-        failing: false,
         config_mtime: config_path.as_ref().and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()),
         config_path,
         cfg,
     };
-    tracing::info!(node = %state.cfg.node, "monitor: sampling every {}s into {}", interval.as_secs(), state.store.describe());
+    tracing::info!(
+        node = %state.cfg.node,
+        "monitor: sampling every {}s into {}",
+        interval.as_secs(),
+        state.store.borrow().describe()
+    );
     let mut shutdown = std::pin::pin!(shutdown);
     // The first sample right away (deploy waits for it), then one per interval.
     let mut next = tokio::time::Instant::now();
@@ -563,14 +629,15 @@ pub async fn run(
         if let Err(e) = state.tick().await {
             tracing::error!("sample failed: {e:#}");
         }
-        // A slow tick (a hung store) must not make samples pile up: skip to the next slot.
+        // A slow tick (a slow sensor) must not make samples pile up: skip to the next slot.
         let now = tokio::time::Instant::now();
         while next < now {
             next += interval;
         }
     }
     // On the way out, one more try to ship what is waiting (it stays spooled otherwise).
-    let _ = state.spool.ship(state.store.as_ref()).await;
+    let _ = ship_stop_tx.send(true);
+    let _ = shipper.await;
     let _ = stop_tx.send(true);
     if let Some(s) = server {
         let _ = s.await;

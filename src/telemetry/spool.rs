@@ -24,6 +24,7 @@ struct Entry {
     body: serde_json::Value,
 }
 
+#[derive(Clone)]
 pub struct Spool {
     dir: PathBuf,
     max_files: usize,
@@ -80,12 +81,17 @@ impl Spool {
         Ok(excess)
     }
 
-    /// Ships the backlog oldest-first until done or the store fails.
-    pub async fn ship(&self, store: &dyn Store) -> std::io::Result<ShipReport> {
+    /// Ships the backlog oldest-first until done or the store fails (or takes longer than
+    /// `deadline` for one object). Samples pushed meanwhile go in the next round.
+    pub async fn ship(&self, store: &dyn Store, deadline: std::time::Duration) -> std::io::Result<ShipReport> {
         let files = self.files()?;
         let mut report = ShipReport::default();
         for (i, f) in files.iter().enumerate() {
-            let entry: Entry = match std::fs::read(f).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+            let read = std::fs::read(f);
+            if read.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+                continue; // dropped meanwhile to keep the spool bounded
+            }
+            let entry: Entry = match read.ok().and_then(|b| serde_json::from_slice(&b).ok()) {
                 Some(e) => e,
                 None => {
                     // A torn or foreign file cannot be shipped; keep it aside rather than block the line.
@@ -94,9 +100,13 @@ impl Spool {
                 }
             };
             let body = serde_json::to_vec(&entry.body)?;
-            match store.put(&entry.key, &body).await {
+            let put = tokio::time::timeout(deadline, store.put(&entry.key, &body)).await;
+            match put.unwrap_or(Err(crate::store::StoreError::Timeout(deadline))) {
                 Ok(()) => {
-                    std::fs::remove_file(f)?;
+                    match std::fs::remove_file(f) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                        _ => {}
+                    }
                     report.shipped += 1;
                 }
                 Err(e) => {
@@ -129,7 +139,7 @@ mod tests {
             for m in 0..5 {
                 let at = t0 + jiff::SignedDuration::from_secs(60 * m);
                 spool.push(&telemetry_key("c", "n1", at), &serde_json::json!({"minute": m})).unwrap();
-                let r = spool.ship(&down).await.unwrap();
+                let r = spool.ship(&down, std::time::Duration::from_secs(5)).await.unwrap();
                 assert_eq!(r.shipped, 0);
                 assert!(r.error.is_some());
             }
@@ -138,7 +148,7 @@ mod tests {
         let spool = Spool::open(&spool_dir, 1000).unwrap();
         assert_eq!(spool.len(), 5);
         let up = LocalStore::new(dir.path().join("store"));
-        let r = spool.ship(&up).await.unwrap();
+        let r = spool.ship(&up, std::time::Duration::from_secs(5)).await.unwrap();
         assert_eq!((r.shipped, r.remaining, r.error), (5, 0, None));
         let keys = up.list("telemetry/").await.unwrap();
         assert_eq!(keys.len(), 5, "{keys:?}");
@@ -149,7 +159,7 @@ mod tests {
         }
         // Shipping the same key again overwrites: still five objects.
         spool.push(&keys[4], &serde_json::json!({"minute": 4})).unwrap();
-        spool.ship(&up).await.unwrap();
+        spool.ship(&up, std::time::Duration::from_secs(5)).await.unwrap();
         assert_eq!(up.list("telemetry/").await.unwrap().len(), 5);
         assert!(spool.is_empty());
     }

@@ -259,6 +259,11 @@ impl S3Server {
         S3Server { port, bucket, child }
     }
 
+    /// The server's process (to pause it: a bucket that accepts and never answers).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A 0600 credentials file for this server.
     pub fn credentials(&self, dir: &Path) -> PathBuf {
         let f = dir.join("s3.credentials");

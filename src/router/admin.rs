@@ -33,8 +33,15 @@ fn backend_json(b: &Backend) -> Value {
         "prompt_tokens": b.counters.prompt_tokens.load(Ordering::Relaxed),
         "completion_tokens": b.counters.completion_tokens.load(Ordering::Relaxed),
         "cached_tokens": b.counters.cached_tokens.load(Ordering::Relaxed),
+        "ok": b.counters.ok.load(Ordering::Relaxed),
+        "failed": b.counters.failed.load(Ordering::Relaxed),
+        "cut": b.counters.cut.load(Ordering::Relaxed),
+        "client_gone": b.counters.client_gone.load(Ordering::Relaxed),
+        "busy_secs": b.busy_secs(),
         "e2e": b.counters.e2e.snapshot(),
         "ttft": b.counters.ttft.snapshot(),
+        "itl": b.counters.itl.snapshot(),
+        "queue_wait": b.counters.queue_wait.snapshot(),
     })
 }
 

@@ -118,13 +118,49 @@ enum Answer {
 const UPSTREAM_BODY_LIMIT: usize = 64 << 20;
 
 /// A backend slot, given back when dropped (also when a stream ends or the client leaves).
+/// The request's end is counted on its backend once, by [`Slot::end`]; a slot dropped without
+/// it was dropped because the client left.
 struct Slot {
     backend: Arc<Backend>,
     route: Arc<Route>,
+    ended: bool,
+}
+
+/// How a request ended on a backend (see `table::Counters`); `Retried`: this attempt ended, the
+/// request goes on elsewhere.
+#[derive(Clone, Copy)]
+enum Ended {
+    Ok,
+    Failed,
+    Cut,
+    Rejected,
+    Retried,
+}
+
+impl Slot {
+    fn new(backend: Arc<Backend>, route: &Arc<Route>) -> Slot {
+        Slot { backend, route: route.clone(), ended: false }
+    }
+
+    fn end(&mut self, how: Ended) {
+        self.ended = true;
+        let c = &self.backend.counters;
+        let n = match how {
+            Ended::Ok => &c.ok,
+            Ended::Failed => &c.failed,
+            Ended::Cut => &c.cut,
+            Ended::Rejected => &c.rejected,
+            Ended::Retried => return,
+        };
+        n.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        if !self.ended {
+            self.backend.counters.client_gone.fetch_add(1, Ordering::Relaxed);
+        }
         self.backend.release();
         self.route.queue.notify.notify_one();
     }
@@ -133,7 +169,7 @@ impl Drop for Slot {
 /// Waits for a slot on `route`, up to the queue limit and the queue-wait timeout.
 async fn acquire(route: &Arc<Route>, tried: &[String]) -> Result<Slot, ApiError> {
     if let Some(b) = route.pick(tried) {
-        return Ok(Slot { backend: b, route: route.clone() });
+        return Ok(Slot::new(b, route));
     }
     if !route.backends.iter().any(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id)) {
         return Err(ApiError::new(
@@ -171,7 +207,7 @@ async fn acquire(route: &Arc<Route>, tried: &[String]) -> Result<Slot, ApiError>
         Ok(b) => {
             // Pass the wake-up on: another waiter may fit too.
             q.notify.notify_one();
-            Ok(Slot { backend: b, route: route.clone() })
+            Ok(Slot::new(b, route))
         }
         Err(_) => {
             let mut e = ApiError::new(
@@ -301,8 +337,10 @@ async fn completion(
     // A request whose loader died under it is retried once; a second death is not chased further.
     let mut died_retried = false;
     loop {
-        let slot = acquire(&route, &tried).await?;
+        let asked = Instant::now();
+        let mut slot = acquire(&route, &tried).await?;
         let b = slot.backend.clone();
+        b.counters.queue_wait.observe(asked.elapsed());
         obj.set("model", b.loader_json.clone());
         let payload = obj.to_json();
         let path = if kind == Kind::Chat { &b.chat_path } else { &b.completions_path };
@@ -325,6 +363,7 @@ async fn completion(
         let answer = match tokio::time::timeout(first_byte, exchange).await {
             Err(_) => {
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                slot.end(Ended::Failed);
                 return Err(ApiError::new(
                     StatusCode::GATEWAY_TIMEOUT,
                     "server_error",
@@ -341,8 +380,10 @@ async fn completion(
                 let died = !e.unsent && e.before_response && !died_retried && b.pool.is_down(connect).await;
                 if !e.unsent && !died {
                     let own = e.before_response;
-                    let c = if own { &b.counters.rejected } else { &b.counters.failures };
-                    c.fetch_add(1, Ordering::Relaxed);
+                    if !own {
+                        b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    slot.end(if own { Ended::Rejected } else { Ended::Failed });
                     tracing::warn!(backend = %b.id, "upstream failed on a request{}: {e}", if own { " and stayed up" } else { "" });
                     return Err(ApiError::new(
                         StatusCode::BAD_GATEWAY,
@@ -355,8 +396,10 @@ async fn completion(
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(backend = %b.id, "upstream request {}: {e}", if died { "lost with its loader" } else { "not delivered" });
                 tried.push(b.id.clone());
+                let last = tried.len() >= route.backends.len();
+                slot.end(if last { Ended::Failed } else { Ended::Retried });
                 drop(slot);
-                if tried.len() >= route.backends.len() {
+                if last {
                     return Err(ApiError::new(
                         StatusCode::BAD_GATEWAY,
                         "server_error",
@@ -384,9 +427,10 @@ async fn completion(
         if !(200..300).contains(&status) {
             // A 4xx is the loader refusing this request: the client's error, not the backend's.
             if (400..500).contains(&status) {
-                b.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                slot.end(Ended::Rejected);
             } else {
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                slot.end(Ended::Failed);
             }
             let body = body.unwrap_or_default();
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -403,6 +447,7 @@ async fn completion(
             Ok(c) => c,
             Err(e) => {
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                slot.end(Ended::Failed);
                 return Err(ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     "server_error",
@@ -411,13 +456,23 @@ async fn completion(
                 .code("upstream_error"));
             }
         };
+        let usage = match super::rewrite::peek_usage(&body) {
+            Ok(u) => u,
+            Err(e) => {
+                b.counters.failures.fetch_add(1, Ordering::Relaxed);
+                slot.end(Ended::Failed);
+                return Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "server_error",
+                    format!("Backend `{}` sent invalid JSON: {e}", b.id),
+                )
+                .code("upstream_error"));
+            }
+        };
+        slot.end(Ended::Ok);
         drop(slot);
         b.counters.ttft.observe(started.elapsed());
         b.counters.e2e.observe(started.elapsed());
-        let usage = super::rewrite::peek_usage(&body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_GATEWAY, "server_error", format!("Backend `{}` sent invalid JSON: {e}", b.id))
-                .code("upstream_error")
-        })?;
         if let Some(u) = usage {
             account(&b, u);
         }
@@ -457,10 +512,11 @@ fn stream_response(
 ) -> Response<Body> {
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     tokio::spawn(async move {
-        let slot = slot;
+        let mut slot = slot;
         let mut rw = Rewriter::new(&slot.backend.loader_model, &model, wants_usage);
         let metrics = slot.route.metrics.clone();
         let mut first = true;
+        let mut last_chunk = started;
         let failure = loop {
             let next = tokio::select! {
                 biased;
@@ -480,11 +536,15 @@ fn stream_response(
                 Ok(Ok(Some(data))) => {
                     let out = rw.feed(&data);
                     if !out.is_empty() {
+                        let now = Instant::now();
                         if first {
                             metrics.ttft.observe(started.elapsed());
                             slot.backend.counters.ttft.observe(started.elapsed());
                             first = false;
+                        } else {
+                            slot.backend.counters.itl.observe(now - last_chunk);
                         }
+                        last_chunk = now;
                         if tx.send(out).await.is_err() {
                             if rw.saw_done {
                                 break None; // the client left right after `[DONE]`: a whole answer
@@ -502,6 +562,7 @@ fn stream_response(
         let failure = failure.or_else(|| {
             (!rw.saw_done).then(|| format!("backend `{}` ended the stream without [DONE]", slot.backend.id))
         });
+        slot.end(if failure.is_some() { Ended::Cut } else { Ended::Ok });
         if let Some(msg) = failure {
             slot.backend.counters.failures.fetch_add(1, Ordering::Relaxed);
             metrics.broken_streams.fetch_add(1, Ordering::Relaxed);

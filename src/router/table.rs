@@ -150,9 +150,24 @@ pub struct Counters {
     pub failures: AtomicU64,
     /// Requests the backend refused as invalid (4xx): the client's error, not the backend's.
     pub rejected: AtomicU64,
-    /// Latency sketches (cumulative): end to end, and time to the first byte of the answer.
+    /// How requests ended on this backend, each counted once, when it ended (a request retried
+    /// elsewhere ends on the backend that answered it): a whole answer or a complete stream, a
+    /// failure of the backend's (5xx, timeout, broken or missing answer), a stream cut after its
+    /// first byte, the client leaving first. `rejected` above is the fifth way.
+    pub ok: AtomicU64,
+    pub failed: AtomicU64,
+    pub cut: AtomicU64,
+    pub client_gone: AtomicU64,
+    /// Time with at least one request in flight, nanoseconds (cumulative; see `busy_secs`).
+    pub busy_nanos: AtomicU64,
+    /// When the current busy stretch began (nanoseconds since the router's epoch).
+    pub busy_since: AtomicU64,
+    /// Latency sketches (cumulative): end to end, time to the first byte of the answer, between
+    /// a stream's chunks, and waiting in the queue for a slot.
     pub e2e: crate::telemetry::sketch::AtomicSketch,
     pub ttft: crate::telemetry::sketch::AtomicSketch,
+    pub itl: crate::telemetry::sketch::AtomicSketch,
+    pub queue_wait: crate::telemetry::sketch::AtomicSketch,
     pub prompt_tokens: AtomicU64,
     pub completion_tokens: AtomicU64,
     pub cached_tokens: AtomicU64,
@@ -183,16 +198,41 @@ impl Backend {
             return false;
         }
         let cap = self.max_concurrency.load(Ordering::Relaxed);
-        self.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < cap).then_some(n + 1)).is_ok()
+        match self.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < cap).then_some(n + 1)) {
+            Ok(0) => {
+                self.counters.busy_since.store(epoch_nanos(), Ordering::Release);
+                true
+            }
+            Ok(_) => true,
+            Err(_) => false,
+        }
     }
 
     pub fn release(&self) {
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let since = self.counters.busy_since.load(Ordering::Acquire);
+            self.counters.busy_nanos.fetch_add(epoch_nanos().saturating_sub(since), Ordering::Relaxed);
+        }
+    }
+
+    /// Seconds with at least one request in flight, so far (cumulative).
+    pub fn busy_secs(&self) -> f64 {
+        let mut n = self.counters.busy_nanos.load(Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            n += epoch_nanos().saturating_sub(self.counters.busy_since.load(Ordering::Acquire));
+        }
+        n as f64 / 1e9
     }
 
     pub fn state(&self) -> &'static str {
         if self.draining.load(Ordering::Acquire) { "draining" } else { "active" }
     }
+}
+
+/// Nanoseconds since the router's first look at the clock (a monotonic epoch for busy time).
+pub fn epoch_nanos() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
 }
 
 /// A model's place in line for a free slot (kept across table replacements, by name).

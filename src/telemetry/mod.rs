@@ -12,7 +12,7 @@ pub mod spool;
 use serde::{Deserialize, Serialize};
 
 /// Version of the sample layout (stored with every sample).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One node's sample for one window (a minute by default). The layout is documented in
 /// `docs/telemetry.md`; a change of meaning bumps [`SCHEMA_VERSION`].
@@ -31,6 +31,51 @@ pub struct Sample {
     /// Per served model (from the router's stats where the router runs).
     #[serde(default)]
     pub models: Vec<ModelStats>,
+    /// Per backend (a model's loader on a node, as this node's router saw it): which node served
+    /// what, how busy each loader was (schema 2; absent in schema-1 samples).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<BackendStats>,
+}
+
+/// One backend's traffic over the window, every request counted once, in the window it ended in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackendStats {
+    /// The router's backend id (`<node>/<model>[@<variant>]` when deployed from the inventory).
+    pub backend: String,
+    /// The node its loader runs on (from the id), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    pub model: String,
+    /// Requests that ended here: `ok + failed + cut + client_gone + rejected`.
+    pub requests: u64,
+    pub ok: u64,
+    /// The backend's fault: 5xx, timeout, broken or missing answer (not retried).
+    pub failed: u64,
+    /// Streams cut after their first byte by a backend failure.
+    pub cut: u64,
+    /// The client left before the answer ended.
+    pub client_gone: u64,
+    /// The request's own fault: the loader refused it (4xx) or failed on it and stayed up.
+    pub rejected: u64,
+    /// Attempts that failed before the loader had the request (or died with it) and were
+    /// retried on another backend: not requests of this backend's.
+    pub retried_elsewhere: u64,
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
+    pub completion_tokens: u64,
+    /// Seconds with at least one request in flight, and that as a share of the window.
+    pub busy_secs: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization: Option<f64>,
+    /// The window's sketches: end to end, first byte, between stream chunks, queue wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<sketch::Sketch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<sketch::Sketch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl: Option<sketch::Sketch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_wait: Option<sketch::Sketch>,
 }
 
 /// Power over the window.
@@ -138,5 +183,14 @@ mod tests {
         assert_eq!(e2e.count, m.requests);
         let ms = |q| e2e.quantile(q).map(|v| (v * 10_000.0).round() / 10.0);
         assert_eq!((ms(0.5), ms(0.95), ms(0.99)), (m.p50_ms, m.p95_ms, m.p99_ms));
+        // And its numbers are its backends' sums and merges.
+        let mut merged = sketch::Sketch::default();
+        for b in &s.backends {
+            merged.merge(b.e2e.as_ref().unwrap());
+            assert_eq!(b.requests, b.ok + b.failed + b.cut + b.client_gone + b.rejected);
+        }
+        assert_eq!(merged.bins, e2e.bins);
+        assert_eq!(s.backends.iter().map(|b| b.requests).sum::<u64>(), m.requests);
+        assert_eq!(s.backends.iter().map(|b| b.completion_tokens).sum::<u64>(), m.completion_tokens);
     }
 }

@@ -43,6 +43,96 @@ pub struct Health {
 struct RouterCounters {
     version: Option<u64>,
     models: BTreeMap<String, ModelCounters>,
+    /// Per backend id (absent in counters saved before schema 2).
+    #[serde(default)]
+    backends: BTreeMap<String, BackendCounters>,
+}
+
+/// One backend's cumulative counters and sketches, as `/admin/stats` reports them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+struct BackendCounters {
+    model: String,
+    /// Attempts sent, and attempts that failed (including ones retried elsewhere).
+    requests: u64,
+    failures: u64,
+    ok: u64,
+    failed: u64,
+    cut: u64,
+    client_gone: u64,
+    rejected: u64,
+    prompt_tokens: u64,
+    cached_tokens: u64,
+    completion_tokens: u64,
+    busy_secs: f64,
+    e2e: Option<Sketch>,
+    ttft: Option<Sketch>,
+    itl: Option<Sketch>,
+    queue_wait: Option<Sketch>,
+}
+
+impl BackendCounters {
+    fn ended(&self) -> u64 {
+        self.ok + self.failed + self.cut + self.client_gone + self.rejected
+    }
+}
+
+fn backends_from_stats(v: &Value) -> BTreeMap<String, BackendCounters> {
+    let mut out = BTreeMap::new();
+    for m in v["models"].as_array().into_iter().flatten() {
+        let Some(model) = m["model"].as_str() else { continue };
+        for b in m["backends"].as_array().into_iter().flatten() {
+            let Some(id) = b["id"].as_str() else { continue };
+            if let Ok(mut c) = serde_json::from_value::<BackendCounters>(b.clone()) {
+                c.model = model.to_string();
+                out.insert(id.to_string(), c);
+            }
+        }
+    }
+    out
+}
+
+/// Per-backend traffic between two snapshots (all of `now` for a backend whose counters went
+/// down: the router restarted).
+fn backend_deltas(prev: &RouterCounters, now: &RouterCounters, window: f64) -> Vec<super::BackendStats> {
+    now.backends
+        .iter()
+        .map(|(id, n)| {
+            let p = prev.backends.get(id).filter(|p| p.ended() <= n.ended() && p.requests <= n.requests);
+            let d = |f: fn(&BackendCounters) -> u64| f(n).saturating_sub(p.map_or(0, f));
+            let sk = |f: fn(&BackendCounters) -> &Option<Sketch>| -> Option<Sketch> {
+                let now = f(n).as_ref()?;
+                let w = match p.and_then(|p| f(p).as_ref()) {
+                    Some(before) => now.since(before).unwrap_or_else(|| now.clone()),
+                    None => now.clone(),
+                };
+                (!w.is_empty()).then_some(w)
+            };
+            let busy = (n.busy_secs - p.map_or(0.0, |p| p.busy_secs)).max(0.0);
+            let (failed, cut) = (d(|c| c.failed), d(|c| c.cut));
+            super::BackendStats {
+                backend: id.clone(),
+                node: id.split_once('/').map(|(node, _)| node.to_string()),
+                model: n.model.clone(),
+                requests: d(BackendCounters::ended),
+                ok: d(|c| c.ok),
+                failed,
+                cut,
+                client_gone: d(|c| c.client_gone),
+                rejected: d(|c| c.rejected),
+                retried_elsewhere: d(|c| c.failures).saturating_sub(failed + cut),
+                prompt_tokens: d(|c| c.prompt_tokens),
+                cached_tokens: d(|c| c.cached_tokens),
+                completion_tokens: d(|c| c.completion_tokens),
+                busy_secs: (busy * 1000.0).round() / 1000.0,
+                utilization: (window > 0.0).then(|| ((busy / window).min(1.0) * 1000.0).round() / 1000.0),
+                e2e: sk(|c| &c.e2e),
+                ttft: sk(|c| &c.ttft),
+                itl: sk(|c| &c.itl),
+                queue_wait: sk(|c| &c.queue_wait),
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -85,7 +175,7 @@ fn counters_from_stats(v: &Value) -> RouterCounters {
             },
         );
     }
-    RouterCounters { version: None, models }
+    RouterCounters { version: None, models, backends: backends_from_stats(v) }
 }
 
 /// A model's backends' `key` sketches merged (`None` when the router reports none).
@@ -345,12 +435,21 @@ impl State {
                 }
             }
         }
-        let mut models = Vec::new();
+        let (mut models, mut backends) = (Vec::new(), Vec::new());
         if let Some(now_c) = self.router_counters().await {
             // First sample after a start: diff against the counters saved before the restart.
             let prev = self.counters.take().unwrap_or_default();
             let window_for_rate = if window > 0.0 { window } else { f64::from(self.cfg.interval_secs) };
             models = model_deltas(&prev, &now_c, window_for_rate);
+            backends = backend_deltas(&prev, &now_c, window_for_rate);
+            // A model's requests are those that ended on its backends in the window, once each.
+            for m in &mut models {
+                let mine: Vec<&super::BackendStats> = backends.iter().filter(|b| b.model == m.model).collect();
+                if !mine.is_empty() {
+                    m.requests = mine.iter().map(|b| b.requests).sum();
+                    m.failures = mine.iter().map(|b| b.failed + b.cut).sum();
+                }
+            }
             if let Ok(b) = serde_json::to_vec(&now_c) {
                 let tmp = self.counters_file.with_extension("tmp");
                 if std::fs::write(&tmp, b).and_then(|()| std::fs::rename(&tmp, &self.counters_file)).is_err() {
@@ -369,6 +468,7 @@ impl State {
             thermal,
             power,
             models,
+            backends,
         };
         self.last = Some(mono);
         let mut dropped = self.spool.push(&telemetry_key(&self.cfg.cluster, &self.cfg.node, now), &json!(sample))?;
@@ -655,6 +755,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::sketch;
 
     #[test]
     fn quantiles_from_buckets() {
@@ -682,6 +783,7 @@ mod tests {
                 },
             )]
             .into(),
+            backends: Default::default(),
         };
         let d = model_deltas(&mk(10, 100, vec![10, 0, 0]), &mk(15, 160, vec![10, 5, 0]), 60.0);
         assert_eq!((d[0].requests, d[0].completion_tokens, d[0].tokens_per_s), (5, 60, Some(1.0)));
@@ -689,6 +791,38 @@ mod tests {
         // The router restarted: its counters start again from zero.
         let d = model_deltas(&mk(15, 160, vec![10, 5, 0]), &mk(2, 20, vec![2, 0, 0]), 60.0);
         assert_eq!((d[0].requests, d[0].completion_tokens), (2, 20));
+    }
+
+    #[test]
+    fn backend_windows_count_each_request_once_and_merge_their_sketches() {
+        let stats = |ok: u64, cut: u64, failures: u64, busy: f64, lat: &[f64]| {
+            let mut e2e = Sketch::default();
+            for v in lat {
+                e2e.add(*v);
+            }
+            serde_json::json!({"version": 1, "models": [{"model": "m", "backends": [
+                {"id": "n1/m", "requests": ok + cut + 1, "failures": failures, "ok": ok, "cut": cut, "failed": 0,
+                 "client_gone": 0, "rejected": 0, "completion_tokens": ok * 10, "busy_secs": busy, "e2e": e2e},
+                {"id": "n2/m", "ok": 1, "requests": 1, "e2e": {"count": 1, "sum": 0.5, "min": 0.5, "max": 0.5, "bins": [[sketch::index(0.5), 1]]}},
+            ]}]})
+        };
+        let a = counters_from_stats(&stats(10, 0, 1, 5.0, &[0.1; 10]));
+        let b =
+            counters_from_stats(&stats(14, 1, 3, 35.0, &[[0.1; 10].as_slice(), &[0.2, 0.2, 0.2, 0.2, 0.9]].concat()));
+        let d = backend_deltas(&a, &b, 60.0);
+        let n1 = d.iter().find(|x| x.backend == "n1/m").unwrap();
+        assert_eq!(n1.node.as_deref(), Some("n1"));
+        assert_eq!((n1.requests, n1.ok, n1.cut, n1.retried_elsewhere), (5, 4, 1, 1));
+        assert_eq!(n1.completion_tokens, 40);
+        assert_eq!((n1.busy_secs, n1.utilization), (30.0, Some(0.5)));
+        let w = n1.e2e.as_ref().unwrap();
+        assert_eq!(w.count, 5, "only the window's requests");
+        assert!((w.quantile(0.5).unwrap() - 0.2).abs() < 0.2 * sketch::ALPHA + 1e-9);
+        let n2 = d.iter().find(|x| x.backend == "n2/m").unwrap();
+        assert_eq!((n2.requests, n2.e2e.as_ref()), (0, None), "nothing new on n2");
+        // The router restarted: all of the new counters are the window.
+        let d = backend_deltas(&b, &a, 60.0);
+        assert_eq!(d.iter().find(|x| x.backend == "n1/m").unwrap().requests, 10);
     }
 
     #[test]

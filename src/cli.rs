@@ -477,6 +477,11 @@ pub struct RouterArgs {
     #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
     pub body_limit: usize,
 
+    /// Write one JSON line per ended request (outcome, durations, tokens) to this file, rotated
+    /// at 10 MiB with 3 older files kept.
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+
     /// Serving threads, each with its own listener (SO_REUSEPORT) and upstream pools
     /// (default: one per core).
     #[arg(long, value_name = "N")]

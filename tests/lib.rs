@@ -19,4 +19,5 @@ mod router;
 mod router_limits;
 mod soak;
 mod store;
+mod telemetry_truth;
 mod transport;

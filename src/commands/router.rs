@@ -74,8 +74,11 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
         Some(f) => Some(read_secret_file(f)?.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()),
     };
     let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let r = router::Router::new(&routes, Options { api_keys, admin_token, body_limit: args.body_limit, workers })
-        .map_err(|e| UsageError(format!("{source}: {e}")))?;
+    let r = router::Router::new(
+        &routes,
+        Options { api_keys, admin_token, body_limit: args.body_limit, workers, access_log: args.access_log.clone() },
+    )
+    .map_err(|e| UsageError(format!("{source}: {e}")))?;
 
     // Each client connection is a descriptor: run with the hard open-file limit (launchd's
     // default soft limit is 256), and keep the connection cap within it.

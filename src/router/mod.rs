@@ -9,6 +9,7 @@
 //! when the client did not ask for it, and connection failures before the first byte are retried
 //! on another backend.
 
+pub mod access;
 pub mod admin;
 pub mod conns;
 pub mod error;
@@ -103,6 +104,8 @@ pub struct Options {
     pub admin_token: Option<String>,
     /// Largest accepted request body.
     pub body_limit: usize,
+    /// Where to write the access log (one JSON line per ended request), if anywhere.
+    pub access_log: Option<std::path::PathBuf>,
 }
 
 /// The pooled HTTP client a route uses to reach its loaders.
@@ -122,6 +125,7 @@ pub struct Router {
     pub options: Options,
     /// Open client connections and why some were refused or closed (all serving threads).
     pub conns: Arc<conns::ConnStats>,
+    pub access: Option<Arc<access::AccessLog>>,
 }
 
 impl Router {
@@ -131,7 +135,19 @@ impl Router {
         if options.body_limit == 0 {
             options.body_limit = 4 << 20;
         }
-        Ok(Arc::new(Router { table: ArcSwap::from_pointee(table), options, conns: Arc::new(conns::ConnStats::new()) }))
+        let access = match &options.access_log {
+            Some(p) => Some(Arc::new(
+                access::AccessLog::open(p, Default::default())
+                    .map_err(|e| format!("cannot open the access log `{}`: {e}", p.display()))?,
+            )),
+            None => None,
+        };
+        Ok(Arc::new(Router {
+            table: ArcSwap::from_pointee(table),
+            options,
+            conns: Arc::new(conns::ConnStats::new()),
+            access,
+        }))
     }
 
     /// Replaces the routing table atomically; in-flight requests keep their backends.

@@ -124,43 +124,89 @@ struct Slot {
     backend: Arc<Backend>,
     route: Arc<Route>,
     ended: bool,
+    /// The request's arrival, its wait for this slot, whether it streams, when its first byte
+    /// went out and its usage: what its end records (counters, sketches, the access log).
+    started: Instant,
+    queue: Duration,
+    stream: bool,
+    ttft: Option<Duration>,
+    usage: Usage,
+    log: Option<Arc<super::access::AccessLog>>,
 }
 
 /// How a request ended on a backend (see `table::Counters`); `Retried`: this attempt ended, the
 /// request goes on elsewhere.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Ended {
     Ok,
     Failed,
     Cut,
     Rejected,
+    ClientGone,
     Retried,
 }
 
 impl Slot {
     fn new(backend: Arc<Backend>, route: &Arc<Route>) -> Slot {
-        Slot { backend, route: route.clone(), ended: false }
+        Slot {
+            backend,
+            route: route.clone(),
+            ended: false,
+            started: Instant::now(),
+            queue: Duration::ZERO,
+            stream: false,
+            ttft: None,
+            usage: Usage::default(),
+            log: None,
+        }
     }
 
+    /// Counts the request's end once: its outcome, its end-to-end latency (whole answers and
+    /// streams, also cut ones), and its access-log line with the very same durations.
     fn end(&mut self, how: Ended) {
+        if self.ended {
+            return;
+        }
         self.ended = true;
+        let e2e = self.started.elapsed();
         let c = &self.backend.counters;
-        let n = match how {
-            Ended::Ok => &c.ok,
-            Ended::Failed => &c.failed,
-            Ended::Cut => &c.cut,
-            Ended::Rejected => &c.rejected,
+        let (n, name) = match how {
+            Ended::Ok => (&c.ok, "ok"),
+            Ended::Failed => (&c.failed, "failed"),
+            Ended::Cut => (&c.cut, "cut"),
+            Ended::Rejected => (&c.rejected, "rejected"),
+            Ended::ClientGone => (&c.client_gone, "client_gone"),
             Ended::Retried => return,
         };
         n.fetch_add(1, Ordering::Relaxed);
+        if matches!(how, Ended::Ok | Ended::Cut) {
+            c.e2e.observe(e2e);
+        }
+        if let Some(log) = &self.log {
+            use super::access::ms;
+            log.write(&super::access::Record {
+                at: jiff::Timestamp::now()
+                    .round(jiff::Unit::Millisecond)
+                    .unwrap_or_else(|_| jiff::Timestamp::now())
+                    .to_string(),
+                model: &self.route.name,
+                backend: &self.backend.id,
+                outcome: name,
+                stream: self.stream,
+                e2e_ms: ms(e2e),
+                ttft_ms: self.ttft.map(ms),
+                queue_ms: ms(self.queue),
+                prompt_tokens: self.usage.prompt_tokens,
+                completion_tokens: self.usage.completion_tokens,
+                cached_tokens: self.usage.cached_tokens,
+            });
+        }
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if !self.ended {
-            self.backend.counters.client_gone.fetch_add(1, Ordering::Relaxed);
-        }
+        self.end(Ended::ClientGone);
         self.backend.release();
         self.route.queue.notify.notify_one();
     }
@@ -340,7 +386,8 @@ async fn completion(
         let asked = Instant::now();
         let mut slot = acquire(&route, &tried).await?;
         let b = slot.backend.clone();
-        b.counters.queue_wait.observe(asked.elapsed());
+        (slot.started, slot.queue, slot.stream, slot.log) = (started, asked.elapsed(), stream, router.access.clone());
+        b.counters.queue_wait.observe(slot.queue);
         obj.set("model", b.loader_json.clone());
         let payload = obj.to_json();
         let path = if kind == Kind::Chat { &b.chat_path } else { &b.completions_path };
@@ -469,13 +516,14 @@ async fn completion(
                 .code("upstream_error"));
             }
         };
-        slot.end(Ended::Ok);
-        drop(slot);
-        b.counters.ttft.observe(started.elapsed());
-        b.counters.e2e.observe(started.elapsed());
         if let Some(u) = usage {
             account(&b, u);
+            slot.usage = u;
         }
+        slot.ttft = Some(started.elapsed());
+        b.counters.ttft.observe(started.elapsed());
+        slot.end(Ended::Ok);
+        drop(slot);
         let out = match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &public_json) {
             Some(out) => out,
             None => {
@@ -540,6 +588,7 @@ fn stream_response(
                         if first {
                             metrics.ttft.observe(started.elapsed());
                             slot.backend.counters.ttft.observe(started.elapsed());
+                            slot.ttft = Some(started.elapsed());
                             first = false;
                         } else {
                             slot.backend.counters.itl.observe(now - last_chunk);
@@ -562,19 +611,19 @@ fn stream_response(
         let failure = failure.or_else(|| {
             (!rw.saw_done).then(|| format!("backend `{}` ended the stream without [DONE]", slot.backend.id))
         });
-        slot.end(if failure.is_some() { Ended::Cut } else { Ended::Ok });
-        if let Some(msg) = failure {
+        if let Some(u) = rw.usage {
+            account(&slot.backend, u);
+            slot.usage = u;
+        }
+        if let Some(msg) = &failure {
             slot.backend.counters.failures.fetch_add(1, Ordering::Relaxed);
             metrics.broken_streams.fetch_add(1, Ordering::Relaxed);
             let ev =
                 json!({"error": {"message": msg, "type": "server_error", "param": null, "code": "upstream_error"}});
             let _ = tx.send(Bytes::from(format!("data: {ev}\n\n"))).await;
         }
-        if let Some(u) = rw.usage {
-            account(&slot.backend, u);
-        }
         metrics.e2e.observe(started.elapsed());
-        slot.backend.counters.e2e.observe(started.elapsed());
+        slot.end(if failure.is_some() { Ended::Cut } else { Ended::Ok });
     });
     Response::builder()
         .status(StatusCode::OK)

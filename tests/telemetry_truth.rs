@@ -1,0 +1,193 @@
+//! Telemetry that tells the truth, on the real parts: two real loaders, the router with its
+//! access log, the monitor sampling every 4 s, and clients with their own clocks sending bursts of
+//! mixed streaming and whole requests between the monitor's sampling instants. Every window's
+//! p50/p95/p99 must be within 2% of the exact quantiles of the same requests (from the access
+//! log) and within 5% of the clients' own clock; requests and tokens must be exact, per window and
+//! per backend.
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+use crate::common::Garnet;
+use crate::common::loaders::{Loader, RouterProc, free_port, python, tiny_model};
+
+/// One request from a client with its own clock: (end time, e2e ms, completion tokens).
+fn request(port: u16, stream: bool, max_tokens: u32) -> (SystemTime, f64, u64) {
+    let body = format!(
+        r#"{{"model":"tiny","messages":[{{"role":"user","content":"tell me"}}],"max_tokens":{max_tokens},"stream":{stream},"stream_options":{{"include_usage":true}}}}"#
+    );
+    let t0 = Instant::now();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (e2e, end) = (t0.elapsed().as_secs_f64() * 1000.0, SystemTime::now());
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let usage: Value = if stream {
+        let line = out.lines().filter(|l| l.contains("\"usage\"")).next_back().expect("a usage chunk");
+        serde_json::from_str::<Value>(line.trim_start_matches("data: ")).unwrap()["usage"].clone()
+    } else {
+        serde_json::from_str::<Value>(out.split_once("\r\n\r\n").unwrap().1).unwrap()["usage"].clone()
+    };
+    (end, e2e, usage["completion_tokens"].as_u64().unwrap())
+}
+
+/// The value at rank `floor(q·(n−1))` (the rule the sketches use).
+fn exact(sorted: &[f64], q: f64) -> f64 {
+    sorted[(q * (sorted.len() - 1) as f64).floor() as usize]
+}
+
+fn ts(s: &str) -> SystemTime {
+    let t: jiff::Timestamp = s.parse().unwrap();
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(t.as_nanosecond() as u64)
+}
+
+#[test]
+fn every_window_tells_the_truth_against_the_access_log_and_the_clients_clock() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = tiny_model(&py, 0);
+    let (l1, l2) = std::thread::scope(|s| {
+        let a = s.spawn(|| Loader::start(&py, &model, d));
+        let b = s.spawn(|| Loader::start(&py, &model, d));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let routes = format!(
+        "models:\n  - name: tiny\n    max_tokens: 64\n    backends:\n      - {{id: n1/tiny, url: \"{}\", model: \"{}\"}}\n      - {{id: n2/tiny, url: \"{}\", model: \"{}\"}}\n",
+        l1.url(),
+        l1.model,
+        l2.url(),
+        l2.model
+    );
+    let access = d.join("access.log");
+    let router = RouterProc::start(d, &routes, &["--access-log", &access.display().to_string()]);
+    let config = d.join("node.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&serde_json::json!({
+            "cluster": "truth", "node": "n1", "interval_secs": 4, "health_listen": format!("127.0.0.1:{}", free_port()),
+            "spool_dir": d.join("spool"), "spool_max": 1000,
+            "store": {"kind": "local", "path": d.join("store"), "endpoint": null, "bucket": null, "prefix": null,
+                      "region": null, "credentials_file": null, "path_style": false},
+            "router": {"admin_url": format!("http://127.0.0.1:{}", router.admin_port), "token_file": d.join("admin.token")},
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut monitor = Garnet::new()
+        .args(["monitor", "--config", &config.display().to_string(), "--interval", "4s"])
+        .command()
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(d.join("monitor.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let samples = || -> Vec<Value> {
+        let mut paths: Vec<_> =
+            glob::glob(&format!("{}/store/telemetry/**/*.json", d.display())).unwrap().flatten().collect();
+        paths.sort();
+        paths.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
+    };
+    let t0 = Instant::now();
+    while samples().is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no first sample");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let first = ts(samples()[0]["at"].as_str().unwrap());
+
+    // Four bursts, each from 1.0 s to 2.8 s after a sampling instant: nothing ends near one.
+    let mut client: Vec<(SystemTime, f64, u64)> = Vec::new();
+    for k in 1..=4u32 {
+        let start = first + Duration::from_secs(4 * k as u64) + Duration::from_millis(1000);
+        let stop = start + Duration::from_millis(1800);
+        if let Ok(wait) = start.duration_since(SystemTime::now()) {
+            std::thread::sleep(wait);
+        }
+        let port = router.port;
+        let got: Vec<(SystemTime, f64, u64)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4u32)
+                .map(|c| {
+                    s.spawn(move || {
+                        let mut out = Vec::new();
+                        let mut i = 0u32;
+                        while SystemTime::now() < stop {
+                            out.push(request(port, c % 2 == 0, 4 + (i * 11 + c * 5 + k) % 44));
+                            i += 1;
+                        }
+                        out
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        });
+        client.extend(got);
+    }
+    // Two more samples close the last window.
+    let have = samples().len();
+    let t0 = Instant::now();
+    while samples().len() < have + 2 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the monitor stopped sampling");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    unsafe { libc::kill(monitor.id() as i32, libc::SIGTERM) };
+    monitor.wait().unwrap();
+
+    let log: Vec<Value> =
+        std::fs::read_to_string(&access).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(log.len(), client.len(), "the access log has every request the clients sent");
+    assert!(log.iter().all(|r| r["outcome"] == "ok"), "every request ended ok");
+    let (mut windows, mut total_requests, mut total_tokens) = (0, 0, 0);
+    for s in samples() {
+        let Some(m) = s["models"].as_array().and_then(|m| m.first()) else { continue };
+        let end = ts(s["at"].as_str().unwrap());
+        let begin = end - Duration::from_secs(s["window_secs"].as_u64().unwrap());
+        let within = |t: SystemTime| t > begin && t <= end;
+        let mine: Vec<&Value> = log.iter().filter(|r| within(ts(r["at"].as_str().unwrap()))).collect();
+        let theirs: Vec<&(SystemTime, f64, u64)> = client.iter().filter(|c| within(c.0)).collect();
+        let requests = m["requests"].as_u64().unwrap();
+        total_requests += requests;
+        total_tokens += m["completion_tokens"].as_u64().unwrap();
+        assert_eq!(requests as usize, mine.len(), "window ending {}: requests", s["at"]);
+        assert_eq!(mine.len(), theirs.len(), "window ending {}: the log and the clients disagree", s["at"]);
+        let tokens: u64 = mine.iter().map(|r| r["completion_tokens"].as_u64().unwrap()).sum();
+        assert_eq!(m["completion_tokens"].as_u64().unwrap(), tokens, "window ending {}: tokens", s["at"]);
+        for b in s["backends"].as_array().unwrap() {
+            let here = mine.iter().filter(|r| r["backend"] == b["backend"]).count() as u64;
+            assert_eq!(b["requests"].as_u64().unwrap(), here, "{}: requests of {}", s["at"], b["backend"]);
+        }
+        if mine.len() < 40 {
+            continue; // too few for a p99 worth comparing
+        }
+        windows += 1;
+        let mut exact_ms: Vec<f64> = mine.iter().map(|r| r["e2e_ms"].as_f64().unwrap()).collect();
+        exact_ms.sort_by(f64::total_cmp);
+        let mut client_ms: Vec<f64> = theirs.iter().map(|c| c.1).collect();
+        client_ms.sort_by(f64::total_cmp);
+        for (q, key) in [(0.5, "p50_ms"), (0.95, "p95_ms"), (0.99, "p99_ms")] {
+            let got = m[key].as_f64().unwrap();
+            let (want, clock) = (exact(&exact_ms, q), exact(&client_ms, q));
+            eprintln!(
+                "window {} ({} requests) {key}: sample {got:.1}, access log {want:.1} ({:+.2}%), clients {clock:.1} ({:+.2}%)",
+                s["at"],
+                mine.len(),
+                (got / want - 1.0) * 100.0,
+                (got / clock - 1.0) * 100.0
+            );
+            assert!((got - want).abs() <= 0.02 * want + 0.05, "{key}: sample {got} vs exact {want}");
+            assert!((got - clock).abs() <= 0.05 * clock, "{key}: sample {got} vs the clients' clock {clock}");
+        }
+    }
+    assert_eq!(total_requests as usize, client.len(), "requests over all windows");
+    assert_eq!(total_tokens, client.iter().map(|c| c.2).sum::<u64>(), "tokens over all windows");
+    assert!(windows >= 3, "only {windows} windows with enough requests");
+    drop((l1, l2));
+}

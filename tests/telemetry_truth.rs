@@ -33,7 +33,7 @@ fn request(port: u16, stream: bool, max_tokens: u32) -> (SystemTime, f64, u64) {
     let (e2e, end) = (t0.elapsed().as_secs_f64() * 1000.0, SystemTime::now());
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     let usage: Value = if stream {
-        let line = out.lines().filter(|l| l.contains("\"usage\"")).next_back().expect("a usage chunk");
+        let line = out.lines().rfind(|l| l.contains("\"usage\"")).expect("a usage chunk");
         serde_json::from_str::<Value>(line.trim_start_matches("data: ")).unwrap()["usage"].clone()
     } else {
         serde_json::from_str::<Value>(out.split_once("\r\n\r\n").unwrap().1).unwrap()["usage"].clone()

@@ -803,22 +803,32 @@ async fn sample_router(
     out
 }
 
-/// p95 (ms) of the model's requests in each interval between two samples: (end time, p95).
+/// p95 (ms) of the model's requests in each interval between two samples of the router's stats:
+/// (end time, p95), from the backends' latency sketches (each backend's interval is its sketch
+/// minus the one before; backends that came or went during the swap count with what they have).
 fn latency_series(samples: &[(f64, Value)], model: &str) -> Vec<(f64, f64)> {
-    let hist = |v: &Value| -> Option<(Vec<f64>, Vec<u64>)> {
+    use crate::telemetry::sketch::Sketch;
+    let sketches = |v: &Value| -> Option<std::collections::BTreeMap<String, Sketch>> {
         let m = v["models"].as_array()?.iter().find(|m| m["model"] == model)?;
-        let bounds = m["latency"]["bounds"].as_array()?.iter().filter_map(Value::as_f64).collect();
-        let counts = m["latency"]["counts"].as_array()?.iter().filter_map(Value::as_u64).collect();
-        Some((bounds, counts))
+        let backends = m["backends"].as_array()?;
+        Some(
+            backends
+                .iter()
+                .filter_map(|b| Some((b["id"].as_str()?.to_string(), serde_json::from_value(b["e2e"].clone()).ok()?)))
+                .collect(),
+        )
     };
     samples
         .windows(2)
         .filter_map(|w| {
             let ((_, a), (t, b)) = (&w[0], &w[1]);
-            let ((_, ca), (bounds, cb)) = (hist(a)?, hist(b)?);
-            let delta: Vec<u64> =
-                cb.iter().zip(ca.iter().chain(std::iter::repeat(&0))).map(|(x, y)| x.saturating_sub(*y)).collect();
-            crate::telemetry::monitor::quantile(&bounds, &delta, 0.95).map(|q| (*t, q * 1000.0))
+            let (before, after) = (sketches(a)?, sketches(b)?);
+            let mut interval = Sketch::default();
+            for (id, now) in &after {
+                let d = before.get(id).and_then(|p| now.since(p)).unwrap_or_else(|| now.clone());
+                interval.merge(&d);
+            }
+            interval.quantile(0.95).map(|q| (*t, q * 1000.0))
         })
         .collect()
 }
@@ -856,14 +866,19 @@ mod tests {
 
     #[test]
     fn latency_window_from_router_samples() {
-        let snap =
-            |counts: [u64; 3]| json!({"models": [{"model": "m", "latency": {"bounds": [0.1, 0.2], "counts": counts}}]});
+        use crate::telemetry::sketch::Sketch;
+        // Cumulative sketches of one backend: `fast` requests of 50 ms and `slow` ones of 190 ms.
+        let snap = |fast: usize, slow: usize| {
+            let mut sk = Sketch::default();
+            (0..fast).for_each(|_| sk.add(0.05));
+            (0..slow).for_each(|_| sk.add(0.19));
+            json!({"models": [{"model": "m", "backends": [{"id": "n1/m", "e2e": sk}]}]})
+        };
         // Interval 1: 10 fast requests; interval 2: 10 slow ones; interval 3: fast again.
-        let samples =
-            vec![(0.0, snap([0, 0, 0])), (1.0, snap([10, 0, 0])), (2.0, snap([10, 10, 0])), (3.0, snap([20, 10, 0]))];
+        let samples = vec![(0.0, snap(0, 0)), (1.0, snap(10, 0)), (2.0, snap(10, 10)), (3.0, snap(20, 10))];
         let s = latency_series(&samples, "m");
         assert_eq!(s.len(), 3);
-        assert!((s[0].1 - 95.0).abs() < 1e-6 && (s[1].1 - 195.0).abs() < 1e-6, "{s:?}");
+        assert!((s[0].1 - 50.0).abs() < 0.5 && (s[1].1 - 190.0).abs() < 1.9, "{s:?}");
         let w = elevated(&s);
         assert_eq!(w["baseline_p95_ms"].as_f64(), Some(s[0].1));
         assert_eq!(w["peak_p95_ms"].as_f64(), Some(s[1].1));

@@ -91,6 +91,56 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     let text = g().args(["status"]).run();
     assert!(text.stdout.contains("tiny") && text.stdout.contains("per million tokens"), "{}", text.stdout);
 
+    // The samples say which node served what (schema 2: per backend), each loader's memory and
+    // its prompt cache.
+    let spec: garnet::inventory::StoreSpec = serde_json::from_value(serde_json::json!({
+        "kind": "s3", "path": "", "endpoint": format!("http://127.0.0.1:{}", s3.port), "bucket": s3.bucket,
+        "prefix": "deploy-test", "region": "us-east-1", "credentials_file": s3.credentials(c.path()), "path_style": true,
+    }))
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let read = || -> Vec<serde_json::Value> {
+        rt.block_on(async {
+            let st = garnet::store::open_spec(&spec).await.unwrap();
+            let mut out = Vec::new();
+            for k in st.list("telemetry/cluster=deploylab/").await.unwrap() {
+                out.push(serde_json::from_slice(&st.get(&k).await.unwrap().unwrap()).unwrap());
+            }
+            out
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let samples = read();
+        let served = |node: &str| -> u64 {
+            samples
+                .iter()
+                .flat_map(|s| s["backends"].as_array().cloned().unwrap_or_default())
+                .filter(|b| b["node"] == node)
+                .map(|b| b["requests"].as_u64().unwrap_or(0))
+                .sum()
+        };
+        let cache_seen = |node: &str| {
+            samples.iter().filter(|s| s["node"] == node).any(|s| {
+                s["loaders"][0]["prompt_cache_sequences"].as_u64().is_some()
+                    && s["loaders"][0]["rss_bytes"].as_u64().is_some_and(|b| b > 20 << 20)
+            })
+        };
+        let (s1, s2) = (served("node1"), served("node2"));
+        if s1 + s2 >= 24 && s1 > 0 && s2 > 0 && cache_seen("node1") && cache_seen("node2") {
+            assert!(samples.iter().all(|s| s["schema_version"] == 2));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no per-backend and loader numbers in the samples: node1 {s1}, node2 {s2}, cache {} {}: {}",
+            cache_seen("node1"),
+            cache_seen("node2"),
+            samples.iter().rfind(|s| s["node"] == "node1").map(|s| s.to_string()).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
     // Every service's logs are rotated at the inventory's size, with at most `keep` old files.
     for n in &c.nodes {
         let run = home_of(&n.user).join(".garnet/run");

@@ -192,6 +192,10 @@ pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
             .spawn()
             .with_context(|| format!("cannot start `{program}`"))?;
         let pid = child.id().map(|p| p as i32);
+        // The program's pid, for the monitor's look at its memory.
+        if let Some(p) = pid {
+            let _ = std::fs::write(args.exit_file.with_extension("child"), format!("{p}\n"));
+        }
         let mut pumps = Vec::new();
         if let (Some(pipe), Some(s)) = (child.stdout.take(), &out) {
             pumps.push(tokio::spawn(pump(pipe, s.clone())));

@@ -2,6 +2,7 @@
 //! [`macos`] and are tested everywhere on captured outputs; [`linux`] reads `/proc` and `/sys`.
 
 pub mod linux;
+pub mod loaders;
 pub mod macos;
 pub mod monitor;
 pub mod power;
@@ -35,6 +36,9 @@ pub struct Sample {
     /// what, how busy each loader was (schema 2; absent in schema-1 samples).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<BackendStats>,
+    /// This node's loaders: process memory and prompt cache (schema 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loaders: Vec<loaders::LoaderStats>,
 }
 
 /// One backend's traffic over the window, every request counted once, in the window it ended in.

@@ -314,6 +314,8 @@ struct State {
     /// How far each loader's exit log has been read (kept across restarts in the spool folder).
     exit_offsets: BTreeMap<String, u64>,
     exit_offsets_file: std::path::PathBuf,
+    /// Per loader: how far its log was read, and its prompt cache as last logged.
+    loader_logs: BTreeMap<String, (super::loaders::Cursor, Option<(u64, u64)>)>,
     energy: Option<(u64, Instant)>,
     /// The Apple Silicon sensors' window (macOS).
     soc: Option<Arc<std::sync::Mutex<super::power::SocWindow>>>,
@@ -387,6 +389,49 @@ impl State {
         self.cfg = NodeConfig { spool_dir, ..new };
     }
 
+    /// Each loader's process memory and prompt cache (from the lines its log gained).
+    fn loader_stats(&mut self) -> Vec<super::loaders::LoaderStats> {
+        use super::loaders::{LoaderStats, child_file, err_log, memory, prompt_cache, read_new};
+        let mut out = Vec::new();
+        for l in &self.cfg.loaders {
+            let Some(exit) = &l.exit_file else { continue };
+            let pid = std::fs::read_to_string(child_file(exit))
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                .filter(|p| unsafe { libc::kill(*p as i32, 0) } == 0);
+            let (rss_bytes, pss_bytes) = pid.map(memory).unwrap_or_default();
+            let log = err_log(exit);
+            // The first look reads the log's last 64 KiB, to know the cache as it stands.
+            let st = self.loader_logs.entry(l.service.clone()).or_insert_with(|| {
+                use std::os::unix::fs::MetadataExt;
+                let m = std::fs::metadata(&log).ok();
+                let cursor = super::loaders::Cursor {
+                    inode: m.as_ref().map_or(0, |m| m.ino()),
+                    offset: m.map_or(0, |m| m.len()).saturating_sub(64 << 10),
+                };
+                (cursor, None)
+            });
+            let (text, next) = read_new(&log, st.0, 4 << 20);
+            let (latest, dropped) = prompt_cache(&text, st.1.map(|c: (u64, u64)| c.0));
+            let seen_before = st.1.is_some();
+            st.0 = next;
+            if latest.is_some() {
+                st.1 = latest;
+            }
+            out.push(LoaderStats {
+                model: l.model.clone(),
+                service: l.service.clone(),
+                pid,
+                rss_bytes,
+                pss_bytes,
+                prompt_cache_sequences: st.1.map(|c| c.0),
+                prompt_cache_bytes: st.1.map(|c| c.1),
+                prompt_cache_evictions_inferred: seen_before.then_some(dropped),
+            });
+        }
+        out
+    }
+
     async fn tick(&mut self) -> Result<()> {
         self.reload().await;
         let now = jiff::Timestamp::now();
@@ -458,6 +503,7 @@ impl State {
             }
             self.counters = Some(now_c);
         }
+        let loaders = self.loader_stats();
         let sample = Sample {
             schema_version: SCHEMA_VERSION,
             cluster: self.cfg.cluster.clone(),
@@ -469,6 +515,7 @@ impl State {
             power,
             models,
             backends,
+            loaders,
         };
         self.last = Some(mono);
         let mut dropped = self.spool.push(&telemetry_key(&self.cfg.cluster, &self.cfg.node, now), &json!(sample))?;
@@ -701,6 +748,7 @@ pub async fn run(
         counters_file,
         exit_offsets,
         exit_offsets_file,
+        loader_logs: BTreeMap::new(),
         energy: None,
         soc: soc_sensors(),
         pdu: None,

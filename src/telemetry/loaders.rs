@@ -1,0 +1,166 @@
+//! What the monitor reads of each loader besides its health: its process's memory (the pid its
+//! supervisor recorded in `<service>.child`) and its prompt cache, which `mlx_lm.server` shows
+//! only in its log (`Prompt Cache: N sequences, X GB`, one line per request; evictions nowhere,
+//! so they are inferred from drops in the sequence count, and labelled as inferred).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One loader at the end of a window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoaderStats {
+    pub model: String,
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Resident memory of the loader process (Linux: `VmRSS`; macOS: `ps` RSS), bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<u64>,
+    /// Proportional set size where the kernel reports it (Linux `smaps_rollup`), bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss_bytes: Option<u64>,
+    /// The prompt cache as the loader last logged it: entries and bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_sequences: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_bytes: Option<u64>,
+    /// Entries that left the cache during the window, inferred from drops in the logged count
+    /// (the loader reports no evictions itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_evictions_inferred: Option<u64>,
+}
+
+/// The supervisor's record of the program's pid, beside its exit file.
+pub fn child_file(exit_file: &Path) -> PathBuf {
+    exit_file.with_extension("child")
+}
+
+/// The loader's stderr log (where `mlx_lm.server` logs), beside its exit file.
+pub fn err_log(exit_file: &Path) -> PathBuf {
+    exit_file.with_extension("err.log")
+}
+
+/// Resident (and proportional) memory of `pid`, bytes.
+pub fn memory(pid: u32) -> (Option<u64>, Option<u64>) {
+    if cfg!(target_os = "linux") {
+        let kb = |text: &str, key: &str| -> Option<u64> {
+            text.lines().find_map(|l| l.strip_prefix(key))?.trim().trim_end_matches(" kB").trim().parse::<u64>().ok()
+        };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        (kb(&status, "VmRSS:").map(|k| k * 1024), kb(&rollup, "Pss:").map(|k| k * 1024))
+    } else {
+        let out = std::process::Command::new("ps").args(["-o", "rss=", "-p", &pid.to_string()]).output();
+        let rss = out.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok());
+        (rss.map(|k| k * 1024), None)
+    }
+}
+
+/// What new `Prompt Cache:` lines say: the last (sequences, bytes) and the sum of the drops in
+/// the sequence count, starting from `last_sequences` (the count at the previous look).
+pub fn prompt_cache(text: &str, mut last_sequences: Option<u64>) -> (Option<(u64, u64)>, u64) {
+    let (mut latest, mut dropped) = (None, 0);
+    for l in text.lines() {
+        let Some(rest) = l.split("Prompt Cache: ").nth(1) else { continue };
+        let mut words = rest.split_whitespace();
+        let (Some(n), Some("sequences,"), Some(gb), Some("GB")) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
+        let (Ok(n), Ok(gb)) = (n.parse::<u64>(), gb.parse::<f64>()) else { continue };
+        if let Some(prev) = last_sequences {
+            dropped += prev.saturating_sub(n);
+        }
+        last_sequences = Some(n);
+        latest = Some((n, (gb * 1e9).round() as u64));
+    }
+    (latest, dropped)
+}
+
+/// Where a log was read up to: its inode and the offset in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cursor {
+    pub inode: u64,
+    pub offset: u64,
+}
+
+/// Reads what was appended to the log `path` since `at`, following a rotation (the rest of
+/// `<path>.1` when that is the file `at` was in, then the new file), at most `cap` bytes per
+/// file; returns the text and the cursor for next time.
+pub fn read_new(path: &Path, at: Cursor, cap: u64) -> (String, Cursor) {
+    use std::os::unix::fs::MetadataExt;
+    let read_from = |p: &Path, from: u64| -> Vec<u8> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(p) else { return Vec::new() };
+        let len = f.metadata().map_or(0, |m| m.len());
+        let from = from.max(len.saturating_sub(cap)).min(len);
+        let mut buf = Vec::new();
+        if f.seek(SeekFrom::Start(from)).is_ok() {
+            let _ = f.take(cap).read_to_end(&mut buf);
+        }
+        buf
+    };
+    let Ok(meta) = std::fs::metadata(path) else { return (String::new(), Cursor::default()) };
+    let mut text = Vec::new();
+    let from = if meta.ino() == at.inode && meta.len() >= at.offset {
+        at.offset
+    } else {
+        let mut rotated = path.as_os_str().to_owned();
+        rotated.push(".1");
+        let rotated = PathBuf::from(rotated);
+        if at.inode != 0 && std::fs::metadata(&rotated).is_ok_and(|m| m.ino() == at.inode) {
+            text.extend(read_from(&rotated, at.offset));
+        }
+        0
+    };
+    let new = read_from(path, from);
+    let offset = from.max(meta.len().saturating_sub(cap)) + new.len() as u64;
+    text.extend(new);
+    (String::from_utf8_lossy(&text).into_owned(), Cursor { inode: meta.ino(), offset })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn prompt_cache_lines_and_inferred_evictions() {
+        let log = "2026-12-02 05:47:58,284 - INFO - Prompt Cache: 3 sequences, 0.25 GB\n\
+                   127.0.0.1 - - [02/Dec/2026 05:47:58] \"POST /v1/chat/completions HTTP/1.1\" 200 -\n\
+                   2026-12-02 05:47:59,001 - INFO - Prompt Cache: 10 sequences, 1.20 GB\n\
+                   2026-12-02 05:47:59,002 - INFO - - KVCache: 10 sequences, 1.20 GB\n\
+                   2026-12-02 05:48:00,100 - INFO - Prompt Cache: 7 sequences, 0.90 GB\n\
+                   2026-12-02 05:48:01,100 - INFO - Prompt Cache: 9 sequences, 1.00 GB\n";
+        assert_eq!(prompt_cache(log, Some(5)), (Some((9, 1_000_000_000)), 2 + 3));
+        assert_eq!(prompt_cache("nothing here\n", Some(5)), (None, 0));
+    }
+
+    #[test]
+    fn this_process_has_memory() {
+        let (rss, _) = memory(std::process::id());
+        assert!(rss.unwrap() > 1 << 20);
+    }
+
+    #[test]
+    fn new_bytes_only_and_across_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.err.log");
+        std::fs::write(&p, "one\n").unwrap();
+        let (t, at) = read_new(&p, Cursor::default(), 1 << 20);
+        assert_eq!((t.as_str(), at.offset), ("one\n", 4));
+        std::fs::write(&p, "one\ntwo\n").unwrap();
+        let (t, at) = read_new(&p, at, 1 << 20);
+        assert_eq!(t, "two\n");
+        // Rotated (renamed to .1 after one more line), and the new file already has lines.
+        std::fs::OpenOptions::new().append(true).open(&p).unwrap().write_all(b"three\n").unwrap();
+        std::fs::rename(&p, dir.path().join("x.err.log.1")).unwrap();
+        std::fs::write(&p, "four\nfive\nsix\n").unwrap();
+        let (t, at) = read_new(&p, at, 1 << 20);
+        assert_eq!(t, "three\nfour\nfive\nsix\n");
+        assert_eq!(read_new(&p, at, 1 << 20).0, "");
+    }
+}

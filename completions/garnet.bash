@@ -3154,7 +3154,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__router)
-            opts="-i -o -l -f -y -m -v -q -h --routes --listen --admin-listen --admin-token-file --api-keys-file --body-limit --threads --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            opts="-i -o -l -f -y -m -v -q -h --routes --listen --admin-listen --admin-token-file --api-keys-file --body-limit --access-log --state-dir --threads --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3181,6 +3181,14 @@ _garnet() {
                     return 0
                     ;;
                 --body-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --access-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3233,10 +3241,6 @@ _garnet() {
                     return 0
                     ;;
                 -m)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

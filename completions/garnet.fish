@@ -473,6 +473,8 @@ complete -c garnet -n "__fish_garnet_using_subcommand router" -l admin-listen -d
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l admin-token-file -d 'File (mode 0600) holding the admin API\'s bearer token; without it the admin API refuses (default: the inventory\'s `router.token_file`)' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l api-keys-file -d 'File (mode 0600) with accepted API keys, one per line; without it `/v1` is open' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l body-limit -d 'Largest request body accepted, in bytes' -r
+complete -c garnet -n "__fish_garnet_using_subcommand router" -l access-log -d 'Write one JSON line per ended request (outcome, durations, tokens) to this file, rotated at 10 MiB with 3 older files kept' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand router" -l state-dir -d 'Keep what the router counted here (a snapshot every 2 s and a journal of each request\'s start and end), so a restart, even after `kill -9`, loses no count; the requests a crash broke are counted as failed' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l threads -d 'Serving threads, each with its own listener (SO_REUSEPORT) and upstream pools (default: one per core)' -r
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
@@ -482,7 +484,6 @@ complete -c garnet -n "__fish_garnet_using_subcommand router" -s f -l forks -d '
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
-complete -c garnet -n "__fish_garnet_using_subcommand router" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand router" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
 complete -c garnet -n "__fish_garnet_using_subcommand router" -s v -l verbose -d 'More detail (repeat for debug logs)'

@@ -482,6 +482,12 @@ pub struct RouterArgs {
     #[arg(long, value_name = "FILE")]
     pub access_log: Option<PathBuf>,
 
+    /// Keep what the router counted here (a snapshot every 2 s and a journal of each request's
+    /// start and end), so a restart, even after `kill -9`, loses no count; the requests a crash
+    /// broke are counted as failed.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
     /// Serving threads, each with its own listener (SO_REUSEPORT) and upstream pools
     /// (default: one per core).
     #[arg(long, value_name = "N")]

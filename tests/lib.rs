@@ -16,6 +16,7 @@ mod lock;
 mod model;
 mod monitor;
 mod router;
+mod router_crash;
 mod router_limits;
 mod soak;
 mod store;

@@ -76,7 +76,14 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let r = router::Router::new(
         &routes,
-        Options { api_keys, admin_token, body_limit: args.body_limit, workers, access_log: args.access_log.clone() },
+        Options {
+            api_keys,
+            admin_token,
+            body_limit: args.body_limit,
+            workers,
+            access_log: args.access_log.clone(),
+            state_dir: args.state_dir.clone(),
+        },
     )
     .map_err(|e| UsageError(format!("{source}: {e}")))?;
 
@@ -144,8 +151,21 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
                 .context("cannot start a router thread")?,
         );
     }
+    // What the router counted, saved every 2 s (and once more at the end).
+    let saver = {
+        let (r, mut stop) = (Arc::clone(&r), stop_rx.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => r.save_state(),
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        })
+    };
     super::shutdown_signal("router", "no new connections, open requests finish").await;
     let _ = stop_tx.send(true);
+    let _ = saver.await;
     let joined = tokio::task::spawn_blocking(move || threads.into_iter().map(|t| t.join()).collect::<Vec<_>>()).await?;
     for j in joined {
         match j {
@@ -154,6 +174,7 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
             Err(_) => anyhow::bail!("a router thread panicked"),
         }
     }
+    r.save_state();
     eprintln!("router: stopped");
     Ok(ExitStatus::Success)
 }

@@ -372,6 +372,9 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
                 admin_bind.clone(),
                 "--admin-token-file".into(),
                 format!("{h}/etc/router.token"),
+                // What it counted survives a restart, even a crash (snapshot + journal).
+                "--state-dir".into(),
+                format!("{h}/run/router-state"),
             ],
             env: BTreeMap::new(),
             working_dir: Some(h.clone()),

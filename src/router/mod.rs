@@ -16,6 +16,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod h1;
+pub mod journal;
 pub mod metrics;
 pub mod proxy;
 pub mod rewrite;
@@ -106,6 +107,8 @@ pub struct Options {
     pub body_limit: usize,
     /// Where to write the access log (one JSON line per ended request), if anywhere.
     pub access_log: Option<std::path::PathBuf>,
+    /// Where to keep what the router counted across restarts (snapshot + journal), if anywhere.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// The pooled HTTP client a route uses to reach its loaders.
@@ -126,6 +129,7 @@ pub struct Router {
     /// Open client connections and why some were refused or closed (all serving threads).
     pub conns: Arc<conns::ConnStats>,
     pub access: Option<Arc<access::AccessLog>>,
+    pub journal: Option<Arc<journal::Journal>>,
 }
 
 impl Router {
@@ -142,12 +146,33 @@ impl Router {
             )),
             None => None,
         };
+        let journal = match &options.state_dir {
+            Some(dir) => {
+                let (j, broken) = journal::Journal::open(dir, &table)
+                    .map_err(|e| format!("cannot use the state folder `{}`: {e}", dir.display()))?;
+                if broken > 0 {
+                    tracing::warn!("{broken} request(s) the previous router left unfinished are counted as failed");
+                }
+                Some(Arc::new(j))
+            }
+            None => None,
+        };
         Ok(Arc::new(Router {
             table: ArcSwap::from_pointee(table),
             options,
             conns: Arc::new(conns::ConnStats::new()),
             access,
+            journal,
         }))
+    }
+
+    /// Saves what the router counted (with `state_dir`; every 2 s and at shutdown).
+    pub fn save_state(&self) {
+        if let Some(j) = &self.journal
+            && let Err(e) = j.snapshot(&self.table.load())
+        {
+            tracing::warn!("cannot save the router's counts: {e}");
+        }
     }
 
     /// Replaces the routing table atomically; in-flight requests keep their backends.

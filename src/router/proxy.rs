@@ -132,6 +132,8 @@ struct Slot {
     ttft: Option<Duration>,
     usage: Usage,
     log: Option<Arc<super::access::AccessLog>>,
+    /// Its start in the router's journal, when the router keeps one (`--state-dir`).
+    journal: Option<(Arc<super::journal::Journal>, u64)>,
 }
 
 /// How a request ended on a backend (see `table::Counters`); `Retried`: this attempt ended, the
@@ -158,6 +160,7 @@ impl Slot {
             ttft: None,
             usage: Usage::default(),
             log: None,
+            journal: None,
         }
     }
 
@@ -169,18 +172,30 @@ impl Slot {
         }
         self.ended = true;
         let e2e = self.started.elapsed();
-        let c = &self.backend.counters;
-        let (n, name) = match how {
-            Ended::Ok => (&c.ok, "ok"),
-            Ended::Failed => (&c.failed, "failed"),
-            Ended::Cut => (&c.cut, "cut"),
-            Ended::Rejected => (&c.rejected, "rejected"),
-            Ended::ClientGone => (&c.client_gone, "client_gone"),
-            Ended::Retried => return,
+        let name = match how {
+            Ended::Ok => "ok",
+            Ended::Failed => "failed",
+            Ended::Cut => "cut",
+            Ended::Rejected => "rejected",
+            Ended::ClientGone => "client_gone",
+            Ended::Retried => "retried",
         };
-        n.fetch_add(1, Ordering::Relaxed);
-        if matches!(how, Ended::Ok | Ended::Cut) {
-            c.e2e.observe(e2e);
+        // Outcome, tokens and latency are counted together (and with the journal's line).
+        let end = super::journal::End {
+            e: self.journal.as_ref().map_or(0, |j| j.1),
+            b: self.backend.id.clone(),
+            o: name.to_string(),
+            l: matches!(how, Ended::Ok | Ended::Cut).then(|| e2e.as_secs_f64()),
+            p: self.usage.prompt_tokens,
+            c: self.usage.completion_tokens,
+            k: self.usage.cached_tokens,
+        };
+        match &self.journal {
+            Some((j, _)) => j.end(&self.backend, end),
+            None => super::journal::count_end(&self.backend, &end),
+        }
+        if how == Ended::Retried {
+            return;
         }
         if let Some(log) = &self.log {
             use super::access::ms;
@@ -387,6 +402,7 @@ async fn completion(
         let mut slot = acquire(&route, &tried).await?;
         let b = slot.backend.clone();
         (slot.started, slot.queue, slot.stream, slot.log) = (started, asked.elapsed(), stream, router.access.clone());
+        slot.journal = router.journal.as_ref().map(|j| (j.clone(), j.start(&b.id)));
         b.counters.queue_wait.observe(slot.queue);
         obj.set("model", b.loader_json.clone());
         let payload = obj.to_json();
@@ -517,7 +533,6 @@ async fn completion(
             }
         };
         if let Some(u) = usage {
-            account(&b, u);
             slot.usage = u;
         }
         slot.ttft = Some(started.elapsed());
@@ -540,12 +555,6 @@ async fn completion(
             .body(super::full(out))
             .expect("valid response"));
     }
-}
-
-fn account(b: &Backend, u: Usage) {
-    b.counters.prompt_tokens.fetch_add(u.prompt_tokens, Ordering::Relaxed);
-    b.counters.completion_tokens.fetch_add(u.completion_tokens, Ordering::Relaxed);
-    b.counters.cached_tokens.fetch_add(u.cached_tokens, Ordering::Relaxed);
 }
 
 /// Relays an SSE stream through the rewriter. A failure after the first byte ends the stream with
@@ -612,7 +621,6 @@ fn stream_response(
             (!rw.saw_done).then(|| format!("backend `{}` ended the stream without [DONE]", slot.backend.id))
         });
         if let Some(u) = rw.usage {
-            account(&slot.backend, u);
             slot.usage = u;
         }
         if let Some(msg) = &failure {

@@ -193,6 +193,21 @@ impl AtomicSketch {
         self.count.fetch_add(1, Ordering::Release);
     }
 
+    /// Adds a saved sketch's counts (a restarted router picking up what it had counted).
+    pub fn add(&self, s: &Sketch) {
+        if s.count == 0 {
+            return;
+        }
+        for (i, c) in &s.bins {
+            self.bins[(i.clamp(&LO, &HI) - LO) as usize].fetch_add(*c, Ordering::Relaxed);
+        }
+        self.zero.fetch_add(s.zero, Ordering::Relaxed);
+        self.sum_nanos.fetch_add((s.sum * 1e9) as u64, Ordering::Relaxed);
+        self.min_nanos.fetch_min((s.min * 1e9) as u64, Ordering::Relaxed);
+        self.max_nanos.fetch_max((s.max * 1e9) as u64, Ordering::Relaxed);
+        self.count.fetch_add(s.count, Ordering::Release);
+    }
+
     /// The cumulative sketch so far.
     pub fn snapshot(&self) -> Sketch {
         let count = self.count.load(Ordering::Acquire);

@@ -189,5 +189,15 @@ fn every_window_tells_the_truth_against_the_access_log_and_the_clients_clock() {
     assert_eq!(total_requests as usize, client.len(), "requests over all windows");
     assert_eq!(total_tokens, client.iter().map(|c| c.2).sum::<u64>(), "tokens over all windows");
     assert!(windows >= 3, "only {windows} windows with enough requests");
+    // `/metrics` counts the same requests.
+    let (status, text) = crate::common::loaders::http(router.port, "GET", "/metrics", None, "");
+    assert_eq!(status, 200);
+    let ended_ok: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("garnet_router_backend_requests_ended_total") && l.contains("outcome=\"ok\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(ended_ok as usize, client.len(), "{text}");
+    crate::router::promtool_check(&text);
     drop((l1, l2));
 }

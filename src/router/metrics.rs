@@ -215,6 +215,68 @@ pub fn render(t: &Table, conns: &super::conns::ConnStats) -> String {
             t.routes[m].queue.waiting.load(Ordering::Relaxed)
         );
     }
+    family(
+        &mut o,
+        "garnet_router_backend_requests_ended_total",
+        "counter",
+        "Requests by how they ended on a backend, each once: ok, failed (the backend's fault), cut (a stream broken), client_gone, rejected (the request's fault).",
+    );
+    for m in &t.order {
+        for b in &t.routes[m].backends {
+            let c = &b.counters;
+            for (outcome, v) in [
+                ("ok", &c.ok),
+                ("failed", &c.failed),
+                ("cut", &c.cut),
+                ("client_gone", &c.client_gone),
+                ("rejected", &c.rejected),
+            ] {
+                let _ = writeln!(
+                    o,
+                    "garnet_router_backend_requests_ended_total{{model=\"{}\",backend=\"{}\",outcome=\"{outcome}\"}} {}",
+                    esc(m),
+                    esc(&b.id),
+                    v.load(Ordering::Relaxed)
+                );
+            }
+        }
+    }
+    family(
+        &mut o,
+        "garnet_router_backend_busy_seconds_total",
+        "counter",
+        "Time a backend had at least one request in flight.",
+    );
+    for m in &t.order {
+        for b in &t.routes[m].backends {
+            let _ = writeln!(
+                o,
+                "garnet_router_backend_busy_seconds_total{{model=\"{}\",backend=\"{}\"}} {}",
+                esc(m),
+                esc(&b.id),
+                b.busy_secs()
+            );
+        }
+    }
+    family(
+        &mut o,
+        "garnet_router_backend_e2e_seconds",
+        "summary",
+        "End-to-end latency per backend since the router started, from its sketch (1% relative error); merge sketches, not these quantiles, across backends or routers.",
+    );
+    for m in &t.order {
+        for b in &t.routes[m].backends {
+            let sk = b.counters.e2e.snapshot();
+            let labels = format!("model=\"{}\",backend=\"{}\"", esc(m), esc(&b.id));
+            for q in [0.5, 0.95, 0.99] {
+                if let Some(v) = sk.quantile(q) {
+                    let _ = writeln!(o, "garnet_router_backend_e2e_seconds{{{labels},quantile=\"{q}\"}} {v}");
+                }
+            }
+            let _ = writeln!(o, "garnet_router_backend_e2e_seconds_sum{{{labels}}} {}", sk.sum);
+            let _ = writeln!(o, "garnet_router_backend_e2e_seconds_count{{{labels}}} {}", sk.count);
+        }
+    }
     let histograms: [(&str, &str, Pick); 2] = [
         ("garnet_router_time_to_first_token_seconds", "Time from request to the first byte of the answer.", |m| {
             &m.ttft

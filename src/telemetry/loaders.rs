@@ -20,6 +20,10 @@ pub struct LoaderStats {
     /// Proportional set size where the kernel reports it (Linux `smaps_rollup`), bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pss_bytes: Option<u64>,
+    /// macOS: the process's physical footprint (what Activity Monitor and jetsam count, Metal
+    /// buffers of the weights included), bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footprint_bytes: Option<u64>,
     /// The prompt cache as the loader last logged it: entries and bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_sequences: Option<u64>,
@@ -41,20 +45,44 @@ pub fn err_log(exit_file: &Path) -> PathBuf {
     exit_file.with_extension("err.log")
 }
 
-/// Resident (and proportional) memory of `pid`, bytes.
-pub fn memory(pid: u32) -> (Option<u64>, Option<u64>) {
+/// Process memory of `pid`: resident, proportional (Linux) and physical footprint (macOS), bytes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Memory {
+    pub rss: Option<u64>,
+    pub pss: Option<u64>,
+    pub footprint: Option<u64>,
+}
+
+pub fn memory(pid: u32) -> Memory {
     if cfg!(target_os = "linux") {
         let kb = |text: &str, key: &str| -> Option<u64> {
             text.lines().find_map(|l| l.strip_prefix(key))?.trim().trim_end_matches(" kB").trim().parse::<u64>().ok()
         };
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-        (kb(&status, "VmRSS:").map(|k| k * 1024), kb(&rollup, "Pss:").map(|k| k * 1024))
+        Memory {
+            rss: kb(&status, "VmRSS:").map(|k| k * 1024),
+            pss: kb(&rollup, "Pss:").map(|k| k * 1024),
+            footprint: None,
+        }
     } else {
         let out = std::process::Command::new("ps").args(["-o", "rss=", "-p", &pid.to_string()]).output();
         let rss = out.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok());
-        (rss.map(|k| k * 1024), None)
+        Memory { rss: rss.map(|k| k * 1024), pss: None, footprint: footprint(pid) }
     }
+}
+
+#[cfg(target_os = "macos")]
+fn footprint(pid: u32) -> Option<u64> {
+    let mut info: libc::rusage_info_v2 = unsafe { std::mem::zeroed() };
+    let buffer = &mut info as *mut libc::rusage_info_v2 as *mut libc::rusage_info_t;
+    let r = unsafe { libc::proc_pid_rusage(pid as libc::c_int, libc::RUSAGE_INFO_V2, buffer) };
+    (r == 0).then_some(info.ri_phys_footprint)
+}
+
+#[cfg(not(target_os = "macos"))]
+fn footprint(_pid: u32) -> Option<u64> {
+    None
 }
 
 /// What new `Prompt Cache:` lines say: the last (sequences, bytes) and the sum of the drops in
@@ -141,8 +169,8 @@ mod tests {
 
     #[test]
     fn this_process_has_memory() {
-        let (rss, _) = memory(std::process::id());
-        assert!(rss.unwrap() > 1 << 20);
+        let m = memory(std::process::id());
+        assert!(m.rss.unwrap() > 1 << 20);
     }
 
     #[test]

@@ -399,7 +399,7 @@ impl State {
                 .ok()
                 .and_then(|t| t.trim().parse::<u32>().ok())
                 .filter(|p| unsafe { libc::kill(*p as i32, 0) } == 0);
-            let (rss_bytes, pss_bytes) = pid.map(memory).unwrap_or_default();
+            let mem = pid.map(memory).unwrap_or_default();
             let log = err_log(exit);
             // The first look reads the log's last 64 KiB, to know the cache as it stands.
             let st = self.loader_logs.entry(l.service.clone()).or_insert_with(|| {
@@ -422,8 +422,9 @@ impl State {
                 model: l.model.clone(),
                 service: l.service.clone(),
                 pid,
-                rss_bytes,
-                pss_bytes,
+                rss_bytes: mem.rss,
+                pss_bytes: mem.pss,
+                footprint_bytes: mem.footprint,
                 prompt_cache_sequences: st.1.map(|c| c.0),
                 prompt_cache_bytes: st.1.map(|c| c.1),
                 prompt_cache_evictions_inferred: seen_before.then_some(dropped),

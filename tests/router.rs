@@ -53,11 +53,7 @@ fn openai_sdk_through_the_router() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(&py, 0);
-    let (l1, l2) = std::thread::scope(|s| {
-        let a = s.spawn(|| Loader::start(&py, &model, dir.path()));
-        let b = s.spawn(|| Loader::start(&py, &model, dir.path()));
-        (a.join().unwrap(), b.join().unwrap())
-    });
+    let (l1, l2) = Loader::start_two(&py, &model, dir.path());
     let keys = dir.path().join("keys");
     std::fs::write(&keys, "client-key-1\nclient-key-2\n").unwrap();
     std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
@@ -635,11 +631,7 @@ fn latency_sketches_match_the_clients_clock() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(&py, 0);
-    let (l1, l2) = std::thread::scope(|s| {
-        let a = s.spawn(|| Loader::start(&py, &model, dir.path()));
-        let b = s.spawn(|| Loader::start(&py, &model, dir.path()));
-        (a.join().unwrap(), b.join().unwrap())
-    });
+    let (l1, l2) = Loader::start_two(&py, &model, dir.path());
     let router = RouterProc::start(dir.path(), &routes(&[&l1, &l2], None, 64), &[]);
     let port = router.port;
     // Four clients, 80 requests each, lengths 1..64 tokens so latencies spread over a decade.

@@ -59,23 +59,9 @@ fn a_router_killed_under_load_loses_no_count() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = tiny_model(&py, 0);
-    let (l1, l2) = std::thread::scope(|s| {
-        let a = s.spawn(|| Loader::start(&py, &model, d));
-        let b = s.spawn(|| Loader::start(&py, &model, d));
-        (a.join().unwrap(), b.join().unwrap())
-    });
+    let (l1, l2) = Loader::start_two(&py, &model, d);
     let routes = d.join("routes.yaml");
-    std::fs::write(
-        &routes,
-        format!(
-            "models:\n  - name: tiny\n    backends:\n      - {{id: n1/tiny, url: \"{}\", model: \"{}\"}}\n      - {{id: n2/tiny, url: \"{}\", model: \"{}\"}}\n",
-            l1.url(),
-            l1.model,
-            l2.url(),
-            l2.model
-        ),
-    )
-    .unwrap();
+    std::fs::write(&routes, Loader::routes_for_two(&l1, &l2, "")).unwrap();
     let (port, admin) = (free_port(), free_port());
     let token = RouterProc::token_file(d);
     let args: Vec<String> = [

@@ -343,11 +343,7 @@ fn bad_bodies_are_the_clients_fault_on_real_loaders() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(&py, 0);
-    let (l1, l2) = std::thread::scope(|s| {
-        let a = s.spawn(|| Loader::start(&py, &model, dir.path()));
-        let b = s.spawn(|| Loader::start(&py, &model, dir.path()));
-        (a.join().unwrap(), b.join().unwrap())
-    });
+    let (l1, l2) = Loader::start_two(&py, &model, dir.path());
     let keys = dir.path().join("keys");
     std::fs::write(&keys, "k-1\n").unwrap();
     std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();

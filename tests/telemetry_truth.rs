@@ -57,18 +57,8 @@ fn every_window_tells_the_truth_against_the_access_log_and_the_clients_clock() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = tiny_model(&py, 0);
-    let (l1, l2) = std::thread::scope(|s| {
-        let a = s.spawn(|| Loader::start(&py, &model, d));
-        let b = s.spawn(|| Loader::start(&py, &model, d));
-        (a.join().unwrap(), b.join().unwrap())
-    });
-    let routes = format!(
-        "models:\n  - name: tiny\n    max_tokens: 64\n    backends:\n      - {{id: n1/tiny, url: \"{}\", model: \"{}\"}}\n      - {{id: n2/tiny, url: \"{}\", model: \"{}\"}}\n",
-        l1.url(),
-        l1.model,
-        l2.url(),
-        l2.model
-    );
+    let (l1, l2) = Loader::start_two(&py, &model, d);
+    let routes = Loader::routes_for_two(&l1, &l2, "    max_tokens: 64\n");
     let access = d.join("access.log");
     let router = RouterProc::start(d, &routes, &["--access-log", &access.display().to_string()]);
     let config = d.join("node.json");

@@ -164,6 +164,13 @@ impl Slot {
         }
     }
 
+    /// The backend failed this request after it had it (not retried): counted, and the 502.
+    fn failed(&mut self, message: String) -> ApiError {
+        self.backend.counters.failures.fetch_add(1, Ordering::Relaxed);
+        self.end(Ended::Failed);
+        ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message).code("upstream_error")
+    }
+
     /// Counts the request's end once: its outcome, its end-to-end latency (whole answers and
     /// streams, also cut ones), and its access-log line with the very same durations.
     fn end(&mut self, how: Ended) {
@@ -508,29 +515,11 @@ async fn completion(
         }
         let body = match body {
             Ok(c) => c,
-            Err(e) => {
-                b.counters.failures.fetch_add(1, Ordering::Relaxed);
-                slot.end(Ended::Failed);
-                return Err(ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "server_error",
-                    format!("Backend `{}` broke off its answer: {e}.", b.id),
-                )
-                .code("upstream_error"));
-            }
+            Err(e) => return Err(slot.failed(format!("Backend `{}` broke off its answer: {e}.", b.id))),
         };
         let usage = match super::rewrite::peek_usage(&body) {
             Ok(u) => u,
-            Err(e) => {
-                b.counters.failures.fetch_add(1, Ordering::Relaxed);
-                slot.end(Ended::Failed);
-                return Err(ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "server_error",
-                    format!("Backend `{}` sent invalid JSON: {e}", b.id),
-                )
-                .code("upstream_error"));
-            }
+            Err(e) => return Err(slot.failed(format!("Backend `{}` sent invalid JSON: {e}", b.id))),
         };
         if let Some(u) = usage {
             slot.usage = u;

@@ -221,15 +221,7 @@ pub(super) async fn serve_conn(
                     Parsed::Head(h) => break h,
                     Parsed::Partial => {}
                     Parsed::Bad(e) => {
-                        let _ = write_response(
-                            &mut io,
-                            &mut out,
-                            e.response(),
-                            Reply::closing(true),
-                            &mut buf,
-                            send_timeout,
-                        )
-                        .await;
+                        write_closing(&mut io, &mut out, &mut buf, e.response(), true, send_timeout).await;
                         return;
                     }
                 }
@@ -281,7 +273,7 @@ pub(super) async fn serve_conn(
         };
         if matches!(head.framing, Framing::Length(n) if n > limit as u64) {
             let r = too_large().response();
-            let _ = write_response(&mut io, &mut out, r, Reply::closing(head.http11), &mut buf, send_timeout).await;
+            write_closing(&mut io, &mut out, &mut buf, r, head.http11, send_timeout).await;
             linger(io).await;
             return;
         }
@@ -301,15 +293,7 @@ pub(super) async fn serve_conn(
                         Ok(Ok(Some(c))) if all.len() + c.len() <= limit => all.extend_from_slice(&c),
                         Ok(Ok(Some(_))) => {
                             let r = too_large().response();
-                            let _ = write_response(
-                                &mut io,
-                                &mut out,
-                                r,
-                                Reply::closing(head.http11),
-                                &mut buf,
-                                send_timeout,
-                            )
-                            .await;
+                            write_closing(&mut io, &mut out, &mut buf, r, head.http11, send_timeout).await;
                             linger(io).await;
                             return;
                         }
@@ -317,15 +301,7 @@ pub(super) async fn serve_conn(
                         Ok(Err(DecodeError::Invalid(what))) => {
                             let e = ApiError::invalid(format!("Malformed request body: {what}."), None);
                             let r = e.response();
-                            let _ = write_response(
-                                &mut io,
-                                &mut out,
-                                r,
-                                Reply::closing(head.http11),
-                                &mut buf,
-                                send_timeout,
-                            )
-                            .await;
+                            write_closing(&mut io, &mut out, &mut buf, r, head.http11, send_timeout).await;
                             return;
                         }
                         Ok(Err(_)) => return, // the client left
@@ -377,6 +353,18 @@ async fn fill_lazily(io: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<
         io.readable().await?;
     }
     h1::fill(io, buf).await
+}
+
+/// Writes a refusal and leaves the connection to be closed (errors are moot: it closes anyway).
+async fn write_closing(
+    io: &mut TcpStream,
+    out: &mut Vec<u8>,
+    buf: &mut BytesMut,
+    resp: hyper::Response<Body>,
+    http11: bool,
+    send_timeout: Duration,
+) {
+    let _ = write_response(io, out, resp, Reply::closing(http11), buf, send_timeout).await;
 }
 
 /// `write_all` that gives up after `limit` (a client that stopped reading).

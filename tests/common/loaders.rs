@@ -54,6 +54,27 @@ impl Loader {
         Loader::start_in(py, &model.display().to_string(), None, dir)
     }
 
+    /// Two loaders of `model`, started side by side.
+    pub fn start_two(py: &Path, model: &Path, dir: &Path) -> (Loader, Loader) {
+        std::thread::scope(|s| {
+            let a = s.spawn(|| Loader::start(py, model, dir));
+            let b = s.spawn(|| Loader::start(py, model, dir));
+            (a.join().unwrap(), b.join().unwrap())
+        })
+    }
+
+    /// Routes for model `tiny` on two loaders, with backend ids `n1/tiny` and `n2/tiny` (as deploy
+    /// names them: node/model) and `extra` YAML lines for the model.
+    pub fn routes_for_two(a: &Loader, b: &Loader, extra: &str) -> String {
+        format!(
+            "models:\n  - name: tiny\n{extra}    backends:\n      - {{id: n1/tiny, url: \"{}\", model: \"{}\"}}\n      - {{id: n2/tiny, url: \"{}\", model: \"{}\"}}\n",
+            a.url(),
+            a.model,
+            b.url(),
+            b.model
+        )
+    }
+
     /// Started as deploy starts it: `--model` relative to the working directory `cwd`.
     pub fn start_in(py: &Path, model_arg: &str, cwd: Option<&Path>, dir: &Path) -> Loader {
         let port = free_port();

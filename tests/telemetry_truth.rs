@@ -1,5 +1,5 @@
 //! Telemetry that tells the truth, on the real parts: two real loaders, the router with its
-//! access log, the monitor sampling every 4 s, and clients with their own clocks sending bursts of
+//! access log, the monitor sampling every 5 s, and clients with their own clocks sending bursts of
 //! mixed streaming and whole requests between the monitor's sampling instants. Every window's
 //! p50/p95/p99 must be within 2% of the exact quantiles of the same requests (from the access
 //! log) and within 5% of the clients' own clock; requests and tokens must be exact, per window and
@@ -65,7 +65,7 @@ fn every_window_tells_the_truth_against_the_access_log_and_the_clients_clock() {
     std::fs::write(
         &config,
         serde_json::to_vec(&serde_json::json!({
-            "cluster": "truth", "node": "n1", "interval_secs": 4, "health_listen": format!("127.0.0.1:{}", free_port()),
+            "cluster": "truth", "node": "n1", "interval_secs": 5, "health_listen": format!("127.0.0.1:{}", free_port()),
             "spool_dir": d.join("spool"), "spool_max": 1000,
             "store": {"kind": "local", "path": d.join("store"), "endpoint": null, "bucket": null, "prefix": null,
                       "region": null, "credentials_file": null, "path_style": false},
@@ -75,7 +75,7 @@ fn every_window_tells_the_truth_against_the_access_log_and_the_clients_clock() {
     )
     .unwrap();
     let mut monitor = Garnet::new()
-        .args(["monitor", "--config", &config.display().to_string(), "--interval", "4s"])
+        .args(["monitor", "--config", &config.display().to_string(), "--interval", "5s"])
         .command()
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(d.join("monitor.log")).unwrap())
@@ -94,11 +94,11 @@ fn every_window_tells_the_truth_against_the_access_log_and_the_clients_clock() {
     }
     let first = ts(samples()[0]["at"].as_str().unwrap());
 
-    // Four bursts, each from 1.0 s to 2.8 s after a sampling instant: nothing ends near one.
+    // Five bursts, each from 1.0 s to 3.0 s after a sampling instant: nothing ends near one.
     let mut client: Vec<(SystemTime, f64, u64)> = Vec::new();
-    for k in 1..=4u32 {
-        let start = first + Duration::from_secs(4 * k as u64) + Duration::from_millis(1000);
-        let stop = start + Duration::from_millis(1800);
+    for k in 1..=5u32 {
+        let start = first + Duration::from_secs(5 * k as u64) + Duration::from_millis(1000);
+        let stop = start + Duration::from_millis(2000);
         if let Ok(wait) = start.duration_since(SystemTime::now()) {
             std::thread::sleep(wait);
         }
@@ -154,7 +154,7 @@ fn every_window_tells_the_truth_against_the_access_log_and_the_clients_clock() {
             let here = mine.iter().filter(|r| r["backend"] == b["backend"]).count() as u64;
             assert_eq!(b["requests"].as_u64().unwrap(), here, "{}: requests of {}", s["at"], b["backend"]);
         }
-        if mine.len() < 40 {
+        if mine.len() < 20 {
             continue; // too few for a p99 worth comparing
         }
         windows += 1;

@@ -628,6 +628,7 @@ fn raw_http_edges_and_client_disconnects() {
 /// quantile within 5% of the client's exact one (the client also counts its connect and read).
 #[test]
 fn latency_sketches_match_the_clients_clock() {
+    let _quiet = crate::common::clocks();
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(&py, 0);

@@ -160,6 +160,7 @@ fn rss_mb(pid: u32) -> f64 {
 
 #[test]
 fn soak_mixed_load_hostile_traffic_and_killed_loaders() {
+    let _quiet = crate::common::clocks();
     let Some(py) = python() else { return };
     let secs: u64 = std::env::var("GARNET_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
     let kill_every =

@@ -147,6 +147,14 @@ pub fn sshd_available() -> bool {
 }
 
 pub static USERS: Mutex<()> = Mutex::new(());
+
+/// Held by the tests that compare latencies with a client's own clock, and by the soak (which
+/// loads both cores): one at a time, so that a clock comparison does not measure the soak.
+pub static CLOCKS: Mutex<()> = Mutex::new(());
+
+pub fn clocks() -> std::sync::MutexGuard<'static, ()> {
+    CLOCKS.lock().unwrap_or_else(|e| e.into_inner())
+}
 static NEXT_IP: AtomicU32 = AtomicU32::new(1);
 
 /// Creates `user` (with a home and an unlocked, password-less account) if missing.

@@ -88,6 +88,9 @@ _garnet() {
             garnet,supervise)
                 cmd="garnet__subcmd__supervise"
                 ;;
+            garnet,telemetry)
+                cmd="garnet__subcmd__telemetry"
+                ;;
             garnet,wait-ready)
                 cmd="garnet__subcmd__wait__subcmd__ready"
                 ;;
@@ -163,6 +166,9 @@ _garnet() {
             garnet__subcmd__help,supervise)
                 cmd="garnet__subcmd__help__subcmd__supervise"
                 ;;
+            garnet__subcmd__help,telemetry)
+                cmd="garnet__subcmd__help__subcmd__telemetry"
+                ;;
             garnet__subcmd__help,wait-ready)
                 cmd="garnet__subcmd__help__subcmd__wait__subcmd__ready"
                 ;;
@@ -192,6 +198,9 @@ _garnet() {
                 ;;
             garnet__subcmd__help__subcmd__model,inspect)
                 cmd="garnet__subcmd__help__subcmd__model__subcmd__inspect"
+                ;;
+            garnet__subcmd__help__subcmd__telemetry,compact)
+                cmd="garnet__subcmd__help__subcmd__telemetry__subcmd__compact"
                 ;;
             garnet__subcmd__inventory,check)
                 cmd="garnet__subcmd__inventory__subcmd__check"
@@ -277,6 +286,18 @@ _garnet() {
             garnet__subcmd__model__subcmd__help,inspect)
                 cmd="garnet__subcmd__model__subcmd__help__subcmd__inspect"
                 ;;
+            garnet__subcmd__telemetry,compact)
+                cmd="garnet__subcmd__telemetry__subcmd__compact"
+                ;;
+            garnet__subcmd__telemetry,help)
+                cmd="garnet__subcmd__telemetry__subcmd__help"
+                ;;
+            garnet__subcmd__telemetry__subcmd__help,compact)
+                cmd="garnet__subcmd__telemetry__subcmd__help__subcmd__compact"
+                ;;
+            garnet__subcmd__telemetry__subcmd__help,help)
+                cmd="garnet__subcmd__telemetry__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -284,7 +305,7 @@ _garnet() {
 
     case "${cmd}" in
         garnet)
-            opts="-i -o -l -f -y -m -v -q -h -V --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help --version init exec facts inventory retry lock deploy status lab hot-swap rollback intake runbook offboard monitor supervise admin-call wait-ready router bench keys model completions man help"
+            opts="-i -o -l -f -y -m -v -q -h -V --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help --version init exec facts inventory retry lock deploy status telemetry lab hot-swap rollback intake runbook offboard monitor supervise admin-call wait-ready router bench keys model completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -826,7 +847,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help)
-            opts="init exec facts inventory retry lock deploy status lab hot-swap rollback intake runbook offboard monitor supervise admin-call wait-ready router bench keys model completions man help"
+            opts="init exec facts inventory retry lock deploy status telemetry lab hot-swap rollback intake runbook offboard monitor supervise admin-call wait-ready router bench keys model completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1290,6 +1311,34 @@ _garnet() {
         garnet__subcmd__help__subcmd__supervise)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__help__subcmd__telemetry)
+            opts="compact"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__help__subcmd__telemetry__subcmd__compact)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3478,6 +3527,188 @@ _garnet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__telemetry)
+            opts="-i -o -l -f -y -m -v -q -h --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help compact help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-fail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__telemetry__subcmd__compact)
+            opts="-i -o -l -f -y -m -v -q -h --date --days --delete --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --date)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-fail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__telemetry__subcmd__help)
+            opts="compact help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__telemetry__subcmd__help__subcmd__compact)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__telemetry__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

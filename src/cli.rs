@@ -155,6 +155,10 @@ pub enum Command {
     /// minutes is stale.
     Status(StatusArgs),
 
+    /// Telemetry housekeeping: compact a day's per-minute samples into Parquet.
+    #[command(subcommand)]
+    Telemetry(TelemetryCommand),
+
     /// A whole cluster on this machine, with the same deploy code: N local nodes (each its own
     /// folder and ports), real `mlx_lm.server` loaders on a tiny generated model, the router, the
     /// monitors, a local-folder store. `lab down` stops all of it.
@@ -544,6 +548,30 @@ pub struct BenchArgs {
     /// latencies count from each request's scheduled time.
     #[arg(long, value_name = "REQ_PER_S")]
     pub rate: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TelemetryCommand {
+    /// Roll each day's per-minute samples into `telemetry-parquet/cluster=<c>/date=<d>/`
+    /// (`samples.parquet`, `backends.parquet`) in the store; a rerun (or a late sample) rewrites
+    /// the day. The JSON samples stay unless `--delete`, which removes them only after the
+    /// Parquet files were read back with every row.
+    Compact(CompactArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// A day to compact (UTC, YYYY-MM-DD); repeat for several. Default: yesterday and today.
+    #[arg(long, value_name = "DATE")]
+    pub date: Vec<jiff::civil::Date>,
+
+    /// Instead: the last N days up to today.
+    #[arg(long, value_name = "N", conflicts_with = "date")]
+    pub days: Option<u32>,
+
+    /// Remove the day's JSON samples once its Parquet files are verified.
+    #[arg(long)]
+    pub delete: bool,
 }
 
 #[derive(Debug, Subcommand)]

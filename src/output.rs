@@ -69,6 +69,11 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// One result: `text` for people, `json` with `-o json`.
+    pub fn line(&self, text: &str, json: &impl Serialize) {
+        if self.json { self.json_line(json) } else { self.out(text) }
+    }
+
     /// Plain text on stdout (tables, lists): the command's own result.
     pub fn out(&self, text: impl std::fmt::Display) {
         let mut out = std::io::stdout().lock();

@@ -20,5 +20,6 @@ mod router_crash;
 mod router_limits;
 mod soak;
 mod store;
+mod telemetry_compact;
 mod telemetry_truth;
 mod transport;

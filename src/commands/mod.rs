@@ -21,6 +21,7 @@ pub mod retry;
 pub mod router;
 pub mod runbook;
 pub mod status;
+pub mod telemetry;
 
 use std::path::PathBuf;
 
@@ -128,6 +129,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Runbook(args) => runbook::run(args, ctx).await,
         Command::Offboard(args) => offboard::run(args, ctx).await,
         Command::Lab(cmd) => Box::pin(lab::run(cmd, ctx)).await,
+        Command::Telemetry(crate::cli::TelemetryCommand::Compact(args)) => telemetry::compact(args, ctx).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::AdminCall(args) => monitor::admin_call(args).await,
         Command::Supervise(args) => monitor::supervise(args).await,

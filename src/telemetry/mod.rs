@@ -1,6 +1,7 @@
 //! Telemetry: the per-node sample and its collectors. Parsers for macOS command outputs live in
 //! [`macos`] and are tested everywhere on captured outputs; [`linux`] reads `/proc` and `/sys`.
 
+pub mod columnar;
 pub mod linux;
 pub mod loaders;
 pub mod macos;

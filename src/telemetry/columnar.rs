@@ -1,0 +1,221 @@
+//! Telemetry in Parquet: a day of per-minute samples rolled into two files a cluster's store keeps
+//! under `telemetry-parquet/cluster=<c>/date=<d>/` (hive-style, so DuckDB, ClickHouse, Trino and
+//! Spark read it as it is): `samples.parquet`, one row per sample (node-level numbers, per-model
+//! sums, the models and loaders as JSON text), and `backends.parquet`, one row per backend per
+//! sample with its sketches as JSON text (mergeable later: `telemetry::sketch`). The columns are
+//! the interface, documented in `docs/telemetry.md`.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{Float64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use super::Sample;
+
+fn micros(at: &str) -> Option<i64> {
+    at.parse::<jiff::Timestamp>().ok().map(|t| t.as_microsecond())
+}
+
+fn write(batch: RecordBatch) -> parquet::errors::Result<Vec<u8>> {
+    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    let mut out = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props))?;
+    w.write(&batch)?;
+    w.close()?;
+    Ok(out)
+}
+
+fn ts_field(name: &str) -> Field {
+    Field::new(name, DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true)
+}
+
+/// `samples.parquet`: one row per sample.
+pub fn samples_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> {
+    let (mut cluster, mut node, mut pressure, mut tpressure, mut source, mut models, mut loaders) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let (mut window, mut version, mut speed) = (UInt32Builder::new(), UInt32Builder::new(), UInt32Builder::new());
+    let mut u: Vec<UInt64Builder> = (0..10).map(|_| UInt64Builder::new()).collect();
+    let mut f: Vec<Float64Builder> = (0..4).map(|_| Float64Builder::new()).collect();
+    for s in samples {
+        cluster.append_value(&s.cluster);
+        node.append_value(&s.node);
+        at.append_option(micros(&s.at));
+        window.append_value(s.window_secs);
+        version.append_value(s.schema_version);
+        let m = &s.memory;
+        for (b, v) in u.iter_mut().zip([m.total_bytes, m.used_bytes, m.free_bytes, m.swap_used_bytes]) {
+            b.append_option(v);
+        }
+        pressure.append_option(m.pressure.as_deref());
+        let sum = |g: fn(&super::ModelStats) -> u64| s.models.iter().map(g).sum::<u64>();
+        for (b, v) in u[4..].iter_mut().zip([
+            sum(|m| m.requests),
+            sum(|m| m.failures),
+            sum(|m| m.prompt_tokens),
+            sum(|m| m.completion_tokens),
+            sum(|m| m.cached_tokens),
+            s.backends.len() as u64,
+        ]) {
+            b.append_value(v);
+        }
+        let p = s.power.clone().unwrap_or_default();
+        for (b, v) in f.iter_mut().zip([s.thermal.max_celsius, p.system_watts, p.package_watts, p.energy_joules]) {
+            b.append_option(v);
+        }
+        tpressure.append_option(s.thermal.pressure.as_deref());
+        speed.append_option(s.thermal.cpu_speed_limit);
+        source.append_option(p.source.as_deref());
+        models.append_value(serde_json::to_string(&s.models).expect("serializes"));
+        loaders.append_value(serde_json::to_string(&s.loaders).expect("serializes"));
+    }
+    let u64f = |n: &str| Field::new(n, DataType::UInt64, true);
+    let f64f = |n: &str| Field::new(n, DataType::Float64, true);
+    let strf = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
+    let schema = Schema::new(vec![
+        strf("cluster", false),
+        strf("node", false),
+        ts_field("at"),
+        Field::new("window_secs", DataType::UInt32, false),
+        Field::new("schema_version", DataType::UInt32, false),
+        u64f("memory_total_bytes"),
+        u64f("memory_used_bytes"),
+        u64f("memory_free_bytes"),
+        u64f("swap_used_bytes"),
+        strf("memory_pressure", true),
+        Field::new("requests", DataType::UInt64, false),
+        Field::new("failures", DataType::UInt64, false),
+        Field::new("prompt_tokens", DataType::UInt64, false),
+        Field::new("completion_tokens", DataType::UInt64, false),
+        Field::new("cached_tokens", DataType::UInt64, false),
+        Field::new("backend_rows", DataType::UInt64, false),
+        f64f("max_celsius"),
+        strf("thermal_pressure", true),
+        Field::new("cpu_speed_limit", DataType::UInt32, true),
+        f64f("system_watts"),
+        f64f("package_watts"),
+        f64f("energy_joules"),
+        strf("power_source", true),
+        strf("models", false),
+        strf("loaders", false),
+    ]);
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(cluster.finish()),
+        Arc::new(node.finish()),
+        Arc::new(at.finish()),
+        Arc::new(window.finish()),
+        Arc::new(version.finish()),
+    ];
+    let mut u = u.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    cols.extend(u.by_ref().take(4));
+    cols.push(Arc::new(pressure.finish()));
+    cols.extend(u);
+    let mut f = f.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    cols.push(f.next().expect("max_celsius"));
+    cols.push(Arc::new(tpressure.finish()));
+    cols.push(Arc::new(speed.finish()));
+    cols.extend(f);
+    cols.push(Arc::new(source.finish()));
+    cols.push(Arc::new(models.finish()));
+    cols.push(Arc::new(loaders.finish()));
+    write(RecordBatch::try_new(Arc::new(schema), cols)?)
+}
+
+/// `backends.parquet`: one row per backend per sample, sketches as JSON text.
+pub fn backends_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> {
+    let mut s_ = (0..5).map(|_| StringBuilder::new()).collect::<Vec<_>>(); // cluster node backend backend_node model
+    let mut sk = (0..4).map(|_| StringBuilder::new()).collect::<Vec<_>>(); // e2e ttft itl queue_wait
+    let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut window = UInt32Builder::new();
+    let mut u: Vec<UInt64Builder> = (0..10).map(|_| UInt64Builder::new()).collect();
+    let (mut busy, mut util) = (Float64Builder::new(), Float64Builder::new());
+    for s in samples {
+        for b in &s.backends {
+            for (col, v) in s_.iter_mut().zip([
+                Some(s.cluster.as_str()),
+                Some(s.node.as_str()),
+                Some(b.backend.as_str()),
+                b.node.as_deref(),
+                Some(b.model.as_str()),
+            ]) {
+                col.append_option(v);
+            }
+            at.append_option(micros(&s.at));
+            window.append_value(s.window_secs);
+            for (col, v) in u.iter_mut().zip([
+                b.requests,
+                b.ok,
+                b.failed,
+                b.cut,
+                b.client_gone,
+                b.rejected,
+                b.retried_elsewhere,
+                b.prompt_tokens,
+                b.cached_tokens,
+                b.completion_tokens,
+            ]) {
+                col.append_value(v);
+            }
+            busy.append_value(b.busy_secs);
+            util.append_option(b.utilization);
+            for (col, v) in sk.iter_mut().zip([&b.e2e, &b.ttft, &b.itl, &b.queue_wait]) {
+                col.append_option(v.as_ref().map(|x| serde_json::to_string(x).expect("serializes")));
+            }
+        }
+    }
+    let strf = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
+    let mut fields = vec![
+        strf("cluster", false),
+        strf("node", false),
+        strf("backend", false),
+        strf("backend_node", true),
+        strf("model", false),
+        ts_field("at"),
+        Field::new("window_secs", DataType::UInt32, false),
+    ];
+    for n in [
+        "requests",
+        "ok",
+        "failed",
+        "cut",
+        "client_gone",
+        "rejected",
+        "retried_elsewhere",
+        "prompt_tokens",
+        "cached_tokens",
+        "completion_tokens",
+    ] {
+        fields.push(Field::new(n, DataType::UInt64, false));
+    }
+    fields.push(Field::new("busy_secs", DataType::Float64, false));
+    fields.push(Field::new("utilization", DataType::Float64, true));
+    for n in ["e2e", "ttft", "itl", "queue_wait"] {
+        fields.push(strf(n, true));
+    }
+    let mut cols: Vec<ArrayRef> = s_.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect();
+    cols.push(Arc::new(at.finish()));
+    cols.push(Arc::new(window.finish()));
+    cols.extend(u.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef));
+    cols.push(Arc::new(busy.finish()));
+    cols.push(Arc::new(util.finish()));
+    cols.extend(sk.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef));
+    write(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}
+
+/// Rows in a Parquet file (from its footer): what compaction checks before deleting anything.
+pub fn rows(bytes: &[u8]) -> parquet::errors::Result<u64> {
+    use parquet::file::reader::FileReader;
+    let r = parquet::file::serialized_reader::SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes))?;
+    Ok(r.metadata().file_metadata().num_rows() as u64)
+}

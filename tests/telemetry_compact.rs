@@ -1,0 +1,138 @@
+//! `garnet telemetry compact`: a day of samples (garnet's own types, written where the monitor
+//! writes them) rolled into Parquet, read back by DuckDB with the same sums garnet computes; a
+//! corrupt sample is skipped with its key named and blocks deletion; `--delete` removes the JSON
+//! only after the Parquet files verified; a rerun rewrites the day.
+
+use garnet::telemetry::sketch::Sketch;
+use garnet::telemetry::{BackendStats, ModelStats, Sample};
+
+use crate::common::Garnet;
+use crate::common::loaders::python;
+
+fn sample(node: &str, minute: u32) -> Sample {
+    let at = format!("2026-11-30T10:{minute:02}:00Z");
+    let mut e2e = Sketch::default();
+    for k in 0..=(minute % 7) {
+        e2e.add(0.05 + 0.01 * f64::from(k));
+    }
+    let backends: Vec<BackendStats> = ["n1", "n2"]
+        .iter()
+        .map(|b| BackendStats {
+            backend: format!("{b}/tiny"),
+            node: Some(b.to_string()),
+            model: "tiny".into(),
+            requests: u64::from(minute % 7 + 1),
+            ok: u64::from(minute % 7 + 1),
+            completion_tokens: u64::from(minute * 3),
+            busy_secs: 1.5,
+            utilization: Some(0.025),
+            e2e: Some(e2e.clone()),
+            ..Default::default()
+        })
+        .collect();
+    let model = ModelStats {
+        model: "tiny".into(),
+        requests: backends.iter().map(|b| b.requests).sum(),
+        completion_tokens: backends.iter().map(|b| b.completion_tokens).sum(),
+        ..Default::default()
+    };
+    let mut v = serde_json::json!({"schema_version": 2, "cluster": "cmp", "node": node, "at": at, "window_secs": 60,
+        "memory": {"total_bytes": 1u64 << 34, "used_bytes": (1u64 << 30) + u64::from(minute)}, "thermal": {}});
+    let mut s: Sample = serde_json::from_value(v.take()).unwrap();
+    s.models = vec![model];
+    s.backends = if node == "n1" { backends } else { Vec::new() };
+    s
+}
+
+#[test]
+fn a_day_of_samples_compacts_to_parquet_that_duckdb_reads() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = d.join("store");
+    let inv = d.join("inventory.yaml");
+    std::fs::write(
+        &inv,
+        format!(
+            "cluster: {{slug: cmp, tier: pro}}\nnodes: [{{name: n1, transport: local}}, {{name: n2, transport: local}}]\nstore: {{kind: local, path: {}}}\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    let mut samples = Vec::new();
+    for node in ["n1", "n2"] {
+        for minute in 0..40 {
+            let s = sample(node, minute);
+            let at: jiff::Timestamp = s.at.parse().unwrap();
+            let key = garnet::telemetry::spool::telemetry_key("cmp", node, at);
+            let path = store.join(&key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, serde_json::to_vec(&s).unwrap()).unwrap();
+            samples.push(s);
+        }
+    }
+    let corrupt = store.join("telemetry/cluster=cmp/node=n2/date=2026-11-30/105900.json");
+    std::fs::write(&corrupt, b"{\"schema_version\": 2, trunc").unwrap();
+    let g = || Garnet::new().args(["-i", &inv.display().to_string()]);
+
+    let first = g().args(["telemetry", "compact", "--date", "2026-11-30", "--delete"]).run();
+    first.expect(0);
+    assert!(
+        first.stderr.contains("skipping corrupt sample `telemetry/cluster=cmp/node=n2/date=2026-11-30/105900.json`"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stdout.contains("80 samples, 80 backend rows")
+            && first.stdout.contains("corrupt skipped (nothing deleted)"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        store.join("telemetry/cluster=cmp/node=n1/date=2026-11-30/100000.json").exists(),
+        "deleted despite a corrupt sample"
+    );
+
+    // DuckDB reads the files as they are, with the sums garnet's samples have.
+    let day = store.join("telemetry-parquet/cluster=cmp/date=2026-11-30");
+    let code = format!(
+        r#"
+import duckdb
+con = duckdb.connect()
+s = con.execute("SELECT count(*), sum(requests), sum(completion_tokens), count(DISTINCT node), max(memory_used_bytes) FROM read_parquet('{day}/samples.parquet')").fetchone()
+b = con.execute("SELECT count(*), sum(ok), sum(completion_tokens), count(DISTINCT backend_node), sum(CAST(json_extract(e2e, '$.count') AS BIGINT)) FROM read_parquet('{day}/backends.parquet')").fetchone()
+print(list(s) + list(b))
+"#,
+        day = day.display()
+    );
+    let out = std::process::Command::new(&py).args(["-c", &code]).output().unwrap();
+    assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+    let backends: Vec<&BackendStats> = samples.iter().flat_map(|s| &s.backends).collect();
+    let want = vec![
+        samples.len() as u64,
+        samples.iter().map(|s| s.models[0].requests).sum::<u64>(),
+        samples.iter().map(|s| s.models[0].completion_tokens).sum::<u64>(),
+        2,
+        samples.iter().map(|s| s.memory.used_bytes.unwrap()).max().unwrap(),
+        backends.len() as u64,
+        backends.iter().map(|b| b.ok).sum::<u64>(),
+        backends.iter().map(|b| b.completion_tokens).sum::<u64>(),
+        2,
+        backends.iter().map(|b| b.e2e.as_ref().unwrap().count).sum::<u64>(),
+    ];
+    let got: Vec<u64> = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(got, want, "DuckDB's sums vs garnet's");
+
+    // Without the corrupt object, `--delete` removes the JSON once verified; a rerun of an empty
+    // day leaves the Parquet as it was.
+    std::fs::remove_file(&corrupt).unwrap();
+    let second = g().args(["-o", "json", "telemetry", "compact", "--date", "2026-11-30", "--delete"]).run();
+    second.expect(0);
+    let ev: serde_json::Value = serde_json::from_str(second.stdout.trim()).unwrap();
+    assert_eq!((ev["samples"].as_u64(), ev["deleted"].as_u64()), (Some(80), Some(80)), "{ev}");
+    assert!(!store.join("telemetry/cluster=cmp/node=n1/date=2026-11-30/100000.json").exists());
+    let third = g().args(["telemetry", "compact", "--date", "2026-11-30"]).run();
+    third.expect(0);
+    assert!(third.stdout.contains("2026-11-30: no samples"), "{}", third.stdout);
+    assert!(day.join("samples.parquet").exists() && day.join("backends.parquet").exists());
+}

@@ -469,3 +469,39 @@ fn a_hung_bucket_leaves_no_hole_in_the_series() {
     let log = std::fs::read_to_string(d.join("m.log")).unwrap();
     assert!(log.contains("no answer within 20 s") && log.contains("store reachable again"), "{log}");
 }
+
+/// The designated monitor compacts the cluster's telemetry into Parquet by itself (here every
+/// 2 s instead of hourly), apart from sampling: the day's file appears and grows with the samples.
+#[test]
+fn the_designated_monitor_compacts_the_day_into_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = d.join("node.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&serde_json::json!({
+            "cluster": "cp", "node": "n1", "interval_secs": 1, "health_listen": format!("127.0.0.1:{}", free_port()),
+            "spool_dir": d.join("spool"), "spool_max": 1000,
+            "store": {"kind": "local", "path": d.join("store"), "endpoint": null, "bucket": null, "prefix": null,
+                      "region": null, "credentials_file": null, "path_style": false},
+            "compact": true, "compact_every_secs": 2,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut m = start_monitor(&config, &d.join("m.log"));
+    let rows = || -> u64 {
+        glob::glob(&format!("{}/store/telemetry-parquet/cluster=cp/date=*/samples.parquet", d.display()))
+            .unwrap()
+            .flatten()
+            .map(|p| garnet::telemetry::columnar::rows(&std::fs::read(p).unwrap()).unwrap())
+            .sum()
+    };
+    wait_for("a compacted day with a few samples", 30, || rows() >= 3);
+    let first = rows();
+    wait_for("the day rewritten with later samples", 30, || rows() > first);
+    m.kill().unwrap();
+    let _ = m.wait();
+    let log = std::fs::read_to_string(d.join("m.log")).unwrap();
+    assert!(log.contains("compacted"), "{log}");
+}

@@ -1,5 +1,6 @@
 //! `garnet telemetry compact`: a day's per-minute samples rolled into Parquet in the store
-//! (`telemetry::columnar`), verified by reading the files back before anything is deleted.
+//! (`telemetry::columnar::compact_day`), verified by reading the files back before anything is
+//! deleted. The monitor on one designated node runs the same every hour for yesterday and today.
 
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -7,12 +8,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::ExitStatus;
 use crate::cli::CompactArgs;
-use crate::telemetry::{Sample, columnar};
-
-/// Where a day's Parquet files go.
-pub fn parquet_prefix(cluster: &str, day: jiff::civil::Date) -> String {
-    format!("telemetry-parquet/cluster={cluster}/date={day}/")
-}
+use crate::telemetry::columnar;
 
 pub async fn compact(args: &CompactArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let inv = ctx.load_inventory()?;
@@ -24,64 +20,29 @@ pub async fn compact(args: &CompactArgs, ctx: &Ctx) -> Result<ExitStatus> {
         (None, true) => vec![today.yesterday().unwrap_or(today), today],
     };
     let cluster = &inv.cluster.slug;
-    let all = store.list(&format!("telemetry/cluster={cluster}/")).await?;
+    let keys = store.list(&format!("telemetry/cluster={cluster}/")).await?;
     for day in days {
-        let marker = format!("/date={day}/");
-        let keys: Vec<&String> = all.iter().filter(|k| k.contains(&marker) && k.ends_with(".json")).collect();
-        let mut samples = Vec::with_capacity(keys.len());
-        let mut skipped = 0;
-        for k in &keys {
-            match store.get(k).await?.map(|b| serde_json::from_slice::<Sample>(&b)) {
-                Some(Ok(s)) => samples.push(s),
-                Some(Err(e)) => {
-                    tracing::warn!("skipping corrupt sample `{k}`: {e}");
-                    skipped += 1;
-                }
-                None => {}
-            }
-        }
-        if samples.is_empty() {
-            ctx.printer.line(
-                &format!("{day}: no samples"),
-                &json!({"event": "compact", "date": day.to_string(), "samples": 0}),
-            );
-            continue;
-        }
-        samples.sort_by(|a, b| (&a.node, &a.at).cmp(&(&b.node, &b.at)));
-        let backend_rows: u64 = samples.iter().map(|s| s.backends.len() as u64).sum();
-        let prefix = parquet_prefix(cluster, day);
-        let files = [
-            ("samples.parquet", columnar::samples_parquet(&samples)?, samples.len() as u64),
-            ("backends.parquet", columnar::backends_parquet(&samples)?, backend_rows),
-        ];
-        let mut bytes = 0;
-        for (name, data, want) in &files {
-            let key = format!("{prefix}{name}");
-            store.put(&key, data).await?;
-            // Read back from the store: every row there, or nothing is deleted.
-            let back = store.get(&key).await?.with_context(|| format!("`{key}` vanished after writing"))?;
-            let got = columnar::rows(&back).with_context(|| format!("`{key}` does not read back"))?;
-            anyhow::ensure!(got == *want, "`{key}` holds {got} rows, {want} were written; nothing deleted");
-            bytes += data.len();
-        }
-        let mut deleted = 0;
-        if args.delete && skipped == 0 {
-            for k in &keys {
-                store.delete(k).await?;
-                deleted += 1;
-            }
-        }
-        ctx.printer.line(
-            &format!(
-                "{day}: {} samples, {backend_rows} backend rows → {prefix} ({:.1} KiB){}{}",
-                samples.len(),
-                bytes as f64 / 1024.0,
-                if deleted > 0 { format!("; {deleted} JSON samples deleted") } else { String::new() },
-                if skipped > 0 { format!("; {skipped} corrupt skipped (nothing deleted)") } else { String::new() },
-            ),
-            &json!({"event": "compact", "date": day.to_string(), "samples": samples.len(), "backend_rows": backend_rows,
-                    "bytes": bytes, "prefix": prefix, "deleted": deleted, "skipped": skipped}),
-        );
+        let r = columnar::compact_day(store.as_ref(), cluster, day, &keys, args.delete).await?;
+        let text = if r.samples == 0 {
+            format!("{day}: no samples")
+        } else {
+            format!(
+                "{day}: {} samples, {} backend rows → {} ({:.1} KiB){}{}",
+                r.samples,
+                r.backend_rows,
+                r.prefix,
+                r.bytes as f64 / 1024.0,
+                if r.deleted > 0 { format!("; {} JSON samples deleted", r.deleted) } else { String::new() },
+                if r.skipped > 0 {
+                    format!("; {} corrupt skipped (nothing deleted)", r.skipped)
+                } else {
+                    String::new()
+                },
+            )
+        };
+        let mut v = json!(r);
+        v["event"] = json!("compact");
+        ctx.printer.line(&text, &v);
     }
     Ok(ExitStatus::Success)
 }

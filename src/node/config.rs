@@ -28,6 +28,12 @@ pub struct NodeConfig {
     /// A command printing this node's watts from its metered PDU outlet (`nodes[].power_command`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_command: Option<String>,
+    /// This node's monitor compacts the cluster's telemetry into Parquet (yesterday and today,
+    /// every `compact_every_secs`, default an hour); deploy picks the first router node.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compact: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_every_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -625,6 +625,14 @@ fn node_config(
             })
             .collect(),
         power_command: node.power_command.clone(),
+        // One monitor compacts the cluster's telemetry: the first router node's (else the first node's).
+        compact: inv
+            .nodes
+            .iter()
+            .find(|n| n.has_role("router"))
+            .or(inv.nodes.first())
+            .is_some_and(|n| n.name == node.name),
+        compact_every_secs: None,
     }
 }
 

@@ -219,3 +219,74 @@ pub fn rows(bytes: &[u8]) -> parquet::errors::Result<u64> {
     let r = parquet::file::serialized_reader::SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes))?;
     Ok(r.metadata().file_metadata().num_rows() as u64)
 }
+
+/// What compacting one day did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct DayReport {
+    pub date: String,
+    pub samples: usize,
+    pub backend_rows: u64,
+    pub bytes: usize,
+    pub prefix: String,
+    pub deleted: usize,
+    /// Corrupt samples skipped (named in warnings); they block deletion.
+    pub skipped: usize,
+}
+
+/// Where a day's Parquet files go.
+pub fn parquet_prefix(cluster: &str, day: jiff::civil::Date) -> String {
+    format!("telemetry-parquet/cluster={cluster}/date={day}/")
+}
+
+/// Compacts `cluster`'s samples of `day` (from the key listing `keys`) into Parquet in `store`,
+/// reads both files back and checks every row, then deletes the JSON when `delete` (and nothing
+/// was corrupt). A day without samples writes nothing.
+pub async fn compact_day(
+    store: &dyn crate::store::Store,
+    cluster: &str,
+    day: jiff::civil::Date,
+    keys: &[String],
+    delete: bool,
+) -> anyhow::Result<DayReport> {
+    use anyhow::Context;
+    let marker = format!("/date={day}/");
+    let keys: Vec<&String> = keys.iter().filter(|k| k.contains(&marker) && k.ends_with(".json")).collect();
+    let mut report = DayReport { date: day.to_string(), prefix: parquet_prefix(cluster, day), ..Default::default() };
+    let mut samples = Vec::with_capacity(keys.len());
+    for k in &keys {
+        match store.get(k).await?.map(|b| serde_json::from_slice::<Sample>(&b)) {
+            Some(Ok(s)) => samples.push(s),
+            Some(Err(e)) => {
+                tracing::warn!("skipping corrupt sample `{k}`: {e}");
+                report.skipped += 1;
+            }
+            None => {}
+        }
+    }
+    if samples.is_empty() {
+        return Ok(report);
+    }
+    samples.sort_by(|a, b| (&a.node, &a.at).cmp(&(&b.node, &b.at)));
+    report.samples = samples.len();
+    report.backend_rows = samples.iter().map(|s| s.backends.len() as u64).sum();
+    let files = [
+        ("samples.parquet", samples_parquet(&samples)?, samples.len() as u64),
+        ("backends.parquet", backends_parquet(&samples)?, report.backend_rows),
+    ];
+    for (name, data, want) in &files {
+        let key = format!("{}{name}", report.prefix);
+        store.put(&key, data).await?;
+        // Read back from the store: every row there, or nothing is deleted.
+        let back = store.get(&key).await?.with_context(|| format!("`{key}` vanished after writing"))?;
+        let got = rows(&back).with_context(|| format!("`{key}` does not read back"))?;
+        anyhow::ensure!(got == *want, "`{key}` holds {got} rows, {want} were written; nothing deleted");
+        report.bytes += data.len();
+    }
+    if delete && report.skipped == 0 {
+        for k in &keys {
+            store.delete(k).await?;
+            report.deleted += 1;
+        }
+    }
+    Ok(report)
+}

@@ -604,6 +604,42 @@ impl State {
     }
 }
 
+/// The designated monitor's compaction (`NodeConfig::compact`): yesterday and today into Parquet,
+/// at start and every `every`, apart from sampling; failures are logged and tried next time.
+async fn compact_loop(
+    cluster: String,
+    store: tokio::sync::watch::Receiver<Arc<dyn crate::store::Store>>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let s = store.borrow().clone();
+        let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+        let run = async {
+            let keys = s.list(&format!("telemetry/cluster={cluster}/")).await?;
+            for day in [today.yesterday().unwrap_or(today), today] {
+                let r = super::columnar::compact_day(s.as_ref(), &cluster, day, &keys, false).await?;
+                if r.samples > 0 {
+                    tracing::info!("compacted {day}: {} samples, {} backend rows", r.samples, r.backend_rows);
+                }
+            }
+            anyhow::Ok(())
+        };
+        tokio::select! {
+            r = tokio::time::timeout(Duration::from_secs(600), run) => match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("telemetry compaction: {e:#}"),
+                Err(_) => tracing::warn!("telemetry compaction: gave up after 10 minutes"),
+            },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
 /// Longest one store call may take before it counts as failed (a bucket that accepts and never
 /// answers must not hold the backlog forever).
 const PUT_DEADLINE: Duration = Duration::from_secs(20);
@@ -739,6 +775,10 @@ pub async fn run(
     let (store_tx, store_rx) = tokio::sync::watch::channel(store);
     let wake = Arc::new(tokio::sync::Notify::new());
     let (ship_stop_tx, ship_stop_rx) = tokio::sync::watch::channel(false);
+    let compactor = cfg.compact.then(|| {
+        let every = Duration::from_secs(cfg.compact_every_secs.unwrap_or(3600).max(1));
+        tokio::spawn(compact_loop(cfg.cluster.clone(), store_rx.clone(), every, ship_stop_rx.clone()))
+    });
     let shipper = tokio::spawn(ship_loop(spool.clone(), store_rx, wake.clone(), health.clone(), ship_stop_rx));
     let mut state = State {
         spool,
@@ -787,6 +827,9 @@ pub async fn run(
     // On the way out, one more try to ship what is waiting (it stays spooled otherwise).
     let _ = ship_stop_tx.send(true);
     let _ = shipper.await;
+    if let Some(c) = compactor {
+        let _ = c.await;
+    }
     let _ = stop_tx.send(true);
     if let Some(s) = server {
         let _ = s.await;

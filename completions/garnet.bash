@@ -202,6 +202,9 @@ _garnet() {
             garnet__subcmd__help__subcmd__telemetry,compact)
                 cmd="garnet__subcmd__help__subcmd__telemetry__subcmd__compact"
                 ;;
+            garnet__subcmd__help__subcmd__telemetry,export)
+                cmd="garnet__subcmd__help__subcmd__telemetry__subcmd__export"
+                ;;
             garnet__subcmd__inventory,check)
                 cmd="garnet__subcmd__inventory__subcmd__check"
                 ;;
@@ -289,11 +292,17 @@ _garnet() {
             garnet__subcmd__telemetry,compact)
                 cmd="garnet__subcmd__telemetry__subcmd__compact"
                 ;;
+            garnet__subcmd__telemetry,export)
+                cmd="garnet__subcmd__telemetry__subcmd__export"
+                ;;
             garnet__subcmd__telemetry,help)
                 cmd="garnet__subcmd__telemetry__subcmd__help"
                 ;;
             garnet__subcmd__telemetry__subcmd__help,compact)
                 cmd="garnet__subcmd__telemetry__subcmd__help__subcmd__compact"
+                ;;
+            garnet__subcmd__telemetry__subcmd__help,export)
+                cmd="garnet__subcmd__telemetry__subcmd__help__subcmd__export"
                 ;;
             garnet__subcmd__telemetry__subcmd__help,help)
                 cmd="garnet__subcmd__telemetry__subcmd__help__subcmd__help"
@@ -1323,7 +1332,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help__subcmd__telemetry)
-            opts="compact"
+            opts="compact export"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1337,6 +1346,20 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help__subcmd__telemetry__subcmd__compact)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__help__subcmd__telemetry__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3535,7 +3558,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__telemetry)
-            opts="-i -o -l -f -y -m -v -q -h --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help compact help"
+            opts="-i -o -l -f -y -m -v -q -h --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help compact export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3674,8 +3697,90 @@ _garnet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        garnet__subcmd__telemetry__subcmd__export)
+            opts="-i -o -l -f -y -m -v -q -h --since --until --format --out --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "jsonl csv parquet" -- "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-fail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         garnet__subcmd__telemetry__subcmd__help)
-            opts="compact help"
+            opts="compact export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3689,6 +3794,20 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__telemetry__subcmd__help__subcmd__compact)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__telemetry__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

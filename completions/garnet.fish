@@ -255,22 +255,23 @@ complete -c garnet -n "__fish_garnet_using_subcommand status" -s y -l yes -d 'Ap
 complete -c garnet -n "__fish_garnet_using_subcommand status" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand status" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand status" -s h -l help -d 'Print help'
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -s i -l inventory -d 'Inventory file describing the rack' -r -F
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
 json\t''"
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -s f -l forks -d 'How many nodes to work on at once' -r
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -s v -l verbose -d 'More detail (repeat for debug logs)'
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -s h -l help -d 'Print help'
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -f -a "compact" -d 'Roll each day\'s per-minute samples into `telemetry-parquet/cluster=<c>/date=<d>/` (`samples.parquet`, `backends.parquet`) in the store; a rerun (or a late sample) rewrites the day. The JSON samples stay unless `--delete`, which removes them only after the Parquet files were read back with every row'
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -f -a "compact" -d 'Roll each day\'s per-minute samples into `telemetry-parquet/cluster=<c>/date=<d>/` (`samples.parquet`, `backends.parquet`) in the store; a rerun (or a late sample) rewrites the day. The JSON samples stay unless `--delete`, which removes them only after the Parquet files were read back with every row'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -f -a "export" -d 'Write the cluster\'s samples over a span of days to a file for other tools: JSON lines, CSV (one row per sample) or Parquet (a folder with `samples.parquet`, `backends.parquet`), read from the JSON samples and the compacted days alike'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and not __fish_seen_subcommand_from compact export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from compact" -l date -d 'A day to compact (UTC, YYYY-MM-DD); repeat for several. Default: yesterday and today' -r
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from compact" -l days -d 'Instead: the last N days up to today' -r
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from compact" -s i -l inventory -d 'Inventory file describing the rack' -r -F
@@ -288,7 +289,28 @@ complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from compact" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from compact" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from compact" -s h -l help -d 'Print help'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -l since -d 'First day (UTC, YYYY-MM-DD)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -l until -d 'Last day, included (default: today)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -l format -r -f -a "jsonl\t''
+csv\t''
+parquet\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -l out -d 'Where to write: a file (jsonl, csv) or a folder (parquet)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -s i -l inventory -d 'Inventory file describing the rack' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
+json\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -s f -l forks -d 'How many nodes to work on at once' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -l max-fail -d 'Abort the nodes not yet started once more than N nodes (or P% of them) have failed' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -l lock-wait -d 'Wait up to this long for the cluster lock held by someone else (e.g. `30s`, `5m`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -s m -l message -d 'Why you are running this: recorded in the cluster lock and the audit log' -r
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -l state-dir -d 'Where run journals live (default: `$XDG_STATE_HOME/garnet`, else `~/.local/state/garnet`)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -l dry-run -d 'Render the exact plan per node and exit 0 without changing anything'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -s y -l yes -d 'Apply without asking for confirmation (required when stdin is not a terminal)'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -s v -l verbose -d 'More detail (repeat for debug logs)'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from help" -f -a "compact" -d 'Roll each day\'s per-minute samples into `telemetry-parquet/cluster=<c>/date=<d>/` (`samples.parquet`, `backends.parquet`) in the store; a rerun (or a late sample) rewrites the day. The JSON samples stay unless `--delete`, which removes them only after the Parquet files were read back with every row'
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write the cluster\'s samples over a span of days to a file for other tools: JSON lines, CSV (one row per sample) or Parquet (a folder with `samples.parquet`, `backends.parquet`), read from the JSON samples and the compacted days alike'
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand lab; and not __fish_seen_subcommand_from up down help" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
@@ -696,6 +718,7 @@ complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subc
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "status" -d 'Show who holds the cluster lock, since when, for what'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "release" -d 'Remove the cluster lock, whoever holds it (say why with `--message`)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from telemetry" -f -a "compact" -d 'Roll each day\'s per-minute samples into `telemetry-parquet/cluster=<c>/date=<d>/` (`samples.parquet`, `backends.parquet`) in the store; a rerun (or a late sample) rewrites the day. The JSON samples stay unless `--delete`, which removes them only after the Parquet files were read back with every row'
+complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from telemetry" -f -a "export" -d 'Write the cluster\'s samples over a span of days to a file for other tools: JSON lines, CSV (one row per sample) or Parquet (a folder with `samples.parquet`, `backends.parquet`), read from the JSON samples and the compacted days alike'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Build (or update) the lab and start it; prints where to send OpenAI requests'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Stop every service the lab started (its files stay, so `lab up` is quick again)'
 complete -c garnet -n "__fish_garnet_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "provision" -d 'Create an ed25519 operator key (private file 0600, never printed) if missing, and add its public half to each node\'s `~/.ssh/authorized_keys` (idempotent)'

@@ -557,6 +557,32 @@ pub enum TelemetryCommand {
     /// the day. The JSON samples stay unless `--delete`, which removes them only after the
     /// Parquet files were read back with every row.
     Compact(CompactArgs),
+    /// Write the cluster's samples over a span of days to a file for other tools: JSON lines,
+    /// CSV (one row per sample) or Parquet (a folder with `samples.parquet`, `backends.parquet`),
+    /// read from the JSON samples and the compacted days alike.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// First day (UTC, YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub since: jiff::civil::Date,
+    /// Last day, included (default: today).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<jiff::civil::Date>,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: ExportFormat,
+    /// Where to write: a file (jsonl, csv) or a folder (parquet).
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+    Parquet,
 }
 
 #[derive(Debug, Args)]

@@ -135,4 +135,64 @@ print(list(s) + list(b))
     third.expect(0);
     assert!(third.stdout.contains("2026-11-30: no samples"), "{}", third.stdout);
     assert!(day.join("samples.parquet").exists() && day.join("backends.parquet").exists());
+
+    // One reader for both forms: the 30th is Parquet only now, the 1st is JSON; `export` reads
+    // both, and what it writes adds up (DuckDB reads the CSV and the Parquet).
+    let mut later = Vec::new();
+    for minute in 0..5 {
+        let mut s = sample("n1", minute);
+        s.at = format!("2026-12-01T08:{minute:02}:00Z");
+        let key = garnet::telemetry::spool::telemetry_key("cmp", "n1", s.at.parse().unwrap());
+        let path = store.join(&key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_vec(&s).unwrap()).unwrap();
+        later.push(s);
+    }
+    let all: Vec<&Sample> = samples.iter().chain(&later).collect();
+    let out = d.join("export");
+    let jsonl = g()
+        .args(["telemetry", "export", "--since", "2026-11-30", "--until", "2026-12-01", "--format", "jsonl", "--out"])
+        .arg(out.with_extension("jsonl").display().to_string())
+        .run();
+    jsonl.expect(0);
+    let back: Vec<Sample> = std::fs::read_to_string(out.with_extension("jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(back.len(), all.len(), "{}", jsonl.stdout);
+    let backend_sum = |v: &[&Sample]| -> (u64, u64) {
+        v.iter()
+            .flat_map(|s| &s.backends)
+            .fold((0, 0), |a, b| (a.0 + b.requests, a.1 + b.e2e.as_ref().map_or(0, |e| e.count)))
+    };
+    assert_eq!(
+        backend_sum(&back.iter().collect::<Vec<_>>()),
+        backend_sum(&all),
+        "backends and sketches survive the round trip"
+    );
+    for fmt in ["csv", "parquet"] {
+        let path = out.with_extension(fmt);
+        g().args(["telemetry", "export", "--since", "2026-11-30", "--until", "2026-12-01", "--format", fmt, "--out"])
+            .arg(path.display().to_string())
+            .run()
+            .expect(0);
+        let source = if fmt == "csv" {
+            format!("read_csv('{}')", path.display())
+        } else {
+            format!("read_parquet('{}/samples.parquet')", path.display())
+        };
+        let code = format!(
+            "import duckdb; print(list(duckdb.connect().execute(\"SELECT count(*), sum(requests), sum(completion_tokens) FROM {source}\").fetchone()))"
+        );
+        let res = std::process::Command::new(&py).args(["-c", &code]).output().unwrap();
+        assert!(res.status.success(), "duckdb: {}", String::from_utf8_lossy(&res.stderr));
+        let got: Vec<u64> = serde_json::from_str(String::from_utf8_lossy(&res.stdout).trim()).unwrap();
+        let want = vec![
+            all.len() as u64,
+            all.iter().map(|s| s.models[0].requests).sum::<u64>(),
+            all.iter().map(|s| s.models[0].completion_tokens).sum::<u64>(),
+        ];
+        assert_eq!(got, want, "{fmt}");
+    }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::ExitStatus;
-use crate::cli::CompactArgs;
+use crate::cli::{CompactArgs, ExportArgs, ExportFormat};
 use crate::telemetry::columnar;
 
 pub async fn compact(args: &CompactArgs, ctx: &Ctx) -> Result<ExitStatus> {
@@ -44,5 +44,81 @@ pub async fn compact(args: &CompactArgs, ctx: &Ctx) -> Result<ExitStatus> {
         v["event"] = json!("compact");
         ctx.printer.line(&text, &v);
     }
+    Ok(ExitStatus::Success)
+}
+
+/// CSV columns of `export --format csv`: one row per sample.
+const CSV_HEADER: &str = "cluster,node,at,window_secs,requests,failures,prompt_tokens,completion_tokens,cached_tokens,memory_total_bytes,memory_used_bytes,max_celsius,system_watts,energy_joules";
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+pub async fn export(args: &ExportArgs, ctx: &Ctx) -> Result<ExitStatus> {
+    let inv = ctx.load_inventory()?;
+    let store = crate::store::open_spec(&inv.store).await.context("cannot open the store")?;
+    let until = args.until.unwrap_or_else(|| jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date());
+    let utc = jiff::tz::TimeZone::UTC;
+    let from = args.since.to_zoned(utc.clone())?.timestamp();
+    let to = until.tomorrow()?.to_zoned(utc)?.timestamp() - jiff::SignedDuration::from_nanos(1);
+    let (samples, corrupt) = crate::telemetry::read::cluster_span(store.as_ref(), &inv.cluster.slug, from, to).await?;
+    let write = |path: &std::path::Path, data: &[u8]| {
+        std::fs::write(path, data).with_context(|| format!("cannot write `{}`", path.display()))
+    };
+    match args.format {
+        ExportFormat::Jsonl => {
+            let mut out = Vec::new();
+            for s in &samples {
+                serde_json::to_writer(&mut out, s)?;
+                out.push(b'\n');
+            }
+            write(&args.out, &out)?;
+        }
+        ExportFormat::Csv => {
+            let mut out = String::from(CSV_HEADER);
+            out.push('\n');
+            let opt = |v: Option<String>| v.unwrap_or_default();
+            for s in &samples {
+                let sum = |g: fn(&crate::telemetry::ModelStats) -> u64| s.models.iter().map(g).sum::<u64>().to_string();
+                let p = s.power.clone().unwrap_or_default();
+                let row = [
+                    csv_field(&s.cluster),
+                    csv_field(&s.node),
+                    s.at.clone(),
+                    s.window_secs.to_string(),
+                    sum(|m| m.requests),
+                    sum(|m| m.failures),
+                    sum(|m| m.prompt_tokens),
+                    sum(|m| m.completion_tokens),
+                    sum(|m| m.cached_tokens),
+                    opt(s.memory.total_bytes.map(|v| v.to_string())),
+                    opt(s.memory.used_bytes.map(|v| v.to_string())),
+                    opt(s.thermal.max_celsius.map(|v| v.to_string())),
+                    opt(p.system_watts.map(|v| v.to_string())),
+                    opt(p.energy_joules.map(|v| v.to_string())),
+                ];
+                out.push_str(&row.join(","));
+                out.push('\n');
+            }
+            write(&args.out, out.as_bytes())?;
+        }
+        ExportFormat::Parquet => {
+            std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create `{}`", args.out.display()))?;
+            write(&args.out.join("samples.parquet"), &columnar::samples_parquet(&samples)?)?;
+            write(&args.out.join("backends.parquet"), &columnar::backends_parquet(&samples)?)?;
+        }
+    }
+    let backend_rows: usize = samples.iter().map(|s| s.backends.len()).sum();
+    ctx.printer.line(
+        &format!(
+            "{} samples ({backend_rows} backend rows) from {} to {until} → `{}`{}",
+            samples.len(),
+            args.since,
+            args.out.display(),
+            if corrupt > 0 { format!("; {corrupt} corrupt skipped") } else { String::new() }
+        ),
+        &json!({"event": "export", "samples": samples.len(), "backend_rows": backend_rows, "corrupt": corrupt,
+                "out": args.out, "since": args.since.to_string(), "until": until.to_string()}),
+    );
     Ok(ExitStatus::Success)
 }

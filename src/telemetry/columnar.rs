@@ -290,3 +290,144 @@ pub async fn compact_day(
     }
     Ok(report)
 }
+
+/// Samples back from a day's two Parquet files (the inverse of `samples_parquet` and
+/// `backends_parquet`): what the reader uses for days whose JSON samples were deleted.
+pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<Vec<Sample>> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, TimestampMicrosecondType, UInt32Type, UInt64Type};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let batches = |b: &[u8]| -> anyhow::Result<Vec<RecordBatch>> {
+        let r = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(b))?.build()?;
+        Ok(r.collect::<Result<Vec<_>, _>>()?)
+    };
+    let at_string = |v: i64| jiff::Timestamp::from_microsecond(v).map(|t| t.to_string()).unwrap_or_default();
+    let mut out: Vec<Sample> = Vec::new();
+    for batch in batches(samples)? {
+        let col = |n: &str| batch.column_by_name(n).ok_or_else(|| anyhow::anyhow!("samples.parquet has no `{n}`"));
+        let st = |n: &str| -> anyhow::Result<Vec<Option<String>>> {
+            Ok(col(n)?.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
+        };
+        let u64s =
+            |n: &str| -> anyhow::Result<Vec<Option<u64>>> { Ok(col(n)?.as_primitive::<UInt64Type>().iter().collect()) };
+        let f64s = |n: &str| -> anyhow::Result<Vec<Option<f64>>> {
+            Ok(col(n)?.as_primitive::<Float64Type>().iter().collect())
+        };
+        let u32s =
+            |n: &str| -> anyhow::Result<Vec<Option<u32>>> { Ok(col(n)?.as_primitive::<UInt32Type>().iter().collect()) };
+        let (cluster, node, at) =
+            (st("cluster")?, st("node")?, col("at")?.as_primitive::<TimestampMicrosecondType>().clone());
+        let (window, version, speed) = (u32s("window_secs")?, u32s("schema_version")?, u32s("cpu_speed_limit")?);
+        let (total, used, free, swap) = (
+            u64s("memory_total_bytes")?,
+            u64s("memory_used_bytes")?,
+            u64s("memory_free_bytes")?,
+            u64s("swap_used_bytes")?,
+        );
+        let (mp, tp, source, models, loaders) =
+            (st("memory_pressure")?, st("thermal_pressure")?, st("power_source")?, st("models")?, st("loaders")?);
+        let (celsius, sys_w, pkg_w, joules) =
+            (f64s("max_celsius")?, f64s("system_watts")?, f64s("package_watts")?, f64s("energy_joules")?);
+        for i in 0..batch.num_rows() {
+            let power =
+                (sys_w[i].is_some() || pkg_w[i].is_some() || joules[i].is_some() || source[i].is_some()).then(|| {
+                    super::Power {
+                        package_watts: pkg_w[i],
+                        system_watts: sys_w[i],
+                        energy_joules: joules[i],
+                        source: source[i].clone(),
+                    }
+                });
+            out.push(Sample {
+                schema_version: version[i].unwrap_or(1),
+                cluster: cluster[i].clone().unwrap_or_default(),
+                node: node[i].clone().unwrap_or_default(),
+                at: if at.is_null(i) { String::new() } else { at_string(at.value(i)) },
+                window_secs: window[i].unwrap_or(0),
+                memory: super::Memory {
+                    total_bytes: total[i],
+                    used_bytes: used[i],
+                    free_bytes: free[i],
+                    swap_used_bytes: swap[i],
+                    pressure: mp[i].clone(),
+                    ..Default::default()
+                },
+                thermal: super::Thermal {
+                    max_celsius: celsius[i],
+                    pressure: tp[i].clone(),
+                    cpu_speed_limit: speed[i],
+                    ..Default::default()
+                },
+                power,
+                models: models[i].as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default(),
+                backends: Vec::new(),
+                loaders: loaders[i].as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default(),
+            });
+        }
+    }
+    // Each backend row back into its sample (same node and time).
+    let mut index: std::collections::HashMap<(String, String), usize> =
+        out.iter().enumerate().map(|(i, s)| ((s.node.clone(), s.at.clone()), i)).collect();
+    for batch in backends.map(batches).transpose()?.unwrap_or_default() {
+        let col = |n: &str| batch.column_by_name(n).ok_or_else(|| anyhow::anyhow!("backends.parquet has no `{n}`"));
+        let st = |n: &str| -> anyhow::Result<Vec<Option<String>>> {
+            Ok(col(n)?.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
+        };
+        let u64s =
+            |n: &str| -> anyhow::Result<Vec<Option<u64>>> { Ok(col(n)?.as_primitive::<UInt64Type>().iter().collect()) };
+        let f64s = |n: &str| -> anyhow::Result<Vec<Option<f64>>> {
+            Ok(col(n)?.as_primitive::<Float64Type>().iter().collect())
+        };
+        let at = col("at")?.as_primitive::<TimestampMicrosecondType>().clone();
+        let (node, backend, bnode, model) = (st("node")?, st("backend")?, st("backend_node")?, st("model")?);
+        let names = [
+            "requests",
+            "ok",
+            "failed",
+            "cut",
+            "client_gone",
+            "rejected",
+            "retried_elsewhere",
+            "prompt_tokens",
+            "cached_tokens",
+            "completion_tokens",
+        ];
+        let n: Vec<Vec<Option<u64>>> = names.iter().map(|c| u64s(c)).collect::<anyhow::Result<_>>()?;
+        let (busy, util) = (f64s("busy_secs")?, f64s("utilization")?);
+        let sk: Vec<Vec<Option<String>>> =
+            ["e2e", "ttft", "itl", "queue_wait"].iter().map(|c| st(c)).collect::<anyhow::Result<_>>()?;
+        let parse = |v: &Option<String>| v.as_deref().and_then(|t| serde_json::from_str(t).ok());
+        for i in 0..batch.num_rows() {
+            let key = (
+                node[i].clone().unwrap_or_default(),
+                if at.is_null(i) { String::new() } else { at_string(at.value(i)) },
+            );
+            let Some(&k) = index.get(&key) else { continue };
+            let v = |j: usize| n[j][i].unwrap_or(0);
+            out[k].backends.push(super::BackendStats {
+                backend: backend[i].clone().unwrap_or_default(),
+                node: bnode[i].clone(),
+                model: model[i].clone().unwrap_or_default(),
+                requests: v(0),
+                ok: v(1),
+                failed: v(2),
+                cut: v(3),
+                client_gone: v(4),
+                rejected: v(5),
+                retried_elsewhere: v(6),
+                prompt_tokens: v(7),
+                cached_tokens: v(8),
+                completion_tokens: v(9),
+                busy_secs: busy[i].unwrap_or(0.0),
+                utilization: util[i],
+                e2e: parse(&sk[0][i]),
+                ttft: parse(&sk[1][i]),
+                itl: parse(&sk[2][i]),
+                queue_wait: parse(&sk[3][i]),
+            });
+        }
+    }
+    index.clear();
+    Ok(out)
+}

@@ -78,6 +78,64 @@ pub async fn range(
     Ok((out, corrupt))
 }
 
+/// Every readable sample of the cluster (all nodes) between `from` and `to` (inclusive), oldest
+/// first: the JSON samples, and for what is no longer there as JSON, the day's Parquet files
+/// (`telemetry compact`). One reader whatever form a day is in; corrupt objects and files are
+/// skipped with their key named, and counted.
+pub async fn cluster_span(
+    store: &dyn Store,
+    cluster: &str,
+    from: jiff::Timestamp,
+    to: jiff::Timestamp,
+) -> Result<(Vec<Sample>, usize), StoreError> {
+    let utc = jiff::tz::TimeZone::UTC;
+    let (first, last) = (from.to_zoned(utc.clone()).date(), to.to_zoned(utc).date());
+    let keys = store.list(&format!("telemetry/cluster={cluster}/")).await?;
+    let in_span = |at: &str| at.parse::<jiff::Timestamp>().is_ok_and(|t| t >= from && t <= to);
+    let (mut out, mut corrupt) = (Vec::new(), 0);
+    let mut day = first;
+    while day <= last {
+        let marker = format!("/date={day}/");
+        let mut seen = std::collections::HashSet::new();
+        for k in keys.iter().filter(|k| k.contains(&marker)) {
+            if !key_time(k).is_some_and(|t| t >= from && t <= to) {
+                continue;
+            }
+            if let Some(body) = store.get(k).await? {
+                match serde_json::from_slice::<Sample>(&body) {
+                    Ok(s) => {
+                        seen.insert((s.node.clone(), s.at.clone()));
+                        out.push(s);
+                    }
+                    Err(e) => {
+                        corrupt += 1;
+                        tracing::warn!("skipping corrupt sample `{k}`: {e}");
+                    }
+                }
+            }
+        }
+        let prefix = super::columnar::parquet_prefix(cluster, day);
+        if let Some(samples) = store.get(&format!("{prefix}samples.parquet")).await? {
+            let backends = store.get(&format!("{prefix}backends.parquet")).await?;
+            match super::columnar::read_samples(&samples, backends.as_deref()) {
+                Ok(rows) => out.extend(
+                    rows.into_iter().filter(|s| in_span(&s.at) && !seen.contains(&(s.node.clone(), s.at.clone()))),
+                ),
+                Err(e) => {
+                    corrupt += 1;
+                    tracing::warn!("skipping corrupt Parquet `{prefix}samples.parquet`: {e:#}");
+                }
+            }
+        }
+        day = match day.tomorrow() {
+            Ok(d) => d,
+            Err(_) => break,
+        };
+    }
+    out.sort_by(|a, b| (&a.at, &a.node).cmp(&(&b.at, &b.node)));
+    Ok((out, corrupt))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -205,6 +205,9 @@ _garnet() {
             garnet__subcmd__help__subcmd__telemetry,export)
                 cmd="garnet__subcmd__help__subcmd__telemetry__subcmd__export"
                 ;;
+            garnet__subcmd__help__subcmd__telemetry,uptime)
+                cmd="garnet__subcmd__help__subcmd__telemetry__subcmd__uptime"
+                ;;
             garnet__subcmd__inventory,check)
                 cmd="garnet__subcmd__inventory__subcmd__check"
                 ;;
@@ -298,6 +301,9 @@ _garnet() {
             garnet__subcmd__telemetry,help)
                 cmd="garnet__subcmd__telemetry__subcmd__help"
                 ;;
+            garnet__subcmd__telemetry,uptime)
+                cmd="garnet__subcmd__telemetry__subcmd__uptime"
+                ;;
             garnet__subcmd__telemetry__subcmd__help,compact)
                 cmd="garnet__subcmd__telemetry__subcmd__help__subcmd__compact"
                 ;;
@@ -306,6 +312,9 @@ _garnet() {
                 ;;
             garnet__subcmd__telemetry__subcmd__help,help)
                 cmd="garnet__subcmd__telemetry__subcmd__help__subcmd__help"
+                ;;
+            garnet__subcmd__telemetry__subcmd__help,uptime)
+                cmd="garnet__subcmd__telemetry__subcmd__help__subcmd__uptime"
                 ;;
             *)
                 ;;
@@ -1332,7 +1341,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help__subcmd__telemetry)
-            opts="compact export"
+            opts="compact export uptime"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1360,6 +1369,20 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help__subcmd__telemetry__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__help__subcmd__telemetry__subcmd__uptime)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3558,7 +3581,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__telemetry)
-            opts="-i -o -l -f -y -m -v -q -h --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help compact export help"
+            opts="-i -o -l -f -y -m -v -q -h --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help compact export uptime help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3780,7 +3803,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__telemetry__subcmd__help)
-            opts="compact export help"
+            opts="compact export uptime help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3828,6 +3851,94 @@ _garnet() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__telemetry__subcmd__help__subcmd__uptime)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__telemetry__subcmd__uptime)
+            opts="-i -o -l -f -y -m -v -q -h --since --until --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-fail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

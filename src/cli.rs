@@ -561,6 +561,19 @@ pub enum TelemetryCommand {
     /// CSV (one row per sample) or Parquet (a folder with `samples.parquet`, `backends.parquet`),
     /// read from the JSON samples and the compacted days alike.
     Export(ExportArgs),
+    /// Uptime per node and for the cluster over a span of days (a node is up while its samples
+    /// cover the time; gaps count as down), the gaps, and the loader crashes and evictions.
+    Uptime(UptimeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UptimeArgs {
+    /// First day (UTC, YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub since: jiff::civil::Date,
+    /// Last day, included (default: today; a span never reaches past now).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<jiff::civil::Date>,
 }
 
 #[derive(Debug, Args)]

@@ -195,4 +195,21 @@ print(list(s) + list(b))
         ];
         assert_eq!(got, want, "{fmt}");
     }
+
+    // Uptime over the 30th (a Parquet-only day now): 40 one-minute samples a node out of 1,440
+    // minutes; the rest is gaps; a loader eviction that day is listed.
+    let ev = store.join("events/cluster=cmp/date=2026-11-30/103000000-n1-loader_evicted-tiny.json");
+    std::fs::create_dir_all(ev.parent().unwrap()).unwrap();
+    std::fs::write(&ev, r#"{"schema_version": 2, "at": "2026-11-30T10:30:00Z", "node": "n1", "kind": "loader_evicted", "model": "tiny", "exit": {"signal": 9}}"#).unwrap();
+    let up = g().args(["-o", "json", "telemetry", "uptime", "--since", "2026-11-30", "--until", "2026-11-30"]).run();
+    up.expect(0);
+    let v: serde_json::Value = serde_json::from_str(up.stdout.trim()).unwrap();
+    for n in v["uptime"]["nodes"].as_array().unwrap() {
+        assert!((n["uptime"].as_f64().unwrap() - 40.0 / 1440.0).abs() < 1e-4, "{n}");
+        assert_eq!(n["samples"], 40);
+    }
+    assert_eq!(v["uptime"]["gaps"].as_array().unwrap().len(), 4, "before and after the samples, per node: {v}");
+    assert_eq!(v["loader_events"][0]["kind"], "loader_evicted");
+    let text = g().args(["telemetry", "uptime", "--since", "2026-11-30", "--until", "2026-11-30"]).run();
+    assert!(text.stdout.contains("cluster uptime 2.778%"), "{}", text.stdout);
 }

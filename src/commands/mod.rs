@@ -131,6 +131,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Lab(cmd) => Box::pin(lab::run(cmd, ctx)).await,
         Command::Telemetry(crate::cli::TelemetryCommand::Compact(args)) => telemetry::compact(args, ctx).await,
         Command::Telemetry(crate::cli::TelemetryCommand::Export(args)) => telemetry::export(args, ctx).await,
+        Command::Telemetry(crate::cli::TelemetryCommand::Uptime(args)) => telemetry::uptime(args, ctx).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::AdminCall(args) => monitor::admin_call(args).await,
         Command::Supervise(args) => monitor::supervise(args).await,

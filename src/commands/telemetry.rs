@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::ExitStatus;
-use crate::cli::{CompactArgs, ExportArgs, ExportFormat};
+use crate::cli::{CompactArgs, ExportArgs, ExportFormat, UptimeArgs};
 use crate::telemetry::columnar;
 
 pub async fn compact(args: &CompactArgs, ctx: &Ctx) -> Result<ExitStatus> {
@@ -120,5 +120,70 @@ pub async fn export(args: &ExportArgs, ctx: &Ctx) -> Result<ExitStatus> {
         &json!({"event": "export", "samples": samples.len(), "backend_rows": backend_rows, "corrupt": corrupt,
                 "out": args.out, "since": args.since.to_string(), "until": until.to_string()}),
     );
+    Ok(ExitStatus::Success)
+}
+
+pub async fn uptime(args: &UptimeArgs, ctx: &Ctx) -> Result<ExitStatus> {
+    let inv = ctx.load_inventory()?;
+    let store = crate::store::open_spec(&inv.store).await.context("cannot open the store")?;
+    let utc = jiff::tz::TimeZone::UTC;
+    let now = jiff::Timestamp::now();
+    let until = args.until.unwrap_or_else(|| now.to_zoned(utc.clone()).date());
+    let from = args.since.to_zoned(utc.clone())?.timestamp();
+    let to = until.tomorrow()?.to_zoned(utc)?.timestamp().min(now);
+    anyhow::ensure!(to > from, "the span from {} to {until} has not begun", args.since);
+    let cluster = &inv.cluster.slug;
+    let (samples, _) = crate::telemetry::read::cluster_span(store.as_ref(), cluster, from, to).await?;
+    let nodes: Vec<String> = inv.nodes.iter().map(|n| n.name.clone()).collect();
+    let interval = f64::from(inv.monitor.interval_secs);
+    let u = crate::telemetry::uptime::compute(&samples, &nodes, from, to, interval, 2.0 * interval);
+    // Loader crashes and evictions in the span, from the events.
+    let mut events = Vec::new();
+    for k in store.list(&format!("events/cluster={cluster}/")).await? {
+        let Some(day) =
+            k.split("/date=").nth(1).and_then(|r| r.get(..10)).and_then(|d| d.parse::<jiff::civil::Date>().ok())
+        else {
+            continue;
+        };
+        if day < args.since || day > until || !(k.contains("loader_crashed") || k.contains("loader_evicted")) {
+            continue;
+        }
+        if let Some(Ok(v)) = store.get(&k).await?.map(|b| serde_json::from_slice::<serde_json::Value>(&b)) {
+            events.push(
+                json!({"at": v["at"], "node": v["node"], "kind": v["kind"], "model": v["model"], "exit": v["exit"]}),
+            );
+        } else {
+            tracing::warn!("skipping corrupt event `{k}`");
+        }
+    }
+    let p = &ctx.printer;
+    if p.json {
+        p.json_line(&json!({"event": "uptime", "uptime": u, "loader_events": events}));
+        return Ok(ExitStatus::Success);
+    }
+    let mut t = p.table();
+    t.set_header(vec!["node", "uptime", "down", "samples"]);
+    for n in &u.nodes {
+        t.add_row(vec![
+            n.node.clone(),
+            format!("{:.3}%", n.uptime * 100.0),
+            format!("{:.0} s", n.down_secs),
+            n.samples.to_string(),
+        ]);
+    }
+    p.out(t);
+    p.out(format!("cluster uptime {:.3}% from {} to {}", u.cluster * 100.0, u.from, u.to));
+    for g in &u.gaps {
+        p.out(format!("gap: {} without samples from {} to {} ({:.0} s)", g.node, g.from, g.to, g.secs));
+    }
+    for e in &events {
+        p.out(format!(
+            "{} {} {} {}",
+            e["at"].as_str().unwrap_or(""),
+            e["node"].as_str().unwrap_or(""),
+            e["kind"].as_str().unwrap_or(""),
+            e["model"].as_str().unwrap_or("")
+        ));
+    }
     Ok(ExitStatus::Success)
 }

@@ -10,6 +10,7 @@ pub mod power;
 pub mod read;
 pub mod sketch;
 pub mod spool;
+pub mod uptime;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,6 @@
 //! `garnet telemetry compact`: a day of samples (garnet's own types, written where the monitor
-//! writes them) rolled into Parquet, read back by DuckDB with the same sums garnet computes; a
+//! writes them) rolled into Parquet, read back by DuckDB and ClickHouse (chdb) with the same sums
+//! garnet computes; a
 //! corrupt sample is skipped with its key named and blocks deletion; `--delete` removes the JSON
 //! only after the Parquet files verified; a rerun rewrites the day.
 
@@ -122,6 +123,20 @@ print(list(s) + list(b))
     ];
     let got: Vec<u64> = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     assert_eq!(got, want, "DuckDB's sums vs garnet's");
+    // And ClickHouse (in-process, chdb) reads the same files to the same sums.
+    let code = format!(
+        r#"
+import chdb
+s = chdb.query("SELECT count(), sum(requests), sum(completion_tokens), uniqExact(node), max(memory_used_bytes) FROM file('{day}/samples.parquet', Parquet)", 'CSV').bytes().decode().strip()
+b = chdb.query("SELECT count(), sum(ok), sum(completion_tokens), uniqExact(backend_node), sum(JSONExtractUInt(e2e, 'count')) FROM file('{day}/backends.parquet', Parquet)", 'CSV').bytes().decode().strip()
+print('[' + s + ',' + b + ']')
+"#,
+        day = day.display()
+    );
+    let out = std::process::Command::new(&py).args(["-c", &code]).output().unwrap();
+    assert!(out.status.success(), "chdb: {}", String::from_utf8_lossy(&out.stderr));
+    let got: Vec<u64> = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(got, want, "ClickHouse's sums vs garnet's");
 
     // Without the corrupt object, `--delete` removes the JSON once verified; a rerun of an empty
     // day leaves the Parquet as it was.

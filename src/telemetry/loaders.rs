@@ -115,8 +115,9 @@ pub struct Cursor {
 }
 
 /// Reads what was appended to the log `path` since `at`, following a rotation (the rest of
-/// `<path>.1` when that is the file `at` was in, then the new file), at most `cap` bytes per
-/// file; returns the text and the cursor for next time.
+/// `<path>.1` when that is the file `at` was in; all of it when the log rotated more than once
+/// meanwhile; then the new file), at most `cap` bytes per file; returns the text and the cursor
+/// for next time.
 pub fn read_new(path: &Path, at: Cursor, cap: u64) -> (String, Cursor) {
     use std::os::unix::fs::MetadataExt;
     let read_from = |p: &Path, from: u64| -> Vec<u8> {
@@ -138,8 +139,12 @@ pub fn read_new(path: &Path, at: Cursor, cap: u64) -> (String, Cursor) {
         let mut rotated = path.as_os_str().to_owned();
         rotated.push(".1");
         let rotated = PathBuf::from(rotated);
-        if at.inode != 0 && std::fs::metadata(&rotated).is_ok_and(|m| m.ino() == at.inode) {
-            text.extend(read_from(&rotated, at.offset));
+        match std::fs::metadata(&rotated) {
+            // Rotated once since: the rest of the file the cursor was in.
+            Ok(m) if at.inode != 0 && m.ino() == at.inode => text.extend(read_from(&rotated, at.offset)),
+            // Rotated more than once (or never read): what lies in `.1` is newer than the cursor.
+            Ok(_) => text.extend(read_from(&rotated, 0)),
+            Err(_) => {}
         }
         0
     };
@@ -190,5 +195,11 @@ mod tests {
         let (t, at) = read_new(&p, at, 1 << 20);
         assert_eq!(t, "three\nfour\nfive\nsix\n");
         assert_eq!(read_new(&p, at, 1 << 20).0, "");
+        // Rotated twice between two looks: `.1` (newer than the cursor) is read whole.
+        std::fs::rename(&p, dir.path().join("x.err.log.2")).unwrap(); // the cursor's file, now .2
+        std::fs::remove_file(dir.path().join("x.err.log.1")).unwrap();
+        std::fs::write(dir.path().join("x.err.log.1"), "seven\n").unwrap();
+        std::fs::write(&p, "eight\n").unwrap();
+        assert_eq!(read_new(&p, at, 1 << 20).0, "seven\neight\n");
     }
 }

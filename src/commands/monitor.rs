@@ -194,7 +194,7 @@ pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
         let pid = child.id().map(|p| p as i32);
         // The program's pid, for the monitor's look at its memory.
         if let Some(p) = pid {
-            let _ = std::fs::write(args.exit_file.with_extension("child"), format!("{p}\n"));
+            let _ = std::fs::write(crate::telemetry::loaders::child_file(&args.exit_file), format!("{p}\n"));
         }
         let mut pumps = Vec::new();
         if let (Some(pipe), Some(s)) = (child.stdout.take(), &out) {

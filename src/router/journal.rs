@@ -10,6 +10,7 @@
 //! exactly one of the two. Requests still waiting for a slot when the router died were not yet
 //! dispatched: their clients see the connection break, and nothing counts them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -53,18 +54,19 @@ struct State {
 /// A journal line.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
-enum Line {
-    Start { s: u64, b: String },
-    End(End),
+enum Line<'a> {
+    Start { s: u64, b: Cow<'a, str> },
+    End(End<'a>),
 }
 
-/// What a request's end counted.
+/// What a request's end counted (borrowed on the live path: nothing is allocated per request
+/// unless it is journaled).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct End {
+pub struct End<'a> {
     pub e: u64,
-    pub b: String,
-    /// `ok`, `failed`, `cut`, `client_gone`, `rejected`.
-    pub o: String,
+    pub b: Cow<'a, str>,
+    /// `ok`, `failed`, `cut`, `client_gone`, `rejected`, `retried`.
+    pub o: Cow<'a, str>,
     /// End to end, seconds, when the end observed it (ok and cut).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l: Option<f64>,
@@ -87,7 +89,7 @@ pub struct Journal {
 /// Adds an end's counts to a backend (the live path and the replay use this one function).
 pub fn count_end(b: &Backend, e: &End) {
     let c = &b.counters;
-    let n = match e.o.as_str() {
+    let n = match e.o.as_ref() {
         "ok" => &c.ok,
         "failed" => &c.failed,
         "cut" => &c.cut,
@@ -179,7 +181,7 @@ impl Journal {
                     if let Some(be) = table.backend(&b) {
                         be.counters.requests.fetch_add(1, Ordering::Relaxed);
                     }
-                    state.open.insert(s, b);
+                    state.open.insert(s, b.into_owned());
                 }
                 Ok(Line::End(e)) => {
                     state.open.remove(&e.e);
@@ -210,7 +212,7 @@ impl Journal {
     /// A request was dispatched to backend `id`: its sequence number.
     pub fn start(&self, id: &str) -> u64 {
         let s = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut line = serde_json::to_vec(&Line::Start { s, b: id.to_string() }).expect("serializes");
+        let mut line = serde_json::to_vec(&Line::Start { s, b: Cow::Borrowed(id) }).expect("serializes");
         line.push(b'\n');
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let _ = g.file.write_all(&line);
@@ -219,7 +221,7 @@ impl Journal {
     }
 
     /// A request ended: counts it on `b` and journals it, together.
-    pub fn end(&self, b: &Backend, e: End) {
+    pub fn end(&self, b: &Backend, e: End<'_>) {
         let mut line = serde_json::to_vec(&Line::End(e.clone())).expect("serializes");
         line.push(b'\n');
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());

@@ -190,8 +190,8 @@ impl Slot {
         // Outcome, tokens and latency are counted together (and with the journal's line).
         let end = super::journal::End {
             e: self.journal.as_ref().map_or(0, |j| j.1),
-            b: self.backend.id.clone(),
-            o: name.to_string(),
+            b: std::borrow::Cow::Borrowed(&self.backend.id),
+            o: std::borrow::Cow::Borrowed(name),
             l: matches!(how, Ended::Ok | Ended::Cut).then(|| e2e.as_secs_f64()),
             p: self.usage.prompt_tokens,
             c: self.usage.completion_tokens,
@@ -303,7 +303,8 @@ async fn completion(
     if body.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("The request body must be a JSON object.", None).code("invalid_json"));
     }
-    let max_depth = router.table.load().limits.max_json_depth.get();
+    let table = router.table.load();
+    let max_depth = table.limits.max_json_depth.get();
     if super::rewrite::nests_deeper_than(&body, max_depth) {
         return Err(ApiError::invalid(
             format!("The request body nests arrays or objects deeper than {max_depth} levels."),
@@ -319,7 +320,6 @@ async fn completion(
         Some(_) => return Err(ApiError::invalid("`model` must be a non-empty string.", Some("model"))),
         None => return Err(ApiError::invalid("you must provide a model parameter", Some("model"))),
     };
-    let table = router.table.load();
     let Some(route) = table.routes.get(&model).cloned() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -352,15 +352,12 @@ async fn completion(
                     format!(
                         "`{key}` is {n}, but this model's loader generates one choice per request: send {n} requests instead."
                     ),
-                    Some(if key == "n" { "n" } else { "best_of" }),
+                    Some(key),
                 )
                 .code("unsupported_value"));
             }
             Some(Err(_)) => {
-                return Err(ApiError::invalid(
-                    format!("`{key}` must be a positive integer."),
-                    Some(if key == "n" { "n" } else { "best_of" }),
-                ));
+                return Err(ApiError::invalid(format!("`{key}` must be a positive integer."), Some(key)));
             }
         }
     }

@@ -291,12 +291,37 @@ pub async fn compact_day(
     Ok(report)
 }
 
+/// A record batch's columns by name, typed (the reader's one way to get at them).
+struct Cols<'a>(&'a RecordBatch, &'static str);
+
+impl Cols<'_> {
+    fn col(&self, n: &str) -> anyhow::Result<&arrow_array::ArrayRef> {
+        self.0.column_by_name(n).ok_or_else(|| anyhow::anyhow!("{} has no `{n}`", self.1))
+    }
+    fn st(&self, n: &str) -> anyhow::Result<Vec<Option<String>>> {
+        use arrow_array::cast::AsArray;
+        Ok(self.col(n)?.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
+    }
+    fn u64s(&self, n: &str) -> anyhow::Result<Vec<Option<u64>>> {
+        use arrow_array::cast::AsArray;
+        Ok(self.col(n)?.as_primitive::<arrow_array::types::UInt64Type>().iter().collect())
+    }
+    fn u32s(&self, n: &str) -> anyhow::Result<Vec<Option<u32>>> {
+        use arrow_array::cast::AsArray;
+        Ok(self.col(n)?.as_primitive::<arrow_array::types::UInt32Type>().iter().collect())
+    }
+    fn f64s(&self, n: &str) -> anyhow::Result<Vec<Option<f64>>> {
+        use arrow_array::cast::AsArray;
+        Ok(self.col(n)?.as_primitive::<arrow_array::types::Float64Type>().iter().collect())
+    }
+}
+
 /// Samples back from a day's two Parquet files (the inverse of `samples_parquet` and
 /// `backends_parquet`): what the reader uses for days whose JSON samples were deleted.
 pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<Vec<Sample>> {
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, TimestampMicrosecondType, UInt32Type, UInt64Type};
+    use arrow_array::types::TimestampMicrosecondType;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let batches = |b: &[u8]| -> anyhow::Result<Vec<RecordBatch>> {
         let r = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(b))?.build()?;
@@ -305,30 +330,25 @@ pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<V
     let at_string = |v: i64| jiff::Timestamp::from_microsecond(v).map(|t| t.to_string()).unwrap_or_default();
     let mut out: Vec<Sample> = Vec::new();
     for batch in batches(samples)? {
-        let col = |n: &str| batch.column_by_name(n).ok_or_else(|| anyhow::anyhow!("samples.parquet has no `{n}`"));
-        let st = |n: &str| -> anyhow::Result<Vec<Option<String>>> {
-            Ok(col(n)?.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
-        };
-        let u64s =
-            |n: &str| -> anyhow::Result<Vec<Option<u64>>> { Ok(col(n)?.as_primitive::<UInt64Type>().iter().collect()) };
-        let f64s = |n: &str| -> anyhow::Result<Vec<Option<f64>>> {
-            Ok(col(n)?.as_primitive::<Float64Type>().iter().collect())
-        };
-        let u32s =
-            |n: &str| -> anyhow::Result<Vec<Option<u32>>> { Ok(col(n)?.as_primitive::<UInt32Type>().iter().collect()) };
+        let c = Cols(&batch, "samples.parquet");
         let (cluster, node, at) =
-            (st("cluster")?, st("node")?, col("at")?.as_primitive::<TimestampMicrosecondType>().clone());
-        let (window, version, speed) = (u32s("window_secs")?, u32s("schema_version")?, u32s("cpu_speed_limit")?);
+            (c.st("cluster")?, c.st("node")?, c.col("at")?.as_primitive::<TimestampMicrosecondType>().clone());
+        let (window, version, speed) = (c.u32s("window_secs")?, c.u32s("schema_version")?, c.u32s("cpu_speed_limit")?);
         let (total, used, free, swap) = (
-            u64s("memory_total_bytes")?,
-            u64s("memory_used_bytes")?,
-            u64s("memory_free_bytes")?,
-            u64s("swap_used_bytes")?,
+            c.u64s("memory_total_bytes")?,
+            c.u64s("memory_used_bytes")?,
+            c.u64s("memory_free_bytes")?,
+            c.u64s("swap_used_bytes")?,
         );
-        let (mp, tp, source, models, loaders) =
-            (st("memory_pressure")?, st("thermal_pressure")?, st("power_source")?, st("models")?, st("loaders")?);
+        let (mp, tp, source, models, loaders) = (
+            c.st("memory_pressure")?,
+            c.st("thermal_pressure")?,
+            c.st("power_source")?,
+            c.st("models")?,
+            c.st("loaders")?,
+        );
         let (celsius, sys_w, pkg_w, joules) =
-            (f64s("max_celsius")?, f64s("system_watts")?, f64s("package_watts")?, f64s("energy_joules")?);
+            (c.f64s("max_celsius")?, c.f64s("system_watts")?, c.f64s("package_watts")?, c.f64s("energy_joules")?);
         for i in 0..batch.num_rows() {
             let power =
                 (sys_w[i].is_some() || pkg_w[i].is_some() || joules[i].is_some() || source[i].is_some()).then(|| {
@@ -370,17 +390,9 @@ pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<V
     let mut index: std::collections::HashMap<(String, String), usize> =
         out.iter().enumerate().map(|(i, s)| ((s.node.clone(), s.at.clone()), i)).collect();
     for batch in backends.map(batches).transpose()?.unwrap_or_default() {
-        let col = |n: &str| batch.column_by_name(n).ok_or_else(|| anyhow::anyhow!("backends.parquet has no `{n}`"));
-        let st = |n: &str| -> anyhow::Result<Vec<Option<String>>> {
-            Ok(col(n)?.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
-        };
-        let u64s =
-            |n: &str| -> anyhow::Result<Vec<Option<u64>>> { Ok(col(n)?.as_primitive::<UInt64Type>().iter().collect()) };
-        let f64s = |n: &str| -> anyhow::Result<Vec<Option<f64>>> {
-            Ok(col(n)?.as_primitive::<Float64Type>().iter().collect())
-        };
-        let at = col("at")?.as_primitive::<TimestampMicrosecondType>().clone();
-        let (node, backend, bnode, model) = (st("node")?, st("backend")?, st("backend_node")?, st("model")?);
+        let c = Cols(&batch, "backends.parquet");
+        let at = c.col("at")?.as_primitive::<TimestampMicrosecondType>().clone();
+        let (node, backend, bnode, model) = (c.st("node")?, c.st("backend")?, c.st("backend_node")?, c.st("model")?);
         let names = [
             "requests",
             "ok",
@@ -393,10 +405,10 @@ pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<V
             "cached_tokens",
             "completion_tokens",
         ];
-        let n: Vec<Vec<Option<u64>>> = names.iter().map(|c| u64s(c)).collect::<anyhow::Result<_>>()?;
-        let (busy, util) = (f64s("busy_secs")?, f64s("utilization")?);
+        let n: Vec<Vec<Option<u64>>> = names.iter().map(|n| c.u64s(n)).collect::<anyhow::Result<_>>()?;
+        let (busy, util) = (c.f64s("busy_secs")?, c.f64s("utilization")?);
         let sk: Vec<Vec<Option<String>>> =
-            ["e2e", "ttft", "itl", "queue_wait"].iter().map(|c| st(c)).collect::<anyhow::Result<_>>()?;
+            ["e2e", "ttft", "itl", "queue_wait"].iter().map(|n| c.st(n)).collect::<anyhow::Result<_>>()?;
         let parse = |v: &Option<String>| v.as_deref().and_then(|t| serde_json::from_str(t).ok());
         for i in 0..batch.num_rows() {
             let key = (

@@ -2,7 +2,8 @@
 //! which reads the program's stdout and stderr through pipes and writes them to
 //! `<run>/<name>.out.log` and `.err.log`, rotated by size (`.1` newest … `.<keep>` oldest, the
 //! oldest dropped), on every service backend (process, launchd, systemd) alike. A loader writes
-//! ~130 bytes per request; unrotated, a busy node fills its disk in months.
+//! ~400 bytes per request (measured on the lab: 117 KB for 287 requests); unrotated, a busy node
+//! fills its disk in months.
 //!
 //! The writer never blocks the program for long: a line that cannot be written (disk full) is
 //! dropped and counted, so a full disk never stalls inference.

@@ -152,8 +152,32 @@ fn every_window_tells_the_truth_against_the_access_log_and_the_clients_clock() {
         let tokens: u64 = mine.iter().map(|r| r["completion_tokens"].as_u64().unwrap()).sum();
         assert_eq!(m["completion_tokens"].as_u64().unwrap(), tokens, "window ending {}: tokens", s["at"]);
         for b in s["backends"].as_array().unwrap() {
-            let here = mine.iter().filter(|r| r["backend"] == b["backend"]).count() as u64;
-            assert_eq!(b["requests"].as_u64().unwrap(), here, "{}: requests of {}", s["at"], b["backend"]);
+            let here: Vec<&&Value> = mine.iter().filter(|r| r["backend"] == b["backend"]).collect();
+            assert_eq!(b["requests"].as_u64().unwrap(), here.len() as u64, "{}: requests of {}", s["at"], b["backend"]);
+            // Busy time against the access log: the union of the requests' spans on that backend.
+            let mut spans: Vec<(f64, f64)> = here
+                .iter()
+                .map(|r| {
+                    let end =
+                        ts(r["at"].as_str().unwrap()).duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64();
+                    (end - r["e2e_ms"].as_f64().unwrap() / 1000.0, end)
+                })
+                .collect();
+            spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (mut busy, mut until) = (0.0, f64::MIN);
+            for (a, e) in spans {
+                if e > until {
+                    busy += e - a.max(until);
+                    until = e;
+                }
+            }
+            let got = b["busy_secs"].as_f64().unwrap();
+            eprintln!("{} {}: busy {got:.3} s, from the access log {busy:.3} s", s["at"], b["backend"]);
+            assert!(
+                (got - busy).abs() <= 0.05 * busy + 0.05,
+                "{}: busy {got} s vs the access log's {busy} s",
+                b["backend"]
+            );
         }
         if mine.len() < 20 {
             continue; // too few for a p99 worth comparing

@@ -564,6 +564,59 @@ pub enum TelemetryCommand {
     /// Uptime per node and for the cluster over a span of days (a node is up while its samples
     /// cover the time; gaps count as down), the gaps, and the loader crashes and evictions.
     Uptime(UptimeArgs),
+    /// A span's telemetry summed from the compacted days and the JSON samples alike: per model
+    /// requests, outcomes, tokens and percentiles from merged sketches; per node uptime, throttled
+    /// share, hottest temperature and energy; days with no sample listed as missing.
+    Summary(SummaryArgs),
+    /// Write synthetic telemetry (a rack's month of per-minute samples with a known story: a busy
+    /// model, a hot node, an outage, a node joining halfway) into a local folder laid out like a
+    /// store, for benchmarks and for trying reports and dashboards without a rack.
+    Synth(SynthArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// First day (UTC, YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub since: jiff::civil::Date,
+    /// Last day, included (default: today; a span never reaches past now).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<jiff::civil::Date>,
+    /// Also list each model's numbers per node.
+    #[arg(long)]
+    pub per_node: bool,
+    /// The latency sketches to merge (fewer read less).
+    #[arg(long, value_delimiter = ',', default_value = "e2e,ttft,queue-wait",
+          value_parser = clap::builder::PossibleValuesParser::new(["e2e", "ttft", "queue-wait"]))]
+    pub latency: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// The folder to write into (a local store; never the inventory's store).
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    #[arg(long, default_value = "synthetic")]
+    pub cluster: String,
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// First day (UTC).
+    #[arg(long, value_name = "DATE", default_value = "2026-11-01")]
+    pub start: jiff::civil::Date,
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// `parquet`: each day straight into its compacted files; `json`: one object per sample, as
+    /// the monitors ship them (then `telemetry compact`).
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: SynthFormat,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SynthFormat {
+    Parquet,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -607,6 +660,10 @@ pub struct CompactArgs {
     /// Instead: the last N days up to today.
     #[arg(long, value_name = "N", conflicts_with = "date")]
     pub days: Option<u32>,
+
+    /// Instead: every day from this one to today.
+    #[arg(long, value_name = "DATE", conflicts_with_all = ["date", "days"])]
+    pub since: Option<jiff::civil::Date>,
 
     /// Remove the day's JSON samples once its Parquet files are verified.
     #[arg(long)]

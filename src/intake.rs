@@ -224,11 +224,8 @@ pub fn check_chip(s: &str) -> Result<String, String> {
 pub fn validate(a: &Answers) -> Vec<String> {
     let mut e = Vec::new();
     let slug = &a.cluster.slug;
-    if slug.is_empty()
-        || slug.len() > 63
-        || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        e.push(format!("cluster.slug: invalid slug `{slug}` (1-63 lowercase letters, digits, dashes)"));
+    if let Err(m) = crate::inventory::check_slug(slug) {
+        e.push(format!("cluster.slug: {m}"));
     }
     if let Err(m) = check_qps(&a.workload.qps.to_string()) {
         e.push(format!("workload.qps: {m}"));

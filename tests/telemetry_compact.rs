@@ -101,7 +101,7 @@ fn a_day_of_samples_compacts_to_parquet_that_duckdb_reads() {
 import duckdb
 con = duckdb.connect()
 s = con.execute("SELECT count(*), sum(requests), sum(completion_tokens), count(DISTINCT node), max(memory_used_bytes) FROM read_parquet('{day}/samples.parquet')").fetchone()
-b = con.execute("SELECT count(*), sum(ok), sum(completion_tokens), count(DISTINCT backend_node), sum(CAST(json_extract(e2e, '$.count') AS BIGINT)) FROM read_parquet('{day}/backends.parquet')").fetchone()
+b = con.execute("SELECT count(*), sum(ok), sum(completion_tokens), count(DISTINCT backend_node), sum(e2e_count) FROM read_parquet('{day}/backends.parquet')").fetchone()
 print(list(s) + list(b))
 "#,
         day = day.display()
@@ -128,7 +128,7 @@ print(list(s) + list(b))
         r#"
 import chdb
 s = chdb.query("SELECT count(), sum(requests), sum(completion_tokens), uniqExact(node), max(memory_used_bytes) FROM file('{day}/samples.parquet', Parquet)", 'CSV').bytes().decode().strip()
-b = chdb.query("SELECT count(), sum(ok), sum(completion_tokens), uniqExact(backend_node), sum(JSONExtractUInt(e2e, 'count')) FROM file('{day}/backends.parquet', Parquet)", 'CSV').bytes().decode().strip()
+b = chdb.query("SELECT count(), sum(ok), sum(completion_tokens), uniqExact(backend_node), sum(e2e_count) FROM file('{day}/backends.parquet', Parquet)", 'CSV').bytes().decode().strip()
 print('[' + s + ',' + b + ']')
 "#,
         day = day.display()
@@ -227,4 +227,117 @@ print('[' + s + ',' + b + ']')
     assert_eq!(v["loader_events"][0]["kind"], "loader_evicted");
     let text = g().args(["telemetry", "uptime", "--since", "2026-11-30", "--until", "2026-11-30"]).run();
     assert!(text.stdout.contains("cluster uptime 2.778%"), "{}", text.stdout);
+}
+
+/// The span reader (`telemetry summary`) on a synthetic rack: three compacted days, a day with no
+/// sample, a day still in JSON. Its numbers equal what DuckDB and ClickHouse compute from the
+/// Parquet files with no garnet code (`bench/telemetry_month.py`: tokens per model, p95 from the
+/// merged buckets, samples, throttled samples and uptime per node), and the JSON day adds up the
+/// same before and after it is compacted.
+#[test]
+fn a_span_sums_the_same_in_garnet_duckdb_and_clickhouse() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = d.join("store");
+    let inv = d.join("inventory.yaml");
+    let nodes: String = (1..=8).map(|i| format!("{{name: node-{i:03}, transport: local}}, ")).collect();
+    std::fs::write(
+        &inv,
+        format!(
+            "cluster: {{slug: syn, tier: pro}}\nnodes: [{nodes}]\nstore: {{kind: local, path: {}}}\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    let g = || Garnet::new().args(["-i", &inv.display().to_string()]);
+    let synth = |start: &str, days: &str, format: &str| {
+        Garnet::new()
+            .args(["telemetry", "synth", "--cluster", "syn", "--nodes", "8", "--start", start, "--days", days])
+            .args(["--format", format, "--store", &store.display().to_string()])
+            .run()
+            .expect(0);
+    };
+    synth("2026-11-01", "3", "parquet");
+    synth("2026-11-05", "1", "json");
+    let summary = || {
+        let r =
+            g().args(["-o", "json", "telemetry", "summary", "--since", "2026-11-01", "--until", "2026-11-05"]).run();
+        r.expect(0);
+        serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()
+    };
+    let before = summary();
+    let sources: Vec<(&str, &str)> = before["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["date"].as_str().unwrap(), d["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("2026-11-01", "parquet"),
+            ("2026-11-02", "parquet"),
+            ("2026-11-03", "parquet"),
+            ("2026-11-04", "missing"),
+            ("2026-11-05", "json")
+        ]
+    );
+    assert_eq!(before["missing_days"], serde_json::json!(["2026-11-04"]));
+    // node-008 joins on the second day (of three): its uptime counts from the span's start.
+    let n8 = before["nodes"].as_array().unwrap().iter().find(|n| n["node"] == "node-008").unwrap().clone();
+    assert_eq!(n8["first_sample"], "2026-11-02T00:00:59Z", "{n8}");
+
+    // The JSON day compacted (without deleting): the same numbers, now read from Parquet, and
+    // the JSON samples not counted twice.
+    g().args(["telemetry", "compact", "--date", "2026-11-05"]).run().expect(0);
+    let after = summary();
+    assert_eq!(after["days"][4]["source"], "parquet");
+    for k in ["models", "backends", "nodes", "samples", "throttled_share", "cluster_uptime"] {
+        assert_eq!(before[k], after[k], "{k} differs once compacted");
+    }
+
+    for engine in ["duckdb", "chdb"] {
+        let out = std::process::Command::new(&py)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/telemetry_month.py"))
+            .args(["--store", &store.display().to_string(), "--cluster", "syn"])
+            .args(["--since", "2026-11-01", "--until", "2026-11-05", "--engine", engine])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{engine}: {}", String::from_utf8_lossy(&out.stderr));
+        let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(after["models"].as_array().unwrap().len(), 4);
+        for m in after["models"].as_array().unwrap() {
+            let e = &o["models"][m["model"].as_str().unwrap()];
+            for k in ["requests", "prompt_tokens", "completion_tokens", "cached_tokens"] {
+                assert_eq!(m[k], e[k], "{engine}: {} {k}", m["model"]);
+            }
+            assert!(m["requests"].as_u64().unwrap() > 1000, "{m}");
+            assert_eq!(m["e2e"]["count"], e["e2e_count"], "{engine}");
+            let (a, b) = (m["e2e_p95_ms"].as_f64().unwrap(), e["e2e_p95_ms"].as_f64().unwrap());
+            assert!((a - b).abs() <= 0.11, "{engine}: {} p95 {a} vs {b}", m["model"]);
+        }
+        for n in after["nodes"].as_array().unwrap() {
+            let e = &o["nodes"][n["node"].as_str().unwrap()];
+            assert_eq!((&n["samples"], &n["throttled_samples"]), (&e["samples"], &e["throttled_samples"]), "{engine}");
+            let (a, b) = (n["uptime"].as_f64().unwrap(), e["uptime"].as_f64().unwrap());
+            assert!((a - b).abs() < 2e-5, "{engine}: {} uptime {a} vs {b}", n["node"]);
+        }
+    }
+    // The hot node is the one throttled well over 3% of its samples.
+    let hot: Vec<&str> = after["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["throttled_share"].as_f64().unwrap() > 0.03)
+        .map(|n| n["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(hot, ["node-003"]);
+
+    // A corrupt Parquet day is skipped with its key named, and counted missing.
+    std::fs::write(store.join("telemetry-parquet/cluster=syn/date=2026-11-02/samples.parquet"), b"PAR1 trunc").unwrap();
+    let r = g().args(["telemetry", "summary", "--since", "2026-11-01", "--until", "2026-11-05"]).run();
+    r.expect(0);
+    assert!(r.stderr.contains("telemetry-parquet/cluster=syn/date=2026-11-02/samples.parquet"), "{}", r.stderr);
+    assert!(r.stdout.contains("no samples at all on 2026-11-02, 2026-11-04"), "{}", r.stdout);
 }

@@ -120,12 +120,7 @@ fn positive_int(s: &str) -> Result<(), String> {
 async fn ask(ctx: &Ctx, ssh_config: Option<&Path>) -> Result<Answers> {
     eprintln!("garnet intake — answers are checked as you go; the result is inventory.yaml and intake.md.\n");
     eprintln!("1/4 Cluster");
-    let slug = text("Cluster slug (e.g. acme-prod)", None, |s| {
-        let ok = !s.is_empty()
-            && s.len() <= 63
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if ok { Ok(()) } else { Err("1-63 lowercase letters, digits and dashes".into()) }
-    })?;
+    let slug = text("Cluster slug (e.g. acme-prod)", None, crate::inventory::check_slug)?;
     let tier = [Tier::Pro, Tier::Scale, Tier::Enterprise]
         [pick("Tier", &["pro", "scale", "enterprise (hardware sourcing included)"])?];
     let contacts = list(&text("Contacts (comma-separated e-mails, may be empty)", Some(""), |_| Ok(()))?);

@@ -132,6 +132,8 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Telemetry(crate::cli::TelemetryCommand::Compact(args)) => telemetry::compact(args, ctx).await,
         Command::Telemetry(crate::cli::TelemetryCommand::Export(args)) => telemetry::export(args, ctx).await,
         Command::Telemetry(crate::cli::TelemetryCommand::Uptime(args)) => telemetry::uptime(args, ctx).await,
+        Command::Telemetry(crate::cli::TelemetryCommand::Summary(args)) => telemetry::summary(args, ctx).await,
+        Command::Telemetry(crate::cli::TelemetryCommand::Synth(args)) => telemetry::synth(args, ctx).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::AdminCall(args) => monitor::admin_call(args).await,
         Command::Supervise(args) => monitor::supervise(args).await,

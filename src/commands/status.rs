@@ -63,9 +63,10 @@ pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let store = crate::store::open(&inv).await?;
     let now = jiff::Timestamp::now();
     let mut rows = Vec::new();
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let mut latest_all = crate::telemetry::read::latest_all(store.as_ref(), &inv.cluster.slug, &names).await?;
     for n in &nodes {
-        let latest = crate::telemetry::read::latest(store.as_ref(), &inv.cluster.slug, &n.name).await?;
-        let row = match latest {
+        let row = match latest_all.remove(&n.name) {
             None => NodeRow { node: n.name.clone(), state: "no data", last_sample: None, age_secs: None, sample: None },
             Some((at, s)) => {
                 let age = now.duration_since(at).as_secs();

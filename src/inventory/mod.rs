@@ -335,14 +335,10 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
     // cluster
     let slug = cluster.slug.value.clone();
     let (l, c) = at(&cluster.slug);
-    if slug.is_empty()
-        || slug.len() > 63
-        || !slug.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
-        || slug.starts_with('-')
-    {
+    if check_slug(&slug).is_err() {
         diags.push(
             Diagnostic::new(l, c, "cluster.slug", format!("invalid slug `{slug}`"))
-                .hint("use 1-63 lowercase letters, digits and dashes, e.g. `acme-prod`"),
+                .hint(format!("{SLUG_RULE}, e.g. `acme-prod`")),
         );
     }
 
@@ -719,4 +715,17 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         deploy: deploy.unwrap_or_default(),
         monitor,
     }
+}
+/// The one rule for a cluster slug (the inventory, intake, `telemetry synth`): 1-63 lowercase
+/// letters, digits and dashes, not starting or ending with a dash (it names store prefixes, units
+/// and URLs).
+pub const SLUG_RULE: &str = "use 1-63 lowercase letters, digits and dashes, not starting or ending with a dash";
+
+pub fn check_slug(slug: &str) -> Result<(), String> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 63
+        && slug.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok { Ok(()) } else { Err(format!("invalid slug `{slug}`: {SLUG_RULE}")) }
 }

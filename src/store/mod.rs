@@ -38,6 +38,11 @@ pub trait Store: Send + Sync {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
     /// Where it is, for messages.
     fn describe(&self) -> String;
+    /// The file holding `key`, where the store is a folder on this machine: readers that need
+    /// only part of an object (a Parquet file's columns) read that part instead of all of it.
+    fn local_path(&self, _key: &str) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Opens the store the inventory names.
@@ -153,6 +158,9 @@ impl Store for LocalStore {
 
     fn describe(&self) -> String {
         format!("local folder `{}`", self.root.display())
+    }
+    fn local_path(&self, key: &str) -> Option<PathBuf> {
+        self.path(key).ok()
     }
 }
 

@@ -2,12 +2,15 @@
 //! under `telemetry-parquet/cluster=<c>/date=<d>/` (hive-style, so DuckDB, ClickHouse, Trino and
 //! Spark read it as it is): `samples.parquet`, one row per sample (node-level numbers, per-model
 //! sums, the models and loaders as JSON text), and `backends.parquet`, one row per backend per
-//! sample with its sketches as JSON text (mergeable later: `telemetry::sketch`). The columns are
-//! the interface, documented in `docs/telemetry.md`.
+//! sample with its sketches as plain columns (count, sum, min, max, zero and two parallel lists of
+//! bucket indexes and counts), so that any engine merges them by adding counts per index
+//! (`telemetry::sketch`). The columns are the interface, documented in `docs/telemetry.md`.
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{
+    Float64Builder, Int32Builder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
@@ -132,10 +135,10 @@ pub fn samples_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> {
     write(RecordBatch::try_new(Arc::new(schema), cols)?)
 }
 
-/// `backends.parquet`: one row per backend per sample, sketches as JSON text.
+/// `backends.parquet`: one row per backend per sample, sketches in [`SKETCHES`]' columns.
 pub fn backends_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> {
     let mut s_ = (0..5).map(|_| StringBuilder::new()).collect::<Vec<_>>(); // cluster node backend backend_node model
-    let mut sk = (0..4).map(|_| StringBuilder::new()).collect::<Vec<_>>(); // e2e ttft itl queue_wait
+    let mut sk: Vec<SketchCols> = SKETCHES.iter().map(|_| SketchCols::default()).collect();
     let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
     let mut window = UInt32Builder::new();
     let mut u: Vec<UInt64Builder> = (0..10).map(|_| UInt64Builder::new()).collect();
@@ -170,7 +173,7 @@ pub fn backends_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> 
             busy.append_value(b.busy_secs);
             util.append_option(b.utilization);
             for (col, v) in sk.iter_mut().zip([&b.e2e, &b.ttft, &b.itl, &b.queue_wait]) {
-                col.append_option(v.as_ref().map(|x| serde_json::to_string(x).expect("serializes")));
+                col.append(v.as_ref());
             }
         }
     }
@@ -200,8 +203,8 @@ pub fn backends_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> 
     }
     fields.push(Field::new("busy_secs", DataType::Float64, false));
     fields.push(Field::new("utilization", DataType::Float64, true));
-    for n in ["e2e", "ttft", "itl", "queue_wait"] {
-        fields.push(strf(n, true));
+    for n in SKETCHES {
+        fields.extend(SketchCols::fields(n));
     }
     let mut cols: Vec<ArrayRef> = s_.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect();
     cols.push(Arc::new(at.finish()));
@@ -209,7 +212,9 @@ pub fn backends_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> 
     cols.extend(u.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef));
     cols.push(Arc::new(busy.finish()));
     cols.push(Arc::new(util.finish()));
-    cols.extend(sk.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef));
+    for mut b in sk {
+        cols.extend(b.finish());
+    }
     write(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
@@ -291,26 +296,136 @@ pub async fn compact_day(
     Ok(report)
 }
 
+/// The sketches a backend row carries, each as seven columns `<name>_count`, `_sum`, `_min`,
+/// `_max`, `_zero`, `_bins_index` (list of int32) and `_bins_count` (list of uint64), null when the
+/// window had none: any engine merges them by summing counts per index (`docs/telemetry.md`).
+pub const SKETCHES: [&str; 4] = ["e2e", "ttft", "itl", "queue_wait"];
+
+#[derive(Default)]
+struct SketchCols {
+    count: UInt64Builder,
+    zero: UInt64Builder,
+    sum: Float64Builder,
+    min: Float64Builder,
+    max: Float64Builder,
+    index: ListBuilder<Int32Builder>,
+    counts: ListBuilder<UInt64Builder>,
+}
+
+impl SketchCols {
+    fn append(&mut self, s: Option<&super::sketch::Sketch>) {
+        match s {
+            Some(s) => {
+                self.count.append_value(s.count);
+                self.zero.append_value(s.zero);
+                self.sum.append_value(s.sum);
+                self.min.append_value(s.min);
+                self.max.append_value(s.max);
+                for (i, n) in &s.bins {
+                    self.index.values().append_value(*i);
+                    self.counts.values().append_value(*n);
+                }
+                self.index.append(true);
+                self.counts.append(true);
+            }
+            None => {
+                self.count.append_null();
+                self.zero.append_null();
+                self.sum.append_null();
+                self.min.append_null();
+                self.max.append_null();
+                self.index.append(false);
+                self.counts.append(false);
+            }
+        }
+    }
+    fn fields(n: &str) -> Vec<Field> {
+        let list = |t: DataType| DataType::List(Arc::new(Field::new("item", t, true)));
+        vec![
+            Field::new(format!("{n}_count"), DataType::UInt64, true),
+            Field::new(format!("{n}_zero"), DataType::UInt64, true),
+            Field::new(format!("{n}_sum"), DataType::Float64, true),
+            Field::new(format!("{n}_min"), DataType::Float64, true),
+            Field::new(format!("{n}_max"), DataType::Float64, true),
+            Field::new(format!("{n}_bins_index"), list(DataType::Int32), true),
+            Field::new(format!("{n}_bins_count"), list(DataType::UInt64), true),
+        ]
+    }
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(self.count.finish()),
+            Arc::new(self.zero.finish()),
+            Arc::new(self.sum.finish()),
+            Arc::new(self.min.finish()),
+            Arc::new(self.max.finish()),
+            Arc::new(self.index.finish()),
+            Arc::new(self.counts.finish()),
+        ]
+    }
+}
+
+/// One sketch's seven columns of a `backends.parquet` batch, read back.
+pub(crate) struct SketchReader {
+    count: Vec<Option<u64>>,
+    zero: Vec<Option<u64>>,
+    sum: Vec<Option<f64>>,
+    min: Vec<Option<f64>>,
+    max: Vec<Option<f64>>,
+    index: arrow_array::ListArray,
+    counts: arrow_array::ListArray,
+}
+
+impl SketchReader {
+    fn new(c: &Cols, n: &str) -> anyhow::Result<Self> {
+        use arrow_array::cast::AsArray;
+        Ok(SketchReader {
+            count: c.u64s(&format!("{n}_count"))?,
+            zero: c.u64s(&format!("{n}_zero"))?,
+            sum: c.f64s(&format!("{n}_sum"))?,
+            min: c.f64s(&format!("{n}_min"))?,
+            max: c.f64s(&format!("{n}_max"))?,
+            index: c.col(&format!("{n}_bins_index"))?.as_list::<i32>().clone(),
+            counts: c.col(&format!("{n}_bins_count"))?.as_list::<i32>().clone(),
+        })
+    }
+    fn get(&self, i: usize) -> Option<super::sketch::Sketch> {
+        use arrow_array::cast::AsArray;
+        let count = self.count[i]?;
+        let (ix, n) = (self.index.value(i), self.counts.value(i));
+        let (ix, n) =
+            (ix.as_primitive::<arrow_array::types::Int32Type>(), n.as_primitive::<arrow_array::types::UInt64Type>());
+        let bins = (0..ix.len().min(n.len())).map(|k| (ix.value(k), n.value(k))).collect();
+        Some(super::sketch::Sketch {
+            count,
+            zero: self.zero[i].unwrap_or(0),
+            sum: self.sum[i].unwrap_or(0.0),
+            min: self.min[i].unwrap_or(0.0),
+            max: self.max[i].unwrap_or(0.0),
+            bins,
+        })
+    }
+}
+
 /// A record batch's columns by name, typed (the reader's one way to get at them).
-struct Cols<'a>(&'a RecordBatch, &'static str);
+pub(crate) struct Cols<'a>(pub(crate) &'a RecordBatch, pub(crate) &'static str);
 
 impl Cols<'_> {
-    fn col(&self, n: &str) -> anyhow::Result<&arrow_array::ArrayRef> {
+    pub(crate) fn col(&self, n: &str) -> anyhow::Result<&arrow_array::ArrayRef> {
         self.0.column_by_name(n).ok_or_else(|| anyhow::anyhow!("{} has no `{n}`", self.1))
     }
-    fn st(&self, n: &str) -> anyhow::Result<Vec<Option<String>>> {
+    pub(crate) fn st(&self, n: &str) -> anyhow::Result<Vec<Option<String>>> {
         use arrow_array::cast::AsArray;
         Ok(self.col(n)?.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
     }
-    fn u64s(&self, n: &str) -> anyhow::Result<Vec<Option<u64>>> {
+    pub(crate) fn u64s(&self, n: &str) -> anyhow::Result<Vec<Option<u64>>> {
         use arrow_array::cast::AsArray;
         Ok(self.col(n)?.as_primitive::<arrow_array::types::UInt64Type>().iter().collect())
     }
-    fn u32s(&self, n: &str) -> anyhow::Result<Vec<Option<u32>>> {
+    pub(crate) fn u32s(&self, n: &str) -> anyhow::Result<Vec<Option<u32>>> {
         use arrow_array::cast::AsArray;
         Ok(self.col(n)?.as_primitive::<arrow_array::types::UInt32Type>().iter().collect())
     }
-    fn f64s(&self, n: &str) -> anyhow::Result<Vec<Option<f64>>> {
+    pub(crate) fn f64s(&self, n: &str) -> anyhow::Result<Vec<Option<f64>>> {
         use arrow_array::cast::AsArray;
         Ok(self.col(n)?.as_primitive::<arrow_array::types::Float64Type>().iter().collect())
     }
@@ -407,9 +522,7 @@ pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<V
         ];
         let n: Vec<Vec<Option<u64>>> = names.iter().map(|n| c.u64s(n)).collect::<anyhow::Result<_>>()?;
         let (busy, util) = (c.f64s("busy_secs")?, c.f64s("utilization")?);
-        let sk: Vec<Vec<Option<String>>> =
-            ["e2e", "ttft", "itl", "queue_wait"].iter().map(|n| c.st(n)).collect::<anyhow::Result<_>>()?;
-        let parse = |v: &Option<String>| v.as_deref().and_then(|t| serde_json::from_str(t).ok());
+        let sk: Vec<SketchReader> = SKETCHES.iter().map(|n| SketchReader::new(&c, n)).collect::<anyhow::Result<_>>()?;
         for i in 0..batch.num_rows() {
             let key = (
                 node[i].clone().unwrap_or_default(),
@@ -433,10 +546,10 @@ pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<V
                 completion_tokens: v(9),
                 busy_secs: busy[i].unwrap_or(0.0),
                 utilization: util[i],
-                e2e: parse(&sk[0][i]),
-                ttft: parse(&sk[1][i]),
-                itl: parse(&sk[2][i]),
-                queue_wait: parse(&sk[3][i]),
+                e2e: sk[0].get(i),
+                ttft: sk[1].get(i),
+                itl: sk[2].get(i),
+                queue_wait: sk[3].get(i),
             });
         }
     }

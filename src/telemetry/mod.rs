@@ -10,6 +10,8 @@ pub mod power;
 pub mod read;
 pub mod sketch;
 pub mod spool;
+pub mod summary;
+pub mod synth;
 pub mod uptime;
 
 use serde::{Deserialize, Serialize};

@@ -19,27 +19,97 @@ pub fn key_time(key: &str) -> Option<jiff::Timestamp> {
     s.parse().ok()
 }
 
-/// The node's newest readable sample (looking at today and yesterday, UTC).
+/// The node's newest readable sample (today and yesterday, UTC; JSON or compacted).
 pub async fn latest(
     store: &dyn Store,
     cluster: &str,
     node: &str,
 ) -> Result<Option<(jiff::Timestamp, Sample)>, StoreError> {
+    Ok(latest_all(store, cluster, &[node.to_string()]).await?.remove(node))
+}
+
+/// Each node's newest readable sample (looking at today and yesterday, UTC), whether it is still
+/// a JSON object or already in the day's Parquet files (compacted with `--delete`): what
+/// `status` shows. A node with neither is absent from the map.
+pub async fn latest_all(
+    store: &dyn Store,
+    cluster: &str,
+    nodes: &[String],
+) -> Result<std::collections::HashMap<String, (jiff::Timestamp, Sample)>, StoreError> {
     let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut out = std::collections::HashMap::new();
     for day in [today, today.yesterday().unwrap_or(today)] {
-        let keys = store.list(&day_prefix(cluster, node, day)).await?;
-        for k in keys.iter().rev() {
-            let Some(at) = key_time(k) else { continue };
-            match store.get(k).await? {
-                Some(body) => match serde_json::from_slice::<Sample>(&body) {
-                    Ok(s) => return Ok(Some((at, s))),
-                    Err(e) => tracing::warn!("skipping corrupt sample `{k}`: {e}"),
-                },
-                None => continue,
+        // The day's compacted rows, newest per node.
+        let mut compacted: std::collections::HashMap<String, (jiff::Timestamp, Sample)> = Default::default();
+        let prefix = super::columnar::parquet_prefix(cluster, day);
+        if let Some(samples) = store.get(&format!("{prefix}samples.parquet")).await? {
+            let backends = store.get(&format!("{prefix}backends.parquet")).await?;
+            match super::columnar::read_samples(&samples, backends.as_deref()) {
+                Ok(rows) => {
+                    for s in rows {
+                        let Ok(at) = s.at.parse::<jiff::Timestamp>() else { continue };
+                        if compacted.get(&s.node).is_none_or(|(t, _)| *t < at) {
+                            compacted.insert(s.node.clone(), (at, s));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("skipping corrupt Parquet `{prefix}samples.parquet`: {e:#}"),
+            }
+        }
+        for node in nodes {
+            if out.contains_key(node) {
+                continue;
+            }
+            let mut best = compacted.remove(node);
+            let keys = store.list(&day_prefix(cluster, node, day)).await?;
+            for k in keys.iter().rev() {
+                let Some(at) = key_time(k) else { continue };
+                if best.as_ref().is_some_and(|(t, _)| t.as_second() >= at.as_second()) {
+                    break;
+                }
+                match store.get(k).await?.map(|b| serde_json::from_slice::<Sample>(&b)) {
+                    Some(Ok(s)) => {
+                        best = Some((at, s));
+                        break;
+                    }
+                    Some(Err(e)) => tracing::warn!("skipping corrupt sample `{k}`: {e}"),
+                    None => {}
+                }
+            }
+            if let Some(b) = best {
+                out.insert(node.clone(), b);
             }
         }
     }
-    Ok(None)
+    Ok(out)
+}
+
+/// Every readable record of one kind (`events`, `audit`) of a cluster from `since` to `until`
+/// (days, UTC, inclusive), in key order (time): the same layout and the same rule as samples (a
+/// corrupt object is skipped with its key named).
+pub async fn records(
+    store: &dyn Store,
+    kind: &str,
+    cluster: &str,
+    since: jiff::civil::Date,
+    until: jiff::civil::Date,
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    let mut out = Vec::new();
+    let mut day = since;
+    while day <= until {
+        for k in store.list(&format!("{kind}/cluster={cluster}/date={day}/")).await? {
+            match store.get(&k).await?.map(|b| serde_json::from_slice::<serde_json::Value>(&b)) {
+                Some(Ok(v)) => out.push(v),
+                Some(Err(e)) => tracing::warn!("skipping corrupt record `{k}`: {e}"),
+                None => {}
+            }
+        }
+        day = match day.tomorrow() {
+            Ok(d) => d,
+            Err(_) => break,
+        };
+    }
+    Ok(out)
 }
 
 /// Every readable sample of `node` between `from` and `to` (inclusive), oldest first.

@@ -152,6 +152,106 @@ impl Sketch {
     }
 }
 
+/// A sketch's numbers besides its buckets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Head {
+    pub count: u64,
+    pub zero: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Many sketches merged into one at array speed (a month of per-minute sketches): dense counts
+/// over the atomic form's range, anything outside it kept sparse. `finish` gives the same sketch
+/// as merging them one by one with [`Sketch::merge`].
+#[derive(Debug, Clone)]
+pub struct Merger {
+    count: u64,
+    zero: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    dense: Vec<u64>,
+    sparse: BTreeMap<i32, u64>,
+}
+
+impl Default for Merger {
+    fn default() -> Self {
+        Merger {
+            count: 0,
+            zero: 0,
+            sum: 0.0,
+            min: 0.0,
+            max: 0.0,
+            dense: vec![0; (HI - LO + 1) as usize],
+            sparse: BTreeMap::new(),
+        }
+    }
+}
+
+impl Merger {
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds one sketch given as its parts (`index[k]` holds `counts[k]` values).
+    pub fn add_parts(&mut self, head: Head, index: &[i32], counts: &[u64]) {
+        let Head { count, zero, sum, min, max } = head;
+        if count == 0 {
+            return;
+        }
+        self.min = if self.count == 0 { min } else { self.min.min(min) };
+        self.max = self.max.max(max);
+        self.count += count;
+        self.zero += zero;
+        self.sum += sum;
+        for (i, n) in index.iter().zip(counts) {
+            match self.dense.get_mut(i.wrapping_sub(LO) as usize) {
+                Some(slot) if *i >= LO => *slot += n,
+                _ => *self.sparse.entry(*i).or_default() += n,
+            }
+        }
+    }
+
+    pub fn add(&mut self, s: &Sketch) {
+        let (index, counts): (Vec<i32>, Vec<u64>) = s.bins.iter().copied().unzip();
+        self.add_parts(Head { count: s.count, zero: s.zero, sum: s.sum, min: s.min, max: s.max }, &index, &counts);
+    }
+
+    pub fn merge(&mut self, other: &Merger) {
+        if other.count == 0 {
+            return;
+        }
+        self.min = if self.count == 0 { other.min } else { self.min.min(other.min) };
+        self.max = self.max.max(other.max);
+        self.count += other.count;
+        self.zero += other.zero;
+        self.sum += other.sum;
+        for (a, b) in self.dense.iter_mut().zip(&other.dense) {
+            *a += b;
+        }
+        for (i, n) in &other.sparse {
+            *self.sparse.entry(*i).or_default() += n;
+        }
+    }
+
+    pub fn finish(&self) -> Sketch {
+        let mut bins: BTreeMap<i32, u64> = self.sparse.clone();
+        for (k, n) in self.dense.iter().enumerate().filter(|(_, n)| **n > 0) {
+            *bins.entry(LO + k as i32).or_default() += n;
+        }
+        Sketch {
+            count: self.count,
+            sum: self.sum,
+            min: self.min,
+            max: self.max,
+            zero: self.zero,
+            bins: bins.into_iter().collect(),
+        }
+    }
+}
+
 /// Lock-free counters in the sketch's buckets, for the router's hot path.
 #[derive(Debug)]
 pub struct AtomicSketch {
@@ -307,5 +407,27 @@ mod tests {
         let back: Sketch = serde_json::from_value(v).unwrap();
         assert_eq!(back, first);
         assert_eq!(Sketch::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn the_merger_equals_merging_one_by_one() {
+        let mut parts = Vec::new();
+        for k in 0..50u32 {
+            let mut s = Sketch::default();
+            for j in 0..(k % 7) {
+                s.add(1e-7 + f64::from(k * 13 + j) * 0.37); // includes zero-bucket and huge values
+            }
+            s.add(1e5 * f64::from(k)); // beyond the dense range
+            parts.push(s);
+        }
+        let (mut one, mut m, mut other) = (Sketch::default(), Merger::default(), Merger::default());
+        for (k, s) in parts.iter().enumerate() {
+            one.merge(s);
+            if k % 2 == 0 { m.add(s) } else { other.add(s) }
+        }
+        m.merge(&other);
+        let got = m.finish();
+        assert!((got.sum - one.sum).abs() <= 1e-9 * one.sum, "{} vs {}", got.sum, one.sum);
+        assert_eq!(Sketch { sum: one.sum, ..got }, one);
     }
 }

@@ -52,43 +52,17 @@ pub fn compute(
     let mut out =
         Uptime { from: from.to_string(), to: to.to_string(), nodes: Vec::new(), cluster: 0.0, gaps: Vec::new() };
     for node in nodes {
-        let mut windows: Vec<(f64, f64)> = samples
+        let windows = samples
             .iter()
             .filter(|s| &s.node == node)
             .filter_map(|s| {
                 let end = ts(&s.at)?.duration_since(from).as_secs_f64();
                 let w = if s.window_secs > 0 { f64::from(s.window_secs) } else { interval_secs };
-                Some(((end - w).max(0.0), end.min(span)))
+                Some((end - w, end))
             })
-            .filter(|(a, b)| b > a)
             .collect();
-        windows.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (mut covered, mut cursor) = (0.0, 0.0f64);
-        let gap = |a: f64, b: f64, out: &mut Vec<Gap>| {
-            if b - a >= min_gap_secs {
-                let at = |x: f64| (from + jiff::SignedDuration::from_secs_f64(x)).to_string();
-                out.push(Gap { node: node.clone(), from: at(a), to: at(b), secs: ((b - a) * 10.0).round() / 10.0 });
-            }
-        };
-        for (a, b) in &windows {
-            if *a > cursor {
-                gap(cursor, *a, &mut out.gaps);
-            }
-            if *b > cursor {
-                covered += b - a.max(cursor);
-                cursor = *b;
-            }
-        }
-        if span > cursor {
-            gap(cursor, span, &mut out.gaps);
-        }
-        let uptime = (covered / span).clamp(0.0, 1.0);
-        out.nodes.push(NodeUptime {
-            node: node.clone(),
-            samples: windows.len(),
-            uptime: (uptime * 100_000.0).round() / 100_000.0,
-            down_secs: ((span - covered).max(0.0) * 10.0).round() / 10.0,
-        });
+        let n = node_uptime(node, windows, from, span, min_gap_secs, &mut out.gaps);
+        out.nodes.push(n);
     }
     out.cluster = if out.nodes.is_empty() {
         0.0
@@ -96,6 +70,50 @@ pub fn compute(
         out.nodes.iter().map(|n| n.uptime).sum::<f64>() / out.nodes.len() as f64
     };
     out
+}
+
+/// One node's uptime over a span of `span` seconds from `from`, given the windows its samples
+/// cover as `(start, end)` seconds from `from` (any order; clipped to the span); its gaps of at
+/// least `min_gap_secs` are added to `gaps`.
+pub fn node_uptime(
+    node: &str,
+    mut windows: Vec<(f64, f64)>,
+    from: jiff::Timestamp,
+    span: f64,
+    min_gap_secs: f64,
+    gaps: &mut Vec<Gap>,
+) -> NodeUptime {
+    windows.retain_mut(|w| {
+        *w = (w.0.max(0.0), w.1.min(span));
+        w.1 > w.0
+    });
+    windows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut covered, mut cursor) = (0.0, 0.0f64);
+    let mut gap = |a: f64, b: f64| {
+        if b - a >= min_gap_secs {
+            let at = |x: f64| (from + jiff::SignedDuration::from_secs_f64(x)).to_string();
+            gaps.push(Gap { node: node.to_string(), from: at(a), to: at(b), secs: ((b - a) * 10.0).round() / 10.0 });
+        }
+    };
+    for (a, b) in &windows {
+        if *a > cursor {
+            gap(cursor, *a);
+        }
+        if *b > cursor {
+            covered += b - a.max(cursor);
+            cursor = *b;
+        }
+    }
+    if span > cursor {
+        gap(cursor, span);
+    }
+    let uptime = (covered / span.max(1e-9)).clamp(0.0, 1.0);
+    NodeUptime {
+        node: node.to_string(),
+        samples: windows.len(),
+        uptime: (uptime * 100_000.0).round() / 100_000.0,
+        down_secs: ((span - covered).max(0.0) * 10.0).round() / 10.0,
+    }
 }
 
 #[cfg(test)]

@@ -57,12 +57,7 @@ pub async fn wait_ready(args: &WaitReadyArgs) -> Result<ExitStatus> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    eprintln!(
-        "not ready: {} did not answer a completion for `{}` within {}: {last}",
-        args.url,
-        args.model,
-        crate::util::human_duration(args.timeout)
-    );
+    // The log's tail first and the reason last: the step's message is the last line.
     for log in &args.log {
         if let Ok(text) = std::fs::read_to_string(log) {
             let lines: Vec<&str> = text.lines().collect();
@@ -72,6 +67,13 @@ pub async fn wait_ready(args: &WaitReadyArgs) -> Result<ExitStatus> {
             }
         }
     }
+    eprintln!(
+        "not ready: {} did not answer a completion for `{}` within {}: {}",
+        args.url,
+        args.model,
+        crate::util::human_duration(args.timeout),
+        last.replace('\n', " ")
+    );
     Ok(ExitStatus::Failure)
 }
 

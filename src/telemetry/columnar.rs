@@ -23,13 +23,68 @@ fn micros(at: &str) -> Option<i64> {
     at.parse::<jiff::Timestamp>().ok().map(|t| t.as_microsecond())
 }
 
+/// Rows per row group: readers decode (and DuckDB parallelises) a group at a time, and the writer
+/// holds no more than one group before it is encoded.
+const ROW_GROUP: usize = 64 * 1024;
+
+fn props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP))
+        .build()
+}
+
 fn write(batch: RecordBatch) -> parquet::errors::Result<Vec<u8>> {
-    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     let mut out = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props))?;
+    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props()))?;
     w.write(&batch)?;
     w.close()?;
     Ok(out)
+}
+
+/// The two files of a day written a chunk of samples at a time (compaction of a 100-node day
+/// holds an hour of samples, not the day).
+pub struct DayWriter {
+    samples: Option<ArrowWriter<Vec<u8>>>,
+    backends: Option<ArrowWriter<Vec<u8>>>,
+    pub sample_rows: u64,
+    pub backend_rows: u64,
+}
+
+impl DayWriter {
+    pub fn new() -> Self {
+        DayWriter { samples: None, backends: None, sample_rows: 0, backend_rows: 0 }
+    }
+
+    /// Appends `chunk` (in the order the file keeps: node, then time).
+    pub fn write(&mut self, chunk: &[Sample]) -> parquet::errors::Result<()> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        for (w, batch) in [(&mut self.samples, samples_batch(chunk)?), (&mut self.backends, backends_batch(chunk)?)] {
+            if w.is_none() {
+                *w = Some(ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props()))?);
+            }
+            w.as_mut().expect("set above").write(&batch)?;
+        }
+        self.sample_rows += chunk.len() as u64;
+        self.backend_rows += chunk.iter().map(|s| s.backends.len() as u64).sum::<u64>();
+        Ok(())
+    }
+
+    /// The two files' bytes; `None` when nothing was written.
+    pub fn finish(self) -> parquet::errors::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        match (self.samples, self.backends) {
+            (Some(s), Some(b)) => Ok(Some((s.into_inner()?, b.into_inner()?))),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl Default for DayWriter {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn ts_field(name: &str) -> Field {
@@ -38,6 +93,10 @@ fn ts_field(name: &str) -> Field {
 
 /// `samples.parquet`: one row per sample.
 pub fn samples_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> {
+    write(samples_batch(samples)?)
+}
+
+fn samples_batch(samples: &[Sample]) -> parquet::errors::Result<RecordBatch> {
     let (mut cluster, mut node, mut pressure, mut tpressure, mut source, mut models, mut loaders) = (
         StringBuilder::new(),
         StringBuilder::new(),
@@ -132,11 +191,15 @@ pub fn samples_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> {
     cols.push(Arc::new(source.finish()));
     cols.push(Arc::new(models.finish()));
     cols.push(Arc::new(loaders.finish()));
-    write(RecordBatch::try_new(Arc::new(schema), cols)?)
+    Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
 }
 
 /// `backends.parquet`: one row per backend per sample, sketches in [`SKETCHES`]' columns.
 pub fn backends_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> {
+    write(backends_batch(samples)?)
+}
+
+fn backends_batch(samples: &[Sample]) -> parquet::errors::Result<RecordBatch> {
     let mut s_ = (0..5).map(|_| StringBuilder::new()).collect::<Vec<_>>(); // cluster node backend backend_node model
     let mut sk: Vec<SketchCols> = SKETCHES.iter().map(|_| SketchCols::default()).collect();
     let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
@@ -215,7 +278,7 @@ pub fn backends_parquet(samples: &[Sample]) -> parquet::errors::Result<Vec<u8>> 
     for mut b in sk {
         cols.extend(b.finish());
     }
-    write(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
 /// Rows in a Parquet file (from its footer): what compaction checks before deleting anything.
@@ -257,26 +320,40 @@ pub async fn compact_day(
     let marker = format!("/date={day}/");
     let keys: Vec<&String> = keys.iter().filter(|k| k.contains(&marker) && k.ends_with(".json")).collect();
     let mut report = DayReport { date: day.to_string(), prefix: parquet_prefix(cluster, day), ..Default::default() };
-    let mut samples = Vec::with_capacity(keys.len());
-    for k in &keys {
+    // An hour of one node's samples at a time (keys list node by node, each in time order), so
+    // a 100-node day never sits in memory whole.
+    let mut w = DayWriter::new();
+    let mut chunk: Vec<Sample> = Vec::new();
+    let node_of = |k: &str| k.split("/node=").nth(1).and_then(|r| r.split('/').next()).map(str::to_string);
+    let mut current = None;
+    for (n, k) in keys.iter().enumerate() {
+        let node = node_of(k);
+        if (node != current || chunk.len() >= 60) && !chunk.is_empty() {
+            chunk.sort_by(|a, b| (&a.node, &a.at).cmp(&(&b.node, &b.at)));
+            w.write(&chunk)?;
+            chunk.clear();
+        }
+        current = node;
         match store.get(k).await?.map(|b| serde_json::from_slice::<Sample>(&b)) {
-            Some(Ok(s)) => samples.push(s),
+            Some(Ok(s)) => chunk.push(s),
             Some(Err(e)) => {
                 tracing::warn!("skipping corrupt sample `{k}`: {e}");
                 report.skipped += 1;
             }
             None => {}
         }
+        if n + 1 == keys.len() && !chunk.is_empty() {
+            chunk.sort_by(|a, b| (&a.node, &a.at).cmp(&(&b.node, &b.at)));
+            w.write(&chunk)?;
+            chunk.clear();
+        }
     }
-    if samples.is_empty() {
-        return Ok(report);
-    }
-    samples.sort_by(|a, b| (&a.node, &a.at).cmp(&(&b.node, &b.at)));
-    report.samples = samples.len();
-    report.backend_rows = samples.iter().map(|s| s.backends.len() as u64).sum();
+    report.samples = w.sample_rows as usize;
+    report.backend_rows = w.backend_rows;
+    let Some((samples_file, backends_file)) = w.finish()? else { return Ok(report) };
     let files = [
-        ("samples.parquet", samples_parquet(&samples)?, samples.len() as u64),
-        ("backends.parquet", backends_parquet(&samples)?, report.backend_rows),
+        ("samples.parquet", samples_file, report.samples as u64),
+        ("backends.parquet", backends_file, report.backend_rows),
     ];
     for (name, data, want) in &files {
         let key = format!("{}{name}", report.prefix);

@@ -4,6 +4,8 @@
 //!
 //!     cargo run --release --example canned_backend -- 127.0.0.1:9000
 
+#![allow(clippy::print_stderr, reason = "a standalone benchmark helper says where it listens")]
+
 use std::convert::Infallible;
 
 use bytes::Bytes;

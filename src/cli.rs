@@ -115,7 +115,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
     };
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is too long a duration"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -789,6 +789,9 @@ mod tests {
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("soon").is_err());
+        // A number too large for a duration is an error, not a panic.
+        assert!(parse_duration("99999999999999999999999h").is_err());
+        assert!(parse_duration(&"9".repeat(400)).is_err());
     }
 
     #[test]

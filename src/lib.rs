@@ -51,7 +51,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            #[allow(clippy::print_stderr, reason = "no runtime, so no printer yet")]
+            {
+                eprintln!("error: cannot start the async runtime: {e}");
+            }
             return ExitStatus::Failure;
         }
     };
@@ -71,6 +74,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
 }
 
 /// With `-o json`, a fatal error is also an event on stdout, so CI reads it like everything else.
+#[allow(clippy::print_stdout, reason = "the last word of a run that failed before or outside its printer")]
 fn print_json_error(err: &anyhow::Error, status: ExitStatus) {
     let mut ev = serde_json::json!({"event": "error", "message": format!("{err:#}"), "exit_code": status.code()});
     if let Some(inventory::LoadError::Invalid(inv)) = err.downcast_ref::<inventory::LoadError>() {
@@ -103,6 +107,7 @@ fn init_tracing(verbose: u8) {
 }
 
 /// Prints an error once, with its cause chain and a hint where the fix is known; picks the exit code.
+#[allow(clippy::print_stderr, reason = "the last word of a run that failed before or outside its printer")]
 fn report_error(err: &anyhow::Error) -> ExitStatus {
     use inventory::LoadError;
     use store::lock::LockError;

@@ -5,6 +5,7 @@
 //! Streams: command output lines go to stdout (stderr lines to stderr), each prefixed with the node
 //! name; progress, notes, warnings and the summary table go to stderr, so stdout pipes cleanly. With
 //! `-o json`, stdout carries one JSON event per line and nothing else.
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the one place that prints")]
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -47,6 +48,12 @@ impl Printer {
     /// Progress bars: text output on a terminal, not quiet.
     pub fn progress(&self) -> bool {
         !self.json && !self.quiet && self.stderr_tty
+    }
+
+    /// What a confirmation asks about, on stderr, `--quiet` or not (a prompt must say what it
+    /// asks).
+    pub fn prompt(&self, text: impl std::fmt::Display) {
+        eprintln!("{text}");
     }
 
     /// A human note on stderr (suppressed by `--quiet`).
@@ -247,4 +254,34 @@ impl Bars {
             b.finish_with_message(format!("{outcome} ({})", human_duration(d)));
         }
     }
+}
+
+/// A line on stderr from a daemon or a node-side helper (the router, the monitor, the supervisor,
+/// `wait-ready`): they run without a printer, under a supervisor that keeps their stderr.
+pub fn daemon_line(text: impl std::fmt::Display) {
+    eprintln!("{text}");
+}
+
+/// A line on stdout from a node-side helper whose stdout is its result (`wait-ready`,
+/// `admin-call`: the step captures it).
+pub fn result_line(text: impl std::fmt::Display) {
+    println!("{text}");
+}
+
+/// `daemon_line!("…", args)`: [`daemon_line`] with `format!`'s arguments.
+#[macro_export]
+macro_rules! daemon_line {
+    ($($t:tt)*) => { $crate::output::daemon_line(format!($($t)*)) };
+}
+
+/// `result_line!("…", args)`: [`result_line`] with `format!`'s arguments.
+#[macro_export]
+macro_rules! result_line {
+    ($($t:tt)*) => { $crate::output::result_line(format!($($t)*)) };
+}
+
+/// `prompt_line!("…", args)`: an interactive command's question or heading on stderr (intake).
+#[macro_export]
+macro_rules! prompt_line {
+    ($($t:tt)*) => { $crate::output::daemon_line(format!($($t)*)) };
 }

@@ -138,6 +138,15 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
             cache_seen("node2"),
             samples.iter().rfind(|s| s["node"] == "node1").map(|s| s.to_string()).unwrap_or_default()
         );
+        // A little more traffic while waiting: the prompt-cache line is read from the loader's log
+        // in the window it is written, and the burst above may have come before a monitor's
+        // first look at that log (what came before the first look is not read).
+        if !(cache_seen("node1") && cache_seen("node2")) {
+            crate::common::Garnet::new()
+                .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{api}/v1"), "--model", "tiny"])
+                .args(["-n", "2", "-c", "2", "--max-tokens", "4"])
+                .run();
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
 

@@ -1,5 +1,7 @@
 //! The integration tests: one binary, one file per area, real sshd nodes (see `common`).
 
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "tests report what they measured")]
+
 mod common;
 
 mod deploy;

@@ -31,7 +31,7 @@ pub async fn run(args: &BenchArgs, ctx: &Ctx) -> Result<ExitStatus> {
     };
     let p = &ctx.printer;
     if !p.json && !p.quiet {
-        eprintln!("bench: {} clients against {} (model `{}`)…", cfg.clients, cfg.url, cfg.model);
+        ctx.printer.note(format!("bench: {} clients against {} (model `{}`)…", cfg.clients, cfg.url, cfg.model));
     }
     let r = bench::run(cfg).await?;
     if p.json {

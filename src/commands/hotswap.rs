@@ -439,7 +439,7 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
             ))
             .into());
         }
-        eprintln!("{}", text.trim_end());
+        p.prompt(text.trim_end());
         if !dialoguer::Confirm::new().with_prompt(format!("Apply `{command}`?")).default(false).interact()? {
             p.note("aborted: nothing was changed");
             return Ok(ExitStatus::Failure);
@@ -468,7 +468,7 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
     Ok(status)
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "to be cut into phases over a typed state (#15)")]
 async fn swap_all(
     ctx: &Ctx,
     inv: &Inventory,

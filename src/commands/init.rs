@@ -75,7 +75,7 @@ pub async fn run(args: &InitArgs, ctx: &Ctx) -> Result<ExitStatus> {
     }
     let inv = Inventory::load(path)?;
     let st = store::open(&inv).await?;
-    let key = format!("cluster/{}.json", args.slug);
+    let key = crate::store::keys::envelope(&args.slug);
     let envelope = Envelope {
         schema_version: ENVELOPE_SCHEMA,
         slug: args.slug.clone(),

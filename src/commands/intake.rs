@@ -118,17 +118,17 @@ fn positive_int(s: &str) -> Result<(), String> {
 }
 
 async fn ask(ctx: &Ctx, ssh_config: Option<&Path>) -> Result<Answers> {
-    eprintln!("garnet intake — answers are checked as you go; the result is inventory.yaml and intake.md.\n");
-    eprintln!("1/4 Cluster");
+    crate::prompt_line!("garnet intake — answers are checked as you go; the result is inventory.yaml and intake.md.\n");
+    crate::prompt_line!("1/4 Cluster");
     let slug = text("Cluster slug (e.g. acme-prod)", None, crate::inventory::check_slug)?;
     let tier = [Tier::Pro, Tier::Scale, Tier::Enterprise]
         [pick("Tier", &["pro", "scale", "enterprise (hardware sourcing included)"])?];
     let contacts = list(&text("Contacts (comma-separated e-mails, may be empty)", Some(""), |_| Ok(()))?);
 
-    eprintln!("\n2/4 Workload");
+    crate::prompt_line!("\n2/4 Workload");
     let workloads = list(&text("Workloads (e.g. support chat, RAG)", Some(""), |_| Ok(()))?);
     let names: Vec<String> = intake::catalog().into_iter().map(|m| m.name).collect();
-    eprintln!("  models garnet knows: {}", names.join(", "));
+    crate::prompt_line!("  models garnet knows: {}", names.join(", "));
     let models = list(&text("Models, first one served first (comma-separated)", None, |s| {
         let l = list(s);
         if l.is_empty() {
@@ -147,7 +147,7 @@ async fn ask(ctx: &Ctx, ssh_config: Option<&Path>) -> Result<Answers> {
     let concurrency: u32 = text("Concurrent requests per loader", Some("4"), positive_int)?.parse()?;
     let completion_tokens: u32 = text("Average completion tokens per request", Some("300"), positive_int)?.parse()?;
 
-    eprintln!("\n3/4 Hardware");
+    crate::prompt_line!("\n3/4 Hardware");
     let how = pick(
         "How do we learn the hardware?",
         &["probe nodes over SSH (garnet facts)", "declare it", "none yet (Enterprise: scope the procurement)"],
@@ -179,7 +179,7 @@ async fn ask(ctx: &Ctx, ssh_config: Option<&Path>) -> Result<Answers> {
     }
     hardware.network = [Network::TenGbE, Network::OneGbE][pick("Network between nodes", &["10GbE", "1GbE"])?];
 
-    eprintln!("\n4/4 Network and access");
+    crate::prompt_line!("\n4/4 Network and access");
     let telemetry = [Telemetry::CloudflareTunnel, Telemetry::Direct]
         [pick("Telemetry path (outbound only either way)", &["Cloudflare Tunnel", "direct HTTPS to the bucket"])?];
     let store = ["r2", "local"][pick("Telemetry store", &["the customer's Cloudflare R2 bucket", "a local folder"])?]
@@ -243,7 +243,7 @@ async fn probe(ctx: &Ctx, hosts: &[String], ssh_config: Option<&Path>) -> Result
         let f = crate::node::facts::parse(&String::from_utf8_lossy(&r.stdout))
             .map_err(|e| UsageError(format!("{}: {e}", n.host)))?;
         let memory_gb = f.memory_bytes.map_or(0.0, |b| (b as f64 / (1u64 << 30) as f64).round());
-        eprintln!("  {}: {} {}, {memory_gb} GB", n.host, f.os, f.chip.as_deref().unwrap_or("?"));
+        crate::prompt_line!("  {}: {} {}, {memory_gb} GB", n.host, f.os, f.chip.as_deref().unwrap_or("?"));
         out.push(NodeAnswer {
             name: n.name.clone(),
             host: n.host.clone(),

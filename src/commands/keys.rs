@@ -18,7 +18,7 @@ use crate::plan::{Action, Plan, Step};
 use crate::transport::shell_quote;
 
 /// Exit code the node scripts use for "already so".
-const UNCHANGED: i32 = 100;
+use crate::plan::UNCHANGED;
 
 pub async fn run(cmd: &KeysCommand, ctx: &Ctx) -> Result<ExitStatus> {
     let inv = ctx.load_inventory()?;

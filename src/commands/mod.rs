@@ -192,7 +192,7 @@ pub async fn run_plan(
             ))
             .into());
         }
-        eprintln!("{}", render::text(&plan, &lookup).trim_end());
+        p.prompt(render::text(&plan, &lookup).trim_end());
         let go = dialoguer::Confirm::new()
             .with_prompt(format!("Apply `{}` to {} node(s)?", plan.command, plan.nodes.len()))
             .default(false)
@@ -374,5 +374,5 @@ pub async fn shutdown_signal(daemon: &str, what_happens: &str) {
         _ = int.recv() => {}
         _ = term.recv() => {}
     }
-    eprintln!("{daemon}: shutting down: {what_happens}");
+    crate::output::daemon_line(format!("{daemon}: shutting down: {what_happens}"));
 }

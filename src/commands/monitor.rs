@@ -17,13 +17,14 @@ pub async fn run(args: &MonitorArgs, _ctx: &Ctx) -> Result<ExitStatus> {
     // Samples matter more than the health endpoint: a taken port is a warning, not a stop.
     let listener = match tokio::net::TcpListener::bind(&cfg.health_listen).await {
         Ok(l) => {
-            eprintln!("monitor: node `{}`, health on http://{}/health", cfg.node, l.local_addr()?);
+            crate::daemon_line!("monitor: node `{}`, health on http://{}/health", cfg.node, l.local_addr()?);
             Some(l)
         }
         Err(e) => {
-            eprintln!(
+            crate::daemon_line!(
                 "monitor: node `{}`: cannot listen on `{}` ({e}); sampling without a health endpoint",
-                cfg.node, cfg.health_listen
+                cfg.node,
+                cfg.health_listen
             );
             None
         }
@@ -47,7 +48,12 @@ pub async fn wait_ready(args: &WaitReadyArgs) -> Result<ExitStatus> {
         .await
         {
             Ok(()) => {
-                println!("ready: {} serves `{}` after {:.1}s", args.url, args.model, start.elapsed().as_secs_f64());
+                crate::result_line!(
+                    "ready: {} serves `{}` after {:.1}s",
+                    args.url,
+                    args.model,
+                    start.elapsed().as_secs_f64()
+                );
                 return Ok(ExitStatus::Success);
             }
             Err(e) => last = e,
@@ -61,13 +67,13 @@ pub async fn wait_ready(args: &WaitReadyArgs) -> Result<ExitStatus> {
     for log in &args.log {
         if let Ok(text) = std::fs::read_to_string(log) {
             let lines: Vec<&str> = text.lines().collect();
-            eprintln!("--- last lines of {} ---", log.display());
+            crate::daemon_line!("--- last lines of {} ---", log.display());
             for l in &lines[lines.len().saturating_sub(20)..] {
-                eprintln!("{l}");
+                crate::daemon_line!("{l}");
             }
         }
     }
-    eprintln!(
+    crate::daemon_line!(
         "not ready: {} did not answer a completion for `{}` within {}: {}",
         args.url,
         args.model,
@@ -117,11 +123,11 @@ pub async fn admin_call(args: &crate::cli::AdminCallArgs) -> Result<ExitStatus> 
                 serde_json::from_str(&text).with_context(|| format!("`{file}` is not a routes file"))?;
             let live = call(Method::GET, "/admin/routes".into(), None).await?;
             if serde_json::from_value::<RoutesConfig>(live["routes"].clone()).ok().as_ref() == Some(&want) {
-                println!("{}", serde_json::json!({"unchanged": true}));
+                crate::result_line!("{}", serde_json::json!({"unchanged": true}));
                 return Ok(ExitStatus::Unchanged);
             }
             let r = call(Method::PUT, "/admin/routes".into(), Some(serde_json::to_value(&want)?)).await?;
-            println!("{r}");
+            crate::result_line!("{r}");
             Ok(ExitStatus::Success)
         }
         ["wait-idle", id, "--max", max] => {
@@ -132,7 +138,7 @@ pub async fn admin_call(args: &crate::cli::AdminCallArgs) -> Result<ExitStatus> 
                 let b = call(Method::GET, path.clone(), None).await?;
                 let n = b["in_flight"].as_u64().unwrap_or(0);
                 if n == 0 || start.elapsed() >= max {
-                    println!(
+                    crate::result_line!(
                         "{}",
                         serde_json::json!({"in_flight": n, "waited_ms": start.elapsed().as_millis() as u64})
                     );
@@ -142,7 +148,7 @@ pub async fn admin_call(args: &crate::cli::AdminCallArgs) -> Result<ExitStatus> 
             }
         }
         ["get", path] => {
-            println!("{}", call(Method::GET, path.to_string(), None).await?);
+            crate::result_line!("{}", call(Method::GET, path.to_string(), None).await?);
             Ok(ExitStatus::Success)
         }
         other => Err(crate::exit::UsageError(format!("unknown admin call {other:?}")).into()),
@@ -177,7 +183,7 @@ pub async fn supervise(args: &crate::cli::SuperviseArgs) -> Result<ExitStatus> {
     let (out, err) = (sink(&args.log_out)?, sink(&args.log_err)?);
     let note = |msg: String| match &err {
         Some(e) => e.lock().unwrap_or_else(|p| p.into_inner()).write(format!("supervise: {msg}\n").as_bytes()),
-        None => eprintln!("supervise: {msg}"),
+        None => crate::daemon_line!("supervise: {msg}"),
     };
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -93,12 +93,12 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
         Some((before, after)) => {
             r.conns.set_fd_limit(after);
             if after != before {
-                eprintln!("router: open-file limit raised from {before} to {after}");
+                crate::daemon_line!("router: open-file limit raised from {before} to {after}");
             }
             let cap = r.table.load().limits.max_connections.get();
             let budget = r.conns.fd_budget.load(std::sync::atomic::Ordering::Relaxed);
             if budget < cap {
-                eprintln!(
+                crate::daemon_line!(
                     "router: the open-file limit ({after}) holds client connections to {budget} (limits.max_connections is {cap})"
                 );
             }
@@ -122,7 +122,7 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
             &json!({"event": "router_listening", "listen": api_addr, "admin_listen": admin_addr, "models": models, "threads": workers}),
         );
     } else {
-        eprintln!(
+        crate::daemon_line!(
             "router: OpenAI API on http://{api_addr}/v1 (models: {}; {workers} threads), admin API on http://{admin_addr}/admin",
             models.join(", ")
         );
@@ -175,6 +175,6 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
         }
     }
     r.save_state();
-    eprintln!("router: stopped");
+    crate::daemon_line!("router: stopped");
     Ok(ExitStatus::Success)
 }

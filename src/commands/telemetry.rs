@@ -29,7 +29,7 @@ pub async fn compact(args: &CompactArgs, ctx: &Ctx) -> Result<ExitStatus> {
         (None, true) => vec![today.yesterday().unwrap_or(today), today],
     };
     let cluster = &inv.cluster.slug;
-    let keys = store.list(&format!("telemetry/cluster={cluster}/")).await?;
+    let keys = store.list(&crate::store::keys::telemetry(cluster)).await?;
     for day in days {
         let r = columnar::compact_day(store.as_ref(), cluster, day, &keys, args.delete).await?;
         let text = if r.samples == 0 {

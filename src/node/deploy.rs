@@ -715,16 +715,6 @@ fn reach_host(bind: &str) -> String {
     }
 }
 
-/// The backend a node ends up with (for messages).
-pub fn backend_name(b: ServiceBackend) -> &'static str {
-    match b {
-        ServiceBackend::Launchd => "launchd",
-        ServiceBackend::Systemd => "systemd",
-        ServiceBackend::Process => "process",
-        ServiceBackend::Auto => "auto",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,7 +151,7 @@ pub fn systemd_unit(s: &ServiceSpec) -> String {
 }
 
 /// Exit code of start/stop scripts meaning "already so".
-pub const UNCHANGED: i32 = 100;
+pub use crate::plan::UNCHANGED;
 
 /// Shell to start the service as a detached process with a pidfile (exit 100 if it already runs).
 pub fn process_start(s: &ServiceSpec) -> String {

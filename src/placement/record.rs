@@ -73,7 +73,7 @@ pub fn record_move(moves: &mut Moves, model: &str, from: &str, to: &str) {
 }
 
 fn prefix(cluster: &str) -> String {
-    format!("placement/cluster={cluster}/")
+    crate::store::keys::placements(cluster)
 }
 
 /// The newest record (key and content), skipping unreadable ones.
@@ -93,7 +93,7 @@ pub async fn latest(store: &dyn Store, cluster: &str) -> Result<Option<(String, 
 /// Stores a new record (its key sorts after every earlier one).
 pub async fn write(store: &dyn Store, rec: &PlacementRecord) -> Result<String, StoreError> {
     let at: jiff::Timestamp = rec.at.parse().unwrap_or_else(|_| jiff::Timestamp::now());
-    let key = format!("{}{}.json", prefix(&rec.cluster), at.strftime("%Y%m%dT%H%M%S%.6fZ"));
+    let key = crate::store::keys::placement(&rec.cluster, at);
     store.put(&key, &serde_json::to_vec_pretty(rec).expect("serializes")).await?;
     Ok(key)
 }

@@ -5,6 +5,10 @@
 //! reports every step and node [`Outcome`] as [`events::Event`]s: the printer, the progress bars and
 //! the journal all read that one stream.
 
+/// The exit code a step's script uses for "already so, nothing changed" (every script garnet
+/// writes; one value everywhere).
+pub const UNCHANGED: i32 = 100;
+
 pub mod events;
 pub mod executor;
 pub mod journal;
@@ -60,7 +64,8 @@ pub enum Action {
         capture: bool,
         /// A zero exit counts as `changed` rather than `ok`.
         changes: bool,
-        /// An exit code meaning "nothing to do": the step is `ok` (idempotent steps report it).
+        /// An exit code meaning "nothing to do" ([`UNCHANGED`]): the step is `ok` (idempotent
+        /// steps report it).
         unchanged_exit: Option<i32>,
     },
     /// A file written atomically; unchanged content is `ok`, new or different is `changed`.

@@ -21,9 +21,7 @@ pub struct AuditEntry<'a> {
 }
 
 pub async fn record(store: &dyn Store, entry: &AuditEntry<'_>, started: jiff::Timestamp) -> Result<String, StoreError> {
-    let date = started.strftime("%Y-%m-%d");
-    let time = started.strftime("%H%M%S");
-    let key = format!("audit/cluster={}/date={date}/{time}-{}.json", entry.cluster, entry.run_id);
+    let key = super::keys::audit(entry.cluster, started, entry.run_id);
     let body = serde_json::to_vec_pretty(entry).expect("audit entry serializes");
     store.put(&key, &body).await?;
     Ok(key)

@@ -43,7 +43,7 @@ pub enum LockError {
 }
 
 pub fn key(slug: &str) -> String {
-    format!("locks/{slug}")
+    super::keys::lock(slug)
 }
 
 /// A held lock; call [`LockGuard::release`] when done.

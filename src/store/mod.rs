@@ -7,6 +7,7 @@
 //! lock stands on (`O_EXCL` locally, `If-None-Match: *` on S3).
 
 pub mod audit;
+pub mod keys;
 pub mod lock;
 pub mod s3;
 

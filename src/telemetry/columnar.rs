@@ -303,7 +303,7 @@ pub struct DayReport {
 
 /// Where a day's Parquet files go.
 pub fn parquet_prefix(cluster: &str, day: jiff::civil::Date) -> String {
-    format!("telemetry-parquet/cluster={cluster}/date={day}/")
+    crate::store::keys::parquet_day(cluster, day)
 }
 
 /// Compacts `cluster`'s samples of `day` (from the key listing `keys`) into Parquet in `store`,
@@ -324,7 +324,7 @@ pub async fn compact_day(
     // a 100-node day never sits in memory whole.
     let mut w = DayWriter::new();
     let mut chunk: Vec<Sample> = Vec::new();
-    let node_of = |k: &str| k.split("/node=").nth(1).and_then(|r| r.split('/').next()).map(str::to_string);
+    let node_of = |k: &str| crate::store::keys::sample_node(k).map(str::to_string);
     let mut current = None;
     for (n, k) in keys.iter().enumerate() {
         let node = node_of(k);

@@ -114,10 +114,14 @@ pub struct Cursor {
     pub offset: u64,
 }
 
-/// Reads what was appended to the log `path` since `at`, following a rotation (the rest of
-/// `<path>.1` when that is the file `at` was in; all of it when the log rotated more than once
-/// meanwhile; then the new file), at most `cap` bytes per file; returns the text and the cursor
-/// for next time.
+/// Old files a rotated log may keep that the reader looks at (`deploy.logs.keep` is smaller).
+const MAX_KEPT: usize = 16;
+
+/// Reads what was appended to the log `path` since `at`, following rotations (`<path>.1` is the
+/// newest old file, `.2` older, …): the rest of the old file the cursor was in, every newer old
+/// file whole, then the new file — nothing lost however many times it rotated between two looks,
+/// as long as the cursor's file is still kept (else every kept old file, all newer than the
+/// cursor); at most `cap` bytes per file. Returns the text and the cursor for next time.
 pub fn read_new(path: &Path, at: Cursor, cap: u64) -> (String, Cursor) {
     use std::os::unix::fs::MetadataExt;
     let read_from = |p: &Path, from: u64| -> Vec<u8> {
@@ -136,15 +140,27 @@ pub fn read_new(path: &Path, at: Cursor, cap: u64) -> (String, Cursor) {
     let from = if meta.ino() == at.inode && meta.len() >= at.offset {
         at.offset
     } else {
-        let mut rotated = path.as_os_str().to_owned();
-        rotated.push(".1");
-        let rotated = PathBuf::from(rotated);
-        match std::fs::metadata(&rotated) {
-            // Rotated once since: the rest of the file the cursor was in.
-            Ok(m) if at.inode != 0 && m.ino() == at.inode => text.extend(read_from(&rotated, at.offset)),
-            // Rotated more than once (or never read): what lies in `.1` is newer than the cursor.
-            Ok(_) => text.extend(read_from(&rotated, 0)),
-            Err(_) => {}
+        let old = |k: usize| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(format!(".{k}"));
+            PathBuf::from(p)
+        };
+        // The kept old files, newest first, up to the one the cursor was in.
+        let mut kept = Vec::new();
+        for k in 1..=MAX_KEPT {
+            let Ok(m) = std::fs::metadata(old(k)) else { break };
+            let cursor_here = at.inode != 0 && m.ino() == at.inode;
+            kept.push((old(k), if cursor_here { at.offset } else { 0 }));
+            if cursor_here {
+                break;
+            }
+        }
+        // Never read before: only the newest old file (what came before the first look is old).
+        if at.inode == 0 {
+            kept.truncate(1);
+        }
+        for (p, from) in kept.iter().rev() {
+            text.extend(read_from(p, *from));
         }
         0
     };
@@ -195,11 +211,23 @@ mod tests {
         let (t, at) = read_new(&p, at, 1 << 20);
         assert_eq!(t, "three\nfour\nfive\nsix\n");
         assert_eq!(read_new(&p, at, 1 << 20).0, "");
-        // Rotated twice between two looks: `.1` (newer than the cursor) is read whole.
+        // Rotated twice between two looks: the rest of the cursor's file (now .2), `.1` whole,
+        // then the new file: nothing lost.
+        std::fs::OpenOptions::new().append(true).open(&p).unwrap().write_all(b"six-b\n").unwrap();
+        std::fs::rename(dir.path().join("x.err.log.1"), dir.path().join("x.err.log.3")).unwrap();
         std::fs::rename(&p, dir.path().join("x.err.log.2")).unwrap(); // the cursor's file, now .2
-        std::fs::remove_file(dir.path().join("x.err.log.1")).unwrap();
         std::fs::write(dir.path().join("x.err.log.1"), "seven\n").unwrap();
         std::fs::write(&p, "eight\n").unwrap();
-        assert_eq!(read_new(&p, at, 1 << 20).0, "seven\neight\n");
+        let (t, at) = read_new(&p, at, 1 << 20);
+        assert_eq!(t, "six-b\nseven\neight\n");
+        // Rotated so often the cursor's file is gone: every kept old file (all newer), then the new.
+        for k in [3, 2, 1] {
+            let _ = std::fs::remove_file(dir.path().join(format!("x.err.log.{k}")));
+        }
+        std::fs::remove_file(&p).unwrap();
+        std::fs::write(dir.path().join("x.err.log.2"), "nine\n").unwrap();
+        std::fs::write(dir.path().join("x.err.log.1"), "ten\n").unwrap();
+        std::fs::write(&p, "eleven\n").unwrap();
+        assert_eq!(read_new(&p, at, 1 << 20).0, "nine\nten\neleven\n");
     }
 }

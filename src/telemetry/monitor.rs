@@ -294,11 +294,7 @@ fn local_collect() -> (super::Memory, super::Thermal) {
 
 /// One lifecycle event (`events/` in the store).
 pub fn event_key(cluster: &str, node: &str, at: jiff::Timestamp, what: &str) -> String {
-    format!(
-        "events/cluster={cluster}/date={}/{}-{node}-{what}.json",
-        at.strftime("%Y-%m-%d"),
-        at.strftime("%H%M%S%.3f").to_string().replace('.', "")
-    )
+    crate::store::keys::event(cluster, node, at, what)
 }
 
 struct State {
@@ -616,7 +612,7 @@ async fn compact_loop(
         let s = store.borrow().clone();
         let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
         let run = async {
-            let keys = s.list(&format!("telemetry/cluster={cluster}/")).await?;
+            let keys = s.list(&crate::store::keys::telemetry(&cluster)).await?;
             for day in [today.yesterday().unwrap_or(today), today] {
                 let r = super::columnar::compact_day(s.as_ref(), &cluster, day, &keys, false).await?;
                 if r.samples > 0 {

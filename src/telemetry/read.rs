@@ -4,19 +4,11 @@
 use super::Sample;
 use crate::store::{Store, StoreError};
 
-fn day_prefix(cluster: &str, node: &str, day: jiff::civil::Date) -> String {
-    format!("telemetry/cluster={cluster}/node={node}/date={day}/")
-}
+use crate::store::keys;
+pub use crate::store::keys::sample_time as key_time;
 
-/// The time a telemetry key names (`.../date=YYYY-MM-DD/HHMMSS.json`).
-pub fn key_time(key: &str) -> Option<jiff::Timestamp> {
-    let date = key.split("/date=").nth(1)?.split('/').next()?;
-    let hms = key.rsplit('/').next()?.strip_suffix(".json")?;
-    if hms.len() != 6 {
-        return None;
-    }
-    let s = format!("{date}T{}:{}:{}Z", &hms[0..2], &hms[2..4], &hms[4..6]);
-    s.parse().ok()
+fn day_prefix(cluster: &str, node: &str, day: jiff::civil::Date) -> String {
+    keys::telemetry_node_day(cluster, node, day)
 }
 
 /// The node's newest readable sample (today and yesterday, UTC; JSON or compacted).
@@ -97,7 +89,7 @@ pub async fn records(
     let mut out = Vec::new();
     let mut day = since;
     while day <= until {
-        for k in store.list(&format!("{kind}/cluster={cluster}/date={day}/")).await? {
+        for k in store.list(&keys::records_day(kind, cluster, day)).await? {
             match store.get(&k).await?.map(|b| serde_json::from_slice::<serde_json::Value>(&b)) {
                 Some(Ok(v)) => out.push(v),
                 Some(Err(e)) => tracing::warn!("skipping corrupt record `{k}`: {e}"),
@@ -160,7 +152,7 @@ pub async fn cluster_span(
 ) -> Result<(Vec<Sample>, usize), StoreError> {
     let utc = jiff::tz::TimeZone::UTC;
     let (first, last) = (from.to_zoned(utc.clone()).date(), to.to_zoned(utc).date());
-    let keys = store.list(&format!("telemetry/cluster={cluster}/")).await?;
+    let keys = store.list(&keys::telemetry(cluster)).await?;
     let in_span = |at: &str| at.parse::<jiff::Timestamp>().is_ok_and(|t| t >= from && t <= to);
     let (mut out, mut corrupt) = (Vec::new(), 0);
     let mut day = first;
@@ -209,14 +201,6 @@ pub async fn cluster_span(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_times() {
-        let t: jiff::Timestamp = "2026-11-26T10:01:02Z".parse().unwrap();
-        let k = super::super::spool::telemetry_key("c", "n", t);
-        assert_eq!(key_time(&k), Some(t));
-        assert_eq!(key_time("telemetry/cluster=c/node=n/date=2026-11-26/junk.json"), None);
-    }
 
     #[tokio::test]
     async fn a_corrupt_object_is_skipped() {

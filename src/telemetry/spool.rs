@@ -15,7 +15,7 @@ use crate::store::Store;
 /// `telemetry/cluster=<c>/node=<n>/date=YYYY-MM-DD/HHMMSS.json`: one object per node per minute,
 /// named so a retry overwrites rather than duplicates (hive-style for DuckDB, Athena, Grafana).
 pub fn telemetry_key(cluster: &str, node: &str, at: jiff::Timestamp) -> String {
-    format!("telemetry/cluster={cluster}/node={node}/date={}/{}.json", at.strftime("%Y-%m-%d"), at.strftime("%H%M%S"))
+    crate::store::keys::sample(cluster, node, at)
 }
 
 #[derive(Serialize, Deserialize)]

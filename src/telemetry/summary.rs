@@ -563,13 +563,13 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
     let utc = jiff::tz::TimeZone::UTC;
     let (first, last) = (req.from.to_zoned(utc.clone()).date(), req.to.to_zoned(utc).date());
     let (from_us, to_us) = (req.from.as_microsecond(), req.to.as_microsecond());
-    let json_keys = store.list(&format!("telemetry/cluster={}/", req.cluster)).await?;
+    let json_keys = store.list(&crate::store::keys::telemetry(req.cluster)).await?;
     let mut json_by_day: BTreeMap<String, Vec<&String>> = BTreeMap::new();
     for k in &json_keys {
         if !k.ends_with(".json") || !super::read::key_time(k).is_some_and(|t| t >= req.from && t <= req.to) {
             continue;
         }
-        if let Some(d) = k.split("/date=").nth(1).and_then(|r| r.get(..10)) {
+        if let Some(d) = crate::store::keys::day_of(k).map(|d| d.to_string()) {
             json_by_day.entry(d.to_string()).or_default().push(k);
         }
     }
@@ -664,7 +664,7 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
         }
         let mut json = Acc::default();
         for k in json_by_day.get(&d).into_iter().flatten() {
-            let node = k.split("/node=").nth(1).and_then(|r| r.split('/').next()).unwrap_or_default();
+            let node = crate::store::keys::sample_node(k).unwrap_or_default();
             let Some(at) = super::read::key_time(k) else { continue };
             if have.contains(&(node.to_string(), at.as_second())) {
                 continue;

@@ -1,7 +1,7 @@
 //! Test harness: the built `garnet` binary behind a small builder, and real OpenSSH `sshd` nodes on
 //! 127.0.x.y, each with its own user, home and host key, torn down on drop.
 
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test area uses part of the shared helpers")]
 
 pub mod loaders;
 

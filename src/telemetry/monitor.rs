@@ -803,8 +803,11 @@ pub async fn run(
         state.store.borrow().describe()
     );
     let mut shutdown = std::pin::pin!(shutdown);
-    // The first sample right away (deploy waits for it), then one per interval.
-    let mut next = tokio::time::Instant::now();
+    // The first sample at the start of the next wall-clock second (deploy waits for it), then one
+    // per interval. Sample keys are per second: a restarted monitor's first sample must not land
+    // in the second of its predecessor's last one (it would overwrite it).
+    let into_second = jiff::Timestamp::now().subsec_nanosecond().max(0) as u64;
+    let mut next = tokio::time::Instant::now() + Duration::from_nanos(1_000_000_000 - into_second + 5_000_000);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}

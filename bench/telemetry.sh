@@ -15,15 +15,18 @@
 #    Their numbers are compared (tokens and requests per model equal, p95 per model, uptime and
 #    throttled samples per node) and the medians and the ratio printed.
 # Needs python3 (a venv with duckdb is made in bench/.venv). Local files only.
+# GARNET_BIN and BENCH_PYTHON (a python with duckdb) skip the build and the venv: CI runs
+# `bench/telemetry.sh 4 2 1` that way, with the debug build, so the script cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODES=${1:-100} DAYS=${2:-30} ROUNDS=${3:-5}
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q
-G=$target/release/garnet
-[ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
-bench/.venv/bin/python -c 'import duckdb' 2>/dev/null || bench/.venv/bin/pip -q install "$(grep -E '^duckdb==' tests/support/requirements.txt)"
-PY=bench/.venv/bin/python
+if [ -n "${GARNET_BIN:-}" ]; then G=$GARNET_BIN; else cargo build --release -q; G=$target/release/garnet; fi
+if [ -n "${BENCH_PYTHON:-}" ]; then PY=$BENCH_PYTHON; else
+  [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
+  bench/.venv/bin/python -c 'import duckdb' 2>/dev/null || bench/.venv/bin/pip -q install "$(grep -E '^duckdb==' tests/support/requirements.txt)"
+  PY=bench/.venv/bin/python
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 start=2026-11-01

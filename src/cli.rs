@@ -155,7 +155,8 @@ pub enum Command {
     /// minutes is stale.
     Status(StatusArgs),
 
-    /// Telemetry housekeeping: compact a day's per-minute samples into Parquet.
+    /// Telemetry over any span: compact days into Parquet, sum a span (`summary`), uptime, export for
+    /// other tools, synthetic data.
     #[command(subcommand)]
     Telemetry(TelemetryCommand),
 

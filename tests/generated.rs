@@ -45,3 +45,29 @@ fn runbook_fills_in_the_inventory() {
     bad.expect(2);
     assert!(bad.stderr.contains("did you mean `hot-swap`"), "{}", bad.stderr);
 }
+
+/// Every command's `--help`, as a user sees it, in one reviewed snapshot
+/// (`tests/snapshots/integration__generated__help.snap`): a change of wording, a new flag or a
+/// lost one shows in review. `INSTA_UPDATE=always cargo test help` rewrites it.
+#[test]
+fn help() {
+    use clap::CommandFactory;
+    fn walk(cmd: &mut clap::Command, path: &str, out: &mut String) {
+        cmd.build();
+        out.push_str(&format!("===== {path} --help\n"));
+        out.push_str(&cmd.render_long_help().to_string());
+        out.push('\n');
+        let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+        for n in names {
+            if n == "help" {
+                continue;
+            }
+            let sub = cmd.find_subcommand_mut(&n).expect("listed");
+            walk(sub, &format!("{path} {n}"), out);
+        }
+    }
+    let mut cmd = garnet::cli::Cli::command().term_width(100);
+    let mut out = String::new();
+    walk(&mut cmd, "garnet", &mut out);
+    insta::assert_snapshot!(out);
+}

@@ -174,9 +174,16 @@ fn a_router_killed_under_load_loses_no_count() {
         sum("failed")
     );
     assert!(ok > 20, "hardly any load: {ok}");
-    assert_eq!(sum("ok"), ok, "every answered request counted once, across the crash");
-    assert_eq!(sum("completion_tokens"), tokens, "every token counted once, across the crash");
-    assert_eq!(sum("failed"), broken, "the requests the crash broke are counted as failed");
+    // Every request is counted exactly once, as ok or failed, across the crash. The one thing the
+    // router cannot know: an answer it wrote whole just before the SIGKILL, which the kernel then
+    // threw away with the connection (a reset) before the client read it. Such a request is ok to
+    // the router and broken to the client; at most the requests the kill broke can be like that,
+    // and each carries its whole answer's tokens (24).
+    assert_eq!(sum("ok") + sum("failed"), ok + broken, "every request counted once, across the crash");
+    let lost_answers = sum("ok").checked_sub(ok).expect("the router never counts fewer answers than were read");
+    assert!(lost_answers <= broken, "{lost_answers} answers counted ok that the kill broke, of {broken}");
+    assert_eq!(sum("completion_tokens"), tokens + 24 * lost_answers, "every token counted once, across the crash");
+    assert_eq!(sum("failed"), broken - lost_answers, "the requests the crash broke are counted as failed");
     let log = std::fs::read_to_string(d.join("router.log")).unwrap();
     assert!(log.contains("left unfinished are counted as failed"), "{log}");
     drop((l1, l2));

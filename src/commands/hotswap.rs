@@ -556,7 +556,7 @@ async fn swap_all(
             let t0 = Instant::now();
             let bench = format!(
                 "{} -o json bench --url {} --model {} -n {} -c 1 --max-tokens 8 --stream 0.5",
-                shell_quote(&format!("{h}/bin/garnet")),
+                shell_quote(&crate::node::layout::garnet(&h)),
                 shell_quote(&format!("{b_url}/v1")),
                 shell_quote(&b.loader_id()),
                 opts.health_prompts.max(1)

@@ -24,7 +24,7 @@ pub(crate) fn service_cmds(node: &Node, h: &str, name: &str) -> (String, String)
             format!("systemctl --user disable --now {name}; rm ~/.config/systemd/user/{name}.service"),
         ),
         _ => (
-            format!("sh {h}/services/{name}.sh"),
+            format!("sh {}", crate::node::layout::service_script(h, name)),
             format!(
                 "kill $(cat {h}/run/{name}.pid); rm -f {h}/run/{name}.pid {h}/run/{name}.gen {h}/services/{name}.sh"
             ),

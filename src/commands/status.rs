@@ -19,8 +19,8 @@ async fn live_router(ctx: &Ctx, inv: &crate::inventory::Inventory) -> Vec<(Strin
         let h = n.garnet_home.trim_end_matches('/');
         let cmd = format!(
             "{} admin-call --url {admin_url} --token-file {} get /admin/stats",
-            crate::transport::shell_path(&format!("{h}/bin/garnet")),
-            crate::transport::shell_path(&format!("{h}/etc/router.token"))
+            crate::transport::shell_path(&crate::node::layout::garnet(h)),
+            crate::transport::shell_path(&crate::node::layout::etc(h, "router.token"))
         );
         let res = async {
             let conn = crate::transport::connect(n, &connect).await.map_err(|e| e.to_string())?;

@@ -178,7 +178,7 @@ pub fn serving_here<'a>(
 fn wait_ready(h: &str, url: &str, model: &str, timeout: Duration, log: &str) -> String {
     format!(
         "{} wait-ready {} --model {} --timeout {}s --log {}",
-        shell_quote(&format!("{h}/bin/garnet")),
+        shell_quote(&crate::node::layout::garnet(h)),
         shell_quote(url),
         shell_quote(model),
         timeout.as_secs(),
@@ -224,7 +224,7 @@ pub fn local_url(listen: &str, offset: u16) -> (String, String) {
 pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Step>, String> {
     let inv = input.inv;
     let h = t.garnet_home(&node.garnet_home);
-    let run_dir = format!("{h}/run");
+    let run_dir = crate::node::layout::run(&h);
     let backend = service::backend_for(node.service_backend, Some(t.os));
     let binary = input.binaries.get(&t.platform()).ok_or_else(|| {
         format!(
@@ -234,7 +234,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             t.platform()
         )
     })?;
-    let garnet = format!("{h}/bin/garnet");
+    let garnet = crate::node::layout::garnet(&h);
     let mut steps = vec![step(
         "garnet binary",
         Action::Copy {
@@ -269,7 +269,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             py.clone()
         }
         None => {
-            let venv = format!("{h}/venv");
+            let venv = crate::node::layout::venv(&h);
             let packages = inv.deploy.packages.clone().unwrap_or_else(|| {
                 vec![(if t.os == Os::Macos { MLX_MACOS } else { MLX_LINUX }).to_string(), MLX_LM.to_string()]
             });
@@ -310,7 +310,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         steps.push(step(
             "store credentials",
             Action::Upload {
-                path: format!("{h}/etc/store.credentials"),
+                path: crate::node::layout::etc(&h, "store.credentials"),
                 contents: c.clone(),
                 mode: 0o600,
                 secret: true,
@@ -330,7 +330,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         steps.push(step(
             "router routes",
             Action::Upload {
-                path: format!("{h}/etc/routes.json"),
+                path: crate::node::layout::etc(&h, "routes.json"),
                 contents: routes_json.clone(),
                 mode: 0o644,
                 secret: false,
@@ -339,7 +339,7 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         steps.push(step(
             "router admin token",
             Action::Upload {
-                path: format!("{h}/etc/router.token"),
+                path: crate::node::layout::etc(&h, "router.token"),
                 contents: token.clone(),
                 mode: 0o600,
                 secret: true,
@@ -365,16 +365,16 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             args: vec![
                 "router".into(),
                 "--routes".into(),
-                format!("{h}/etc/routes.json"),
+                crate::node::layout::etc(&h, "routes.json"),
                 "--listen".into(),
                 listen,
                 "--admin-listen".into(),
                 admin_bind.clone(),
                 "--admin-token-file".into(),
-                format!("{h}/etc/router.token"),
+                crate::node::layout::etc(&h, "router.token"),
                 // What it counted survives a restart, even a crash (snapshot + journal).
                 "--state-dir".into(),
-                format!("{h}/run/router-state"),
+                crate::node::layout::router_state(&h),
             ],
             env: BTreeMap::new(),
             working_dir: Some(h.clone()),
@@ -440,7 +440,7 @@ pub fn model_steps(
                     format!("model {} {rel}", m.name),
                     Action::Copy {
                         source: f.path.clone(),
-                        path: format!("{h}/models/{}/{rel}", m.name),
+                        path: crate::node::layout::model_file(h, &m.name, rel),
                         mode: 0o644,
                         size: f.size,
                         sha256: f.sha256.clone(),
@@ -459,7 +459,7 @@ pub fn model_steps(
                         "export HF_HOME={hf}\n\
                          HF_HUB_OFFLINE=1 {py} -c 'import sys; from huggingface_hub import snapshot_download as s; s(sys.argv[1])' {src} >/dev/null 2>&1 && exit {u}\n\
                          {py} -c 'import sys; from huggingface_hub import snapshot_download as s; s(sys.argv[1])' {src}",
-                        hf = shell_quote(&format!("{h}/hf")),
+                        hf = shell_quote(&crate::node::layout::hf(h)),
                         py = shell_quote(python),
                         src = shell_quote(&m.source),
                         u = service::UNCHANGED
@@ -489,7 +489,7 @@ pub fn loader_spec(node: &Node, h: &str, python: &str, m: &ModelSpec, inv: &Inve
         args.extend(["--max-tokens".into(), mt.to_string()]);
     }
     args.extend(inv.deploy.loader_args.iter().cloned());
-    let mut env = BTreeMap::from([("HF_HOME".to_string(), format!("{h}/hf"))]);
+    let mut env = BTreeMap::from([("HF_HOME".to_string(), crate::node::layout::hf(h))]);
     if m.local_path.is_some() {
         env.insert("HF_HUB_OFFLINE".into(), "1".into());
     }
@@ -499,9 +499,9 @@ pub fn loader_spec(node: &Node, h: &str, python: &str, m: &ModelSpec, inv: &Inve
         args,
         env,
         working_dir: Some(h.to_string()),
-        run_dir: format!("{h}/run"),
+        run_dir: crate::node::layout::run(h),
         restart: true,
-        supervisor: Some(format!("{h}/bin/garnet")),
+        supervisor: Some(crate::node::layout::garnet(h)),
         logs: inv.deploy.logs,
     };
     (spec, format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port)))
@@ -509,7 +509,7 @@ pub fn loader_spec(node: &Node, h: &str, python: &str, m: &ModelSpec, inv: &Inve
 
 /// The python the node's loaders run with.
 pub fn python_path(inv: &Inventory, h: &str) -> String {
-    inv.deploy.python.clone().unwrap_or_else(|| format!("{h}/venv/bin/python"))
+    inv.deploy.python.clone().unwrap_or_else(|| format!("{}/bin/python", crate::node::layout::venv(h)))
 }
 
 /// A service's definition file and the step that makes it run at its generation.
@@ -536,7 +536,7 @@ pub fn ready_check(h: &str, url: &str, model_id: &str, timeout: Duration, spec: 
 
 /// Stops and removes one service (exit 100 if it was not installed).
 pub fn remove_service(backend: ServiceBackend, h: &str, name: &str) -> Action {
-    run(service::prune(backend, &format!("{h}/run"), h, name, &[]), true, Some(Duration::from_secs(60)))
+    run(service::prune(backend, &crate::node::layout::run(h), h, name, &[]), true, Some(Duration::from_secs(60)))
 }
 
 /// Replaces the running router's routes with `H/etc/routes.json` unless it has exactly those.
@@ -544,10 +544,10 @@ pub fn apply_routes(h: &str, admin_url: &str) -> Action {
     run(
         format!(
             "{} admin-call --url {} --token-file {} apply-routes {}",
-            shell_quote(&format!("{h}/bin/garnet")),
+            shell_quote(&crate::node::layout::garnet(h)),
             shell_quote(admin_url),
-            shell_quote(&format!("{h}/etc/router.token")),
-            shell_quote(&format!("{h}/etc/routes.json"))
+            shell_quote(&crate::node::layout::etc(h, "router.token")),
+            shell_quote(&crate::node::layout::etc(h, "routes.json"))
         ),
         true,
         Some(Duration::from_secs(60)),
@@ -558,13 +558,13 @@ pub fn apply_routes(h: &str, admin_url: &str) -> Action {
 fn monitor_spec(h: &str, logs: crate::node::logs::LogRotation) -> ServiceSpec {
     ServiceSpec {
         name: "garnet-monitor".into(),
-        program: format!("{h}/bin/garnet"),
-        args: vec!["monitor".into(), "--config".into(), format!("{h}/etc/node.json")],
+        program: crate::node::layout::garnet(h),
+        args: vec!["monitor".into(), "--config".into(), crate::node::layout::etc(h, "node.json")],
         env: BTreeMap::from([("GARNET_LOG".to_string(), "info".to_string())]),
         working_dir: Some(h.to_string()),
-        run_dir: format!("{h}/run"),
+        run_dir: crate::node::layout::run(h),
         restart: true,
-        supervisor: Some(format!("{h}/bin/garnet")),
+        supervisor: Some(crate::node::layout::garnet(h)),
         logs,
     }
 }
@@ -579,18 +579,18 @@ pub fn node_config_step(
 ) -> Step {
     let mut store = inv.store.clone();
     if with_credentials {
-        store.credentials_file = Some(PathBuf::from(format!("{h}/etc/store.credentials")));
+        store.credentials_file = Some(PathBuf::from(crate::node::layout::etc(h, "store.credentials")));
     }
     if store.kind == StoreKind::Local && node.transport != crate::inventory::TransportKind::Local {
         // A folder on the operator's machine is not reachable from the node: keep it on the node.
-        store.path = PathBuf::from(format!("{h}/store"));
+        store.path = PathBuf::from(crate::node::layout::store(h));
     }
     let placed = serving_here(inv, variants, &node.name);
     let mut json = serde_json::to_vec_pretty(&node_config(node, inv, h, store, &placed)).expect("serializes");
     json.push(b'\n');
     step(
         "node config",
-        Action::Upload { path: format!("{h}/etc/node.json"), contents: json, mode: 0o644, secret: false },
+        Action::Upload { path: crate::node::layout::etc(h, "node.json"), contents: json, mode: 0o644, secret: false },
     )
 }
 
@@ -608,12 +608,12 @@ fn node_config(
         node: node.name.clone(),
         interval_secs: inv.monitor.interval_secs,
         health_listen: format!("127.0.0.1:{}", node.port(inv.monitor.health_port)),
-        spool_dir: PathBuf::from(format!("{h}/spool")),
+        spool_dir: PathBuf::from(crate::node::layout::spool(h)),
         spool_max: inv.monitor.spool_max,
         store,
         router: inv.router.as_ref().filter(|_| is_router).map(|r| RouterAdmin {
             admin_url: local_url(&r.admin_listen, node.port_offset).1,
-            token_file: PathBuf::from(format!("{h}/etc/router.token")),
+            token_file: PathBuf::from(crate::node::layout::etc(h, "router.token")),
         }),
         loaders: placed
             .iter()
@@ -621,7 +621,7 @@ fn node_config(
                 model: m.name.clone(),
                 service: loader_service(&m.name),
                 url: format!("http://{}:{}", reach_host(&node.bind_host()), node.port(m.port)),
-                exit_file: Some(PathBuf::from(format!("{h}/run/{}.exit", loader_service(&m.name)))),
+                exit_file: Some(PathBuf::from(crate::node::layout::exit_file(h, &loader_service(&m.name)))),
             })
             .collect(),
         power_command: node.power_command.clone(),
@@ -665,21 +665,26 @@ pub fn offboard_steps(
         steps.push(step(
             "remove the monitor",
             run(
-                service::prune(backend, &format!("{h}/run"), &h, "garnet-monitor", &[]),
+                service::prune(backend, &crate::node::layout::run(&h), &h, "garnet-monitor", &[]),
                 true,
                 Some(Duration::from_secs(60)),
             ),
         ));
     } else {
         let placed = serving_here(inv, variants, &node.name);
-        let local = crate::inventory::StoreSpec::local(PathBuf::from(format!("{h}/store")));
+        let local = crate::inventory::StoreSpec::local(PathBuf::from(crate::node::layout::store(&h)));
         let mut node_json = serde_json::to_vec_pretty(&node_config(node, inv, &h, local, &placed)).expect("serializes");
         node_json.push(b'\n');
         let def = service::definition(backend, &monitor);
         let generation = sha(&[def.as_bytes(), &node_json, b"offboarded"]);
         steps.push(step(
             "monitor keeps its samples on the node",
-            Action::Upload { path: format!("{h}/etc/node.json"), contents: node_json, mode: 0o644, secret: false },
+            Action::Upload {
+                path: crate::node::layout::etc(&h, "node.json"),
+                contents: node_json,
+                mode: 0o644,
+                secret: false,
+            },
         ));
         steps.push(step(
             "monitor restarted without the store",
@@ -695,7 +700,7 @@ pub fn offboard_steps(
         run(
             format!(
                 "f={}; [ -e \"$f\" ] || exit {}; rm -f \"$f\"",
-                shell_quote(&format!("{h}/etc/store.credentials")),
+                shell_quote(&crate::node::layout::etc(&h, "store.credentials")),
                 service::UNCHANGED
             ),
             true,

@@ -3,5 +3,6 @@
 pub mod config;
 pub mod deploy;
 pub mod facts;
+pub mod layout;
 pub mod logs;
 pub mod service;

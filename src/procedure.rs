@@ -90,7 +90,7 @@ pub const DEPLOY: Procedure = Procedure {
         ProcStep {
             name: "checks",
             what: "Each loader and the router answer a real one-token completion; the node's first sample is in the store.",
-            manual: "<ssh> 'curl -s <loader_url>/v1/chat/completions -H content-type:application/json -d {\"model\":\"<loader_id>\",\"messages\":[{\"role\":\"user\",\"content\":\"ping\"}],\"max_tokens\":1}'",
+            manual: "<ssh> 'curl -s <loader_url>/v1/chat/completions -H content-type:application/json -d '\\''{\"model\":\"<loader_id>\",\"messages\":[{\"role\":\"user\",\"content\":\"ping\"}],\"max_tokens\":1}'\\'''",
             check: "HTTP 200 with one choice; `garnet status` shows the node up",
             undo: "nothing to undo",
         },
@@ -129,7 +129,7 @@ pub const HOT_SWAP: Procedure = Procedure {
         ProcStep {
             name: "B ready",
             what: "Wait until B answers a real one-token chat completion (a multi-GB model takes minutes to load).",
-            manual: "<ssh> 'curl -s <b_url>/v1/chat/completions -H content-type:application/json -d {\"model\":\"<b_id>\",\"messages\":[{\"role\":\"user\",\"content\":\"ping\"}],\"max_tokens\":1}'",
+            manual: "<ssh> 'curl -s <b_url>/v1/chat/completions -H content-type:application/json -d '\\''{\"model\":\"<b_id>\",\"messages\":[{\"role\":\"user\",\"content\":\"ping\"}],\"max_tokens\":1}'\\'''",
             check: "HTTP 200 with one choice; on failure read <h>/run/<b_service>.err.log",
             undo: "<ssh> '<b_stop>'",
         },
@@ -303,6 +303,41 @@ pub fn render(p: &Procedure, values: &BTreeMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The test-prompt `curl` of deploy and hot-swap, pasted into a shell as printed (through
+    /// `sh -c`, as a local node's `<ssh>` is; `ssh host '…'` parses it the same way): the body
+    /// reaching curl is the JSON, quotes intact. curl is replaced by `printf` to see its arguments.
+    #[test]
+    fn the_curl_bodies_survive_the_shell() {
+        let values: BTreeMap<String, String> = [
+            ("ssh", "sh -c"),
+            ("loader_url", "http://127.0.0.1:9"),
+            ("loader_id", "mlx-community/tiny"),
+            ("b_url", "http://127.0.0.1:9"),
+            ("b_id", "mlx-community/tiny-b"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut seen = 0;
+        for p in ALL {
+            for st in p
+                .steps
+                .iter()
+                .filter(|st| st.manual.contains("curl -s <loader_url>") || st.manual.contains("curl -s <b_url>"))
+            {
+                let cmd = fill(st.manual, &values).replace("curl -s", "printf %s@");
+                let out = std::process::Command::new("sh").args(["-c", &cmd]).output().unwrap();
+                assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+                let text = String::from_utf8_lossy(&out.stdout);
+                let body = text.split('@').find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no body in {text}"));
+                let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{body}: {e}"));
+                assert!(v["model"].as_str().is_some_and(|m| m.starts_with("mlx-community/tiny")), "{v}");
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 2, "deploy's and hot-swap's test prompts");
+    }
 
     #[test]
     fn committed_runbooks_are_fresh() {

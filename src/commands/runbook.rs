@@ -120,6 +120,15 @@ pub(crate) fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<Str
             v.insert("b_port".into(), node.port(b.port).to_string());
             v.insert("b_url".into(), format!("http://{reach}:{}", node.port(b.port)));
             v.insert("b_id".into(), b.loader_id());
+            // As hot-swap does: B's budget, else A's; said plainly when neither has one.
+            let budget = b.latency_budget_ms.or(m.latency_budget_ms);
+            v.insert(
+                "budget_ms".into(),
+                budget.map_or_else(
+                    || "any (no latency_budget_ms set for either model; only failures count)".into(),
+                    |b| b.to_string(),
+                ),
+            );
             v.insert("b_service".into(), crate::node::deploy::loader_service(&b.name));
             v.insert("b_backend".into(), format!("{}/{}@{}", node.name, m.name, b.name));
             let (bs, bx) = service_cmds(&node, &h, &crate::node::deploy::loader_service(&b.name));

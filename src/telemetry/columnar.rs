@@ -219,18 +219,7 @@ fn backends_batch(samples: &[Sample]) -> parquet::errors::Result<RecordBatch> {
             }
             at.append_option(micros(&s.at));
             window.append_value(s.window_secs);
-            for (col, v) in u.iter_mut().zip([
-                b.requests,
-                b.ok,
-                b.failed,
-                b.cut,
-                b.client_gone,
-                b.rejected,
-                b.retried_elsewhere,
-                b.prompt_tokens,
-                b.cached_tokens,
-                b.completion_tokens,
-            ]) {
+            for (col, v) in u.iter_mut().zip(b.counters()) {
                 col.append_value(v);
             }
             busy.append_value(b.busy_secs);
@@ -250,18 +239,7 @@ fn backends_batch(samples: &[Sample]) -> parquet::errors::Result<RecordBatch> {
         ts_field("at"),
         Field::new("window_secs", DataType::UInt32, false),
     ];
-    for n in [
-        "requests",
-        "ok",
-        "failed",
-        "cut",
-        "client_gone",
-        "rejected",
-        "retried_elsewhere",
-        "prompt_tokens",
-        "cached_tokens",
-        "completion_tokens",
-    ] {
+    for n in super::BackendStats::COUNTERS {
         fields.push(Field::new(n, DataType::UInt64, false));
     }
     fields.push(Field::new("busy_secs", DataType::Float64, false));
@@ -585,19 +563,8 @@ pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<V
         let c = Cols(&batch, "backends.parquet");
         let at = c.col("at")?.as_primitive::<TimestampMicrosecondType>().clone();
         let (node, backend, bnode, model) = (c.st("node")?, c.st("backend")?, c.st("backend_node")?, c.st("model")?);
-        let names = [
-            "requests",
-            "ok",
-            "failed",
-            "cut",
-            "client_gone",
-            "rejected",
-            "retried_elsewhere",
-            "prompt_tokens",
-            "cached_tokens",
-            "completion_tokens",
-        ];
-        let n: Vec<Vec<Option<u64>>> = names.iter().map(|n| c.u64s(n)).collect::<anyhow::Result<_>>()?;
+        let n: Vec<Vec<Option<u64>>> =
+            super::BackendStats::COUNTERS.iter().map(|n| c.u64s(n)).collect::<anyhow::Result<_>>()?;
         let (busy, util) = (c.f64s("busy_secs")?, c.f64s("utilization")?);
         let sk: Vec<SketchReader> = SKETCHES.iter().map(|n| SketchReader::new(&c, n)).collect::<anyhow::Result<_>>()?;
         for i in 0..batch.num_rows() {

@@ -86,6 +86,38 @@ pub struct BackendStats {
     pub queue_wait: Option<sketch::Sketch>,
 }
 
+impl BackendStats {
+    /// The counters as `backends.parquet` names its columns, in [`BackendStats::counters`]' order.
+    pub const COUNTERS: [&'static str; 10] = [
+        "requests",
+        "ok",
+        "failed",
+        "cut",
+        "client_gone",
+        "rejected",
+        "retried_elsewhere",
+        "prompt_tokens",
+        "cached_tokens",
+        "completion_tokens",
+    ];
+
+    /// The counters' values, in [`BackendStats::COUNTERS`]' order.
+    pub fn counters(&self) -> [u64; 10] {
+        [
+            self.requests,
+            self.ok,
+            self.failed,
+            self.cut,
+            self.client_gone,
+            self.rejected,
+            self.retried_elsewhere,
+            self.prompt_tokens,
+            self.cached_tokens,
+            self.completion_tokens,
+        ]
+    }
+}
+
 /// Power over the window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Power {

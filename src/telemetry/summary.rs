@@ -23,18 +23,7 @@ use super::sketch::{Head, Merger, Sketch};
 use crate::store::Store;
 
 /// Counters of a backend row, in this order.
-const COUNTERS: [&str; 10] = [
-    "requests",
-    "ok",
-    "failed",
-    "cut",
-    "client_gone",
-    "rejected",
-    "retried_elsewhere",
-    "prompt_tokens",
-    "cached_tokens",
-    "completion_tokens",
-];
+const COUNTERS: [&str; 10] = super::BackendStats::COUNTERS;
 
 /// Traffic of one model, or of one model on one node.
 #[derive(Debug, Clone, Default)]
@@ -108,19 +97,7 @@ impl Acc {
         }
         for b in &s.backends {
             let t = self.backends.entry((b.model.clone(), b.node.clone().unwrap_or_default())).or_default();
-            let v = [
-                b.requests,
-                b.ok,
-                b.failed,
-                b.cut,
-                b.client_gone,
-                b.rejected,
-                b.retried_elsewhere,
-                b.prompt_tokens,
-                b.cached_tokens,
-                b.completion_tokens,
-            ];
-            for (a, x) in t.counters.iter_mut().zip(v) {
+            for (a, x) in t.counters.iter_mut().zip(b.counters()) {
                 *a += x;
             }
             t.busy_secs += b.busy_secs;

@@ -137,7 +137,7 @@ pub const HOT_SWAP: Procedure = Procedure {
             name: "B healthy",
             what: "Send B the test prompts: all must succeed, with p99 within the model's latency budget.",
             manual: "<ssh> '<h>/bin/garnet bench --url <b_url>/v1 --model <b_id> -n 8 -c 1'",
-            check: "0 failed; p99 ≤ <budget_ms> ms",
+            check: "0 failed; p99 within <budget_ms>",
             undo: "<ssh> '<b_stop>'",
         },
         ProcStep {

@@ -99,7 +99,7 @@ pub(crate) fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<Str
         v.insert("context".into(), m.context.unwrap_or(4096).to_string());
         v.insert("concurrency".into(), m.max_concurrency.to_string());
         if let Some(b) = m.latency_budget_ms {
-            v.insert("budget_ms".into(), b.to_string());
+            v.insert("budget_ms".into(), format!("{b} ms"));
         }
         let a_backend = format!("{}/{}", node.name, m.name);
         v.insert("a_backend_escaped".into(), a_backend.replace('/', "%2F"));
@@ -125,8 +125,8 @@ pub(crate) fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<Str
             v.insert(
                 "budget_ms".into(),
                 budget.map_or_else(
-                    || "any (no latency_budget_ms set for either model; only failures count)".into(),
-                    |b| b.to_string(),
+                    || "any time (no latency_budget_ms set for either model; only failures count)".into(),
+                    |b| format!("{b} ms"),
                 ),
             );
             v.insert("b_service".into(), crate::node::deploy::loader_service(&b.name));

@@ -334,6 +334,27 @@ fn a_span_sums_the_same_in_garnet_duckdb_and_clickhouse() {
         .collect();
     assert_eq!(hot, ["node-003"]);
 
+    // `status` finds each node's newest sample in today's Parquet once its JSON is deleted.
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    synth(&today, "1", "json");
+    let latest = || {
+        let r = g().args(["-o", "json", "status"]).run();
+        let v: serde_json::Value =
+            serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+        v["nodes"].as_array().unwrap().iter().map(|n| n["last_sample"].clone()).collect::<Vec<_>>()
+    };
+    let from_json = latest();
+    assert!(from_json.iter().all(|t| t.is_string()), "{from_json:?}");
+    g().args(["telemetry", "compact", "--date", &today, "--delete"]).run().expect(0);
+    assert!(
+        !store.join(format!("telemetry/cluster=syn/node=node-001/date={today}")).exists()
+            || std::fs::read_dir(store.join(format!("telemetry/cluster=syn/node=node-001/date={today}")))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    assert_eq!(latest(), from_json, "the same newest samples, now from Parquet");
+
     // A corrupt Parquet day is skipped with its key named, and counted missing.
     std::fs::write(store.join("telemetry-parquet/cluster=syn/date=2026-11-02/samples.parquet"), b"PAR1 trunc").unwrap();
     let r = g().args(["telemetry", "summary", "--since", "2026-11-01", "--until", "2026-11-05"]).run();

@@ -31,46 +31,48 @@ pub async fn latest_all(
     let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
     let mut out = std::collections::HashMap::new();
     for day in [today, today.yesterday().unwrap_or(today)] {
-        // The day's compacted rows, newest per node.
-        let mut compacted: std::collections::HashMap<String, (jiff::Timestamp, Sample)> = Default::default();
-        let prefix = super::columnar::parquet_prefix(cluster, day);
-        if let Some(samples) = store.get(&format!("{prefix}samples.parquet")).await? {
-            let backends = store.get(&format!("{prefix}backends.parquet")).await?;
-            match super::columnar::read_samples(&samples, backends.as_deref()) {
-                Ok(rows) => {
-                    for s in rows {
-                        let Ok(at) = s.at.parse::<jiff::Timestamp>() else { continue };
-                        if compacted.get(&s.node).is_none_or(|(t, _)| *t < at) {
-                            compacted.insert(s.node.clone(), (at, s));
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!("skipping corrupt Parquet `{prefix}samples.parquet`: {e:#}"),
-            }
-        }
+        // A node's JSON samples first: compaction copies them, so while any of the day's are
+        // there, the newest is newer than anything in the day's Parquet (read only for the nodes
+        // whose JSON of the day was deleted, once).
+        let mut without_json = Vec::new();
         for node in nodes {
             if out.contains_key(node) {
                 continue;
             }
-            let mut best = compacted.remove(node);
             let keys = store.list(&day_prefix(cluster, node, day)).await?;
+            let mut found = None;
             for k in keys.iter().rev() {
                 let Some(at) = key_time(k) else { continue };
-                if best.as_ref().is_some_and(|(t, _)| t.as_second() >= at.as_second()) {
-                    break;
-                }
                 match store.get(k).await?.map(|b| serde_json::from_slice::<Sample>(&b)) {
                     Some(Ok(s)) => {
-                        best = Some((at, s));
+                        found = Some((at, s));
                         break;
                     }
                     Some(Err(e)) => tracing::warn!("skipping corrupt sample `{k}`: {e}"),
                     None => {}
                 }
             }
-            if let Some(b) = best {
-                out.insert(node.clone(), b);
+            match found {
+                Some(f) => _ = out.insert(node.clone(), f),
+                None => without_json.push(node),
             }
+        }
+        if without_json.is_empty() {
+            continue;
+        }
+        let prefix = super::columnar::parquet_prefix(cluster, day);
+        let Some(samples) = store.get(&format!("{prefix}samples.parquet")).await? else { continue };
+        let backends = store.get(&format!("{prefix}backends.parquet")).await?;
+        match super::columnar::read_samples(&samples, backends.as_deref()) {
+            Ok(rows) => {
+                for s in rows.into_iter().filter(|s| without_json.contains(&&s.node)) {
+                    let Ok(at) = s.at.parse::<jiff::Timestamp>() else { continue };
+                    if out.get(&s.node).is_none_or(|(t, _): &(jiff::Timestamp, Sample)| *t < at) {
+                        out.insert(s.node.clone(), (at, s));
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("skipping corrupt Parquet `{prefix}samples.parquet`: {e:#}"),
         }
     }
     Ok(out)

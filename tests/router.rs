@@ -671,3 +671,101 @@ fn latency_sketches_match_the_clients_clock() {
         assert!((got - exact).abs() <= 0.05 * exact, "p{q}: router {got:.2} ms vs client {exact:.2} ms");
     }
 }
+
+/// A loader stand-in that answers one whole request's head and half its body, then breaks off:
+/// with `dies`, its listener closes too (a killed loader); without, it stays up (a loader that
+/// failed this one request). Returns its port.
+fn breaking_upstream(dies: bool) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut got = Vec::new();
+            let mut b = [0u8; 4096];
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&b[..n]),
+                }
+            }
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"id\":\"c\",",
+            );
+            drop(s);
+            if dies {
+                return; // the listener goes with the thread: connections are refused from now on
+            }
+        }
+    });
+    port
+}
+
+/// A whole answer its loader dies in the middle of: nothing reached the client yet, so the
+/// request is retried once on another backend and answered; a loader that breaks off an answer
+/// and stays up is not retried (the request may be what breaks it) and the client gets a 502.
+#[test]
+fn a_whole_answer_cut_by_a_dying_loader_is_retried_elsewhere() {
+    let ok = canned_upstream();
+    let dying = breaking_upstream(true);
+    let (rt, router, port) = in_process(
+        serde_json::json!({"models": [
+            {"name": "m", "backends": [
+                {"id": "dying", "url": format!("http://127.0.0.1:{dying}"), "model": "x"},
+                {"id": "ok", "url": format!("http://127.0.0.1:{ok}"), "model": "x"}]}]}),
+        1 << 20,
+    );
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":2}"#;
+    let (status, text) = http_raw(port, "POST", "/v1/chat/completions", body);
+    assert_eq!(status, 200, "{text}");
+    let table = router.table.load();
+    let count = |id: &str, c: fn(&garnet::router::table::Counters) -> &std::sync::atomic::AtomicU64| {
+        let b = table.routes["m"].backends.iter().find(|b| b.id == id).unwrap();
+        c(&b.counters).load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(count("dying", |c| &c.failures), 1, "the dying backend was not the one tried first");
+    assert_eq!(count("ok", |c| &c.ok), 1);
+    drop(table);
+    drop(rt);
+
+    let flaky = breaking_upstream(false);
+    let (rt, _router, port) = in_process(
+        serde_json::json!({"models": [
+            {"name": "m", "backends": [
+                {"id": "flaky", "url": format!("http://127.0.0.1:{flaky}"), "model": "x"},
+                {"id": "ok", "url": format!("http://127.0.0.1:{ok}"), "model": "x"}]}]}),
+        1 << 20,
+    );
+    let (status, text) = http_raw(port, "POST", "/v1/chat/completions", body);
+    assert_eq!(status, 502, "{text}");
+    assert!(text.contains("broke off its answer"), "{text}");
+    drop(rt);
+}
+
+/// A loader stand-in answering every request with one small whole chat completion.
+fn canned_upstream() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                let mut b = [0u8; 4096];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut b) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&b[..n]),
+                    }
+                }
+                let body = r#"{"id":"c","object":"chat.completion","model":"x","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}

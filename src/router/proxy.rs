@@ -235,6 +235,29 @@ impl Drop for Slot {
 }
 
 /// Waits for a slot on `route`, up to the queue limit and the queue-wait timeout.
+/// Ends an attempt whose backend failed without a byte sent to the client: the backend is
+/// counted as failed and left out of the next pick; an error when no backend is left to try.
+fn retry_elsewhere(
+    mut slot: Slot,
+    tried: &mut Vec<String>,
+    model: &str,
+    e: &dyn std::fmt::Display,
+) -> Result<(), ApiError> {
+    slot.backend.counters.failures.fetch_add(1, Ordering::Relaxed);
+    tried.push(slot.backend.id.clone());
+    let last = tried.len() >= slot.route.backends.len();
+    slot.end(if last { Ended::Failed } else { Ended::Retried });
+    if last {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "server_error",
+            format!("Every backend of model `{model}` failed: last error: {e}."),
+        )
+        .code("upstream_unavailable"));
+    }
+    Ok(())
+}
+
 async fn acquire(route: &Arc<Route>, tried: &[String]) -> Result<Slot, ApiError> {
     if let Some(b) = route.pick(tried) {
         return Ok(Slot::new(b, route));
@@ -460,20 +483,8 @@ async fn completion(
                     .code("upstream_error"));
                 }
                 died_retried |= died;
-                b.counters.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(backend = %b.id, "upstream request {}: {e}", if died { "lost with its loader" } else { "not delivered" });
-                tried.push(b.id.clone());
-                let last = tried.len() >= route.backends.len();
-                slot.end(if last { Ended::Failed } else { Ended::Retried });
-                drop(slot);
-                if last {
-                    return Err(ApiError::new(
-                        StatusCode::BAD_GATEWAY,
-                        "server_error",
-                        format!("Every backend of model `{model}` failed: last error: {e}."),
-                    )
-                    .code("upstream_unavailable"));
-                }
+                retry_elsewhere(slot, &mut tried, &model, &e)?;
                 continue;
             }
             Ok(Ok(a)) => a,
@@ -512,6 +523,14 @@ async fn completion(
         }
         let body = match body {
             Ok(c) => c,
+            // Nothing went to the client yet: a whole answer its loader died in the middle of
+            // is retried elsewhere, once, as a request lost with its loader before the head is.
+            Err(e) if !died_retried && b.pool.is_down(connect).await => {
+                died_retried = true;
+                tracing::warn!(backend = %b.id, "upstream answer lost with its loader: {e}");
+                retry_elsewhere(slot, &mut tried, &model, &e)?;
+                continue;
+            }
             Err(e) => return Err(slot.failed(format!("Backend `{}` broke off its answer: {e}.", b.id))),
         };
         let usage = match super::rewrite::peek_usage(&body) {

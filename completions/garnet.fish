@@ -488,7 +488,7 @@ complete -c garnet -n "__fish_garnet_using_subcommand intake" -s v -l verbose -d
 complete -c garnet -n "__fish_garnet_using_subcommand intake" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand intake" -s h -l help -d 'Print help'
 complete -c garnet -n "__fish_garnet_using_subcommand runbook" -l model -d 'The model (hot-swap, rollback, deploy; default: the first placed one)' -r
-complete -c garnet -n "__fish_garnet_using_subcommand runbook" -l to -d 'The new entry (hot-swap) or the previous one (rollback)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand runbook" -l to -d 'The new entry (hot-swap). With `--model`, a hot-swap or rollback runbook is the exact list `garnet hot-swap` / `rollback` runs, every command, file and route filled in (it reads the store and the nodes\' homes, as `--dry-run` does)' -r
 complete -c garnet -n "__fish_garnet_using_subcommand runbook" -l node -d 'The node (default: the model\'s first node, else the first node)' -r
 complete -c garnet -n "__fish_garnet_using_subcommand runbook" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand runbook" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''

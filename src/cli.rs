@@ -326,7 +326,9 @@ pub struct RunbookArgs {
     /// The model (hot-swap, rollback, deploy; default: the first placed one).
     #[arg(long)]
     pub model: Option<String>,
-    /// The new entry (hot-swap) or the previous one (rollback).
+    /// The new entry (hot-swap). With `--model`, a hot-swap or rollback runbook is the exact list
+    /// `garnet hot-swap` / `rollback` runs, every command, file and route filled in (it reads the
+    /// store and the nodes' homes, as `--dry-run` does).
     #[arg(long, value_name = "ENTRY")]
     pub to: Option<String>,
     /// The node (default: the model's first node, else the first node).

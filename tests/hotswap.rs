@@ -114,7 +114,7 @@ fn hot_swap_under_load_loses_nothing_and_rolls_back_cleanly() {
     let dry = g().args(["--dry-run", "hot-swap", "tiny", "--to", "tiny-b"]).run();
     dry.expect(0);
     assert!(
-        dry.stdout.contains("--- node2 ---") && dry.stdout.contains(&format!("on port {}", port_b + 1)),
+        dry.stdout.contains("on node2: `tiny` → `tiny-b`") && dry.stdout.contains(&format!("on port {}", port_b + 1)),
         "{}",
         dry.stdout
     );

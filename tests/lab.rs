@@ -7,7 +7,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::Garnet;
-use crate::common::loaders::{free_port, python};
+use crate::common::loaders::{free_port, http_post, python, tiny_model};
 
 #[test]
 fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
@@ -76,6 +76,8 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
     let v: Value = serde_json::from_str(status.stdout.trim()).unwrap();
     assert_eq!(v["nodes"].as_array().unwrap().len(), 2, "{v}");
 
+    runbooks_pasted_into_sh(&g, &py, &lab, port);
+
     let pids: Vec<i32> = glob::glob(&format!("{}/nodes/*/run/*.pid", lab.display()))
         .unwrap()
         .flatten()
@@ -88,4 +90,141 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
         assert!(!alive, "pid {pid} survived `lab down`");
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the router still listens");
+}
+
+/// The ```sh blocks of a rendered runbook, in order, without the undo blocks.
+fn shell_blocks(markdown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = markdown.lines();
+    while let Some(l) = lines.next() {
+        if l == "```sh" {
+            let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+            if block.first() != Some(&garnet::procedure::UNDO_MARK) {
+                out.push(block.join("\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Pastes each block into `sh -e`, in order, as a person following the runbook would.
+fn paste(markdown: &str, cwd: &std::path::Path) -> usize {
+    let blocks = shell_blocks(markdown);
+    for (i, b) in blocks.iter().enumerate() {
+        let out = Command::new("sh").args(["-e", "-c", b]).current_dir(cwd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "block {} failed ({}):\n{b}\n--- stdout\n{}\n--- stderr\n{}",
+            i + 1,
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    blocks.len()
+}
+
+/// What the router answers for one fixed prompt (the tiny models are greedy: same model, same text).
+fn answer(port: u16) -> String {
+    let body = r#"{"model":"tiny","messages":[{"role":"user","content":"which model are you"}],"max_tokens":12}"#;
+    let raw = http_post(port, "/v1/chat/completions", body).unwrap();
+    let v: Value =
+        serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap_or(&raw)).unwrap_or_else(|_| panic!("{raw}"));
+    v["choices"][0]["message"]["content"].as_str().unwrap_or_else(|| panic!("{raw}")).to_string()
+}
+
+/// The hot-swap and rollback runbooks, printed by `garnet runbook` for this lab and pasted block
+/// by block into `sh` under load: B (another model) ends up serving with nothing lost, garnet
+/// agrees with the end state (its own swap has nothing left to do; a deploy changes no service
+/// and no route), and the pasted rollback brings A back.
+fn runbooks_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &std::path::Path, port: u16) {
+    let inv_path = lab.join("inventory.yaml");
+    let inv = std::fs::read_to_string(&inv_path).unwrap();
+    let model_b = tiny_model(py, 7);
+    let b_port = port + 22;
+    let inv = inv.replacen(
+        "placement:",
+        &format!("  - {{name: tiny-b, source: {}, max_tokens: 256, port: {b_port}}}\nplacement:", model_b.display()),
+        1,
+    );
+    std::fs::write(&inv_path, inv).unwrap();
+    let i = inv_path.display().to_string();
+    let from_a = answer(port);
+
+    let book = g().args(["-i", &i, "runbook", "hot-swap", "--model", "tiny", "--to", "tiny-b", "--node", "lab2"]).run();
+    book.expect(0);
+    assert!(!book.stdout.contains("<b_") && !book.stdout.contains("routes-flipped.json"), "{}", book.stdout);
+    let bench = Garnet::new()
+        .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{port}/v1"), "--model", "tiny"])
+        .args(["-d", "600s", "-c", "2", "--stream", "0.5", "--expect-full", "--max-tokens", "8"])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let n = paste(&book.stdout, lab);
+    assert!(n >= 9, "{n} blocks:\n{}", book.stdout);
+    // lab1 still serves A, lab2 serves B (another model, another answer) in the router's routes.
+    let token = std::fs::read_to_string(lab.join("router.token")).unwrap();
+    let routes = || -> Vec<String> {
+        let (st, body) = crate::common::loaders::http(port + 1, "GET", "/admin/routes", Some(token.trim()), "");
+        assert_eq!(st, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let mut ids: Vec<String> = v["routes"]["models"][0]["backends"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|b| format!("{}{}", b["id"].as_str().unwrap(), if b["draining"] == true { " draining" } else { "" }))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(routes(), ["lab1/tiny", "lab2/tiny@tiny-b"]);
+    let b_answer = {
+        let body = r#"{"model":"tiny","messages":[{"role":"user","content":"which model are you"}],"max_tokens":12}"#
+            .replace("\"tiny\"", "\"models/tiny-b\"");
+        let raw = http_post(b_port + 100, "/v1/chat/completions", &body).unwrap();
+        let v: Value = serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap_or(&raw)).unwrap_or_default();
+        v["choices"][0]["message"]["content"].as_str().unwrap_or_else(|| panic!("{raw}")).to_string()
+    };
+    assert_ne!(b_answer, from_a, "B is another model");
+    assert!((0..8).map(|_| answer(port)).all(|a| a == from_a || a == b_answer));
+
+    // garnet agrees: its own swap has nothing left to do, and a deploy changes no service or route.
+    let again = g().args(["-i", &i, "--yes", "hot-swap", "tiny", "--to", "tiny-b", "--node", "lab2"]).run();
+    again.expect(0);
+    assert!(again.stderr.contains("already served by `tiny-b`"), "{}", again.stderr);
+    let deploy = g().args(["-i", &i, "--yes", "-o", "json", "deploy", "--ready-timeout", "120s"]).run();
+    deploy.expect(0);
+    let changed: Vec<String> = deploy
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "step_finished" && e["outcome"] == "changed")
+        .map(|e| format!("{} {}", e["node"], e["step"]))
+        .collect();
+    assert!(
+        changed.iter().all(|s| !s.contains("garnet-loader") && !s.contains("routes") && !s.contains("node config")),
+        "deploy after the pasted swap changed: {changed:?}"
+    );
+
+    // The rollback runbook, pasted the same way: A serves everywhere again.
+    let back = g().args(["-i", &i, "runbook", "rollback", "--model", "tiny", "--node", "lab2"]).run();
+    back.expect(0);
+    paste(&back.stdout, lab);
+    assert_eq!(routes(), ["lab1/tiny", "lab2/tiny"]);
+    for _ in 0..4 {
+        assert_eq!(answer(port), from_a, "the pasted rollback did not bring A back");
+    }
+    assert!(http_post(b_port + 100, "/v1/models", "").is_err(), "B still runs after the pasted rollback");
+    // SAFETY: signalling our own child, which has not been waited for.
+    unsafe { libc::kill(bench.id() as i32, libc::SIGINT) };
+    let out = bench.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "bench")
+        .unwrap_or_else(|| panic!("no bench report: {text}"));
+    assert_eq!(report["failed"], 0, "requests lost while the runbooks were pasted: {report}");
+    assert!(report["ok"].as_u64().unwrap_or(0) > 0, "{report}");
 }

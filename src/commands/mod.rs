@@ -183,25 +183,15 @@ pub async fn run_plan(
         }
         return Ok((ExitStatus::Success, None));
     }
-    if plan.mutating && !g.yes {
-        if !(p.stdin_tty && p.stderr_tty) {
-            return Err(UsageError(format!(
-                "`{}` would change {} node(s) and needs confirmation, but stdin is not a terminal; pass `--yes` to apply (or `--dry-run` to see the plan)",
-                plan.command,
-                plan.nodes.len()
-            ))
-            .into());
-        }
-        p.prompt(render::text(&plan, &lookup).trim_end());
-        let go = dialoguer::Confirm::new()
-            .with_prompt(format!("Apply `{}` to {} node(s)?", plan.command, plan.nodes.len()))
-            .default(false)
-            .interact()
-            .context("reading the confirmation")?;
-        if !go {
-            p.note("aborted: nothing was changed");
-            return Ok((ExitStatus::Failure, None));
-        }
+    if plan.mutating
+        && !confirm(
+            ctx,
+            &format!("`{}` would change {} node(s) and", plan.command, plan.nodes.len()),
+            render::text(&plan, &lookup).trim_end(),
+            format!("Apply `{}` to {} node(s)?", plan.command, plan.nodes.len()),
+        )?
+    {
+        return Ok((ExitStatus::Failure, None));
     }
 
     let held = if plan.mutating { Some(take_lock(ctx, inv, &plan.command).await?) } else { None };
@@ -258,6 +248,32 @@ pub async fn run_plan(
     }
     output::print_summary(p, &report);
     Ok((status, Some(report)))
+}
+
+/// The one confirmation every mutating command goes through: `--yes` goes ahead; at a terminal
+/// `shown` is printed and the `question` asked (no is "aborted: nothing was changed"); anywhere
+/// else it is a usage error naming `--yes` and `--dry-run`.
+pub fn confirm(ctx: &Ctx, what: &str, shown: &str, question: String) -> Result<bool> {
+    let p = &ctx.printer;
+    if ctx.global.yes {
+        return Ok(true);
+    }
+    if !(p.stdin_tty && p.stderr_tty) {
+        return Err(UsageError(format!(
+            "{what} needs confirmation, but stdin is not a terminal; pass `--yes` to apply (or `--dry-run` to see the plan)"
+        ))
+        .into());
+    }
+    p.prompt(shown);
+    let go = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .context("reading the confirmation")?;
+    if !go {
+        p.note("aborted: nothing was changed");
+    }
+    Ok(go)
 }
 
 /// The cluster lock, held for one mutating run (or one multi-phase procedure like hot-swap).

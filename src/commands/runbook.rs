@@ -154,6 +154,37 @@ pub async fn run(args: &RunbookArgs, ctx: &Ctx) -> Result<ExitStatus> {
             .unwrap_or_default();
         return Err(UsageError(format!("no runbook `{}`{hint}; there are: {}", args.name, names.join(", "))).into());
     };
+    // A hot-swap (or rollback) of a named model: the very steps `hot-swap` would run, with their
+    // commands, files and routes (this reads the store and probes the nodes involved).
+    let swap = match (args.name.as_str(), &args.model, &args.to) {
+        ("hot-swap", Some(m), Some(to)) => Some((m, Some(to.as_str()))),
+        ("rollback", Some(m), _) => Some((m, None)),
+        _ => None,
+    };
+    if let (false, Some((model, to))) = (args.generic, swap) {
+        let opts = crate::cli::SwapOptions {
+            node: args.node.clone(),
+            via: None,
+            ready_timeout: std::time::Duration::from_secs(600),
+            health_prompts: 8,
+            drain_max: None,
+        };
+        match super::hotswap::prepare(model, to, &opts, ctx).await {
+            Ok(Some(pr)) => {
+                ctx.printer.out(pr.runbook().trim_end());
+                return Ok(ExitStatus::Success);
+            }
+            Ok(None) => {
+                ctx.printer.note(format!("`{model}` is already served by that entry: nothing to do"));
+                return Ok(ExitStatus::Success);
+            }
+            Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
+            // Nodes or store out of reach (CI, a laptop off the VPN): the template, filled in.
+            Err(e) => ctx.printer.warn(format!(
+                "{e:#}: the steps below are the runbook with this inventory's values; its exact commands (service definition, routes, record) need the nodes and the store"
+            )),
+        }
+    }
     let values = if args.generic { BTreeMap::new() } else { values(args, &ctx.load_inventory()?)? };
     ctx.printer.out(procedure::render(p, &values).trim_end());
     Ok(ExitStatus::Success)

@@ -1,10 +1,15 @@
 //! The procedures garnet automates, as step lists: what each step does, the command to run it by
-//! hand, what to check, how to undo it. The commands follow these lists (hot-swap prints them in
-//! its plan) and `runbooks/*.md` are rendered from them — committed, and a test fails when a
-//! committed runbook is stale — so a customer team can run any procedure without garnet.
-//! `garnet runbook NAME` renders one with the current inventory's values filled in.
+//! hand, what to check, how to undo it. `runbooks/*.md` are rendered from these templates —
+//! committed, and a test fails when a committed runbook is stale. For a real cluster a command
+//! builds [`Step`]s: a template's step with the plan work the command executes, so that
+//! `hot-swap --dry-run` and `garnet runbook hot-swap --model M --to B` print, as shell a person can
+//! paste ([`shell`]), exactly what `hot-swap` then runs.
+
+pub mod shell;
 
 use std::collections::BTreeMap;
+
+use crate::plan::NodePlan;
 
 /// One step of a procedure.
 pub struct ProcStep {
@@ -121,8 +126,8 @@ pub const HOT_SWAP: Procedure = Procedure {
         },
         ProcStep {
             name: "start B",
-            what: "Copy B's files and start its loader as its own service (<b_service>) on port <b_port>, beside A. By hand, write the service's definition first: `garnet hot-swap --dry-run` and `garnet deploy --dry-run` show them.",
-            manual: "rsync -a --checksum <b_dir>/ <user_host>:<h>/models/<b>/ && <ssh> '<b_start>'",
+            what: "Copy B's files, write its service definition and start its loader as its own service (<b_service>) on port <b_port>, beside A.",
+            manual: "rsync -a --checksum <b_dir>/ <user_host>:<h>/models/<b>/ && <ssh> '<b_start>'   # `garnet runbook hot-swap --model <model> --to <b>` prints this step with B's service definition filled in",
             check: "<ssh> 'ls <h>/run/<b_service>.*'",
             undo: "<ssh> '<b_stop>'",
         },
@@ -143,16 +148,23 @@ pub const HOT_SWAP: Procedure = Procedure {
         ProcStep {
             name: "flip",
             what: "On every router node, replace the routes in one atomic table swap: B active, A draining (it gets no new request).",
-            manual: "<router_ssh> 'curl -s -X PUT -H \"Authorization: Bearer $(cat <router_h>/etc/router.token)\" --data-binary @routes-flipped.json <admin_url>/admin/routes'",
+            manual: "<router_ssh> 'cat > <router_h>/etc/routes.json' < routes-flipped.json && <router_ssh> '<router_h>/bin/garnet admin-call --url <admin_url> --token-file <router_h>/etc/router.token apply-routes <router_h>/etc/routes.json'   # `garnet runbook hot-swap --model <model> --to <b>` prints routes-flipped.json",
             check: "GET <admin_url>/admin/routes shows <b_backend> active and <a_backend> draining",
             undo: "PUT the previous routes the same way (A active, B removed)",
         },
         ProcStep {
             name: "drain A",
-            what: "Wait until A has no request in flight (long generations finish), up to the drain cap; then the routes without A.",
-            manual: "<router_ssh> 'curl -s -H \"Authorization: Bearer $(cat <router_h>/etc/router.token)\" <admin_url>/admin/backends/<a_backend_escaped>'   # repeat until in_flight is 0",
-            check: "in_flight is 0; what is still in flight at the cap is cut",
+            what: "Wait until A has no request in flight (long generations finish), up to the drain cap; what is still in flight then is cut, and counted.",
+            manual: "<router_ssh> '<router_h>/bin/garnet admin-call --url <admin_url> --token-file <router_h>/etc/router.token wait-idle <a_backend> --max <drain_secs>s'",
+            check: "it prints `{\"in_flight\":0,…}` (else how many were cut at the cap)",
             undo: "re-activate A: POST <admin_url>/admin/backends/<a_backend_escaped>/activate",
+        },
+        ProcStep {
+            name: "routes without A",
+            what: "On every router node, the routes as they now stand: B serving, A gone.",
+            manual: "<router_ssh> 'cat > <router_h>/etc/routes.json' < routes-settled.json && <router_ssh> '<router_h>/bin/garnet admin-call --url <admin_url> --token-file <router_h>/etc/router.token apply-routes <router_h>/etc/routes.json'",
+            check: "GET <admin_url>/admin/routes lists <b_backend> and not <a_backend>",
+            undo: "garnet rollback <model>",
         },
         ProcStep {
             name: "stop A",
@@ -163,10 +175,17 @@ pub const HOT_SWAP: Procedure = Procedure {
         },
         ProcStep {
             name: "record",
-            what: "Write the new placement record to the store (earlier ones are kept), so deploy keeps B; the node's monitor now watches B.",
-            manual: "garnet writes placement/cluster=<cluster>/TIME.json; by hand, keep a note of which entry serves <model> on <node>",
+            what: "Write the new placement record to the store (earlier ones are kept), so deploy keeps B and a rollback knows A.",
+            manual: "# garnet writes placement/cluster=<cluster>/TIME.json; `garnet runbook hot-swap --model <model> --to <b>` prints it and the command that stores it",
             check: "`garnet deploy --dry-run` plans no loader change",
             undo: "garnet rollback <model>",
+        },
+        ProcStep {
+            name: "monitor config",
+            what: "The node's monitor config (etc/node.json) as deploy now writes it: the monitor re-reads it and watches B, not A.",
+            manual: "<ssh> 'cat > <h>/etc/node.json' < node.json   # `garnet runbook hot-swap --model <model> --to <b>` prints it",
+            check: "the node's next sample lists <b_service>",
+            undo: "garnet deploy",
         },
     ],
     values: &[
@@ -192,6 +211,7 @@ pub const HOT_SWAP: Procedure = Procedure {
         ("a_backend", "A's backend id in the router"),
         ("a_backend_escaped", "the same with `/` as `%2F`"),
         ("b_backend", "B's backend id in the router"),
+        ("drain_secs", "the drain cap in seconds (`--drain-max`, else the model's `drain_secs`)"),
     ],
 };
 
@@ -258,6 +278,49 @@ pub const OFFBOARD: Procedure = Procedure {
     ],
     values: &[],
 };
+
+/// One step of a procedure on a real cluster: its template (name and texts, `<value>`s filled
+/// in), the plan work the command executes on which nodes, the work that undoes it, and for a
+/// step without node work the shell a person runs instead (writing the placement record).
+pub struct Step {
+    pub template: &'static ProcStep,
+    pub work: Vec<NodePlan>,
+    pub undo_work: Vec<NodePlan>,
+    pub by_hand: Option<String>,
+}
+
+impl Procedure {
+    /// The template step called `name` (a missing one is a programming error, tested).
+    pub fn step(&'static self, name: &str) -> &'static ProcStep {
+        self.steps.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{}: no step `{name}`", self.name))
+    }
+}
+
+/// The first line of an undo block: not part of the procedure when pasted in order.
+pub const UNDO_MARK: &str = "# undo: only if this step failed";
+
+/// A procedure's steps for one real case as Markdown: each step's shell block is what the
+/// command runs (rendered by [`shell`]), so pasting the blocks in order does the procedure.
+pub fn render_steps(p: &Procedure, heading: &str, steps: &[&Step], values: &BTreeMap<String, String>) -> String {
+    let mut s = format!("# {}: {heading}\n\n{}\n", p.title, fill(p.intro, values));
+    for (i, st) in steps.iter().enumerate() {
+        let t = st.template;
+        s.push_str(&format!("\n## {}. {}\n\n{}\n\n", i + 1, t.name, fill(t.what, values)));
+        let block = match (&st.by_hand, st.work.is_empty()) {
+            (Some(h), _) => h.clone(),
+            (None, false) => shell::plans(&st.work),
+            (None, true) => fill(t.manual, values),
+        };
+        s.push_str(&format!("```sh\n{block}\n```\n\n- **Check:** {}\n", fill(t.check, values)));
+        if st.undo_work.is_empty() {
+            s.push_str(&format!("- **Undo:** {}\n", fill(t.undo, values)));
+        } else {
+            // Not indented under the list item: a here-document's end line must stay at column 0.
+            s.push_str(&format!("- **Undo:**\n\n```sh\n{UNDO_MARK}\n{}\n```\n", shell::plans(&st.undo_work)));
+        }
+    }
+    s
+}
 
 pub const ALL: &[&Procedure] = &[&DEPLOY, &HOT_SWAP, &ROLLBACK, &OFFBOARD];
 

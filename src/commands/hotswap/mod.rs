@@ -1,0 +1,430 @@
+//! `garnet hot-swap MODEL --to ENTRY` and `garnet rollback MODEL`: replace the loader serving a
+//! public model, node by node, with zero requests lost.
+//!
+//! Per node N, with A the entry serving MODEL there now and B the new one:
+//! 1. fit: A and B must both fit in N's memory at once (from the models' own files);
+//! 2. start B cold as its own service on its own port, wait for a real completion, then B must
+//!    answer every health prompt with p99 within the model's latency budget — any failure here
+//!    stops and removes B: A and the traffic are untouched;
+//! 3. flip every router at once: one atomic table swap makes B active and A draining;
+//! 4. drain: wait until A has nothing in flight (up to the drain cap; what is still running then
+//!    is counted as cut), then the routes without A;
+//! 5. stop and remove A's service (its files stay, for `rollback`); record the placement.
+//!
+//! The steps are [`crate::procedure::HOT_SWAP`], the list `runbooks/hot-swap.md` is rendered from.
+//! Here: deciding the swaps (A, B, where B runs, fit) and the shared dry-run / confirm / lock /
+//! audit path; [`plan`]: every step of every swap, pure; [`exec`]: running them phase by phase.
+
+mod exec;
+pub mod plan;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::ExitStatus;
+use crate::cli::SwapOptions;
+use crate::exit::UsageError;
+use crate::inventory::{Inventory, ModelSpec, Node};
+use crate::node::deploy::{self as nd, Target};
+use crate::placement::record::{self, Moves, PlacementRecord, Variants, serving};
+use crate::transport::ConnectOptions;
+use plan::{Kept, RouterNode, Swap, SwapPlan};
+
+/// Memory A (when it stays on the node during the swap) and B need together on `node`, from the
+/// models' own files; `Err` says by how much it does not fit.
+fn fit_check(node: &Node, a: Option<&ModelSpec>, b: &ModelSpec) -> Result<String, String> {
+    let Some(gb) = node.memory_gb else {
+        return Ok(format!("{}: no `memory_gb` in the inventory, fit not checked", node.name));
+    };
+    let need = |m: &ModelSpec| -> Option<u64> {
+        let info = crate::placement::memory::inspect(m.local_path.as_ref()?).ok()?;
+        let ctx = u64::from(m.context.unwrap_or(4096));
+        info.need(ctx, u64::from(m.max_concurrency), 16).map(|n| n.total)
+    };
+    let na = match a {
+        Some(a) => need(a),
+        None => Some(0),
+    };
+    let (Some(na), Some(nb)) = (na, need(b)) else {
+        return Ok(format!("{}: a model is not a local folder, fit not checked", node.name));
+    };
+    let have = (gb * (1u64 << 30) as f64) as u64;
+    let h = crate::util::human_bytes;
+    let what = match a {
+        Some(a) => {
+            format!("A `{}` needs {} and B `{}` needs {}: {} together", a.name, h(na), b.name, h(nb), h(na + nb))
+        }
+        None => format!("B `{}` needs {}", b.name, h(nb)),
+    };
+    if na + nb > have {
+        Err(format!("{}: {what}, more than the node's {}", node.name, h(have)))
+    } else {
+        Ok(format!("{}: {what}, of {}", node.name, h(have)))
+    }
+}
+
+fn empty_record(inv: &Inventory) -> PlacementRecord {
+    PlacementRecord {
+        schema_version: 1,
+        cluster: inv.cluster.slug.clone(),
+        at: String::new(),
+        command: String::new(),
+        variants: Variants::new(),
+        previous: None,
+        entries: Vec::new(),
+        moves: Default::default(),
+    }
+}
+
+/// `--to PATH|REPO` that names no entry: an entry made from the model's own, with that source and
+/// the first port after A's that no entry uses (kept in the placement record).
+fn adhoc_entry(inv: &Inventory, public: &ModelSpec, source: &str) -> Option<ModelSpec> {
+    let looks_like_source = source.starts_with(['/', '.', '~']) || source.contains('/');
+    if !looks_like_source {
+        return None;
+    }
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(source.as_bytes()).iter().take(3).map(|b| format!("{b:02x}")).collect();
+    let port = (public.port.saturating_add(1)..u16::MAX).find(|p| inv.models.iter().all(|m| m.port != *p))?;
+    let local = source.starts_with(['/', '.', '~']);
+    Some(ModelSpec {
+        name: format!("{}-{digest}", public.name),
+        source: source.to_string(),
+        port,
+        local_path: local.then(|| {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            crate::inventory::expand_path(&cwd, std::path::Path::new(source))
+        }),
+        ..public.clone()
+    })
+}
+
+/// The node `model` was on before the latest record moved it to `node` (a `--via` swap the
+/// previous record did not have): where a rollback takes it back to.
+fn moved_from<'a>(moves: &'a Moves, previous: &PlacementRecord, model: &str, node: &str) -> Option<&'a str> {
+    let (origin, _) = moves.get(model)?.iter().find(|(_, to)| to.as_str() == node)?;
+    let before = previous.moves.get(model).and_then(|m| m.get(origin));
+    (before.map(String::as_str) != Some(node)).then_some(origin.as_str())
+}
+
+/// A swap decided and planned, ready to show, confirm and run.
+pub struct Prepared {
+    pub inv: Inventory,
+    /// `hot-swap MODEL --to B` or `rollback MODEL`.
+    pub command: String,
+    pub routers: Vec<RouterNode>,
+    pub plans: Vec<SwapPlan>,
+}
+
+impl Prepared {
+    /// Every swap as the runbook a person pastes: exactly the steps `run` executes.
+    pub fn runbook(&self) -> String {
+        self.plans.iter().map(|sp| sp.runbook(&self.command)).collect::<Vec<_>>().join("\n")
+    }
+}
+
+pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -> Result<ExitStatus> {
+    let Some(pr) = prepare(model, to, opts, ctx).await? else { return Ok(ExitStatus::Success) };
+    let p = &ctx.printer;
+    if ctx.global.dry_run {
+        if p.json {
+            let swaps: Vec<Value> = pr
+                .plans
+                .iter()
+                .map(|sp| {
+                    json!({"node": sp.swap.from.name, "a": sp.swap.a.name, "b": sp.swap.b.name, "on": sp.swap.on.name,
+                        "steps": sp.steps.iter().map(|s| json!({"step": s.phase.name(),
+                            "nodes": s.step.work.iter().map(|n| &n.node.name).collect::<Vec<_>>(),
+                            "shell": s.step.by_hand.clone().unwrap_or_else(|| crate::procedure::shell::plans(&s.step.work))})).collect::<Vec<_>>()})
+                })
+                .collect();
+            p.json_line(&json!({"event": "plan", "command": pr.command, "dry_run": true, "swaps": swaps}));
+        } else {
+            p.out(format!(
+                "Plan for `{}` — dry run, nothing is changed; pasted in order, these blocks do the same:\n",
+                pr.command
+            ));
+            p.out(pr.runbook().trim_end());
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let mut summary = format!("{}: per node, in order:\n", pr.command);
+    for sp in &pr.plans {
+        let s = &sp.swap;
+        summary.push_str(&format!(
+            "  {}: A `{}` (port {}) → B `{}` (port {} on {}), drain up to {}\n",
+            s.from.name,
+            s.a.name,
+            s.from.port(s.a.port),
+            s.b.name,
+            s.on.port(s.b.port),
+            s.on.name,
+            crate::util::human_duration(sp.drain)
+        ));
+    }
+    for (i, s) in crate::procedure::HOT_SWAP.steps.iter().enumerate() {
+        summary.push_str(&format!("  {}. {}: {}\n", i + 1, s.name, s.what));
+    }
+    if !super::confirm(ctx, &format!("`{}`", pr.command), summary.trim_end(), format!("Apply `{}`?", pr.command))? {
+        return Ok(ExitStatus::Failure);
+    }
+    let held = super::take_lock(ctx, &pr.inv, &pr.command).await?;
+    let result = exec::swap_all(ctx, &pr.inv, model, &pr.command, &pr.plans, &pr.routers, held.store.as_ref()).await;
+    let names: Vec<String> = pr.plans.iter().map(|s| s.swap.from.name.clone()).collect();
+    let mut summary = crate::plan::Summary::default();
+    let status = match &result {
+        Ok(()) => {
+            summary.changed = names.len();
+            ExitStatus::Success
+        }
+        Err(_) => {
+            summary.failed = 1;
+            ExitStatus::Failure
+        }
+    };
+    super::release_lock(ctx, &pr.inv, held, &pr.command, &names, &summary, status).await;
+    result?;
+    Ok(status)
+}
+
+/// Reads the placement record, decides the swaps (A and B per node, fit checked), probes the
+/// nodes involved and plans every step; `None` when every node already serves B.
+pub async fn prepare(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -> Result<Option<Prepared>> {
+    let mut inv = ctx.load_inventory()?;
+    let p = &ctx.printer;
+    let store = crate::store::open(&inv).await?;
+    let latest = record::latest(store.as_ref(), &inv.cluster.slug).await?;
+    if let Some((_, r)) = &latest {
+        record::apply(&mut inv, r);
+    }
+    let mut adhoc: Vec<ModelSpec> = latest.as_ref().map(|(_, r)| r.entries.clone()).unwrap_or_default();
+    if let Some(t) = to
+        && !inv.models.iter().any(|m| m.name == t)
+        && let Some(public) = inv.models.iter().find(|m| m.name == model)
+        && let Some(e) = adhoc_entry(&inv, public, t)
+    {
+        p.note(format!("`{t}` is a source: serving it as entry `{}` on port {}", e.name, e.port));
+        if !adhoc.iter().any(|x| x.name == e.name) {
+            adhoc.push(e.clone());
+        }
+        inv.models.push(e);
+    }
+    let to_entry: Option<String> = to.map(|t| {
+        inv.models
+            .iter()
+            .find(|m| m.name == t || m.source == t && m.name.starts_with(model))
+            .map_or(t.to_string(), |m| m.name.clone())
+    });
+    let to = to_entry.as_deref();
+    // B per node: `--to`, or for a rollback the entry the previous record had there.
+    let previous: Option<PlacementRecord> = match (to, &latest) {
+        (Some(_), _) => None,
+        (None, Some((_, r))) => match &r.previous {
+            Some(k) => match store.get(k).await? {
+                Some(b) => Some(serde_json::from_slice::<PlacementRecord>(&b).context("previous placement record")?),
+                None => Some(empty_record(&inv)),
+            },
+            None => Some(empty_record(&inv)),
+        },
+        (None, None) => {
+            return Err(UsageError(format!("no hot-swap of `{model}` on record: nothing to roll back")).into());
+        }
+    };
+    let moves = latest.as_ref().map(|(_, r)| r.moves.clone()).unwrap_or_default();
+    let variants: Variants = latest.as_ref().map(|(_, r)| r.variants.clone()).unwrap_or_default();
+    let target = match &previous {
+        None => Target_::To(to.expect("a hot-swap names B")),
+        Some(prev) => Target_::Back(prev),
+    };
+    let swaps = decide(&inv, model, target, opts, &variants, &moves, p)?;
+    if swaps.is_empty() {
+        return Ok(None);
+    }
+    let routers: Vec<Arc<Node>> = inv.nodes.iter().filter(|n| n.has_role("router")).cloned().collect();
+    let Some(router_spec) = inv.router.as_ref().filter(|_| !routers.is_empty()) else {
+        return Err(UsageError(
+            "hot-swap needs a router (a `router:` section and a node with the `router` role)".into(),
+        )
+        .into());
+    };
+    let command = match to {
+        Some(t) => format!("hot-swap {model} --to {t}"),
+        None => format!("rollback {model}"),
+    };
+
+    // Probe every node involved (homes, OS).
+    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let mut involved: Vec<Arc<Node>> = swaps.iter().flat_map(|s| [s.from.clone(), s.on.clone()]).collect();
+    involved.dedup_by(|x, y| x.name == y.name);
+    for r in &routers {
+        if !involved.iter().any(|n| n.name == r.name) {
+            involved.push(r.clone());
+        }
+    }
+    let targets = super::deploy::probe_all(&involved, ctx.global.forks as usize, &connect).await;
+    let target = |n: &str| -> Result<Target> {
+        match targets.get(n) {
+            Some(Ok(t)) => Ok(t.clone()),
+            Some(Err(e)) => anyhow::bail!("{n}: {e}"),
+            None => anyhow::bail!("{n}: not probed"),
+        }
+    };
+    let routers: Vec<RouterNode> = routers
+        .iter()
+        .map(|r| {
+            let t = target(&r.name)?;
+            let h = t.garnet_home(&r.garnet_home);
+            Ok(RouterNode { node: r.clone(), h, admin_url: nd::local_url(&router_spec.admin_listen, r.port_offset).1 })
+        })
+        .collect::<Result<_>>()?;
+    let input = plan::Inputs {
+        inv: &inv,
+        model,
+        command: &command,
+        routers: &routers,
+        target: &target,
+        opts,
+        variants,
+        kept: Kept { latest, entries: adhoc, moves },
+        now: jiff::Timestamp::now(),
+    };
+    let plans = plan::plan(swaps, input)?;
+    Ok(Some(Prepared { inv, command, routers, plans }))
+}
+
+/// What B is: the entry `--to` names, or (rollback) the one the previous record had.
+enum Target_<'a> {
+    To(&'a str),
+    Back(&'a PlacementRecord),
+}
+
+/// Per node the model is on (or the one `--node` names): A, B, and where B runs, fit checked.
+fn decide(
+    inv: &Inventory,
+    model: &str,
+    b_is: Target_<'_>,
+    opts: &SwapOptions,
+    variants: &Variants,
+    moves: &Moves,
+    p: &crate::output::Printer,
+) -> Result<Vec<Swap>> {
+    let public = inv
+        .models
+        .iter()
+        .find(|m| m.name == model)
+        .ok_or_else(|| UsageError(format!("no model `{model}` in the inventory")))?;
+    let placed =
+        inv.placement.get(model).ok_or_else(|| UsageError(format!("model `{model}` is not placed on any node")))?;
+    let nodes: Vec<Arc<Node>> = placed
+        .nodes
+        .iter()
+        .filter(|n| opts.node.as_deref().is_none_or(|x| x == n.as_str()))
+        .filter_map(|n| inv.node(n).cloned())
+        .collect();
+    if nodes.is_empty() {
+        return Err(UsageError(format!(
+            "model `{model}` is not placed on `{}` (placed on: {})",
+            opts.node.as_deref().unwrap_or("?"),
+            placed.nodes.join(", ")
+        ))
+        .into());
+    }
+    let via = match &opts.via {
+        None => None,
+        Some(v) => {
+            let s = inv.node(v).ok_or_else(|| UsageError(format!("no node `{v}` in the inventory")))?;
+            if placed.nodes.contains(v) {
+                return Err(
+                    UsageError(format!("`{v}` already serves `{model}`: --via needs a node that does not")).into()
+                );
+            }
+            if !s.roles.is_empty() && !s.has_role("loader") {
+                return Err(UsageError(format!("`{v}` is not a loader node")).into());
+            }
+            if nodes.len() != 1 {
+                return Err(UsageError(format!(
+                    "`{model}` is on {} nodes: name the one to move with `--node` (placed on: {})",
+                    nodes.len(),
+                    placed.nodes.join(", ")
+                ))
+                .into());
+            }
+            Some(s.clone())
+        }
+    };
+    let mut swaps = Vec::new();
+    for n in &nodes {
+        let a = serving(inv, variants, public, &n.name);
+        // A rollback of a `--via` move goes back to the node the model came from.
+        let back_to = match b_is {
+            Target_::Back(prev) => moved_from(moves, prev, model, &n.name).and_then(|k| inv.node(k)),
+            Target_::To(_) => None,
+        };
+        let on = via.clone().or_else(|| back_to.cloned()).unwrap_or_else(|| n.clone());
+        let b_name = match b_is {
+            Target_::To(t) => t.to_string(),
+            Target_::Back(prev) => serving(inv, &prev.variants, public, &on.name).name.clone(),
+        };
+        let b = inv.models.iter().find(|m| m.name == b_name).ok_or_else(|| {
+            UsageError(format!(
+                "no model entry `{b_name}`: declare it under `models:` (its source, port, quantization) to swap to it"
+            ))
+        })?;
+        if a.name == b.name {
+            p.note(format!("{}: `{model}` is already served by `{}`", n.name, b.name));
+            continue;
+        }
+        if a.port == b.port {
+            return Err(UsageError(format!(
+                "`{}` and `{}` both use port {}: A and B run side by side during the swap, give `{}` its own `port`",
+                a.name, b.name, a.port, b.name
+            ))
+            .into());
+        }
+        let fit = match fit_check(&on, (on.name == n.name).then_some(a), b) {
+            Ok(msg) => msg,
+            Err(msg) => {
+                let spares: Vec<&str> = inv
+                    .nodes
+                    .iter()
+                    .filter(|x| !placed.nodes.contains(&x.name) && (x.roles.is_empty() || x.has_role("loader")))
+                    .map(|x| x.name.as_str())
+                    .collect();
+                let hint = if spares.is_empty() {
+                    "add a spare loader node and swap `--via` it".to_string()
+                } else {
+                    format!("swap `--via` a spare node ({}): B starts there, A's node is freed", spares.join(", "))
+                };
+                return Err(UsageError(format!("does not fit: {msg}; {hint}")).into());
+            }
+        };
+        p.note(format!("fit: {fit}"));
+        swaps.push(Swap { from: n.clone(), a: a.clone(), b: b.clone(), on, fit });
+    }
+    Ok(swaps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_of_a_move_goes_back_to_the_origin() {
+        let inv = crate::inventory::Inventory::from_str(
+            std::path::Path::new("i.yaml"),
+            "cluster: {slug: c, tier: pro}\nnodes: [{name: node1, transport: local}]\n",
+        )
+        .unwrap();
+        let mut moves = std::collections::BTreeMap::new();
+        record::record_move(&mut moves, "tiny", "node1", "node3");
+        let before = empty_record(&inv);
+        assert_eq!(moved_from(&moves, &before, "tiny", "node3"), Some("node1"));
+        assert_eq!(moved_from(&moves, &before, "tiny", "node2"), None);
+        // The previous record already had the move: a rollback of a later swap stays on node3.
+        let moved_earlier = PlacementRecord { moves: moves.clone(), ..empty_record(&inv) };
+        assert_eq!(moved_from(&moves, &moved_earlier, "tiny", "node3"), None);
+    }
+}

@@ -198,7 +198,13 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     std::fs::write(c.path().join("authorized_keys"), "").unwrap();
     let g2 = || c.garnet(&inv2);
     g2().args(["--yes", "exec", "--", "true"]).run().expect(0);
-    let off = g2().args(["--yes", "-o", "json", "offboard"]).run();
+    // node2 by hand, from its runbook pasted into `sh`; node1 by garnet: the same end state.
+    let book = g2().args(["runbook", "offboard", "--node", "node2"]).run();
+    book.expect(0);
+    assert!(book.stdout.contains("`offboard` on node2") && !book.stdout.contains("node1"), "{}", book.stdout);
+    let pasted = crate::common::paste(&book.stdout, c.path());
+    assert_eq!(pasted, 4, "{}", book.stdout);
+    let off = g2().args(["--yes", "-o", "json", "--limit", "node1", "offboard"]).run();
     off.expect(0);
     let report = off.events().into_iter().find(|e| e["event"] == "offboard").expect("offboard report");
     let node1 = &report["nodes"][0];

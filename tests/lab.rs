@@ -19,7 +19,8 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
     let port = (0..50)
         .map(|_| free_port())
         .find(|p| {
-            garnet::commands::lab::lab_ports(*p, 2)
+            // Three nodes' worth: the deploy runbook adds a third node (below).
+            garnet::commands::lab::lab_ports(*p, 3)
                 .iter()
                 .all(|q| std::net::TcpListener::bind(("127.0.0.1", *q)).is_ok())
         })
@@ -77,51 +78,20 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
     assert_eq!(v["nodes"].as_array().unwrap().len(), 2, "{v}");
 
     runbooks_pasted_into_sh(&g, &py, &lab, port);
+    deploy_runbook_pasted_into_sh(&g, &py, &lab, port);
 
     let pids: Vec<i32> = glob::glob(&format!("{}/nodes/*/run/*.pid", lab.display()))
         .unwrap()
         .flatten()
         .map(|p| std::fs::read_to_string(p).unwrap().trim().parse().unwrap())
         .collect();
-    assert_eq!(pids.len(), 2 * 2 + 1, "two loaders, two monitors, one router: {pids:?}");
+    assert_eq!(pids.len(), 3 * 2 + 1, "three loaders, three monitors, one router: {pids:?}");
     g().args(["lab", "down", "--dir", &lab.display().to_string()]).run().expect(0);
     for pid in pids {
         let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
         assert!(!alive, "pid {pid} survived `lab down`");
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the router still listens");
-}
-
-/// The ```sh blocks of a rendered runbook, in order, without the undo blocks.
-fn shell_blocks(markdown: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut lines = markdown.lines();
-    while let Some(l) = lines.next() {
-        if l == "```sh" {
-            let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
-            if block.first() != Some(&garnet::procedure::UNDO_MARK) {
-                out.push(block.join("\n"));
-            }
-        }
-    }
-    out
-}
-
-/// Pastes each block into `sh -e`, in order, as a person following the runbook would.
-fn paste(markdown: &str, cwd: &std::path::Path) -> usize {
-    let blocks = shell_blocks(markdown);
-    for (i, b) in blocks.iter().enumerate() {
-        let out = Command::new("sh").args(["-e", "-c", b]).current_dir(cwd).output().unwrap();
-        assert!(
-            out.status.success(),
-            "block {} failed ({}):\n{b}\n--- stdout\n{}\n--- stderr\n{}",
-            i + 1,
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    blocks.len()
 }
 
 /// What the router answers for one fixed prompt (the tiny models are greedy: same model, same text).
@@ -162,7 +132,7 @@ fn runbooks_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &s
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let n = paste(&book.stdout, lab);
+    let n = crate::common::paste(&book.stdout, lab);
     assert!(n >= 9, "{n} blocks:\n{}", book.stdout);
     // lab1 still serves A, lab2 serves B (another model, another answer) in the router's routes.
     let token = std::fs::read_to_string(lab.join("router.token")).unwrap();
@@ -210,7 +180,7 @@ fn runbooks_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &s
     // The rollback runbook, pasted the same way: A serves everywhere again.
     let back = g().args(["-i", &i, "runbook", "rollback", "--model", "tiny", "--node", "lab2"]).run();
     back.expect(0);
-    paste(&back.stdout, lab);
+    crate::common::paste(&back.stdout, lab);
     assert_eq!(routes(), ["lab1/tiny", "lab2/tiny"]);
     for _ in 0..4 {
         assert_eq!(answer(port), from_a, "the pasted rollback did not bring A back");
@@ -227,4 +197,53 @@ fn runbooks_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &s
         .unwrap_or_else(|| panic!("no bench report: {text}"));
     assert_eq!(report["failed"], 0, "requests lost while the runbooks were pasted: {report}");
     assert!(report["ok"].as_u64().unwrap_or(0) > 0, "{report}");
+}
+
+/// The deploy runbook, pasted: a third node with a model of its own joins the lab by hand (binary,
+/// config, the router token from the operator's file, services, the router's new routes), then
+/// `garnet deploy` finds nothing to change anywhere and the router serves the new model.
+fn deploy_runbook_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &std::path::Path, port: u16) {
+    let inv_path = lab.join("inventory.yaml");
+    let inv = std::fs::read_to_string(&inv_path).unwrap();
+    let home3 = lab.join("nodes/lab3");
+    let inv = inv
+        .replacen(
+            "models:",
+            &format!(
+                "  - {{name: lab3, garnet_home: {}, port_offset: 200, roles: [loader]}}\nmodels:",
+                home3.display()
+            ),
+            1,
+        )
+        .replacen(
+            "placement:",
+            &format!(
+                "  - {{name: tiny-c, source: {}, max_tokens: 256, port: {}}}\nplacement:\n  tiny-c: {{nodes: [lab3]}}",
+                tiny_model(py, 7).display(),
+                port + 23
+            ),
+            1,
+        );
+    std::fs::write(&inv_path, inv).unwrap();
+    let i = inv_path.display().to_string();
+    let book = g().args(["-i", &i, "runbook", "deploy"]).run();
+    book.expect(0);
+    let token = std::fs::read_to_string(lab.join("router.token")).unwrap();
+    assert!(!book.stdout.contains(token.trim()), "the router token is in the runbook");
+    assert!(book.stdout.contains("`deploy` on lab3"), "{}", book.stdout);
+    crate::common::paste(&book.stdout, lab);
+    assert!(home3.join("run/garnet-loader-tiny-c.pid").exists(), "lab3's loader was not started by the runbook");
+
+    let deploy = g().args(["-i", &i, "--yes", "-o", "json", "deploy", "--ready-timeout", "120s"]).run();
+    deploy.expect(0);
+    let changed: Vec<String> = deploy
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "step_finished" && e["outcome"] == "changed")
+        .map(|e| format!("{} {}", e["node"], e["step"]))
+        .collect();
+    assert!(changed.is_empty(), "deploy after the pasted runbook still changed: {changed:?}");
+    let body = r#"{"model":"tiny-c","messages":[{"role":"user","content":"hi"}],"max_tokens":3}"#;
+    let raw = http_post(port, "/v1/chat/completions", body).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
 }

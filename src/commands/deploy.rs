@@ -144,7 +144,36 @@ fn router_token(inv: &Inventory, dry_run: bool, p: &crate::output::Printer) -> R
     Ok(Some(crate::util::read_secret_file(f)?.trim().as_bytes().to_vec()))
 }
 
-pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
+/// Everything a deploy plans from: the inventory with the placement record applied, the selected
+/// nodes and their probes, and the local inputs (binaries, model files, secrets) read before any
+/// node is touched.
+pub(crate) struct Prepared {
+    pub inv: Inventory,
+    pub nodes: Vec<Arc<Node>>,
+    pub targets: BTreeMap<String, Result<Target, String>>,
+    binaries: BTreeMap<String, LocalFile>,
+    models: BTreeMap<String, Vec<(String, LocalFile)>>,
+    router_token: Option<Vec<u8>>,
+    store_credentials: Option<Vec<u8>>,
+    variants: crate::placement::record::Variants,
+}
+
+impl Prepared {
+    pub fn inputs(&self, ready_timeout: Duration) -> Inputs<'_> {
+        Inputs {
+            inv: &self.inv,
+            binaries: self.binaries.clone(),
+            models: self.models.clone(),
+            router_token: self.router_token.clone(),
+            store_credentials: self.store_credentials.clone(),
+            ready_timeout,
+            variants: self.variants.clone(),
+        }
+    }
+}
+
+/// `writes`: a missing router token file is created (deploy), or only said (dry run, runbook).
+pub(crate) async fn prepare(ctx: &Ctx, binary: Option<&std::path::Path>, writes: bool) -> Result<Prepared> {
     let mut inv = ctx.load_inventory()?;
     let nodes = ctx.select(&inv)?;
     let p = &ctx.printer;
@@ -173,7 +202,7 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
         }
         _ => None,
     };
-    let router_token = router_token(&inv, ctx.global.dry_run, p)?;
+    let router_token = router_token(&inv, !writes, p)?;
 
     let targets = probe_all(&nodes, ctx.global.forks as usize, &connect).await;
     let mut binaries = BTreeMap::new();
@@ -191,8 +220,8 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
         if binaries.contains_key(&platform) {
             continue;
         }
-        let path = match (&args.binary, platform == nd::local_platform()) {
-            (Some(b), _) => b.clone(),
+        let path = match (binary, platform == nd::local_platform()) {
+            (Some(b), _) => b.to_path_buf(),
             (None, true) => std::env::current_exe().context("cannot find this garnet binary")?,
             (None, false) => continue, // reported per node by the plan builder
         };
@@ -200,18 +229,94 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
             LocalFile::read(&path).with_context(|| format!("cannot read the garnet binary `{}`", path.display()))?;
         binaries.insert(platform, f);
     }
-    let input = Inputs {
-        inv: &inv,
-        binaries,
-        models,
-        router_token,
-        store_credentials,
-        ready_timeout: args.ready_timeout,
-        variants,
-    };
+    Ok(Prepared { inv, nodes, targets, binaries, models, router_token, store_credentials, variants })
+}
 
+/// The deploy of every selected node as a runbook: per node, each part's steps as the shell a
+/// person pastes (secrets written from the operator's own files, never shown).
+pub(crate) async fn runbook(
+    ctx: &Ctx,
+    only: Option<&str>,
+    values_of: &dyn Fn(&Inventory, &Node) -> Result<crate::procedure::Values>,
+) -> Result<String> {
+    let pr = prepare(ctx, None, false).await?;
+    let input = pr.inputs(Duration::from_secs(600));
+    let mut out = Vec::new();
+    // Each node's parts in turn; every node's checks at the end, once all of them run (a router
+    // serves a model only once the node loading it is up).
+    let mut checks = Vec::new();
+    for n in pr.nodes.iter().filter(|n| only.is_none_or(|o| o == n.name)) {
+        let t = match pr.targets.get(&n.name) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => anyhow::bail!("{}: {e}", n.name),
+            None => anyhow::bail!("{}: not probed", n.name),
+        };
+        let probe = vec![Step {
+            name: "probe".into(),
+            action: Action::Run {
+                command: Target::PROBE.into(),
+                timeout: None,
+                stream: false,
+                capture: true,
+                changes: false,
+                unchanged_exit: None,
+            },
+        }];
+        let parts = nd::node_parts(n, t, &input).map_err(UsageError)?;
+        let steps: Vec<crate::procedure::Step> = std::iter::once(nd::Part { name: "probe", steps: probe })
+            .chain(parts)
+            .filter_map(|p| {
+                let work = vec![NodePlan { node: n.clone(), steps: p.steps }];
+                if p.name == "checks" {
+                    checks.extend(work);
+                    return None;
+                }
+                Some(crate::procedure::Step {
+                    template: crate::procedure::DEPLOY.step(p.name),
+                    work,
+                    undo_work: Vec::new(),
+                    by_hand: None,
+                })
+            })
+            .collect();
+        let refs: Vec<&crate::procedure::Step> = steps.iter().collect();
+        let mut values = values_of(&pr.inv, n)?;
+        values.insert("ssh".to_string(), crate::procedure::shell::ssh(n));
+        values.insert("h".to_string(), t.garnet_home(&n.garnet_home));
+        values.insert("node".to_string(), n.name.clone());
+        values.insert("cluster".to_string(), pr.inv.cluster.slug.clone());
+        out.push(crate::procedure::render_steps(
+            &crate::procedure::DEPLOY,
+            &format!("`deploy` on {}", n.name),
+            &refs,
+            &values,
+        ));
+    }
+    if out.is_empty() {
+        return Err(UsageError(format!("no node `{}` selected", only.unwrap_or("?"))).into());
+    }
+    let checks = crate::procedure::Step {
+        template: crate::procedure::DEPLOY.step("checks"),
+        work: checks,
+        undo_work: Vec::new(),
+        by_hand: None,
+    };
+    out.push(crate::procedure::render_steps(
+        &crate::procedure::DEPLOY,
+        "checks, once every node above is done",
+        &[&checks],
+        &BTreeMap::new(),
+    ));
+    Ok(out.join("\n"))
+}
+
+pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
+    let pr = prepare(ctx, args.binary.as_deref(), !ctx.global.dry_run).await?;
+    let p = &ctx.printer;
+    let input = pr.inputs(args.ready_timeout);
+    let (inv, nodes, targets) = (&pr.inv, &pr.nodes, &pr.targets);
     let mut plan_nodes = Vec::new();
-    for n in &nodes {
+    for n in nodes {
         let steps = match targets.get(&n.name) {
             Some(Ok(t)) => nd::node_steps(n, t, &input).map_err(UsageError)?,
             other => unprobed(p, n, other, "deploy"),
@@ -220,7 +325,7 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
     }
     let plan = Plan { command: "deploy".into(), mutating: true, nodes: plan_nodes };
     let started = jiff::Timestamp::now();
-    let (status, report) = run_plan(ctx, &inv, plan, |_| Vec::new()).await?;
+    let (status, report) = run_plan(ctx, inv, plan, |_| Vec::new()).await?;
     let Some(report) = report else { return Ok(status) };
     if args.no_verify || report.interrupted {
         return Ok(status);
@@ -234,7 +339,7 @@ pub async fn run(args: &DeployArgs, ctx: &Ctx) -> Result<ExitStatus> {
     {
         return Ok(status);
     }
-    let store = crate::store::open(&inv).await?;
+    let store = crate::store::open(inv).await?;
     let since = started - jiff::SignedDuration::from_secs(i64::from(inv.monitor.interval_secs) + 5);
     // A monitor that had to be restarted (its supervisor backs off) samples later: allow an interval.
     let deadline = std::time::Instant::now() + Duration::from_secs(30 + u64::from(inv.monitor.interval_secs));

@@ -10,7 +10,8 @@ use crate::cli::OffboardArgs;
 use crate::plan::{Action, NodePlan, Plan, Step};
 use crate::transport::ConnectOptions;
 
-pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
+/// The offboard plan of every selected node (the inventory, with the placement record applied).
+async fn plan_nodes(args: &OffboardArgs, ctx: &Ctx) -> Result<(crate::inventory::Inventory, Vec<NodePlan>)> {
     let mut inv = ctx.load_inventory()?;
     let nodes = ctx.select(&inv)?;
     let p = &ctx.printer;
@@ -46,6 +47,63 @@ pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
         steps.push(revoke.clone());
         plan_nodes.push(NodePlan { node: n.clone(), steps });
     }
+    Ok((inv, plan_nodes))
+}
+
+/// The runbook step (of [`crate::procedure::OFFBOARD`]) an offboard plan step belongs to.
+fn part_of(step: &str) -> &'static str {
+    match step {
+        "services that keep running" => "list what keeps running",
+        "remove the store credentials" => "store credentials",
+        "remove garnet's key" => "garnet's key",
+        _ => "monitor off the store",
+    }
+}
+
+/// The offboard of node `only` (else every selected node) as a runbook a person pastes: the very
+/// steps `garnet offboard` runs, in its order (garnet's key last).
+pub(crate) async fn runbook(args: &OffboardArgs, ctx: &Ctx, only: Option<&str>) -> Result<String> {
+    let (inv, plans) = plan_nodes(args, ctx).await?;
+    let mut out = Vec::new();
+    for np in plans.into_iter().filter(|np| only.is_none_or(|o| o == np.node.name)) {
+        if np.steps.first().is_some_and(|s| s.name == "probe") {
+            anyhow::bail!("{}: cannot reach it to read its home", np.node.name);
+        }
+        let mut steps: Vec<crate::procedure::Step> = Vec::new();
+        for s in np.steps {
+            let part = part_of(&s.name);
+            match steps.last_mut() {
+                Some(last) if last.template.name == part => last.work[0].steps.push(s),
+                _ => steps.push(crate::procedure::Step {
+                    template: crate::procedure::OFFBOARD.step(part),
+                    work: vec![NodePlan { node: np.node.clone(), steps: vec![s] }],
+                    undo_work: Vec::new(),
+                    by_hand: None,
+                }),
+            }
+        }
+        let refs: Vec<&crate::procedure::Step> = steps.iter().collect();
+        let values = std::collections::BTreeMap::from([
+            ("cluster".to_string(), inv.cluster.slug.clone()),
+            ("node".to_string(), np.node.name.clone()),
+            ("ssh".to_string(), crate::procedure::shell::ssh(&np.node)),
+        ]);
+        out.push(crate::procedure::render_steps(
+            &crate::procedure::OFFBOARD,
+            &format!("`offboard` on {}", np.node.name),
+            &refs,
+            &values,
+        ));
+    }
+    Ok(out.join("\n"))
+}
+
+pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
+    let (inv, plan_nodes) = plan_nodes(args, ctx).await?;
+    let p = &ctx.printer;
+    let nodes: Vec<std::sync::Arc<crate::inventory::Node>> = plan_nodes.iter().map(|n| n.node.clone()).collect();
+    let key =
+        args.key.clone().unwrap_or_else(|| ctx.state_dir().join("keys").join(format!("{}-ed25519", inv.cluster.slug)));
     let plan = Plan { command: "offboard".into(), mutating: true, nodes: plan_nodes };
     let (status, report) = run_plan(ctx, &inv, plan, |_| Vec::new()).await?;
     let Some(report) = report else { return Ok(status) };

@@ -185,6 +185,43 @@ pub async fn run(args: &RunbookArgs, ctx: &Ctx) -> Result<ExitStatus> {
             )),
         }
     }
+    if !args.generic && args.name == "deploy" {
+        let per_node = |inv: &Inventory, n: &Node| {
+            values(
+                &RunbookArgs {
+                    node: Some(n.name.clone()),
+                    name: args.name.clone(),
+                    model: args.model.clone(),
+                    to: None,
+                    generic: false,
+                },
+                inv,
+            )
+        };
+        match super::deploy::runbook(ctx, args.node.as_deref(), &per_node).await {
+            Ok(text) => {
+                ctx.printer.out(text.trim_end());
+                return Ok(ExitStatus::Success);
+            }
+            Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
+            Err(e) => ctx.printer.warn(format!(
+                "{e:#}: the steps below are the runbook with this inventory's values; its exact commands (files, services, secrets) need the nodes"
+            )),
+        }
+    }
+    if !args.generic && args.name == "offboard" {
+        let off = crate::cli::OffboardArgs { remove_monitor: false, key: None };
+        match super::offboard::runbook(&off, ctx, args.node.as_deref()).await {
+            Ok(text) => {
+                ctx.printer.out(text.trim_end());
+                return Ok(ExitStatus::Success);
+            }
+            Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
+            Err(e) => ctx.printer.warn(format!(
+                "{e:#}: the steps below are the runbook with this inventory's values; its exact commands need the nodes"
+            )),
+        }
+    }
     let values = if args.generic { BTreeMap::new() } else { values(args, &ctx.load_inventory()?)? };
     ctx.printer.out(procedure::render(p, &values).trim_end());
     Ok(ExitStatus::Success)

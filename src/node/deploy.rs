@@ -220,12 +220,21 @@ pub fn local_url(listen: &str, offset: u16) -> (String, String) {
     (bind, format!("http://{reach}"))
 }
 
+/// One part of a deploy on a node: a step of the deploy runbook ([`crate::procedure::DEPLOY`]).
+pub struct Part {
+    pub name: &'static str,
+    pub steps: Vec<Step>,
+}
+
 /// The steps for one node.
 pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Step>, String> {
+    Ok(node_parts(node, t, input)?.into_iter().flat_map(|p| p.steps).collect())
+}
+
+/// The steps for one node, by runbook part: binary, runtime, models, config, services, checks.
+pub fn node_parts(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Part>, String> {
     let inv = input.inv;
     let h = t.garnet_home(&node.garnet_home);
-    let run_dir = crate::node::layout::run(&h);
-    let backend = service::backend_for(node.service_backend, Some(t.os));
     let binary = input.binaries.get(&t.platform()).ok_or_else(|| {
         format!(
             "no garnet binary for {} ({}): pass `--binary FILE` or set `deploy.binaries.{}`",
@@ -234,125 +243,153 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             t.platform()
         )
     })?;
-    let garnet = crate::node::layout::garnet(&h);
-    let mut steps = vec![step(
+    let copy_binary = step(
         "garnet binary",
         Action::Copy {
             source: binary.path.clone(),
-            path: garnet.clone(),
+            path: crate::node::layout::garnet(&h),
             mode: 0o755,
             size: binary.size,
             sha256: binary.sha256.clone(),
         },
-    )];
-
+    );
     // The loaders this node runs: for each model placed here, the entry serving it (a hot-swap may
     // have put another entry, a variant, in its place).
     let placed = serving_here(inv, &input.variants, &node.name);
+    let (runtime, python) = runtime_steps(inv, &h, t, !placed.is_empty());
+    let mut models = Vec::new();
+    let mut model_gen: BTreeMap<String, String> = BTreeMap::new();
+    for m in &placed {
+        let (steps, generation) = model_steps(&h, m, input.models.get(&m.name), &python);
+        models.extend(steps);
+        model_gen.insert(m.name.clone(), generation);
+    }
+    let config = config_steps(node, &h, input);
+    let (services, checks) = service_steps(node, t, &h, input, &placed, &python, &model_gen, &binary.sha256);
+    Ok(vec![
+        Part { name: "garnet binary", steps: vec![copy_binary] },
+        Part { name: "loader runtime", steps: runtime },
+        Part { name: "models", steps: models },
+        Part { name: "config and secrets", steps: config },
+        Part { name: "services", steps: services },
+        Part { name: "checks", steps: checks },
+    ])
+}
 
-    // The loader runtime.
-    let python = match &inv.deploy.python {
+/// The loaders' python: the one `deploy.python` names (checked), or a venv with the pinned
+/// packages (created or kept); and its path. Nothing when the node runs no loader.
+fn runtime_steps(inv: &Inventory, h: &str, t: &Target, has_loaders: bool) -> (Vec<Step>, String) {
+    match &inv.deploy.python {
         Some(py) => {
-            if !placed.is_empty() {
-                steps.push(step(
-                    "loader runtime (existing python)",
-                    run(
-                        format!(
-                            "out=$({py} -c 'import mlx_lm' 2>&1) || {{ echo \"{py} cannot import mlx_lm ($(echo \"$out\" | tail -n 1)): install mlx-lm there or drop deploy.python\" >&2; exit 1; }}",
-                            py = shell_quote(py)
-                        ),
-                        false,
-                        Some(Duration::from_secs(120)),
+            let check = step(
+                "loader runtime (existing python)",
+                run(
+                    format!(
+                        "out=$({py} -c 'import mlx_lm' 2>&1) || {{ echo \"{py} cannot import mlx_lm ($(echo \"$out\" | tail -n 1)): install mlx-lm there or drop deploy.python\" >&2; exit 1; }}",
+                        py = shell_quote(py)
                     ),
-                ));
-            }
-            py.clone()
+                    false,
+                    Some(Duration::from_secs(120)),
+                ),
+            );
+            (if has_loaders { vec![check] } else { Vec::new() }, py.clone())
         }
         None => {
-            let venv = crate::node::layout::venv(&h);
+            let venv = crate::node::layout::venv(h);
             let packages = inv.deploy.packages.clone().unwrap_or_else(|| {
                 vec![(if t.os == Os::Macos { MLX_MACOS } else { MLX_LINUX }).to_string(), MLX_LM.to_string()]
             });
             let want = packages.join(" ");
-            if !placed.is_empty() {
-                steps.push(step(
-                    "loader runtime (venv)",
-                    run(
-                        format!(
-                            "v={v}; want={w}\n\
-                             if [ -x \"$v/bin/python\" ] && [ \"$(cat \"$v/.garnet-packages\" 2>/dev/null)\" = \"$want\" ]; then exit {u}; fi\n\
-                             python3 -m venv \"$v\" && \"$v/bin/pip\" install -q --disable-pip-version-check {pk} && printf '%s' \"$want\" > \"$v/.garnet-packages\"",
-                            v = shell_quote(&venv),
-                            w = shell_quote(&want),
-                            u = service::UNCHANGED,
-                            pk = packages.iter().map(|p| shell_quote(p)).collect::<Vec<_>>().join(" "),
-                        ),
-                        true,
-                        Some(Duration::from_secs(1800)),
+            let create = step(
+                "loader runtime (venv)",
+                run(
+                    format!(
+                        "v={v}; want={w}\n\
+                         if [ -x \"$v/bin/python\" ] && [ \"$(cat \"$v/.garnet-packages\" 2>/dev/null)\" = \"$want\" ]; then exit {u}; fi\n\
+                         python3 -m venv \"$v\" && \"$v/bin/pip\" install -q --disable-pip-version-check {pk} && printf '%s' \"$want\" > \"$v/.garnet-packages\"",
+                        v = shell_quote(&venv),
+                        w = shell_quote(&want),
+                        u = service::UNCHANGED,
+                        pk = packages.iter().map(|p| shell_quote(p)).collect::<Vec<_>>().join(" "),
                     ),
-                ));
-            }
-            format!("{venv}/bin/python")
+                    true,
+                    Some(Duration::from_secs(1800)),
+                ),
+            );
+            (if has_loaders { vec![create] } else { Vec::new() }, format!("{venv}/bin/python"))
         }
-    };
-
-    // Models.
-    let mut model_gen: BTreeMap<String, String> = BTreeMap::new();
-    for m in &placed {
-        let (model_steps, generation) = model_steps(&h, m, input.models.get(&m.name), &python);
-        steps.extend(model_steps);
-        model_gen.insert(m.name.clone(), generation);
     }
+}
 
-    // Config and secrets.
-    let mut cred_digest = Vec::new();
+/// The monitor's config and the secrets (mode 0600); on a router node its routes and token.
+fn config_steps(node: &Node, h: &str, input: &Inputs<'_>) -> Vec<Step> {
+    let inv = input.inv;
+    let mut steps = Vec::new();
     if let Some(c) = &input.store_credentials {
         steps.push(step(
             "store credentials",
             Action::Upload {
-                path: crate::node::layout::etc(&h, "store.credentials"),
+                path: crate::node::layout::etc(h, "store.credentials"),
                 contents: c.clone(),
                 mode: 0o600,
-                secret: true,
+                secret: Some(inv.store.credentials_file.clone().unwrap_or_default()),
             },
         ));
-        cred_digest = c.clone();
     }
-    let is_router = node.has_role("router") && inv.router.is_some();
-    let router_spec = inv.router.clone();
-    let admin = router_spec.as_ref().map(|r| local_url(&r.admin_listen, node.port_offset));
-    steps.push(node_config_step(node, inv, &h, &input.variants, input.store_credentials.is_some()));
-    let token = input.router_token.clone().unwrap_or_default();
-    if is_router {
+    steps.push(node_config_step(node, inv, h, &input.variants, input.store_credentials.is_some()));
+    if node.has_role("router") && inv.router.is_some() {
         let routes = crate::router::table::RoutesConfig::from_inventory_with(inv, &input.variants);
         let mut routes_json = serde_json::to_vec_pretty(&routes).expect("serializes");
         routes_json.push(b'\n');
         steps.push(step(
             "router routes",
             Action::Upload {
-                path: crate::node::layout::etc(&h, "routes.json"),
-                contents: routes_json.clone(),
+                path: crate::node::layout::etc(h, "routes.json"),
+                contents: routes_json,
                 mode: 0o644,
-                secret: false,
+                secret: None,
             },
         ));
         steps.push(step(
             "router admin token",
             Action::Upload {
-                path: crate::node::layout::etc(&h, "router.token"),
-                contents: token.clone(),
+                path: crate::node::layout::etc(h, "router.token"),
+                contents: input.router_token.clone().unwrap_or_default(),
                 mode: 0o600,
-                secret: true,
+                secret: Some(inv.router.as_ref().and_then(|r| r.token_file.clone()).unwrap_or_default()),
             },
         ));
     }
+    steps
+}
 
-    // Services: loaders first, then the router in front of them, then the monitor watching all.
+/// The services (loaders first, then the router in front of them, then the monitor watching
+/// all), the routes applied, loaders no longer placed removed; and the readiness checks.
+#[allow(clippy::too_many_arguments, reason = "the parts `node_parts` computed before, named at its one call")]
+fn service_steps(
+    node: &Node,
+    t: &Target,
+    h: &str,
+    input: &Inputs<'_>,
+    placed: &[&ModelSpec],
+    python: &str,
+    model_gen: &BTreeMap<String, String>,
+    binary_sha: &str,
+) -> (Vec<Step>, Vec<Step>) {
+    let inv = input.inv;
+    let run_dir = crate::node::layout::run(h);
+    let backend = service::backend_for(node.service_backend, Some(t.os));
+    let garnet = crate::node::layout::garnet(h);
+    let is_router = node.has_role("router") && inv.router.is_some();
+    let router_spec = inv.router.clone();
+    let admin = router_spec.as_ref().map(|r| local_url(&r.admin_listen, node.port_offset));
+    let token = input.router_token.clone().unwrap_or_default();
+    let cred_digest = input.store_credentials.clone().unwrap_or_default();
     // Each service, what its generation depends on, and the (url, model id) to check it with.
     type Check = Option<(String, String)>;
     let mut services: Vec<(ServiceSpec, Vec<u8>, Check)> = Vec::new();
-    for m in &placed {
-        let (spec, url) = loader_spec(node, &h, &python, m, inv);
+    for m in placed {
+        let (spec, url) = loader_spec(node, h, python, m, inv);
         let deps = model_gen.get(&m.name).cloned().unwrap_or_default().into_bytes();
         services.push((spec, deps, Some((url, m.loader_id()))));
     }
@@ -365,19 +402,19 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
             args: vec![
                 "router".into(),
                 "--routes".into(),
-                crate::node::layout::etc(&h, "routes.json"),
+                crate::node::layout::etc(h, "routes.json"),
                 "--listen".into(),
                 listen,
                 "--admin-listen".into(),
                 admin_bind.clone(),
                 "--admin-token-file".into(),
-                crate::node::layout::etc(&h, "router.token"),
+                crate::node::layout::etc(h, "router.token"),
                 // What it counted survives a restart, even a crash (snapshot + journal).
                 "--state-dir".into(),
-                crate::node::layout::router_state(&h),
+                crate::node::layout::router_state(h),
             ],
             env: BTreeMap::new(),
-            working_dir: Some(h.clone()),
+            working_dir: Some(h.to_string()),
             run_dir: run_dir.clone(),
             restart: true,
             supervisor: Some(garnet.clone()),
@@ -385,42 +422,41 @@ pub fn node_steps(node: &Node, t: &Target, input: &Inputs<'_>) -> Result<Vec<Ste
         };
         // Not the routes: a running router takes new routes through its admin API (below), so a
         // placement change never restarts it.
-        let deps = [binary.sha256.as_bytes(), &token].concat();
+        let deps = [binary_sha.as_bytes(), &token].concat();
         services.push((spec, deps, None));
         for m in inv.models.iter().filter(|m| inv.placement.contains_key(&m.name)) {
             router_checks.push((url.clone(), m.name.clone()));
         }
     }
     // Not the node config: the monitor reloads it when it changes (a hot-swap changes its loaders).
-    services.push((monitor_spec(&h, inv.deploy.logs), [binary.sha256.as_bytes(), &cred_digest].concat(), None));
+    services.push((monitor_spec(h, inv.deploy.logs), [binary_sha.as_bytes(), &cred_digest].concat(), None));
 
-    let mut checks = Vec::new();
+    let (mut steps, mut checks) = (Vec::new(), Vec::new());
     for (spec, deps, check) in &services {
-        steps.extend(install_service(backend, spec, &t.home, &h, deps));
+        steps.extend(install_service(backend, spec, &t.home, h, deps));
         if let Some((url, id)) = check {
-            checks.push(step(format!("{} ready", spec.name), ready_check(&h, url, id, input.ready_timeout, spec)));
+            checks.push(step(format!("{} ready", spec.name), ready_check(h, url, id, input.ready_timeout, spec)));
         }
     }
     if let (true, Some((_, admin_url))) = (is_router, &admin) {
-        steps.push(step("router routes applied", apply_routes(&h, admin_url)));
+        steps.push(step("router routes applied", apply_routes(h, admin_url)));
     }
     let keep: Vec<String> = placed.iter().map(|m| loader_service(&m.name)).collect();
     steps.push(step(
         "remove loaders no longer placed here",
-        run(service::prune(backend, &run_dir, &h, "garnet-loader-*", &keep), true, Some(Duration::from_secs(60))),
+        run(service::prune(backend, &run_dir, h, "garnet-loader-*", &keep), true, Some(Duration::from_secs(60))),
     ));
-    steps.extend(checks);
     for (url, model) in router_checks {
-        steps.push(step(
+        checks.push(step(
             format!("router serves {model}"),
             run(
-                wait_ready(&h, &url, &model, input.ready_timeout, &format!("{run_dir}/garnet-router.err.log")),
+                wait_ready(h, &url, &model, input.ready_timeout, &format!("{run_dir}/garnet-router.err.log")),
                 false,
                 Some(input.ready_timeout + Duration::from_secs(5)),
             ),
         ));
     }
-    Ok(steps)
+    (steps, checks)
 }
 
 /// Steps putting a model's files on the node (or having the node download them), and the digest
@@ -520,7 +556,7 @@ pub fn install_service(backend: ServiceBackend, spec: &ServiceSpec, home: &str, 
     vec![
         step(
             format!("{} definition", spec.name),
-            Action::Upload { path: def_path.clone(), contents: def.into_bytes(), mode: 0o644, secret: false },
+            Action::Upload { path: def_path.clone(), contents: def.into_bytes(), mode: 0o644, secret: None },
         ),
         step(
             format!("{} running", spec.name),
@@ -590,7 +626,7 @@ pub fn node_config_step(
     json.push(b'\n');
     step(
         "node config",
-        Action::Upload { path: crate::node::layout::etc(h, "node.json"), contents: json, mode: 0o644, secret: false },
+        Action::Upload { path: crate::node::layout::etc(h, "node.json"), contents: json, mode: 0o644, secret: None },
     )
 }
 
@@ -683,7 +719,7 @@ pub fn offboard_steps(
                 path: crate::node::layout::etc(&h, "node.json"),
                 contents: node_json,
                 mode: 0o644,
-                secret: false,
+                secret: None,
             },
         ));
         steps.push(step(

@@ -73,8 +73,9 @@ pub enum Action {
         path: String,
         contents: Vec<u8>,
         mode: u32,
-        /// Never render the content (keys, tokens).
-        secret: bool,
+        /// A secret (a key, a token), read from this local file: its content is never rendered;
+        /// a runbook writes it from that file.
+        secret: Option<std::path::PathBuf>,
     },
     /// A local file (a binary, model weights) copied when the node's copy has another SHA-256.
     Copy { source: std::path::PathBuf, path: String, mode: u32, size: u64, sha256: String },

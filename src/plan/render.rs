@@ -43,7 +43,7 @@ pub fn text(plan: &Plan, current: &dyn Fn(&str, &str) -> Option<Vec<u8>>) -> Str
                         step.name,
                         contents.len()
                     ));
-                    if *secret {
+                    if secret.is_some() {
                         s.push_str("       (secret: content not shown)\n");
                     } else {
                         let old = current(&n.name, path);
@@ -75,7 +75,7 @@ pub fn json(plan: &Plan) -> serde_json::Value {
                     }),
                     Action::Upload { path, contents, mode, secret } => json!({
                         "name": st.name, "kind": "upload", "path": path, "mode": format!("{mode:04o}"), "bytes": contents.len(),
-                        "content": if *secret { None } else { Some(String::from_utf8_lossy(contents)) },
+                        "content": if secret.is_some() { None } else { Some(String::from_utf8_lossy(contents)) },
                     }),
                 })
                 .collect();
@@ -133,7 +133,7 @@ pub async fn current_files(
             .steps
             .iter()
             .filter_map(|s| match &s.action {
-                Action::Upload { path, secret: false, .. } => Some(path.clone()),
+                Action::Upload { path, secret: None, .. } => Some(path.clone()),
                 _ => None,
             })
             .collect();
@@ -186,7 +186,7 @@ mod dry_run_tests {
                 path: path.display().to_string(),
                 contents: body.as_bytes().to_vec(),
                 mode: 0o600,
-                secret,
+                secret: secret.then(|| std::path::PathBuf::from("/local/token")),
             },
         };
         let plan = Plan {

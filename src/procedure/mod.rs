@@ -296,6 +296,9 @@ impl Procedure {
     }
 }
 
+/// A runbook's `<value>`s: name → text.
+pub type Values = BTreeMap<String, String>;
+
 /// The first line of an undo block: not part of the procedure when pasted in order.
 pub const UNDO_MARK: &str = "# undo: only if this step failed";
 

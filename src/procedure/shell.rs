@@ -81,41 +81,46 @@ pub fn action(node: &Node, a: &Action) -> String {
         }
         Action::Upload { path, contents, mode, secret } => {
             let dir = parent(path);
-            if *secret {
-                return format!(
-                    "# {path}: a secret (mode 0600), never printed: write it from your own copy, e.g.\n# {} < YOUR_COPY",
-                    on_node(node, &format!("mkdir -p {dir} && cat > {} && chmod 600 {0}", shell_quote(path)), None, "")
+            if let Some(from) = secret {
+                // Written from the operator's own copy, as garnet reads it (surrounding blank
+                // space and newlines trimmed): the content never appears in the runbook.
+                let cmd = format!(
+                    "mkdir -p {} && umask 077 && cat > {} && chmod 600 {1}",
+                    shell_quote(&dir),
+                    shell_quote(path)
                 );
+                let read = format!("printf %s \"$(cat {})\"", shell_quote(&from.display().to_string()));
+                return match login(node, false) {
+                    Some(ssh) => format!("{read} | {ssh} {}", shell_quote(&cmd)),
+                    None => format!("{read} | ({cmd})"),
+                };
             }
+            // As the executor writes it: beside the file, then renamed over it in one step.
             let text = String::from_utf8_lossy(contents);
-            let chmod =
-                if *mode == 0o644 { String::new() } else { format!(" && chmod {mode:o} {}", shell_quote(path)) };
+            let (p, tmp) = (shell_quote(path), shell_quote(&format!("{path}.garnet-new")));
             let mkdir = format!("mkdir -p {} && ", shell_quote(&dir));
-            let cat = format!("cat > {}", shell_quote(path));
+            let then = format!(" && chmod {mode:o} {tmp} && mv {tmp} {p}");
             if login(node, false).is_some() {
-                on_node(node, &format!("{mkdir}{cat}{chmod}"), Some(&text), "")
+                on_node(node, &format!("{mkdir}cat > {tmp}{then}"), Some(&text), "")
             } else {
-                // Here, the here-document must feed `cat`, not the `chmod` after it.
-                format!("{mkdir}{}", on_node(node, &cat, Some(&text), &chmod))
+                // Here, the here-document must feed `cat`, not the commands after it.
+                format!("{mkdir}{}", on_node(node, &format!("cat > {tmp}"), Some(&text), &then))
             }
         }
         Action::Copy { source, path, mode, .. } => {
+            // Copied beside the file, then renamed over it: a running binary cannot be
+            // overwritten in place ("Text file busy"), and a reader never sees half a file.
             let src = shell_quote(&source.display().to_string());
+            let (p, tmp) = (shell_quote(path), shell_quote(&format!("{path}.garnet-new")));
             let dir = shell_quote(&parent(path));
-            let chmod =
-                if *mode == 0o644 { String::new() } else { format!(" && chmod {mode:o} {}", shell_quote(path)) };
+            let finish = format!("chmod {mode:o} {tmp} && mv {tmp} {p}");
             match login(node, true) {
-                None => format!("mkdir -p {dir} && cp {src} {}{chmod}", shell_quote(path)),
+                None => format!("mkdir -p {dir} && cp {src} {tmp} && {finish}"),
                 Some(scp) => format!(
-                    "{} && {scp} {src} {}:{}{}",
+                    "{} && {scp} {src} {}:{tmp} && {}",
                     on_node(node, &format!("mkdir -p {dir}"), None, ""),
                     user_host(node),
-                    shell_quote(path),
-                    if chmod.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" && {}", on_node(node, chmod.trim_start_matches(" && "), None, ""))
-                    }
+                    on_node(node, &finish, None, "")
                 ),
             }
         }
@@ -192,7 +197,13 @@ mod tests {
                 path: format!("{d}/etc/a b.json"),
                 contents: b"{\"x\": 'quoted'}\nGARNET_EOF\n".to_vec(),
                 mode: 0o640,
-                secret: false,
+                secret: None,
+            },
+            Action::Upload {
+                path: format!("{d}/etc/token"),
+                contents: b"never shown".to_vec(),
+                mode: 0o600,
+                secret: Some(dir.path().join("token.local")),
             },
             Action::Copy {
                 source: src.clone(),
@@ -212,6 +223,8 @@ mod tests {
         ];
         let script: Vec<String> = acts.iter().map(|a| action(&node, a)).collect();
         let script = script.join("\n");
+        assert!(!script.contains("never shown"), "{script}");
+        std::fs::write(dir.path().join("token.local"), "s3cr3t\n").unwrap();
         let out = std::process::Command::new("sh").args(["-e", "-c", &script]).output().unwrap();
         assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(std::fs::read(format!("{d}/etc/a b.json")).unwrap(), b"{\"x\": 'quoted'}\nGARNET_EOF\n");
@@ -221,6 +234,8 @@ mod tests {
         assert_eq!(std::fs::read(format!("{d}/models/m/w.bin")).unwrap(), b"weights");
         assert_eq!(mode(format!("{d}/models/m/w.bin")), 0o755);
         assert_eq!(std::fs::read_to_string(format!("{d}/ran")).unwrap(), "its\n");
+        assert_eq!(std::fs::read_to_string(format!("{d}/etc/token")).unwrap(), "s3cr3t", "trimmed, as garnet reads it");
+        assert_eq!(mode(format!("{d}/etc/token")), 0o600);
     }
 
     #[test]

@@ -524,3 +524,35 @@ pub fn home_of(user: &str) -> PathBuf {
     let line = passwd.lines().find(|l| l.starts_with(&format!("{user}:"))).expect("user exists");
     PathBuf::from(line.split(':').nth(5).unwrap())
 }
+
+/// The ```sh blocks of a rendered runbook, in order, without the undo blocks.
+pub fn shell_blocks(markdown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = markdown.lines();
+    while let Some(l) = lines.next() {
+        if l == "```sh" {
+            let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+            if block.first() != Some(&garnet::procedure::UNDO_MARK) {
+                out.push(block.join("\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Pastes each block into `sh -e`, in order, as a person following the runbook would.
+pub fn paste(markdown: &str, cwd: &std::path::Path) -> usize {
+    let blocks = shell_blocks(markdown);
+    for (i, b) in blocks.iter().enumerate() {
+        let out = std::process::Command::new("sh").args(["-e", "-c", b]).current_dir(cwd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "block {} failed ({}):\n{b}\n--- stdout\n{}\n--- stderr\n{}",
+            i + 1,
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    blocks.len()
+}

@@ -13,7 +13,7 @@
 //!
 //! The steps are [`crate::procedure::HOT_SWAP`], the list `runbooks/hot-swap.md` is rendered from.
 //! Here: deciding the swaps (A, B, where B runs, fit) and the shared dry-run / confirm / lock /
-//! audit path; [`plan`]: every step of every swap, pure; [`exec`]: running them phase by phase.
+//! audit path; [`plan`]: every step of every swap, pure; `exec`: running them phase by phase.
 
 mod exec;
 pub mod plan;

@@ -1,6 +1,6 @@
 //! The hot-swap as a pure plan: from the swaps decided (what goes where, fit checked), the
 //! probed nodes and the placement record, every step of every swap with the work it runs on which
-//! nodes — the list [`super::exec`] executes and `--dry-run` / `garnet runbook hot-swap` print as
+//! nodes — the list `exec` executes and `--dry-run` / `garnet runbook hot-swap` print as
 //! the shell a person pastes. Nothing here connects or writes.
 
 use std::collections::BTreeMap;
@@ -56,7 +56,7 @@ impl RouterNode {
                     path: crate::node::layout::etc(&self.h, "routes.json"),
                     contents: body,
                     mode: 0o644,
-                    secret: false,
+                    secret: None,
                 },
             },
             Step { name: name.into(), action: nd::apply_routes(&self.h, &self.admin_url) },

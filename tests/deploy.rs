@@ -88,8 +88,19 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     let backends = live["stats"]["models"][0]["backends"].as_array().unwrap_or_else(|| panic!("no live stats: {live}"));
     assert_eq!(backends.len(), 2, "the router's live view has both loaders: {live}");
     assert!(status["models"][0]["kv_cache_hit_rate"].as_f64().is_some(), "{status}");
-    let text = g().args(["status"]).run();
-    assert!(text.stdout.contains("tiny") && text.stdout.contains("per million tokens"), "{}", text.stdout);
+    // The text view, once a sample's window holds traffic (a later window may have none: a
+    // request each round keeps traffic in the windows to come).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = r#"{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":2}"#;
+        let _ = crate::common::loaders::http_post(api, "/v1/chat/completions", body);
+        let text = g().args(["status"]).run();
+        if text.stdout.contains("tiny") && text.stdout.contains("per million tokens") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", text.stdout);
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     // The samples say which node served what (schema 2: per backend), each loader's memory and
     // its prompt cache.

@@ -12,7 +12,9 @@ use crate::ExitStatus;
 use crate::cli::DeployArgs;
 use crate::exit::UsageError;
 use crate::inventory::{Inventory, Node};
-use crate::node::deploy::{self as nd, Inputs, LocalFile, Target};
+use crate::node::deploy::{self as nd, Inputs};
+use crate::node::files::LocalFile;
+use crate::node::target::Target;
 use crate::plan::{Action, NodePlan, Plan, Step};
 use crate::transport::{ConnectOptions, RunRequest};
 
@@ -182,14 +184,17 @@ pub(crate) async fn prepare(ctx: &Ctx, binary: Option<&std::path::Path>, writes:
     let variants = load_variants(&mut inv).await?;
     // Local inputs first: a missing model folder or secret fails before any node is touched.
     let mut models = BTreeMap::new();
-    let serving: std::collections::BTreeSet<&str> =
-        nodes.iter().flat_map(|n| nd::serving_here(&inv, &variants, &n.name)).map(|m| m.name.as_str()).collect();
+    let serving: std::collections::BTreeSet<&str> = nodes
+        .iter()
+        .flat_map(|n| crate::node::blocks::serving_here(&inv, &variants, &n.name))
+        .map(|m| m.name.as_str())
+        .collect();
     for m in &inv.models {
         let Some(dir) = &m.local_path else { continue };
         if !serving.contains(m.name.as_str()) {
             continue;
         }
-        let files = nd::model_files(dir)
+        let files = crate::node::files::model_files(dir)
             .map_err(|e| UsageError(format!("model `{}`: cannot read `{}`: {e}", m.name, dir.display())))?;
         if files.is_empty() {
             return Err(UsageError(format!("model `{}`: `{}` holds no files", m.name, dir.display())).into());
@@ -220,7 +225,7 @@ pub(crate) async fn prepare(ctx: &Ctx, binary: Option<&std::path::Path>, writes:
         if binaries.contains_key(&platform) {
             continue;
         }
-        let path = match (binary, platform == nd::local_platform()) {
+        let path = match (binary, platform == crate::node::target::local_platform()) {
             (Some(b), _) => b.to_path_buf(),
             (None, true) => std::env::current_exe().context("cannot find this garnet binary")?,
             (None, false) => continue, // reported per node by the plan builder

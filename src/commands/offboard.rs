@@ -41,7 +41,7 @@ async fn plan_nodes(args: &OffboardArgs, ctx: &Ctx) -> Result<(crate::inventory:
     let mut plan_nodes = Vec::new();
     for n in &nodes {
         let mut steps = match targets.get(&n.name) {
-            Some(Ok(t)) => crate::node::deploy::offboard_steps(n, t, &inv, &variants, args.remove_monitor),
+            Some(Ok(t)) => crate::node::offboard::offboard_steps(n, t, &inv, &variants, args.remove_monitor),
             other => super::deploy::unprobed(p, n, other, "offboard"),
         };
         steps.push(revoke.clone());

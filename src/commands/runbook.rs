@@ -74,7 +74,7 @@ pub(crate) fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<Str
     v.insert("h".into(), h.clone());
     v.insert("start".into(), start);
     v.insert("stop".into(), stop);
-    let python = crate::node::deploy::python_path(inv, &h);
+    let python = crate::node::blocks::python_path(inv, &h);
     v.insert("python".into(), python);
     let mlx = if node.os == Some(Os::Macos) { crate::node::deploy::MLX_MACOS } else { crate::node::deploy::MLX_LINUX };
     v.insert(
@@ -104,7 +104,7 @@ pub(crate) fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<Str
         let a_backend = format!("{}/{}", node.name, m.name);
         v.insert("a_backend_escaped".into(), a_backend.replace('/', "%2F"));
         v.insert("a_backend".into(), a_backend);
-        v.insert("a_stop".into(), service_cmds(&node, &h, &crate::node::deploy::loader_service(&m.name)).1);
+        v.insert("a_stop".into(), service_cmds(&node, &h, &crate::node::blocks::loader_service(&m.name)).1);
         if let Some(to) = &args.to {
             let b = inv
                 .models
@@ -129,9 +129,9 @@ pub(crate) fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<Str
                     |b| format!("{b} ms"),
                 ),
             );
-            v.insert("b_service".into(), crate::node::deploy::loader_service(&b.name));
+            v.insert("b_service".into(), crate::node::blocks::loader_service(&b.name));
             v.insert("b_backend".into(), format!("{}/{}@{}", node.name, m.name, b.name));
-            let (bs, bx) = service_cmds(&node, &h, &crate::node::deploy::loader_service(&b.name));
+            let (bs, bx) = service_cmds(&node, &h, &crate::node::blocks::loader_service(&b.name));
             v.insert("b_start".into(), bs);
             v.insert("b_stop".into(), bx);
         }
@@ -139,7 +139,7 @@ pub(crate) fn values(args: &RunbookArgs, inv: &Inventory) -> Result<BTreeMap<Str
     if let (Some(r), Some(rn)) = (&inv.router, inv.nodes.iter().find(|n| n.has_role("router"))) {
         v.insert("router_ssh".into(), ssh(rn));
         v.insert("router_h".into(), rn.garnet_home.trim_end_matches('/').to_string());
-        let shift = |addr: &str| crate::node::deploy::local_url(addr, rn.port_offset).1;
+        let shift = |addr: &str| crate::node::blocks::local_url(addr, rn.port_offset).1;
         v.insert("admin_url".into(), shift(&r.admin_listen));
         v.insert("api_url".into(), shift(&r.listen).replace("127.0.0.1", &rn.service_host()));
     }

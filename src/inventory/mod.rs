@@ -23,7 +23,7 @@ pub use schema::{
 };
 pub use select::{Selection, select};
 
-use schema::RawInventory;
+use schema::{Defaults, MonitorConfig, Placement, RawInventory, RawNode, RouterConfig, StoreConfig};
 
 /// Roles a node can have. Unknown roles are rejected (with a suggestion) rather than ignored.
 pub const ROLES: &[&str] = &["router", "loader"];
@@ -349,7 +349,30 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         diags.push(Diagnostic::new(l, c, "defaults.connect_timeout_secs", "must be at least 1"));
     }
 
-    // nodes
+    let nodes = resolve_nodes(dir, &d, &raw_nodes, diags);
+    let models = resolve_models(dir, &raw_models, diags);
+    let placement = resolve_placement(raw_placement, &nodes, &models, &raw_models, diags);
+    check_ports(&placement, &models, &raw_models, diags);
+    let store = resolve_store(dir, store, diags);
+    let router = resolve_router(dir, router, diags);
+    let monitor = resolve_monitor(monitor, diags);
+
+    Inventory {
+        path: path.to_path_buf(),
+        cluster: ClusterInfo { slug, tier: cluster.tier, contacts: cluster.contacts },
+        nodes,
+        models,
+        placement,
+        store,
+        router,
+        cost,
+        deploy: deploy.unwrap_or_default(),
+        monitor,
+    }
+}
+
+/// `nodes:`, with `defaults:` applied: names and addresses unique, each node resolved.
+fn resolve_nodes(dir: &Path, d: &Defaults, raw_nodes: &[RawNode], diags: &mut Vec<Diagnostic>) -> Vec<Arc<Node>> {
     let mut nodes: Vec<Arc<Node>> = Vec::new();
     let mut seen_names: HashMap<String, u64> = HashMap::new();
     let mut seen_addrs: HashMap<(String, u16), (String, u64)> = HashMap::new();
@@ -456,7 +479,11 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         }));
     }
 
-    // models
+    nodes
+}
+
+/// `models:`: names unique, sources and ports checked, local sources resolved.
+fn resolve_models(dir: &Path, raw_models: &[Model], diags: &mut Vec<Diagnostic>) -> Vec<ModelSpec> {
     let mut models = Vec::new();
     let mut seen_models: HashMap<String, u64> = HashMap::new();
     for (i, m) in raw_models.iter().enumerate() {
@@ -532,14 +559,24 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         }
     }
 
-    // placement
+    models
+}
+
+/// `placement:`: every model and node named exists, replicas fit, in the file's order.
+fn resolve_placement(
+    raw_placement: HashMap<Spanned<String>, Placement>,
+    nodes: &[Arc<Node>],
+    models: &[ModelSpec],
+    raw_models: &[Model],
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, PlacementSpec> {
     let mut entries: Vec<_> = raw_placement.into_iter().collect();
     entries.sort_by_key(|(k, _)| at(k));
     let mut placement = BTreeMap::new();
     for (model, p) in entries {
         let (l, c) = at(&model);
         let mpath = format!("placement.{}", model.value);
-        if !seen_models.contains_key(&model.value) {
+        if !raw_models.iter().any(|m| m.name.value == model.value) {
             let mut diag =
                 Diagnostic::new(l, c, mpath.clone(), format!("placement names unknown model `{}`", model.value));
             diag = match did_you_mean(&model.value, models.iter().map(|m| m.name.as_str())) {
@@ -609,9 +646,18 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         placement.insert(model.value.clone(), PlacementSpec { nodes: placed, replicas });
     }
 
-    // Two models placed on one node cannot share a loader port.
+    placement
+}
+
+/// Two models placed on one node cannot share a loader port.
+fn check_ports(
+    placement: &BTreeMap<String, PlacementSpec>,
+    models: &[ModelSpec],
+    raw_models: &[Model],
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut taken: HashMap<(String, u16), String> = HashMap::new();
-    for (model, p) in &placement {
+    for (model, p) in placement {
         let Some(spec) = models.iter().find(|m| &m.name == model) else { continue };
         for node in &p.nodes {
             if let Some(other) = taken.insert((node.clone(), spec.port), model.clone()) {
@@ -632,9 +678,11 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             }
         }
     }
+}
 
-    // store
-    let store = match store {
+/// `store:`, or a local folder beside the inventory.
+fn resolve_store(dir: &Path, store: Option<Spanned<StoreConfig>>, diags: &mut Vec<Diagnostic>) -> StoreSpec {
+    match store {
         None => StoreSpec::local(dir.join("garnet-store")),
         Some(s) => {
             let (l, c) = at(&s);
@@ -658,10 +706,12 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
                 path_style: s.path_style,
             }
         }
-    };
+    }
+}
 
-    // router
-    let router = router.map(|r| {
+/// `router:`: addresses checked, defaults filled.
+fn resolve_router(dir: &Path, router: Option<RouterConfig>, diags: &mut Vec<Diagnostic>) -> Option<RouterSpec> {
+    router.map(|r| {
         let mut check = |v: &Option<Spanned<String>>, field: &str, default: &str| -> String {
             match v {
                 Some(s) => {
@@ -688,8 +738,10 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
             token_file: r.token_file.as_ref().map(|p| expand_path(dir, p)),
             limits: r.limits.unwrap_or_default(),
         }
-    });
+    })
+}
 
+fn resolve_monitor(monitor: Option<MonitorConfig>, diags: &mut Vec<Diagnostic>) -> MonitorSpec {
     let monitor = monitor.unwrap_or_default();
     if let Some(i) = &monitor.interval_secs
         && i.value == 0
@@ -697,25 +749,13 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         let (l, c) = at(i);
         diags.push(Diagnostic::new(l, c, "monitor.interval_secs", "must be at least 1"));
     }
-    let monitor = MonitorSpec {
+    MonitorSpec {
         interval_secs: monitor.interval_secs.as_ref().map_or(60, |i| i.value.max(1)),
         health_port: monitor.health_port.unwrap_or(9109),
         spool_max: monitor.spool_max.unwrap_or(10_080),
-    };
-
-    Inventory {
-        path: path.to_path_buf(),
-        cluster: ClusterInfo { slug, tier: cluster.tier, contacts: cluster.contacts },
-        nodes,
-        models,
-        placement,
-        store,
-        router,
-        cost,
-        deploy: deploy.unwrap_or_default(),
-        monitor,
     }
 }
+
 /// The one rule for a cluster slug (the inventory, intake, `telemetry synth`): 1-63 lowercase
 /// letters, digits and dashes, not starting or ending with a dash (it names store prefixes, units
 /// and URLs).

@@ -258,6 +258,79 @@ fn retry_elsewhere(
     Ok(())
 }
 
+/// The request's own members, checked and shaped for the loader: `messages` or `prompt` present,
+/// one choice, `max_tokens` capped (and set when absent), streams asking for their usage.
+/// Returns whether it streams and whether the client asked for usage itself.
+fn shape(obj: &mut super::rewrite::Members<'_>, kind: Kind, route: &Route) -> Result<(bool, bool), ApiError> {
+    match kind {
+        Kind::Chat => match obj.get("messages").map(serde_json::from_str::<Vec<&RawValue>>) {
+            Some(Ok(m)) if !m.is_empty() => {}
+            Some(_) => return Err(ApiError::invalid("`messages` must be a non-empty array.", Some("messages"))),
+            None => return Err(ApiError::invalid("Missing required parameter: 'messages'.", Some("messages"))),
+        },
+        Kind::Text => match obj.get("prompt").map(|r| r.as_bytes()[0]) {
+            Some(b'"' | b'[') => {}
+            Some(_) => return Err(ApiError::invalid("`prompt` must be a string or an array.", Some("prompt"))),
+            None => return Err(ApiError::invalid("Missing required parameter: 'prompt'.", Some("prompt"))),
+        },
+    }
+
+    // One choice per request: the loader (mlx_lm.server) would silently answer `n: 4` with one.
+    for key in ["n", "best_of"] {
+        match obj.get(key).map(serde_json::from_str::<u64>) {
+            None | Some(Ok(1)) => {}
+            Some(Ok(n)) => {
+                return Err(ApiError::invalid(
+                    format!(
+                        "`{key}` is {n}, but this model's loader generates one choice per request: send {n} requests instead."
+                    ),
+                    Some(key),
+                )
+                .code("unsupported_value"));
+            }
+            Some(Err(_)) => {
+                return Err(ApiError::invalid(format!("`{key}` must be a positive integer."), Some(key)));
+            }
+        }
+    }
+
+    // max_tokens: capped, and set when absent (the loader's own default ignores the context).
+    let mut asked = None;
+    for key in ["max_tokens", "max_completion_tokens"] {
+        if let Some(raw) = obj.get(key) {
+            match serde_json::from_str::<u64>(raw) {
+                Ok(n) => asked = Some(n),
+                Err(_) => {
+                    return Err(ApiError::invalid(
+                        format!("`{key}` must be a positive integer."),
+                        Some(if key == "max_tokens" { "max_tokens" } else { "max_completion_tokens" }),
+                    ));
+                }
+            }
+        }
+    }
+    obj.remove("max_completion_tokens");
+    if let Some(n) = route.max_tokens.map(|cap| asked.map_or(cap as u64, |a| a.min(cap as u64))).or(asked) {
+        obj.set("max_tokens", n.to_string());
+    }
+    let stream = match obj.get("stream").map(serde_json::from_str::<bool>) {
+        None => false,
+        Some(Ok(b)) => b,
+        Some(Err(_)) => return Err(ApiError::invalid("`stream` must be a boolean.", Some("stream"))),
+    };
+    let wants_usage = obj
+        .get("stream_options")
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .and_then(|o| o.get("include_usage").and_then(|b| b.as_bool()))
+        .unwrap_or(false);
+    if stream {
+        obj.set("stream_options", r#"{"include_usage":true}"#.to_string());
+    } else {
+        obj.remove("stream_options");
+    }
+    Ok((stream, wants_usage))
+}
+
 async fn acquire(route: &Arc<Route>, tried: &[String]) -> Result<Slot, ApiError> {
     if let Some(b) = route.pick(tried) {
         return Ok(Slot::new(b, route));
@@ -353,72 +426,7 @@ async fn completion(
     };
     drop(table);
     *found = Some(route.clone());
-    match kind {
-        Kind::Chat => match obj.get("messages").map(serde_json::from_str::<Vec<&RawValue>>) {
-            Some(Ok(m)) if !m.is_empty() => {}
-            Some(_) => return Err(ApiError::invalid("`messages` must be a non-empty array.", Some("messages"))),
-            None => return Err(ApiError::invalid("Missing required parameter: 'messages'.", Some("messages"))),
-        },
-        Kind::Text => match obj.get("prompt").map(|r| r.as_bytes()[0]) {
-            Some(b'"' | b'[') => {}
-            Some(_) => return Err(ApiError::invalid("`prompt` must be a string or an array.", Some("prompt"))),
-            None => return Err(ApiError::invalid("Missing required parameter: 'prompt'.", Some("prompt"))),
-        },
-    }
-
-    // One choice per request: the loader (mlx_lm.server) would silently answer `n: 4` with one.
-    for key in ["n", "best_of"] {
-        match obj.get(key).map(serde_json::from_str::<u64>) {
-            None | Some(Ok(1)) => {}
-            Some(Ok(n)) => {
-                return Err(ApiError::invalid(
-                    format!(
-                        "`{key}` is {n}, but this model's loader generates one choice per request: send {n} requests instead."
-                    ),
-                    Some(key),
-                )
-                .code("unsupported_value"));
-            }
-            Some(Err(_)) => {
-                return Err(ApiError::invalid(format!("`{key}` must be a positive integer."), Some(key)));
-            }
-        }
-    }
-
-    // max_tokens: capped, and set when absent (the loader's own default ignores the context).
-    let mut asked = None;
-    for key in ["max_tokens", "max_completion_tokens"] {
-        if let Some(raw) = obj.get(key) {
-            match serde_json::from_str::<u64>(raw) {
-                Ok(n) => asked = Some(n),
-                Err(_) => {
-                    return Err(ApiError::invalid(
-                        format!("`{key}` must be a positive integer."),
-                        Some(if key == "max_tokens" { "max_tokens" } else { "max_completion_tokens" }),
-                    ));
-                }
-            }
-        }
-    }
-    obj.remove("max_completion_tokens");
-    if let Some(n) = route.max_tokens.map(|cap| asked.map_or(cap as u64, |a| a.min(cap as u64))).or(asked) {
-        obj.set("max_tokens", n.to_string());
-    }
-    let stream = match obj.get("stream").map(serde_json::from_str::<bool>) {
-        None => false,
-        Some(Ok(b)) => b,
-        Some(Err(_)) => return Err(ApiError::invalid("`stream` must be a boolean.", Some("stream"))),
-    };
-    let wants_usage = obj
-        .get("stream_options")
-        .and_then(|r| serde_json::from_str::<Value>(r).ok())
-        .and_then(|o| o.get("include_usage").and_then(|b| b.as_bool()))
-        .unwrap_or(false);
-    if stream {
-        obj.set("stream_options", r#"{"include_usage":true}"#.to_string());
-    } else {
-        obj.remove("stream_options");
-    }
+    let (stream, wants_usage) = shape(&mut obj, kind, &route)?;
     let public_json = serde_json::to_vec(&model).expect("string serializes");
 
     let mut tried = Vec::new();

@@ -172,111 +172,7 @@ pub async fn swap_all(
     let mut progress = Progress::default();
 
     for sp in swaps {
-        let (from, node, a, b) = (&sp.swap.from, &sp.swap.on, &sp.swap.a, &sp.swap.b);
-        // 1. B starts, becomes ready, passes the health prompts; else B goes, nothing moved.
-        p.note(format!("{}: starting B `{}` beside A `{}`", node.name, b.name, a.name));
-        let warmup = match bring_up_b(ctx, command, sp, &mut progress).await {
-            Ok(w) => w,
-            Err(why) => {
-                p.warn(format!("{}: {why}", node.name));
-                p.warn(format!("{}: rolling back: removing B `{}`; A `{}` keeps serving", node.name, b.name, a.name));
-                let undo = Plan {
-                    command: format!("{command}: remove B"),
-                    mutating: true,
-                    nodes: sp.step(Phase::StartB).undo_work.clone(),
-                };
-                run_phase(ctx, &undo).await;
-                record_event(
-                    store,
-                    inv,
-                    &node.name,
-                    "swap_rolled_back",
-                    json!({"model": model, "from": a.name, "to": b.name, "why": why}),
-                )
-                .await;
-                anyhow::bail!("hot-swap of `{model}` on {} failed before the flip, nothing moved: {why}", node.name);
-            }
-        };
-
-        // 2. The flip on every router.
-        let t0 = Instant::now();
-        let (ok, r) = run(ctx, command, sp, Phase::Flip).await;
-        let flip_us: Vec<f64> = routers
-            .iter()
-            .filter_map(|x| step_json::<Applied>(&r, &x.node.name, "flip"))
-            .filter_map(|v| v.flip_us)
-            .collect();
-        if !ok {
-            anyhow::bail!(
-                "the flip failed on a router: {}; run `garnet deploy` to converge the routes",
-                step_stderr(&r)
-            );
-        }
-        let shown: Vec<String> = flip_us.iter().map(|u| format!("{u:.0} µs")).collect();
-        progress.rows.push(Row {
-            node: node.name.clone(),
-            step: "flip",
-            took: t0.elapsed(),
-            note: format!("in the router: {}", shown.join(", ")),
-        });
-        progress.flips.extend(flip_us.iter().copied());
-        record_event(
-            store,
-            inv,
-            &node.name,
-            "swap_flipped",
-            json!({"model": model, "from": a.name, "to": b.name, "flip_us": flip_us}),
-        )
-        .await;
-
-        // 3. Drain A, then the routes without it.
-        let t0 = Instant::now();
-        let (ok, r) = run(ctx, command, sp, Phase::Drain).await;
-        if !ok {
-            // Blind, but safe: give A the whole drain time before stopping it.
-            p.warn(format!(
-                "{}: could not watch A drain ({}); waiting the full {}",
-                node.name,
-                step_stderr(&r),
-                crate::util::human_duration(sp.drain)
-            ));
-            tokio::time::sleep(sp.drain).await;
-        }
-        let cut: u64 =
-            routers.iter().filter_map(|x| step_json::<Idle>(&r, &x.node.name, "drain A")).map(|i| i.in_flight).sum();
-        progress.cut += cut;
-        if cut > 0 {
-            p.warn(format!(
-                "{}: {cut} request(s) still on A after the {} drain cap are cut",
-                node.name,
-                crate::util::human_duration(sp.drain)
-            ));
-        }
-        run(ctx, command, sp, Phase::Settle).await;
-        progress.rows.push(Row {
-            node: node.name.clone(),
-            step: "drain A",
-            took: t0.elapsed(),
-            note: format!("{cut} cut at the cap"),
-        });
-
-        // 4. Stop A; 5. record; 6. the monitors follow.
-        let t0 = Instant::now();
-        run(ctx, command, sp, Phase::StopA).await;
-        progress.rows.push(Row { node: node.name.clone(), step: "stop A", took: t0.elapsed(), note: String::new() });
-        let rec = record::PlacementRecord { at: jiff::Timestamp::now().to_string(), ..sp.record.clone() };
-        record::write(store, &rec).await?;
-        run(ctx, command, sp, Phase::MonitorConfig).await;
-        record_event(
-            store,
-            inv,
-            &node.name,
-            "loader_stopped",
-            json!({"model": model, "entry": a.name, "reason": "hot-swap", "cut": cut, "from": from.name}),
-        )
-        .await;
-        progress.warmups.push(warmup.as_secs_f64());
-        progress.rows.push(Row { node: node.name.clone(), step: "B warm-up", took: warmup, note: String::new() });
+        swap_one(ctx, inv, model, command, sp, routers, store, &mut progress).await?;
     }
 
     let _ = stop_tx.send(true);
@@ -313,6 +209,125 @@ pub async fn swap_all(
             ));
         }
     }
+    Ok(())
+}
+
+/// One node's swap, phase by phase: B up (or undone, and an error), the flip, the drain, the
+/// routes without A, A stopped, the record, the monitors' config.
+#[allow(clippy::too_many_arguments, reason = "the run's context, passed through from `swap_all`")]
+async fn swap_one(
+    ctx: &Ctx,
+    inv: &Inventory,
+    model: &str,
+    command: &str,
+    sp: &SwapPlan,
+    routers: &[RouterNode],
+    store: &dyn crate::store::Store,
+    progress: &mut Progress,
+) -> Result<()> {
+    let p = &ctx.printer;
+    let (from, node, a, b) = (&sp.swap.from, &sp.swap.on, &sp.swap.a, &sp.swap.b);
+    // 1. B starts, becomes ready, passes the health prompts; else B goes, nothing moved.
+    p.note(format!("{}: starting B `{}` beside A `{}`", node.name, b.name, a.name));
+    let warmup = match bring_up_b(ctx, command, sp, progress).await {
+        Ok(w) => w,
+        Err(why) => {
+            p.warn(format!("{}: {why}", node.name));
+            p.warn(format!("{}: rolling back: removing B `{}`; A `{}` keeps serving", node.name, b.name, a.name));
+            let undo = Plan {
+                command: format!("{command}: remove B"),
+                mutating: true,
+                nodes: sp.step(Phase::StartB).undo_work.clone(),
+            };
+            run_phase(ctx, &undo).await;
+            record_event(
+                store,
+                inv,
+                &node.name,
+                "swap_rolled_back",
+                json!({"model": model, "from": a.name, "to": b.name, "why": why}),
+            )
+            .await;
+            anyhow::bail!("hot-swap of `{model}` on {} failed before the flip, nothing moved: {why}", node.name);
+        }
+    };
+
+    // 2. The flip on every router.
+    let t0 = Instant::now();
+    let (ok, r) = run(ctx, command, sp, Phase::Flip).await;
+    let flip_us: Vec<f64> = routers
+        .iter()
+        .filter_map(|x| step_json::<Applied>(&r, &x.node.name, "flip"))
+        .filter_map(|v| v.flip_us)
+        .collect();
+    if !ok {
+        anyhow::bail!("the flip failed on a router: {}; run `garnet deploy` to converge the routes", step_stderr(&r));
+    }
+    let shown: Vec<String> = flip_us.iter().map(|u| format!("{u:.0} µs")).collect();
+    progress.rows.push(Row {
+        node: node.name.clone(),
+        step: "flip",
+        took: t0.elapsed(),
+        note: format!("in the router: {}", shown.join(", ")),
+    });
+    progress.flips.extend(flip_us.iter().copied());
+    record_event(
+        store,
+        inv,
+        &node.name,
+        "swap_flipped",
+        json!({"model": model, "from": a.name, "to": b.name, "flip_us": flip_us}),
+    )
+    .await;
+
+    // 3. Drain A, then the routes without it.
+    let t0 = Instant::now();
+    let (ok, r) = run(ctx, command, sp, Phase::Drain).await;
+    if !ok {
+        // Blind, but safe: give A the whole drain time before stopping it.
+        p.warn(format!(
+            "{}: could not watch A drain ({}); waiting the full {}",
+            node.name,
+            step_stderr(&r),
+            crate::util::human_duration(sp.drain)
+        ));
+        tokio::time::sleep(sp.drain).await;
+    }
+    let cut: u64 =
+        routers.iter().filter_map(|x| step_json::<Idle>(&r, &x.node.name, "drain A")).map(|i| i.in_flight).sum();
+    progress.cut += cut;
+    if cut > 0 {
+        p.warn(format!(
+            "{}: {cut} request(s) still on A after the {} drain cap are cut",
+            node.name,
+            crate::util::human_duration(sp.drain)
+        ));
+    }
+    run(ctx, command, sp, Phase::Settle).await;
+    progress.rows.push(Row {
+        node: node.name.clone(),
+        step: "drain A",
+        took: t0.elapsed(),
+        note: format!("{cut} cut at the cap"),
+    });
+
+    // 4. Stop A; 5. record; 6. the monitors follow.
+    let t0 = Instant::now();
+    run(ctx, command, sp, Phase::StopA).await;
+    progress.rows.push(Row { node: node.name.clone(), step: "stop A", took: t0.elapsed(), note: String::new() });
+    let rec = record::PlacementRecord { at: jiff::Timestamp::now().to_string(), ..sp.record.clone() };
+    record::write(store, &rec).await?;
+    run(ctx, command, sp, Phase::MonitorConfig).await;
+    record_event(
+        store,
+        inv,
+        &node.name,
+        "loader_stopped",
+        json!({"model": model, "entry": a.name, "reason": "hot-swap", "cut": cut, "from": from.name}),
+    )
+    .await;
+    progress.warmups.push(warmup.as_secs_f64());
+    progress.rows.push(Row { node: node.name.clone(), step: "B warm-up", took: warmup, note: String::new() });
     Ok(())
 }
 

@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::SwapOptions;
 use crate::inventory::{Inventory, ModelSpec, Node};
-use crate::node::deploy::{self as nd, Target};
+use crate::node::blocks as nd;
+use crate::node::target::Target;
 use crate::placement::record::{self, Moves, PlacementRecord, Variants, backend_id};
 use crate::plan::{Action, NodePlan, Step};
 use crate::procedure::{self, HOT_SWAP};
@@ -210,7 +211,9 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
         let python = nd::python_path(inv, &h);
         let (b_spec, b_url) = nd::loader_spec(node, &h, &python, b, inv);
         let files = match &b.local_path {
-            Some(dir) => Some(nd::model_files(dir).with_context(|| format!("reading `{}`", dir.display()))?),
+            Some(dir) => {
+                Some(crate::node::files::model_files(dir).with_context(|| format!("reading `{}`", dir.display()))?)
+            }
             None => None,
         };
         let (mut start, generation) = nd::model_steps(&h, b, files.as_ref(), &python);
@@ -248,18 +251,7 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
                 *n = node.name.clone();
             }
         }
-        let mut flipped = RoutesConfig::from_inventory_with(&moved, &variants);
-        if let Some(route) = flipped.models.iter_mut().find(|m| m.name == model)
-            && !route.backends.iter().any(|b| b.id == a_id)
-        {
-            route.backends.push(crate::router::table::BackendConfig {
-                id: a_id.clone(),
-                url: format!("http://{}:{}", from.service_host(), from.port(a.port)),
-                model: a.loader_id(),
-                max_concurrency: a.max_concurrency as usize,
-                draining: true,
-            });
-        }
+        let flipped = flip_routes(&moved, &variants, model, &a_id, from, a);
         let flip: Vec<NodePlan> =
             routers.iter().map(|r| NodePlan { node: r.node.clone(), steps: r.apply("flip", &flipped) }).collect();
         let drain = opts.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs)));
@@ -342,6 +334,30 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
         });
     }
     Ok(out)
+}
+
+/// The routes at the flip: the placement after this swap (B serving) with A still listed, draining.
+fn flip_routes(
+    after: &Inventory,
+    variants: &Variants,
+    model: &str,
+    a_id: &str,
+    from: &Node,
+    a: &ModelSpec,
+) -> RoutesConfig {
+    let mut flipped = RoutesConfig::from_inventory_with(after, variants);
+    if let Some(route) = flipped.models.iter_mut().find(|m| m.name == model)
+        && !route.backends.iter().any(|b| b.id == a_id)
+    {
+        route.backends.push(crate::router::table::BackendConfig {
+            id: a_id.to_string(),
+            url: format!("http://{}:{}", from.service_host(), from.port(a.port)),
+            model: a.loader_id(),
+            max_concurrency: a.max_concurrency as usize,
+            draining: true,
+        });
+    }
+    flipped
 }
 
 /// The runbook's `<value>`s for one swap (its texts: what, check, undo).

@@ -21,9 +21,11 @@ trap cleanup EXIT
 
 id -u "$user" >/dev/null 2>&1 || { useradd -m -s /bin/sh "$user"; usermod -p '*' "$user"; }
 mkdir -p /run/sshd
-[ -x bench/.venv/bin/ansible ] || { python3 -m venv bench/.venv && bench/.venv/bin/pip -q install 'ansible-core==2.19.14'; }
-cargo build --release --quiet
-garnet=$PWD/target/release/garnet
+# ANSIBLE_VENV: where the Ansible peer is installed (default bench/.venv).
+venv=${ANSIBLE_VENV:-bench/.venv}
+[ -x "$venv/bin/ansible" ] || { python3 -m venv "$venv" && "$venv/bin/pip" -q install 'ansible-core==2.19.14'; }
+. bench/lib.sh
+garnet=$(garnet_bin)
 
 ssh-keygen -q -t ed25519 -N '' -f "$work/id" -C bench
 ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey" -C bench-host
@@ -75,7 +77,7 @@ run_garnet_c25519() { GARNET_STATE_DIR="$work/state" "$garnet" -i "$work/inv-c25
 run_ansible() {
   # A fresh control-socket directory per run: no master survives from the previous run.
   ANSIBLE_SSH_CONTROL_PATH_DIR=$(mktemp -d "$work/acp.XXXX") \
-    bench/.venv/bin/ansible all -i "$work/hosts.ini" -m command -a true -f 32 > "$work/ansible.out" || { cat "$work/ansible.out"; return 1; }
+    "$venv/bin/ansible" all -i "$work/hosts.ini" -m command -a true -f 32 > "$work/ansible.out" || { cat "$work/ansible.out"; return 1; }
 }
 run_ssh() { ssh_loop "$work/ssh_config"; }
 run_ssh_c25519() { ssh_loop "$work/ssh_config_c25519"; }

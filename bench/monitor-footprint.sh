@@ -20,8 +20,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep
 trap cleanup EXIT
 
 command -v prometheus-node-exporter >/dev/null || apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null
-cargo build --release --quiet --bin garnet
-garnet=$PWD/target/release/garnet
+. bench/lib.sh
+garnet=$(garnet_bin)
 tick=$(getconf CLK_TCK)
 
 cpu_secs() { awk -v t="$tick" '{print ($14 + $15) / t}' "/proc/$1/stat"; }

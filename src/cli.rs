@@ -160,6 +160,11 @@ pub enum Command {
     #[command(subcommand)]
     Telemetry(TelemetryCommand),
 
+    /// The weekly placement review: what the span's telemetry says about each node × model, and
+    /// the moves it calls for, each with its evidence.
+    #[command(subcommand)]
+    Placement(PlacementCommand),
+
     /// A whole cluster on this machine, with the same deploy code: N local nodes (each its own
     /// folder and ports), real `mlx_lm.server` loaders on a tiny generated model, the router, the
     /// monitors, a local-folder store. `lab down` stops all of it.
@@ -554,6 +559,45 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum PlacementCommand {
+    /// Per node × model over the span (default: the last 7 days): request rate, busy share,
+    /// e2e / TTFT / queue-wait p95 against the latency budget, prompt-cache hits and prompt
+    /// lengths; per node throttling, heat and uptime; then the proposed moves with their evidence.
+    /// Exit 0: no change proposed; 5: changes proposed; 1: no telemetry to judge from.
+    Diff(PlacementDiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlacementDiffArgs {
+    /// First day (UTC), or a number of days back ending at `--until` (`7d`).
+    #[arg(long, default_value = "7d", value_parser = parse_since, value_name = "DATE|Nd")]
+    pub since: Since,
+    /// Last day (UTC; default today).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<jiff::civil::Date>,
+    /// Also write `placement-diff-FROM-TO.md` and `.json` (the same numbers) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `--since`: a date, or days back.
+#[derive(Debug, Clone, Copy)]
+pub enum Since {
+    Date(jiff::civil::Date),
+    Days(u32),
+}
+
+pub fn parse_since(s: &str) -> Result<Since, String> {
+    if let Some(n) = s.strip_suffix('d') {
+        return match n.parse::<u32>() {
+            Ok(n) if (1..=366).contains(&n) => Ok(Since::Days(n)),
+            _ => Err(format!("`{s}`: a number of days from 1 to 366, like `7d`")),
+        };
+    }
+    s.parse().map(Since::Date).map_err(|_| format!("`{s}` is neither a date (YYYY-MM-DD) nor days back (`7d`)"))
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TelemetryCommand {
     /// Roll each day's per-minute samples into `telemetry-parquet/cluster=<c>/date=<d>/`
     /// (`samples.parquet`, `backends.parquet`) in the store; a rerun (or a late sample) rewrites
@@ -614,6 +658,23 @@ pub struct SynthArgs {
     pub format: SynthFormat,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also write an inventory of the synthetic rack here (its nodes, models, placement and the
+    /// store), for `placement diff`, `report` and the dashboard to read the data with.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// `story`: the rack with a hot node (see `docs/telemetry.md`); `balanced`: without it;
+    /// `busy`: the first node's busiest model saturated there; `cold-cache`: the third model's
+    /// long prompts barely reused by its prompt cache. Each is what one placement rule looks for.
+    #[arg(long, value_enum, default_value = "story")]
+    pub scenario: SynthScenario,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SynthScenario {
+    Story,
+    Balanced,
+    Busy,
+    ColdCache,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

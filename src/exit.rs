@@ -16,6 +16,8 @@ pub enum ExitStatus {
     Locked,
     /// Interrupted by Ctrl-C / SIGTERM.
     Interrupted,
+    /// `placement diff`: the telemetry calls for changes (CI can gate on it).
+    Proposed,
     /// Hidden node-side helpers only (`admin-call apply-routes`): nothing needed doing, the
     /// convention of deploy's idempotent steps.
     Unchanged,
@@ -30,6 +32,7 @@ impl ExitStatus {
             ExitStatus::Partial => 3,
             ExitStatus::Locked => 4,
             ExitStatus::Interrupted => 130,
+            ExitStatus::Proposed => 5,
             ExitStatus::Unchanged => crate::node::service::UNCHANGED as u8,
         }
     }

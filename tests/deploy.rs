@@ -213,6 +213,7 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     let book = g2().args(["runbook", "offboard", "--node", "node2"]).run();
     book.expect(0);
     assert!(book.stdout.contains("`offboard` on node2") && !book.stdout.contains("node1"), "{}", book.stdout);
+    assert_eq!(crate::common::placeholders(&book.stdout), Vec::<String>::new(), "{}", book.stdout);
     let pasted = crate::common::paste(&book.stdout, c.path());
     assert_eq!(pasted, 4, "{}", book.stdout);
     let off = g2().args(["--yes", "-o", "json", "--limit", "node1", "offboard"]).run();

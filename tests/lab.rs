@@ -123,7 +123,8 @@ fn runbooks_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &s
 
     let book = g().args(["-i", &i, "runbook", "hot-swap", "--model", "tiny", "--to", "tiny-b", "--node", "lab2"]).run();
     book.expect(0);
-    assert!(!book.stdout.contains("<b_") && !book.stdout.contains("routes-flipped.json"), "{}", book.stdout);
+    assert!(!book.stdout.contains("routes-flipped.json"), "{}", book.stdout);
+    assert_eq!(crate::common::placeholders(&book.stdout), Vec::<String>::new(), "{}", book.stdout);
     let bench = Garnet::new()
         .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{port}/v1"), "--model", "tiny"])
         .args(["-d", "600s", "-c", "2", "--stream", "0.5", "--expect-full", "--max-tokens", "8"])
@@ -180,6 +181,7 @@ fn runbooks_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &s
     // The rollback runbook, pasted the same way: A serves everywhere again.
     let back = g().args(["-i", &i, "runbook", "rollback", "--model", "tiny", "--node", "lab2"]).run();
     back.expect(0);
+    assert_eq!(crate::common::placeholders(&back.stdout), Vec::<String>::new(), "{}", back.stdout);
     crate::common::paste(&back.stdout, lab);
     assert_eq!(routes(), ["lab1/tiny", "lab2/tiny"]);
     for _ in 0..4 {
@@ -231,6 +233,7 @@ fn deploy_runbook_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, l
     let token = std::fs::read_to_string(lab.join("router.token")).unwrap();
     assert!(!book.stdout.contains(token.trim()), "the router token is in the runbook");
     assert!(book.stdout.contains("`deploy` on lab3"), "{}", book.stdout);
+    assert_eq!(crate::common::placeholders(&book.stdout), Vec::<String>::new(), "{}", book.stdout);
     crate::common::paste(&book.stdout, lab);
     assert!(home3.join("run/garnet-loader-tiny-c.pid").exists(), "lab3's loader was not started by the runbook");
 

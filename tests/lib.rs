@@ -17,6 +17,7 @@ mod lab;
 mod lock;
 mod model;
 mod monitor;
+mod placement;
 mod router;
 mod router_crash;
 mod router_limits;

@@ -17,6 +17,7 @@ pub mod lock;
 pub mod model;
 pub mod monitor;
 pub mod offboard;
+pub mod placement;
 pub mod retry;
 pub mod router;
 pub mod runbook;
@@ -134,6 +135,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Telemetry(crate::cli::TelemetryCommand::Uptime(args)) => telemetry::uptime(args, ctx).await,
         Command::Telemetry(crate::cli::TelemetryCommand::Summary(args)) => telemetry::summary(args, ctx).await,
         Command::Telemetry(crate::cli::TelemetryCommand::Synth(args)) => telemetry::synth(args, ctx).await,
+        Command::Placement(crate::cli::PlacementCommand::Diff(args)) => placement::diff(args, ctx).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::AdminCall(args) => monitor::admin_call(args).await,
         Command::Supervise(args) => monitor::supervise(args).await,

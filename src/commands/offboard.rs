@@ -11,7 +11,10 @@ use crate::plan::{Action, NodePlan, Plan, Step};
 use crate::transport::ConnectOptions;
 
 /// The offboard plan of every selected node (the inventory, with the placement record applied).
-async fn plan_nodes(args: &OffboardArgs, ctx: &Ctx) -> Result<(crate::inventory::Inventory, Vec<NodePlan>)> {
+/// The nodes' homes, as probed (for the runbook's values).
+type Homes = std::collections::BTreeMap<String, String>;
+
+async fn plan_nodes(args: &OffboardArgs, ctx: &Ctx) -> Result<(crate::inventory::Inventory, Vec<NodePlan>, Homes)> {
     let mut inv = ctx.load_inventory()?;
     let nodes = ctx.select(&inv)?;
     let p = &ctx.printer;
@@ -47,7 +50,14 @@ async fn plan_nodes(args: &OffboardArgs, ctx: &Ctx) -> Result<(crate::inventory:
         steps.push(revoke.clone());
         plan_nodes.push(NodePlan { node: n.clone(), steps });
     }
-    Ok((inv, plan_nodes))
+    let homes = targets
+        .iter()
+        .filter_map(|(name, t)| {
+            let n = inv.node(name)?;
+            Some((name.clone(), t.as_ref().ok()?.garnet_home(&n.garnet_home)))
+        })
+        .collect();
+    Ok((inv, plan_nodes, homes))
 }
 
 /// The runbook step (of [`crate::procedure::OFFBOARD`]) an offboard plan step belongs to.
@@ -63,7 +73,7 @@ fn part_of(step: &str) -> &'static str {
 /// The offboard of node `only` (else every selected node) as a runbook a person pastes: the very
 /// steps `garnet offboard` runs, in its order (garnet's key last).
 pub(crate) async fn runbook(args: &OffboardArgs, ctx: &Ctx, only: Option<&str>) -> Result<String> {
-    let (inv, plans) = plan_nodes(args, ctx).await?;
+    let (inv, plans, homes) = plan_nodes(args, ctx).await?;
     let mut out = Vec::new();
     for np in plans.into_iter().filter(|np| only.is_none_or(|o| o == np.node.name)) {
         if np.steps.first().is_some_and(|s| s.name == "probe") {
@@ -87,6 +97,7 @@ pub(crate) async fn runbook(args: &OffboardArgs, ctx: &Ctx, only: Option<&str>) 
             ("cluster".to_string(), inv.cluster.slug.clone()),
             ("node".to_string(), np.node.name.clone()),
             ("ssh".to_string(), crate::procedure::shell::ssh(&np.node)),
+            ("h".to_string(), homes.get(&np.node.name).cloned().unwrap_or_default()),
         ]);
         out.push(crate::procedure::render_steps(
             &crate::procedure::OFFBOARD,
@@ -99,7 +110,7 @@ pub(crate) async fn runbook(args: &OffboardArgs, ctx: &Ctx, only: Option<&str>) 
 }
 
 pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
-    let (inv, plan_nodes) = plan_nodes(args, ctx).await?;
+    let (inv, plan_nodes, _) = plan_nodes(args, ctx).await?;
     let p = &ctx.printer;
     let nodes: Vec<std::sync::Arc<crate::inventory::Node>> = plan_nodes.iter().map(|n| n.node.clone()).collect();
     let key =

@@ -133,7 +133,7 @@ pub async fn export(args: &ExportArgs, ctx: &Ctx) -> Result<ExitStatus> {
 }
 
 /// The span `[since 00:00, until+1 00:00)` in UTC, never past now.
-fn day_span(
+pub(crate) fn day_span(
     since: jiff::civil::Date,
     until: Option<jiff::civil::Date>,
 ) -> Result<(jiff::Timestamp, jiff::Timestamp, jiff::civil::Date)> {
@@ -146,7 +146,7 @@ fn day_span(
     Ok((from, to, until))
 }
 
-async fn span_summary(
+pub(crate) async fn span_summary(
     inv: &crate::inventory::Inventory,
     store: &dyn crate::store::Store,
     from: jiff::Timestamp,
@@ -337,7 +337,18 @@ pub async fn synth(args: &SynthArgs, ctx: &Ctx) -> Result<ExitStatus> {
         days: args.days,
         interval_secs: 60,
         seed: args.seed,
+        scenario: match args.scenario {
+            crate::cli::SynthScenario::Story => synth::Scenario::Story,
+            crate::cli::SynthScenario::Balanced => synth::Scenario::Balanced,
+            crate::cli::SynthScenario::Busy => synth::Scenario::Busy,
+            crate::cli::SynthScenario::ColdCache => synth::Scenario::ColdCache,
+        },
     };
+    if let Some(path) = &args.inventory {
+        let store = std::path::absolute(&args.store).unwrap_or_else(|_| args.store.clone());
+        std::fs::write(path, synth::inventory_yaml(&spec, &store))
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
     let started = std::time::Instant::now();
     let (mut samples, mut backend_rows, mut bytes) = (0usize, 0usize, 0usize);
     for d in 0..args.days {

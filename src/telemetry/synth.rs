@@ -31,6 +31,21 @@ pub struct Spec {
     pub days: u32,
     pub interval_secs: u32,
     pub seed: u64,
+    pub scenario: Scenario,
+}
+
+/// What the synthetic rack shows beyond its everyday shape: each the telemetry one rule of the
+/// placement diff looks for, and only that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// The third node runs hot (throttled in ~5% of its samples).
+    Story,
+    /// Nothing to move.
+    Balanced,
+    /// The first node's busiest model is saturated there (demand ×2.2, long queues).
+    Busy,
+    /// The third model gets long prompts that its prompt cache hardly reuses.
+    ColdCache,
 }
 
 /// The name of node `i` (0-based): `node-001` …
@@ -89,6 +104,37 @@ fn present(spec: &Spec, i: usize, d: u32, minute: u32) -> bool {
     !(i == 6 && d == 11 && (120..300).contains(&minute))
 }
 
+/// An inventory of the synthetic rack (nodes, models, placement), its store the folder `store`.
+pub fn inventory_yaml(spec: &Spec, store: &std::path::Path) -> String {
+    let mut s = format!(
+        "# A synthetic rack, written by `garnet telemetry synth`: its telemetry is in the store below.\n\
+         cluster: {{slug: {}, tier: pro}}\n\
+         defaults: {{transport: local}}\n\
+         monitor: {{interval_secs: {}}}\n\
+         store: {{kind: local, path: {}}}\n\
+         nodes:\n",
+        spec.cluster,
+        spec.interval_secs,
+        store.display()
+    );
+    for i in 0..spec.nodes {
+        let roles = if i == 0 { "[router, loader]" } else { "[loader]" };
+        s.push_str(&format!("  - {{name: {}, memory_gb: 192, roles: {roles}}}\n", node_name(i)));
+    }
+    s.push_str("models:\n");
+    for (k, (m, ..)) in MODELS.iter().enumerate() {
+        s.push_str(&format!("  - {{name: {m}, source: mlx-community/{m}, port: {}}}\n", 8100 + k));
+    }
+    s.push_str("placement:\n");
+    for (k, (m, ..)) in MODELS.iter().enumerate() {
+        let nodes: Vec<String> = (0..spec.nodes).filter(|i| models_of(*i).contains(&k)).map(node_name).collect();
+        if !nodes.is_empty() {
+            s.push_str(&format!("  {m}: {{nodes: [{}]}}\n", nodes.join(", ")));
+        }
+    }
+    s
+}
+
 /// The models node `i` serves.
 pub fn models_of(i: usize) -> [usize; 2] {
     [i % MODELS.len(), (i + 1) % MODELS.len()]
@@ -107,7 +153,7 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
     for i in 0..spec.nodes {
         let mut rng = Rng(spec.seed ^ (u64::from(d) << 32) ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
         let name = node_name(i);
-        let hot = i == 2;
+        let hot = spec.scenario == Scenario::Story && i == 2;
         for m in 0..per_day {
             let minute = m * spec.interval_secs / 60;
             // A second before the interval's end, so that every sample of the day is keyed to it.
@@ -120,7 +166,9 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
                 if !up {
                     continue;
                 }
-                let n = rng.poisson(peak * load * w / 60.0);
+                let swamped = spec.scenario == Scenario::Busy && i == 0 && k == 0;
+                let cold = spec.scenario == Scenario::ColdCache && k == 2;
+                let n = rng.poisson(peak * load * w / 60.0 * if swamped { 2.2 } else { 1.0 });
                 let mut b = BackendStats {
                     backend: format!("{name}/{model}"),
                     node: Some(name.clone()),
@@ -131,10 +179,20 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
                     (Sketch::default(), Sketch::default(), Sketch::default(), Sketch::default());
                 let mut busy = 0.0;
                 for _ in 0..n {
-                    let prompt = 200 + (rng.exp(900.0) as u64).min(16_000);
+                    let prompt = if cold {
+                        3_000 + (rng.exp(4_000.0) as u64).min(28_000)
+                    } else {
+                        200 + (rng.exp(900.0) as u64).min(16_000)
+                    };
                     let completion = 10 + (rng.exp(tokens) as u64).min(4_000);
-                    let cached = (prompt as f64 * rng.unit() * 0.7) as u64;
-                    let q = if rng.unit() < load * 0.3 { rng.exp(0.15 * load) } else { 0.0 };
+                    let cached = (prompt as f64 * rng.unit() * if cold { 0.1 } else { 0.7 }) as u64;
+                    let q = if swamped {
+                        if rng.unit() < load { rng.exp(4.0 * load) } else { 0.0 }
+                    } else if rng.unit() < load * 0.3 {
+                        rng.exp(0.15 * load)
+                    } else {
+                        0.0
+                    };
                     let first = q + 0.04 + (prompt - cached) as f64 * tpot * 0.012 * (1.0 + rng.unit() * 0.2);
                     let per_token = tpot * (0.9 + rng.unit() * 0.25) * if hot { 1.15 } else { 1.0 };
                     let total = first + completion as f64 * per_token;
@@ -252,7 +310,15 @@ mod tests {
     use super::*;
 
     fn spec(nodes: usize, days: u32) -> Spec {
-        Spec { cluster: "c".into(), nodes, start: "2026-11-01".parse().unwrap(), days, interval_secs: 60, seed: 7 }
+        Spec {
+            cluster: "c".into(),
+            nodes,
+            start: "2026-11-01".parse().unwrap(),
+            days,
+            interval_secs: 60,
+            seed: 7,
+            scenario: Scenario::Story,
+        }
     }
 
     #[test]

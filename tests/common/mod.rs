@@ -556,3 +556,19 @@ pub fn paste(markdown: &str, cwd: &std::path::Path) -> usize {
     }
     blocks.len()
 }
+
+/// The `<value>` placeholders left in a rendered runbook (none, when every value is known).
+pub fn placeholders(markdown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = markdown;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let Some(j) = rest.find('>') else { break };
+        let name = &rest[..j];
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            out.push(format!("<{name}>"));
+        }
+        rest = &rest[j..];
+    }
+    out
+}

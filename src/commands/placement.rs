@@ -1,0 +1,53 @@
+//! `garnet placement diff`: the span's telemetry per node × model, and the moves it calls for
+//! ([`crate::placement::diff`]), as a table or JSON, and as Markdown + JSON files with `--out`.
+
+use anyhow::{Context, Result};
+
+use super::Ctx;
+use crate::ExitStatus;
+use crate::cli::{PlacementDiffArgs, Since};
+use crate::placement::diff;
+
+pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
+    let mut inv = ctx.load_inventory()?;
+    // The placement as the latest record leaves it (hot-swaps, `--via` moves).
+    super::deploy::load_variants(&mut inv).await?;
+    let store = crate::store::open(&inv).await.context("cannot open the store")?;
+    let until = args.until.unwrap_or_else(|| jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date());
+    let since = match args.since {
+        Since::Date(d) => d,
+        Since::Days(n) => until.checked_sub(jiff::Span::new().days(i64::from(n) - 1))?,
+    };
+    let (from, to, until) = super::telemetry::day_span(since, Some(until))?;
+    let sum = super::telemetry::span_summary(&inv, store.as_ref(), from, to, [true; 3]).await?;
+    let p = &ctx.printer;
+    for k in &sum.skipped {
+        p.warn(format!("skipped unreadable `{k}`"));
+    }
+    if sum.samples == 0 {
+        anyhow::bail!(
+            "no telemetry for cluster `{}` from {since} to {until} in {}: nothing to judge a placement by",
+            inv.cluster.slug,
+            store.describe()
+        );
+    }
+    let d = diff::diff(&inv, &sum, f64::from(inv.monitor.interval_secs), &diff::Thresholds::default());
+    let markdown = d.markdown();
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+        let stem = dir.join(format!("placement-diff-{since}-{until}"));
+        let json = serde_json::to_vec_pretty(&d)?;
+        for (ext, body) in [("md", markdown.as_bytes()), ("json", json.as_slice())] {
+            let path = stem.with_extension(ext);
+            std::fs::write(&path, body).with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
+    }
+    if p.json {
+        let mut v = serde_json::to_value(&d)?;
+        v["event"] = "placement_diff".into();
+        p.json_line(&v);
+    } else {
+        p.out(markdown.trim_end());
+    }
+    Ok(if d.moves.is_empty() { ExitStatus::Success } else { ExitStatus::Proposed })
+}

@@ -1,0 +1,166 @@
+//! `garnet placement diff` on synthetic weeks written by garnet's own telemetry writer
+//! (`telemetry synth`): the story's hot node gets exactly one move, with evidence DuckDB confirms
+//! from the same Parquet files; a balanced week proposes nothing; no telemetry is an error that
+//! proposes nothing.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::Garnet;
+use crate::common::loaders::python;
+
+/// A synthetic week of `nodes` nodes into `dir/store`, with its inventory at `dir/inventory.yaml`.
+fn week(dir: &std::path::Path, scenario: &str) -> String {
+    Garnet::new()
+        .args(["telemetry", "synth", "--store", &dir.join("store").display().to_string(), "--cluster", "wk"])
+        .args(["--nodes", "8", "--days", "7", "--start", "2026-11-02", "--scenario", scenario])
+        .args(["--inventory", &dir.join("inventory.yaml").display().to_string()])
+        .run()
+        .expect(0);
+    dir.join("inventory.yaml").display().to_string()
+}
+
+#[test]
+fn the_hot_node_gets_one_move_with_evidence_duckdb_confirms() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = week(dir.path(), "story");
+    let out = dir.path().join("artifacts");
+    let r = Garnet::new()
+        .args(["-i", &inv, "-o", "json", "placement", "diff", "--since", "2026-11-02", "--until", "2026-11-08"])
+        .args(["--out", &out.display().to_string()])
+        .run();
+    r.expect(5);
+    let d: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let moves = d["moves"].as_array().unwrap();
+    assert_eq!(moves.len(), 1, "exactly the hot node's move: {:#}", d["moves"]);
+    let m = &moves[0];
+    assert_eq!((m["kind"].as_str(), m["from"].as_str()), (Some("off_hot_node"), Some("node-003")), "{m}");
+    // node-003 serves mistral-small-24b and phi-4-mini; phi is the one it is least busy with.
+    assert_eq!(m["model"], "phi-4-mini", "{m}");
+    let to = m["to"].as_str().expect("a node takes it");
+    let placed = d["placement"]["phi-4-mini"].as_array().unwrap();
+    assert!(to != "node-003" && !placed.iter().any(|n| n == to), "{to} already serves it: {placed:?}");
+    let share = m["evidence"][0]["value"].as_f64().unwrap();
+    let samples = m["evidence"][0]["samples"].as_u64().unwrap();
+    assert!(share > 0.03 && samples >= 7 * 1440 - 10, "{m}");
+
+    // The same numbers from the Parquet files, with no garnet code.
+    if let Some(py) = python() {
+        let script = r#"
+import duckdb, json, sys
+con = duckdb.connect()
+root = sys.argv[1]
+t = con.execute(f"SELECT avg(CASE WHEN cpu_speed_limit < 100 THEN 1.0 ELSE 0.0 END), count(*) FROM read_parquet('{root}/**/samples.parquet') WHERE node = 'node-003'").fetchone()
+b = con.execute(f"SELECT model, sum(busy_secs) / (count(*) * 60.0) FROM read_parquet('{root}/**/backends.parquet') WHERE backend_node = 'node-003' GROUP BY model").fetchall()
+print(json.dumps({"share": t[0], "samples": t[1], "busy": dict(b)}))
+"#;
+        let o =
+            Command::new(&py).args(["-c", script, &dir.path().join("store").display().to_string()]).output().unwrap();
+        assert!(o.status.success(), "duckdb: {}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["samples"].as_u64(), Some(samples), "{v}");
+        assert!((v["share"].as_f64().unwrap() - share).abs() < 1e-4, "duckdb {v} vs garnet {share}");
+        let busy = |model: &str| v["busy"][model].as_f64().unwrap();
+        assert!(busy("phi-4-mini") < busy("mistral-small-24b"), "{v}");
+        let row = d["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["node"] == "node-003" && r["model"] == "phi-4-mini")
+            .unwrap();
+        assert!((row["busy_share"].as_f64().unwrap() - busy("phi-4-mini")).abs() < 1e-3, "{row} vs {v}");
+    }
+
+    // The artifacts: Markdown and JSON with the same numbers.
+    let md = std::fs::read_to_string(out.join("placement-diff-2026-11-02-2026-11-08.md")).unwrap();
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(out.join("placement-diff-2026-11-02-2026-11-08.json")).unwrap()).unwrap();
+    assert_eq!(json["moves"], d["moves"]);
+    assert!(md.contains("node-003 was throttled in") && md.contains(&format!("moves to {to}")), "{md}");
+}
+
+#[test]
+fn a_balanced_week_proposes_nothing_and_no_telemetry_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = week(dir.path(), "balanced");
+    let r = Garnet::new().args(["-i", &inv, "placement", "diff", "--since", "7d", "--until", "2026-11-08"]).run();
+    r.expect(0);
+    assert!(r.stdout.contains("No change proposed"), "{}", r.stdout);
+    assert!(r.stdout.contains("| node-003 |"), "{}", r.stdout);
+
+    // A span with no telemetry: said plainly, nothing proposed.
+    let none =
+        Garnet::new().args(["-i", &inv, "placement", "diff", "--since", "2026-10-01", "--until", "2026-10-07"]).run();
+    none.expect(1);
+    assert!(none.stderr.contains("no telemetry for cluster `wk` from 2026-10-01 to 2026-10-07"), "{}", none.stderr);
+    let bad = Garnet::new().args(["-i", &inv, "placement", "diff", "--since", "0d"]).run();
+    bad.expect(2);
+    assert!(bad.stderr.contains("a number of days from 1 to 366"), "{}", bad.stderr);
+}
+
+/// Runs DuckDB on a synthetic week's Parquet; `None` without the test venv.
+fn duckdb(dir: &std::path::Path, sql: &str) -> Option<Value> {
+    let py = python()?;
+    let script = r#"
+import duckdb, json, sys
+con = duckdb.connect()
+print(json.dumps(con.execute(sys.argv[2].replace("ROOT", sys.argv[1])).fetchall()))
+"#;
+    let o = Command::new(&py).args(["-c", script, &dir.join("store").display().to_string(), sql]).output().unwrap();
+    assert!(o.status.success(), "duckdb: {}", String::from_utf8_lossy(&o.stderr));
+    Some(serde_json::from_slice(&o.stdout).unwrap())
+}
+
+/// Each of the other two seed scenarios gives exactly its move, from numbers DuckDB confirms: a
+/// model saturating its node gets it to itself (the cohabiting model leaves), and long prompts
+/// the cache hardly reuses get a larger prompt cache.
+#[test]
+fn a_saturated_model_gets_its_node_and_a_cold_cache_grows() {
+    let diff = |dir: &std::path::Path, inv: &str| -> Value {
+        let r = Garnet::new()
+            .args(["-i", inv, "-o", "json", "placement", "diff", "--since", "2026-11-02", "--until", "2026-11-08"])
+            .run();
+        r.expect(5);
+        let _ = dir;
+        serde_json::from_str(r.stdout.trim()).unwrap()
+    };
+
+    let busy = tempfile::tempdir().unwrap();
+    let d = diff(busy.path(), &week(busy.path(), "busy"));
+    let moves = d["moves"].as_array().unwrap();
+    assert_eq!(moves.len(), 1, "{:#}", d["moves"]);
+    let m = &moves[0];
+    assert_eq!(
+        (m["kind"].as_str(), m["model"].as_str(), m["node"].as_str(), m["evict"].as_str()),
+        (Some("own_node"), Some("llama-3.1-8b-instruct"), Some("node-001"), Some("qwen2.5-coder-7b")),
+        "{m}"
+    );
+    let to = m["to"].as_str().expect("a node takes the evicted model");
+    assert!(!d["placement"]["qwen2.5-coder-7b"].as_array().unwrap().iter().any(|n| n == to), "{to}");
+    let busy_share = m["evidence"][0]["value"].as_f64().unwrap();
+    if let Some(v) = duckdb(
+        busy.path(),
+        "SELECT sum(busy_secs) / (count(*) * 60.0) FROM read_parquet('ROOT/**/backends.parquet') WHERE backend_node = 'node-001' AND model = 'llama-3.1-8b-instruct'",
+    ) {
+        let dk = v[0][0].as_f64().unwrap();
+        assert!((dk - busy_share).abs() < 1e-3, "duckdb {dk} vs garnet {busy_share}");
+    }
+
+    let cold = tempfile::tempdir().unwrap();
+    let d = diff(cold.path(), &week(cold.path(), "cold-cache"));
+    let moves = d["moves"].as_array().unwrap();
+    assert_eq!(moves.len(), 1, "{:#}", d["moves"]);
+    let m = &moves[0];
+    assert_eq!((m["kind"].as_str(), m["model"].as_str()), (Some("prompt_cache"), Some("mistral-small-24b")), "{m}");
+    assert_eq!((m["from"].as_u64(), m["to"].as_u64()), (Some(10), Some(20)), "{m}");
+    let hit = m["evidence"][0]["value"].as_f64().unwrap();
+    let prompt = m["evidence"][1]["value"].as_f64().unwrap();
+    if let Some(v) = duckdb(
+        cold.path(),
+        "SELECT sum(cached_tokens) / sum(prompt_tokens), sum(prompt_tokens) / sum(requests) FROM read_parquet('ROOT/**/backends.parquet') WHERE model = 'mistral-small-24b'",
+    ) {
+        let (dh, dp) = (v[0][0].as_f64().unwrap(), v[0][1].as_f64().unwrap());
+        assert!((dh - hit).abs() < 1e-3 && (dp - prompt).abs() < 0.5, "duckdb {v} vs garnet {hit} {prompt}");
+    }
+}

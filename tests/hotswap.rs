@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::loaders::{S3Server, free_port, http_post, python, tiny_model};
+use crate::common::loaders::{S3Server, answer, free_port, python, tiny_model};
 use crate::common::{Cluster, Garnet, home_of, sshd_available};
 
 /// `garnet bench` in the background against the router: mixed streaming, every answer must be
@@ -35,15 +35,6 @@ fn finish(c: Child) -> Value {
             panic!("no bench report: {text}\n{}", String::from_utf8_lossy(&out.stderr));
         },
     )
-}
-
-/// What the router answers now for one fixed prompt (the tiny models are greedy: same model, same text).
-fn answer(api: u16) -> String {
-    let body = r#"{"model":"tiny","messages":[{"role":"user","content":"which model are you"}],"max_tokens":12}"#;
-    let raw = http_post(api, "/v1/chat/completions", body).unwrap();
-    let v: Value =
-        serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap_or(&raw)).unwrap_or_else(|_| panic!("{raw}"));
-    v["choices"][0]["message"]["content"].as_str().unwrap_or_else(|| panic!("{raw}")).to_string()
 }
 
 fn swap_report(run: &crate::common::Run) -> Value {

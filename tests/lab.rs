@@ -7,7 +7,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::Garnet;
-use crate::common::loaders::{free_port, http_post, python, tiny_model};
+use crate::common::loaders::{answer, free_port, http_post, python, tiny_model};
 
 #[test]
 fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
@@ -94,15 +94,6 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the router still listens");
 }
 
-/// What the router answers for one fixed prompt (the tiny models are greedy: same model, same text).
-fn answer(port: u16) -> String {
-    let body = r#"{"model":"tiny","messages":[{"role":"user","content":"which model are you"}],"max_tokens":12}"#;
-    let raw = http_post(port, "/v1/chat/completions", body).unwrap();
-    let v: Value =
-        serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap_or(&raw)).unwrap_or_else(|_| panic!("{raw}"));
-    v["choices"][0]["message"]["content"].as_str().unwrap_or_else(|| panic!("{raw}")).to_string()
-}
-
 /// The hot-swap and rollback runbooks, printed by `garnet runbook` for this lab and pasted block
 /// by block into `sh` under load: B (another model) ends up serving with nothing lost, garnet
 /// agrees with the end state (its own swap has nothing left to do; a deploy changes no service
@@ -167,12 +158,7 @@ fn runbooks_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &s
     assert!(again.stderr.contains("already served by `tiny-b`"), "{}", again.stderr);
     let deploy = g().args(["-i", &i, "--yes", "-o", "json", "deploy", "--ready-timeout", "120s"]).run();
     deploy.expect(0);
-    let changed: Vec<String> = deploy
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "step_finished" && e["outcome"] == "changed")
-        .map(|e| format!("{} {}", e["node"], e["step"]))
-        .collect();
+    let changed = deploy.changed_steps();
     assert!(
         changed.iter().all(|s| !s.contains("garnet-loader") && !s.contains("routes") && !s.contains("node config")),
         "deploy after the pasted swap changed: {changed:?}"
@@ -239,12 +225,7 @@ fn deploy_runbook_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, l
 
     let deploy = g().args(["-i", &i, "--yes", "-o", "json", "deploy", "--ready-timeout", "120s"]).run();
     deploy.expect(0);
-    let changed: Vec<String> = deploy
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "step_finished" && e["outcome"] == "changed")
-        .map(|e| format!("{} {}", e["node"], e["step"]))
-        .collect();
+    let changed = deploy.changed_steps();
     assert!(changed.is_empty(), "deploy after the pasted runbook still changed: {changed:?}");
     let body = r#"{"model":"tiny-c","messages":[{"role":"user","content":"hi"}],"max_tokens":3}"#;
     let raw = http_post(port, "/v1/chat/completions", body).unwrap();

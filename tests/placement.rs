@@ -25,6 +25,29 @@ fn week(dir: &std::path::Path, scenario: &str) -> String {
 fn the_hot_node_gets_one_move_with_evidence_duckdb_confirms() {
     let dir = tempfile::tempdir().unwrap();
     let inv = week(dir.path(), "story");
+    // Two loader exits of the week as the monitors record them (an OOM kill, a crash), and one
+    // outside the span: the eviction log has the two, in time order, then the plan's own.
+    let events = dir.path().join("store/events/cluster=wk");
+    for (day, file, body) in [
+        (
+            "2026-11-05",
+            "143000000-node-004-loader_crashed-phi-4-mini.json",
+            r#"{"schema_version":2,"cluster":"wk","node":"node-004","at":"2026-11-05T14:30:00Z","kind":"loader_crashed","model":"phi-4-mini","exit":{"exit_code":1}}"#,
+        ),
+        (
+            "2026-11-04",
+            "100000000-node-005-loader_evicted-llama-3.1-8b-instruct.json",
+            r#"{"schema_version":2,"cluster":"wk","node":"node-005","at":"2026-11-04T10:00:00Z","kind":"loader_evicted","model":"llama-3.1-8b-instruct","exit":{"signal":9},"memory_pressure":"critical"}"#,
+        ),
+        (
+            "2026-10-20",
+            "100000000-node-005-loader_evicted-llama-3.1-8b-instruct.json",
+            r#"{"schema_version":2,"cluster":"wk","node":"node-005","at":"2026-10-20T10:00:00Z","kind":"loader_evicted","model":"llama-3.1-8b-instruct","exit":{"signal":9}}"#,
+        ),
+    ] {
+        std::fs::create_dir_all(events.join(format!("date={day}"))).unwrap();
+        std::fs::write(events.join(format!("date={day}")).join(file), body).unwrap();
+    }
     let out = dir.path().join("artifacts");
     let r = Garnet::new()
         .args(["-i", &inv, "-o", "json", "placement", "diff", "--since", "2026-11-02", "--until", "2026-11-08"])
@@ -72,7 +95,30 @@ print(json.dumps({"share": t[0], "samples": t[1], "busy": dict(b)}))
         assert!((row["busy_share"].as_f64().unwrap() - busy("phi-4-mini")).abs() < 1e-3, "{row} vs {v}");
     }
 
+    let ev = d["evictions"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> =
+        ev.iter().map(|e| (e["kind"].as_str().unwrap(), e["node"].as_str().unwrap())).collect();
+    assert_eq!(
+        kinds,
+        [("loader_evicted", "node-005"), ("loader_crashed", "node-004"), ("planned", "node-003")],
+        "{ev:#?}"
+    );
+    assert!(
+        ev[0]["detail"].as_str().unwrap().contains("OOM killer")
+            && ev[0]["detail"].as_str().unwrap().contains("critical")
+    );
+    assert_eq!(ev[2]["model"], "phi-4-mini");
+
     // The artifacts: Markdown and JSON with the same numbers.
+    let log: Value =
+        serde_json::from_slice(&std::fs::read(out.join("eviction-log-2026-11-02-2026-11-08.json")).unwrap()).unwrap();
+    assert_eq!(&log["evictions"], &d["evictions"]);
+    let log_md = std::fs::read_to_string(out.join("eviction-log-2026-11-02-2026-11-08.md")).unwrap();
+    assert!(
+        log_md.contains("2 in the span, 1 planned")
+            && log_md.contains("| at apply | node-003 | phi-4-mini | planned |"),
+        "{log_md}"
+    );
     let md = std::fs::read_to_string(out.join("placement-diff-2026-11-02-2026-11-08.md")).unwrap();
     let json: Value =
         serde_json::from_slice(&std::fs::read(out.join("placement-diff-2026-11-02-2026-11-08.json")).unwrap()).unwrap();

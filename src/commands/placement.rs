@@ -32,22 +32,34 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
         );
     }
     let d = diff::diff(&inv, &sum, f64::from(inv.monitor.interval_secs), &diff::Thresholds::default());
+    let events = crate::telemetry::read::records(store.as_ref(), "events", &inv.cluster.slug, since, until)
+        .await
+        .with_context(|| format!("reading the span's events from {}", store.describe()))?;
+    let evictions = diff::eviction_log(&events, &d.moves);
     let markdown = d.markdown();
+    let evictions_md = diff::eviction_markdown(&d.cluster, &d.from, &d.to, &evictions);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-        let stem = dir.join(format!("placement-diff-{since}-{until}"));
-        let json = serde_json::to_vec_pretty(&d)?;
-        for (ext, body) in [("md", markdown.as_bytes()), ("json", json.as_slice())] {
-            let path = stem.with_extension(ext);
+        let log = serde_json::json!({"cluster": d.cluster, "from": d.from, "to": d.to, "evictions": evictions});
+        let files = [
+            (format!("placement-diff-{since}-{until}.md"), markdown.clone().into_bytes()),
+            (format!("placement-diff-{since}-{until}.json"), serde_json::to_vec_pretty(&d)?),
+            (format!("eviction-log-{since}-{until}.md"), evictions_md.clone().into_bytes()),
+            (format!("eviction-log-{since}-{until}.json"), serde_json::to_vec_pretty(&log)?),
+        ];
+        for (name, body) in files {
+            let path = dir.join(name);
             std::fs::write(&path, body).with_context(|| format!("cannot write `{}`", path.display()))?;
         }
     }
     if p.json {
         let mut v = serde_json::to_value(&d)?;
         v["event"] = "placement_diff".into();
+        v["evictions"] = serde_json::to_value(&evictions)?;
         p.json_line(&v);
     } else {
         p.out(markdown.trim_end());
+        p.out(format!("\n{}", evictions_md.trim_end()));
     }
     Ok(if d.moves.is_empty() { ExitStatus::Success } else { ExitStatus::Proposed })
 }

@@ -124,6 +124,94 @@ pub struct NodeRow {
     pub uptime: f64,
 }
 
+/// One eviction: a loader the OS killed (OOM, jetsam), one that crashed, or one the plan itself
+/// takes off a node.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Eviction {
+    /// When it happened; `None` for the plan's own (they happen at apply).
+    pub at: Option<String>,
+    pub node: String,
+    pub model: Option<String>,
+    /// `loader_evicted` (SIGKILL from outside garnet), `loader_crashed`, or `planned`.
+    pub kind: String,
+    pub detail: String,
+}
+
+/// The eviction log of a span: its loader evictions and crashes (events), in time order, then
+/// the evictions the proposed moves make.
+pub fn eviction_log(events: &[serde_json::Value], moves: &[Proposed]) -> Vec<Eviction> {
+    let mut out: Vec<Eviction> = events
+        .iter()
+        .filter(|e| matches!(e["kind"].as_str(), Some("loader_evicted" | "loader_crashed")))
+        .map(|e| {
+            let exit = &e["exit"];
+            let how = match (exit["signal"].as_i64(), exit["exit_code"].as_i64()) {
+                (Some(9), _) => "killed by SIGKILL from outside garnet (the OOM killer or jetsam)".to_string(),
+                (Some(sig), _) => format!("killed by signal {sig}"),
+                (None, Some(code)) => format!("exited with code {code}"),
+                _ => "exited".to_string(),
+            };
+            let pressure = e["memory_pressure"].as_str().map(|p| format!("; memory pressure {p}")).unwrap_or_default();
+            Eviction {
+                at: e["at"].as_str().map(str::to_string),
+                node: e["node"].as_str().unwrap_or("?").to_string(),
+                model: e["model"].as_str().map(str::to_string),
+                kind: e["kind"].as_str().unwrap_or("?").to_string(),
+                detail: format!("{how}{pressure}"),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.at.cmp(&b.at));
+    for m in moves {
+        let (node, model, detail) = match &m.change {
+            Move::OwnNode { model, node, evict, to } => (
+                node.clone(),
+                evict.clone(),
+                format!(
+                    "to give `{model}` the node; {}",
+                    to.as_ref().map_or("unloaded: no other node can take it".into(), |t| format!("moves to {t}"))
+                ),
+            ),
+            Move::OffHotNode { model, from, to } => (
+                from.clone(),
+                model.clone(),
+                format!(
+                    "to cool the node; {}",
+                    to.as_ref().map_or("stays: no cool node can take it".into(), |t| format!("moves to {t}"))
+                ),
+            ),
+            Move::PromptCache { .. } => continue,
+        };
+        out.push(Eviction { at: None, node, model: Some(model), kind: "planned".into(), detail });
+    }
+    out
+}
+
+/// The eviction log as Markdown.
+pub fn eviction_markdown(cluster: &str, from: &str, to: &str, log: &[Eviction]) -> String {
+    let mut s = format!("# Eviction log: {cluster}, {from} → {to}\n\n");
+    if log.is_empty() {
+        s.push_str("No loader was evicted or crashed in the span, and the plan evicts none.\n");
+        return s;
+    }
+    let (seen, planned) =
+        (log.iter().filter(|e| e.kind != "planned").count(), log.iter().filter(|e| e.kind == "planned").count());
+    s.push_str(&format!(
+        "{seen} in the span, {planned} planned.\n\n| when | node | model | what | detail |\n|---|---|---|---|---|\n"
+    ));
+    for e in log {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            e.at.as_deref().unwrap_or("at apply"),
+            e.node,
+            e.model.as_deref().unwrap_or("-"),
+            e.kind,
+            e.detail.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
 /// The diff: the evidence and the moves (none when the placement holds).
 #[derive(Debug, Clone, Serialize)]
 pub struct Diff {

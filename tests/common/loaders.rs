@@ -311,3 +311,12 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// What the router answers for one fixed prompt (the tiny models are greedy: same model, same text).
+pub fn answer(port: u16) -> String {
+    let body = r#"{"model":"tiny","messages":[{"role":"user","content":"which model are you"}],"max_tokens":12}"#;
+    let raw = http_post(port, "/v1/chat/completions", body).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap_or(&raw)).unwrap_or_else(|_| panic!("{raw}"));
+    v["choices"][0]["message"]["content"].as_str().unwrap_or_else(|| panic!("{raw}")).to_string()
+}

@@ -92,6 +92,15 @@ impl Run {
             .collect()
     }
 
+    /// `node step` of every step that changed something (from `-o json`).
+    pub fn changed_steps(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .filter(|e| e["event"] == "step_finished" && e["outcome"] == "changed")
+            .map(|e| format!("{} {}", e["node"], e["step"]))
+            .collect()
+    }
+
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()

@@ -110,6 +110,13 @@ print(json.dumps({"share": t[0], "samples": t[1], "busy": dict(b)}))
     assert_eq!(ev[2]["model"], "phi-4-mini");
 
     // The artifacts: Markdown and JSON with the same numbers.
+    // The same files in the store, under the span's weekly prefix.
+    let weekly = dir.path().join("store/weekly/cluster=wk/span=2026-11-02_2026-11-08");
+    for f in ["placement-diff.md", "placement-diff.json", "eviction-log.md", "eviction-log.json"] {
+        let stem = f.split_once('.').unwrap();
+        let local = out.join(format!("{}-2026-11-02-2026-11-08.{}", stem.0, stem.1));
+        assert_eq!(std::fs::read(weekly.join(f)).ok(), Some(std::fs::read(&local).unwrap()), "{f}");
+    }
     let log: Value =
         serde_json::from_slice(&std::fs::read(out.join("eviction-log-2026-11-02-2026-11-08.json")).unwrap()).unwrap();
     assert_eq!(&log["evictions"], &d["evictions"]);

@@ -38,17 +38,25 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let evictions = diff::eviction_log(&events, &d.moves);
     let markdown = d.markdown();
     let evictions_md = diff::eviction_markdown(&d.cluster, &d.from, &d.to, &evictions);
+    let log = serde_json::json!({"cluster": d.cluster, "from": d.from, "to": d.to, "evictions": evictions});
+    let files = [
+        ("placement-diff", "md", markdown.clone().into_bytes()),
+        ("placement-diff", "json", serde_json::to_vec_pretty(&d)?),
+        ("eviction-log", "md", evictions_md.clone().into_bytes()),
+        ("eviction-log", "json", serde_json::to_vec_pretty(&log)?),
+    ];
+    // In the store, under the span's weekly prefix (the dashboard links them), and with `--out`.
+    let prefix = crate::store::keys::weekly(&inv.cluster.slug, since, until);
+    for (name, ext, body) in &files {
+        store
+            .put(&format!("{prefix}{name}.{ext}"), body)
+            .await
+            .with_context(|| format!("cannot write the weekly artifacts to {}", store.describe()))?;
+    }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-        let log = serde_json::json!({"cluster": d.cluster, "from": d.from, "to": d.to, "evictions": evictions});
-        let files = [
-            (format!("placement-diff-{since}-{until}.md"), markdown.clone().into_bytes()),
-            (format!("placement-diff-{since}-{until}.json"), serde_json::to_vec_pretty(&d)?),
-            (format!("eviction-log-{since}-{until}.md"), evictions_md.clone().into_bytes()),
-            (format!("eviction-log-{since}-{until}.json"), serde_json::to_vec_pretty(&log)?),
-        ];
-        for (name, body) in files {
-            let path = dir.join(name);
+        for (name, ext, body) in &files {
+            let path = dir.join(format!("{name}-{since}-{until}.{ext}"));
             std::fs::write(&path, body).with_context(|| format!("cannot write `{}`", path.display()))?;
         }
     }

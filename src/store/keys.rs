@@ -87,6 +87,11 @@ pub fn placement(cluster: &str, at: Timestamp) -> String {
     format!("placement/cluster={cluster}/{}.json", at.strftime("%Y%m%dT%H%M%S%.6fZ"))
 }
 
+/// The weekly review's artifacts for the span starting `since` (`placement-diff.json`, …).
+pub fn weekly(cluster: &str, since: Date, until: Date) -> String {
+    format!("weekly/cluster={cluster}/span={since}_{until}/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

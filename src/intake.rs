@@ -485,14 +485,15 @@ pub fn inventory_yaml(a: &Answers, d: &Decisions) -> String {
     let _ = writeln!(s, "models:");
     let _ = writeln!(
         s,
-        "  - {{name: {}, source: {}, quantization: {}, context: {}, max_tokens: {}, latency_budget_ms: {}, max_concurrency: {}}}",
+        "  - {{name: {}, source: {}, quantization: {}, context: {}, max_tokens: {}, latency_budget_ms: {}, max_concurrency: {}, projected_qps: {}}}",
         d.model,
         d.source,
         d.quant,
         w.context,
         w.context.min(4096),
         w.latency_budget_ms,
-        w.concurrency
+        w.concurrency,
+        w.qps
     );
     let _ = writeln!(
         s,

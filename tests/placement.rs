@@ -180,7 +180,15 @@ fn a_saturated_model_gets_its_node_and_a_cold_cache_grows() {
     };
 
     let busy = tempfile::tempdir().unwrap();
-    let d = diff(busy.path(), &week(busy.path(), "busy"));
+    let inv = week(busy.path(), "busy");
+    // What intake projected for the busy model: the diff quotes the measured rate against it.
+    let text = std::fs::read_to_string(&inv).unwrap();
+    std::fs::write(
+        &inv,
+        text.replace("name: llama-3.1-8b-instruct,", "name: llama-3.1-8b-instruct, projected_qps: 0.1,"),
+    )
+    .unwrap();
+    let d = diff(busy.path(), &inv);
     let moves = d["moves"].as_array().unwrap();
     assert_eq!(moves.len(), 1, "{:#}", d["moves"]);
     let m = &moves[0];
@@ -189,6 +197,7 @@ fn a_saturated_model_gets_its_node_and_a_cold_cache_grows() {
         (Some("own_node"), Some("llama-3.1-8b-instruct"), Some("node-001"), Some("qwen2.5-coder-7b")),
         "{m}"
     );
+    assert!(m["why"].as_str().unwrap().contains("req/s against the 0.1 projected"), "{m}");
     let to = m["to"].as_str().expect("a node takes the evicted model");
     assert!(!d["placement"]["qwen2.5-coder-7b"].as_array().unwrap().iter().any(|n| n == to), "{to}");
     let busy_share = m["evidence"][0]["value"].as_f64().unwrap();

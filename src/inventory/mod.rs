@@ -159,6 +159,8 @@ pub struct ModelSpec {
     /// The weights on this machine when `source` is a path (`/`, `.` or `~` first): deploy copies
     /// them to `models/<name>` under each node's garnet home.
     pub local_path: Option<PathBuf>,
+    /// What intake projected, requests per second.
+    pub projected_qps: Option<f64>,
 }
 
 impl ModelSpec {
@@ -539,6 +541,7 @@ fn resolve_models(dir: &Path, raw_models: &[Model], diags: &mut Vec<Diagnostic>)
             port: m.port.as_ref().map_or(8001 + i as u16, |p| p.value),
             max_concurrency: m.max_concurrency.as_ref().map_or(4, |c| c.value),
             drain_secs: m.drain_secs.unwrap_or(300),
+            projected_qps: m.projected_qps.as_ref().map(|q| q.value),
             local_path: {
                 let src = m.source.value.trim();
                 (src.starts_with('/') || src.starts_with('.') || src.starts_with('~'))

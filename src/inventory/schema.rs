@@ -209,6 +209,8 @@ pub struct Model {
     pub max_concurrency: Option<Spanned<u32>>,
     /// Longest a hot-swap waits for the old loader's requests to finish (default 300).
     pub drain_secs: Option<u32>,
+    /// The requests per second intake projected (the placement diff compares the measured rate).
+    pub projected_qps: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -107,6 +107,8 @@ pub struct Row {
     pub ttft_p95_ms: Option<f64>,
     pub queue_wait_p95_ms: Option<f64>,
     pub latency_budget_ms: Option<u32>,
+    /// What intake projected for the model (requests per second, all its nodes), when on record.
+    pub projected_qps: Option<f64>,
     /// Cached prompt tokens over prompt tokens.
     pub cache_hit_rate: Option<f64>,
     pub mean_prompt_tokens: Option<f64>,
@@ -290,6 +292,7 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
                 ttft_p95_ms: b.ttft_p95_ms,
                 queue_wait_p95_ms: b.queue_wait_p95_ms,
                 latency_budget_ms: inv.models.iter().find(|m| m.name == b.model).and_then(|m| m.latency_budget_ms),
+                projected_qps: inv.models.iter().find(|m| m.name == b.model).and_then(|m| m.projected_qps),
                 cache_hit_rate: (b.prompt_tokens > 0)
                     .then(|| round(b.cached_tokens as f64 / b.prompt_tokens as f64, 4)),
                 mean_prompt_tokens: (b.requests > 0).then(|| round(b.prompt_tokens as f64 / b.requests as f64, 1)),
@@ -362,7 +365,14 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
                     span: span.clone(),
                 });
             }
-            let projected = "no projected QPS on record";
+            // The model's measured rate over all its nodes against what intake projected.
+            let measured: f64 =
+                rows.iter().filter(|x| x.model == r.model).map(|x| x.requests_per_min).sum::<f64>() / 60.0;
+            let projected = match r.projected_qps {
+                Some(p) if measured > p => format!("{measured:.2} req/s against the {p} projected"),
+                Some(p) => format!("{measured:.2} req/s, within the {p} projected"),
+                None => "no projected QPS on record".into(),
+            };
             let why = format!(
                 "`{}` saturates {}: busy {:.0}% of the time{}{} ({:.1} requests/min; {projected}): it gets the node to itself, `{other}` ({:.0}% busy there) {}",
                 r.model,

@@ -235,11 +235,7 @@ pub struct Diff {
 /// cache at context × concurrency + runtime); said plainly when it cannot be told.
 fn fit_note(inv: &Inventory, model: &str, node: &str, serving: &[String]) -> String {
     let Some(n) = inv.node(node) else { return String::new() };
-    let need = |name: &str| -> Option<u64> {
-        let m = inv.models.iter().find(|m| m.name == name)?;
-        let info = super::memory::inspect(m.local_path.as_ref()?).ok()?;
-        info.need(u64::from(m.context.unwrap_or(4096)), u64::from(m.max_concurrency), 16).map(|x| x.total)
-    };
+    let need = |name: &str| super::memory::entry_need(inv.models.iter().find(|m| m.name == name)?);
     let (Some(gb), Some(add)) = (n.memory_gb, need(model)) else {
         return "; memory not checked (the model's files are not local, or the node has no `memory_gb`)".into();
     };

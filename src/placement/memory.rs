@@ -287,6 +287,13 @@ pub fn estimates(params: u64, group: u32) -> Vec<(&'static str, f64, u64)> {
         .collect()
 }
 
+/// What a model entry needs on a node, from its own files (weights + KV cache at its context ×
+/// concurrency + runtime); `None` when the files are not local or cannot be read.
+pub fn entry_need(m: &crate::inventory::ModelSpec) -> Option<u64> {
+    let info = inspect(m.local_path.as_ref()?).ok()?;
+    info.need(u64::from(m.context.unwrap_or(4096)), u64::from(m.max_concurrency), 16).map(|n| n.total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,11 +40,7 @@ fn fit_check(node: &Node, a: Option<&ModelSpec>, b: &ModelSpec) -> Result<String
     let Some(gb) = node.memory_gb else {
         return Ok(format!("{}: no `memory_gb` in the inventory, fit not checked", node.name));
     };
-    let need = |m: &ModelSpec| -> Option<u64> {
-        let info = crate::placement::memory::inspect(m.local_path.as_ref()?).ok()?;
-        let ctx = u64::from(m.context.unwrap_or(4096));
-        info.need(ctx, u64::from(m.max_concurrency), 16).map(|n| n.total)
-    };
+    let need = crate::placement::memory::entry_need;
     let na = match a {
         Some(a) => need(a),
         None => Some(0),

@@ -95,6 +95,54 @@ print(json.dumps({"share": t[0], "samples": t[1], "busy": dict(b)}))
         assert!((row["busy_share"].as_f64().unwrap() - busy("phi-4-mini")).abs() < 1e-3, "{row} vs {v}");
     }
 
+    // The cost diff: every dollar of the span lands on a model or on a node's idle line, and its
+    // energy, tokens and API bills are what DuckDB computes from the same files with the prices
+    // in the inventory.
+    let c = &d["cost"];
+    let total: f64 = c["nodes"].as_array().unwrap().iter().map(|n| n["total_usd"].as_f64().unwrap()).sum();
+    assert!((c["before"]["total_usd"].as_f64().unwrap() - total).abs() < 1e-6, "{c:#}");
+    for side in ["before", "after"] {
+        let t = &c[side];
+        let (a, i) = (t["allocated_usd"].as_f64().unwrap(), t["idle_usd"].as_f64().unwrap());
+        assert!((a + i - total).abs() < 1e-6 && i >= 0.0, "{side}: {t}");
+        let by_model: f64 = c["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| if side == "before" { &m["before"] } else { &m["after"] })
+            .map(|m| m["usd"].as_f64().unwrap())
+            .sum();
+        assert!((by_model - a).abs() < 1e-6, "{side}: {by_model} vs {a}");
+    }
+    if let Some(v) = duckdb(
+        dir.path(),
+        "SELECT (SELECT sum(energy_joules) FROM read_parquet('ROOT/**/samples.parquet') WHERE node = 'node-003'), model, sum(prompt_tokens - cached_tokens), sum(cached_tokens), sum(completion_tokens) FROM read_parquet('ROOT/**/backends.parquet') GROUP BY model ORDER BY model",
+    ) {
+        let rows = v.as_array().unwrap();
+        let joules = rows[0][0].as_f64().unwrap();
+        let n3 = c["nodes"].as_array().unwrap().iter().find(|n| n["node"] == "node-003").unwrap();
+        let energy = joules / 3.6e6 * 0.21;
+        assert!((n3["energy_usd"].as_f64().unwrap() - energy).abs() < 1e-6, "duckdb {energy} vs {n3}");
+        for r in rows {
+            let model = r[1].as_str().unwrap();
+            let m = c["models"].as_array().unwrap().iter().find(|m| m["model"] == model).unwrap();
+            let tk = &m["before"]["tokens"];
+            let (u, k, o) = (r[2].as_f64().unwrap(), r[3].as_f64().unwrap(), r[4].as_f64().unwrap());
+            assert_eq!(
+                (tk["uncached_input"].as_f64(), tk["cached_input"].as_f64(), tk["output"].as_f64()),
+                (Some(u), Some(k), Some(o)),
+                "{model}"
+            );
+            // gpt-4o-mini's bill for the same tokens: 0.15 / 0.075 / 0.60 per million.
+            let bill = (u * 0.15 + k * 0.075 + o * 0.60) / 1e6;
+            let api = m["before"]["vs_api"].as_array().unwrap().iter().find(|a| a["api"] == "gpt-4o-mini").unwrap();
+            assert!((api["api_usd"].as_f64().unwrap() - bill).abs() < 1e-6, "{model}: {api} vs {bill}");
+            let ours = m["before"]["usd"].as_f64().unwrap();
+            let savings = (1.0 - ours / bill) * 100.0;
+            assert!((api["savings_pct"].as_f64().unwrap() - savings).abs() < 1e-6, "{model}: {api}");
+        }
+    }
+
     let ev = d["evictions"].as_array().unwrap();
     let kinds: Vec<(&str, &str)> =
         ev.iter().map(|e| (e["kind"].as_str().unwrap(), e["node"].as_str().unwrap())).collect();
@@ -112,7 +160,14 @@ print(json.dumps({"share": t[0], "samples": t[1], "busy": dict(b)}))
     // The artifacts: Markdown and JSON with the same numbers.
     // The same files in the store, under the span's weekly prefix.
     let weekly = dir.path().join("store/weekly/cluster=wk/span=2026-11-02_2026-11-08");
-    for f in ["placement-diff.md", "placement-diff.json", "eviction-log.md", "eviction-log.json"] {
+    for f in [
+        "placement-diff.md",
+        "placement-diff.json",
+        "cost-diff.md",
+        "cost-diff.json",
+        "eviction-log.md",
+        "eviction-log.json",
+    ] {
         let stem = f.split_once('.').unwrap();
         let local = out.join(format!("{}-2026-11-02-2026-11-08.{}", stem.0, stem.1));
         assert_eq!(std::fs::read(weekly.join(f)).ok(), Some(std::fs::read(&local).unwrap()), "{f}");
@@ -198,8 +253,24 @@ fn a_saturated_model_gets_its_node_and_a_cold_cache_grows() {
         "{m}"
     );
     assert!(m["why"].as_str().unwrap().contains("req/s against the 0.1 projected"), "{m}");
-    let to = m["to"].as_str().expect("a node takes the evicted model");
-    assert!(!d["placement"]["qwen2.5-coder-7b"].as_array().unwrap().iter().any(|n| n == to), "{to}");
+    // The evicted model goes to a node that does not serve it, or keeps its other nodes.
+    if let Some(to) = m["to"].as_str() {
+        assert!(!d["placement"]["qwen2.5-coder-7b"].as_array().unwrap().iter().any(|n| n == to), "{to}");
+    }
+    assert!(!d["proposed"]["qwen2.5-coder-7b"].as_array().unwrap().iter().any(|n| n == "node-001"), "{d:#}");
+    // The replay bears it out: the saturated model's predicted p95 and queueing fall, and no
+    // model's p95 rises more than 10%.
+    let r = &d["replay"];
+    let p = |side: &str, model: &str, k: &str| {
+        r[side]["models"].as_array().unwrap().iter().find(|x| x["model"] == model).unwrap()[k].as_f64().unwrap()
+    };
+    let llama = "llama-3.1-8b-instruct";
+    assert!(p("after", llama, "e2e_p95_ms") < p("before", llama, "e2e_p95_ms"), "{r:#}");
+    assert!(p("after", llama, "queue_wait_mean_ms") < p("before", llama, "queue_wait_mean_ms"), "{r:#}");
+    for x in r["before"]["models"].as_array().unwrap() {
+        let m = x["model"].as_str().unwrap();
+        assert!(p("after", m, "e2e_p95_ms") <= 1.1 * p("before", m, "e2e_p95_ms"), "{m}: {r:#}");
+    }
     let busy_share = m["evidence"][0]["value"].as_f64().unwrap();
     if let Some(v) = duckdb(
         busy.path(),

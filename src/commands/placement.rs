@@ -19,7 +19,7 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
         Since::Days(n) => until.checked_sub(jiff::Span::new().days(i64::from(n) - 1))?,
     };
     let (from, to, until) = super::telemetry::day_span(since, Some(until))?;
-    let sum = super::telemetry::span_summary(&inv, store.as_ref(), from, to, [true; 3]).await?;
+    let sum = super::telemetry::span_summary(&inv, store.as_ref(), from, to, [true; 3], true).await?;
     let p = &ctx.printer;
     for k in &sum.skipped {
         p.warn(format!("skipped unreadable `{k}`"));
@@ -39,9 +39,30 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let markdown = d.markdown();
     let evictions_md = diff::eviction_markdown(&d.cluster, &d.from, &d.to, &evictions);
     let log = serde_json::json!({"cluster": d.cluster, "from": d.from, "to": d.to, "evictions": evictions});
+    let costs = d
+        .replay
+        .as_ref()
+        .and_then(|r| crate::placement::cost_diff::cost_diff(&inv, &sum, &d.placement, &d.proposed, &r.after));
+    let (cost_md, cost_json) = match &costs {
+        Some(c) => (c.markdown(), serde_json::to_vec_pretty(c)?),
+        None => {
+            let why = "the inventory has no `cost:` section: nothing to price the tokens by";
+            (
+                format!(
+                    "# Cost-per-million-tokens diff: {}, {} → {}\n\nNot computed: {why}.\n",
+                    d.cluster, d.from, d.to
+                ),
+                serde_json::to_vec_pretty(
+                    &serde_json::json!({"cluster": d.cluster, "from": d.from, "to": d.to, "not_computed": why}),
+                )?,
+            )
+        }
+    };
     let files = [
         ("placement-diff", "md", markdown.clone().into_bytes()),
         ("placement-diff", "json", serde_json::to_vec_pretty(&d)?),
+        ("cost-diff", "md", cost_md.clone().into_bytes()),
+        ("cost-diff", "json", cost_json),
         ("eviction-log", "md", evictions_md.clone().into_bytes()),
         ("eviction-log", "json", serde_json::to_vec_pretty(&log)?),
     ];
@@ -64,9 +85,11 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
         let mut v = serde_json::to_value(&d)?;
         v["event"] = "placement_diff".into();
         v["evictions"] = serde_json::to_value(&evictions)?;
+        v["cost"] = serde_json::to_value(&costs)?;
         p.json_line(&v);
     } else {
         p.out(markdown.trim_end());
+        p.out(format!("\n{}", cost_md.trim_end()));
         p.out(format!("\n{}", evictions_md.trim_end()));
     }
     Ok(if d.moves.is_empty() { ExitStatus::Success } else { ExitStatus::Proposed })

@@ -152,6 +152,7 @@ pub(crate) async fn span_summary(
     from: jiff::Timestamp,
     to: jiff::Timestamp,
     latencies: [bool; 3],
+    demand: bool,
 ) -> Result<crate::telemetry::summary::Summary> {
     let nodes: Vec<String> = inv.nodes.iter().map(|n| n.name.clone()).collect();
     let req = crate::telemetry::summary::SpanRequest {
@@ -162,6 +163,7 @@ pub(crate) async fn span_summary(
         interval_secs: f64::from(inv.monitor.interval_secs),
         workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         latencies,
+        demand,
     };
     crate::telemetry::summary::span(store, &req).await
 }
@@ -171,7 +173,7 @@ pub async fn uptime(args: &UptimeArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let store = crate::store::open_spec(&inv.store).await.context("cannot open the store")?;
     let (from, to, until) = day_span(args.since, args.until)?;
     let cluster = &inv.cluster.slug;
-    let sum = span_summary(&inv, store.as_ref(), from, to, [false; 3]).await?;
+    let sum = span_summary(&inv, store.as_ref(), from, to, [false; 3], false).await?;
     let u = crate::telemetry::uptime::Uptime {
         from: sum.from.clone(),
         to: sum.to.clone(),
@@ -244,7 +246,7 @@ pub async fn summary(args: &SummaryArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let (from, to, _) = day_span(args.since, args.until)?;
     let started = std::time::Instant::now();
     let latencies = crate::telemetry::summary::LATENCIES.map(|l| args.latency.iter().any(|a| a.replace('-', "_") == l));
-    let sum = span_summary(&inv, store.as_ref(), from, to, latencies).await?;
+    let sum = span_summary(&inv, store.as_ref(), from, to, latencies, false).await?;
     let p = &ctx.printer;
     if p.json {
         let mut v = json!(sum);

@@ -280,5 +280,9 @@ pub struct HardwareCost {
 pub struct ApiPrice {
     pub name: String,
     pub input_usd_per_mtok: f64,
+    /// The price of input tokens the API serves from its prompt cache (its input price when
+    /// not given).
+    #[serde(default)]
+    pub cached_input_usd_per_mtok: Option<f64>,
     pub output_usd_per_mtok: f64,
 }

@@ -81,6 +81,23 @@ pub enum Move {
     OffHotNode { model: String, from: String, to: Option<String> },
 }
 
+/// Destinations the replay tries for one move (the least loaded that qualify).
+const CANDIDATES: usize = 4;
+
+/// The requests-weighted mean of each model's p95 after over before (1: unchanged).
+fn weighted_p95(before: &super::replay::Prediction, after: &super::replay::Prediction) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for a in &after.models {
+        if let (Some(x), Some(y)) = (before.model(&a.model).and_then(|b| b.e2e_p95_ms), a.e2e_p95_ms)
+            && x > 0.0
+        {
+            num += a.requests as f64 * y / x;
+            den += a.requests as f64;
+        }
+    }
+    if den > 0.0 { num / den } else { 1.0 }
+}
+
 /// `mlx_lm.server`'s default prompt-cache size (entries), when the loader arguments set none.
 pub const PROMPT_CACHE_DEFAULT: u32 = 10;
 
@@ -101,6 +118,8 @@ pub struct Row {
     pub requests: u64,
     /// Mean requests per minute over the backend's samples.
     pub requests_per_min: f64,
+    /// The 95th percentile of its per-minute request rate over the samples.
+    pub requests_per_min_p95: Option<f64>,
     /// Share of the sampled time with a request in flight.
     pub busy_share: Option<f64>,
     pub e2e_p95_ms: Option<f64>,
@@ -226,9 +245,42 @@ pub struct Diff {
     pub thresholds: Thresholds,
     /// The placement now: model → nodes.
     pub placement: std::collections::BTreeMap<String, Vec<String>>,
+    /// The placement after the moves.
+    pub proposed: std::collections::BTreeMap<String, Vec<String>>,
+    /// Memory each node's models need, now and after (from the models' files).
+    pub memory: Vec<NodeMemory>,
     pub nodes: Vec<NodeRow>,
     pub rows: Vec<Row>,
     pub moves: Vec<Proposed>,
+    /// Moves a rule called for that the replay did not bear out.
+    pub rejected: Vec<Rejected>,
+    /// The replay of the span's demand, now and after the moves (`None` without demand).
+    pub replay: Option<Replayed>,
+}
+
+/// A move the replay turned down, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejected {
+    #[serde(flatten)]
+    pub proposed: Proposed,
+    pub reason: String,
+}
+
+/// The replay's calibration and its predictions for the current and the proposed placement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replayed {
+    pub calibration: super::replay::Calibration,
+    pub before: super::replay::Prediction,
+    pub after: super::replay::Prediction,
+}
+
+/// One node's memory: what its models need now and after (`None`: a model there is not sized).
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeMemory {
+    pub node: String,
+    pub capacity: Option<u64>,
+    pub before: Option<u64>,
+    pub after: Option<u64>,
 }
 
 /// Whether `model` fits beside what `node` serves, from the models' own files (weights + KV
@@ -282,6 +334,7 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
                 model: b.model.clone(),
                 requests: b.requests,
                 requests_per_min: if minutes > 0.0 { round(b.requests as f64 / minutes, 3) } else { 0.0 },
+                requests_per_min_p95: b.rate_per_min_p95.map(|r| round(r, 3)),
                 busy_share: (b.backend_samples > 0)
                     .then(|| round(b.busy_secs / (b.backend_samples as f64 * interval_secs), 4)),
                 e2e_p95_ms: b.e2e_p95_ms,
@@ -313,96 +366,125 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
         })
         .collect();
 
-    let mut moves = Vec::new();
     let busy = |node: &str, model: &str| -> f64 {
         rows.iter().find(|r| r.node == node && r.model == model).and_then(|r| r.busy_share).unwrap_or(0.0)
     };
     let load = |node: &str| -> f64 { rows.iter().filter(|r| r.node == node).filter_map(|r| r.busy_share).sum() };
     let loader_node = |name: &str| inv.node(name).is_some_and(|x| x.roles.is_empty() || x.has_role("loader"));
 
-    // Saturation: the model gets its node to itself; the other model there goes.
-    for r in &rows {
-        let Some(b) = r.busy_share else { continue };
+    // Each rule gives its moves as groups of alternatives (one intent, several ways to do it):
+    // the replay picks the best alternative of each group that it bears out.
+    let mut groups: Vec<Vec<Proposed>> = Vec::new();
+    let by_load = |candidates: Vec<&NodeRow>| -> Vec<String> {
+        let mut c: Vec<&NodeRow> = candidates;
+        c.sort_by(|a, b| load(&a.node).partial_cmp(&load(&b.node)).unwrap_or(std::cmp::Ordering::Equal));
+        c.into_iter().take(CANDIDATES).map(|x| x.node.clone()).collect()
+    };
+    let serving = |node: &str| nodes.iter().find(|x| x.node == node).map(|x| x.models.clone()).unwrap_or_default();
+
+    // Saturation: the model gets one of its saturated nodes to itself; the other model there
+    // goes (to another node, or, when it has other nodes, just off this one).
+    let saturated = |r: &Row| -> Option<(bool, bool)> {
+        let b = r.busy_share?;
         let over_budget = matches!((r.e2e_p95_ms, r.latency_budget_ms), (Some(p), Some(l)) if p > f64::from(l));
         let queued = r.queue_wait_p95_ms.is_some_and(|q| q >= th.saturated_queue_ms);
-        if r.samples < th.min_backend_samples || b < th.saturated_busy || !(queued || over_budget) {
-            continue;
-        }
-        let Some(n) = nodes.iter().find(|n| n.node == r.node) else { continue };
-        for other in n.models.iter().filter(|m| **m != r.model) {
-            let to = nodes
-                .iter()
-                .filter(|x| x.node != r.node && !x.models.contains(other) && loader_node(&x.node))
-                .filter(|x| x.throttled_share.is_none_or(|s| s <= th.throttled_share))
-                .min_by(|a, b| load(&a.node).partial_cmp(&load(&b.node)).unwrap_or(std::cmp::Ordering::Equal))
-                .map(|x| x.node.clone());
-            let mut evidence = vec![Evidence {
-                metric: format!("{}/{}: busy share", r.node, r.model),
-                value: b,
-                threshold: th.saturated_busy,
-                samples: r.samples,
-                span: span.clone(),
-            }];
-            if queued {
-                evidence.push(Evidence {
-                    metric: format!("{}/{}: queue-wait p95 (ms)", r.node, r.model),
-                    value: r.queue_wait_p95_ms.unwrap_or(0.0),
-                    threshold: th.saturated_queue_ms,
-                    samples: r.requests,
+        (r.samples >= th.min_backend_samples && b >= th.saturated_busy && (queued || over_budget))
+            .then_some((queued, over_budget))
+    };
+    let mut models_seen: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
+    models_seen.dedup();
+    for model in models_seen {
+        let mut hot_rows: Vec<&Row> = rows.iter().filter(|r| r.model == model && saturated(r).is_some()).collect();
+        hot_rows.sort_by(|a, b| b.busy_share.partial_cmp(&a.busy_share).unwrap_or(std::cmp::Ordering::Equal));
+        let mut group = Vec::new();
+        for r in hot_rows.into_iter().take(2) {
+            let (queued, over_budget) = saturated(r).unwrap_or_default();
+            let b = r.busy_share.unwrap_or(0.0);
+            let Some(n) = nodes.iter().find(|n| n.node == r.node) else { continue };
+            for other in n.models.iter().filter(|m| **m != r.model) {
+                let mut evidence = vec![Evidence {
+                    metric: format!("{}/{}: busy share", r.node, r.model),
+                    value: b,
+                    threshold: th.saturated_busy,
+                    samples: r.samples,
                     span: span.clone(),
-                });
-            }
-            if over_budget {
-                evidence.push(Evidence {
-                    metric: format!("{}/{}: e2e p95 (ms)", r.node, r.model),
-                    value: r.e2e_p95_ms.unwrap_or(0.0),
-                    threshold: f64::from(r.latency_budget_ms.unwrap_or(0)),
-                    samples: r.requests,
-                    span: span.clone(),
-                });
-            }
-            // The model's measured rate over all its nodes against what intake projected.
-            let measured: f64 =
-                rows.iter().filter(|x| x.model == r.model).map(|x| x.requests_per_min).sum::<f64>() / 60.0;
-            let projected = match r.projected_qps {
-                Some(p) if measured > p => format!("{measured:.2} req/s against the {p} projected"),
-                Some(p) => format!("{measured:.2} req/s, within the {p} projected"),
-                None => "no projected QPS on record".into(),
-            };
-            let why = format!(
-                "`{}` saturates {}: busy {:.0}% of the time{}{} ({:.1} requests/min; {projected}): it gets the node to itself, `{other}` ({:.0}% busy there) {}",
-                r.model,
-                r.node,
-                b * 100.0,
-                r.queue_wait_p95_ms
-                    .filter(|_| queued)
-                    .map(|q| format!(", queue-wait p95 {q:.0} ms"))
-                    .unwrap_or_default(),
-                if over_budget {
-                    format!(", e2e p95 over its {} ms budget", r.latency_budget_ms.unwrap_or(0))
-                } else {
-                    String::new()
-                },
-                r.requests_per_min,
-                busy(&r.node, other) * 100.0,
-                match &to {
-                    Some(t) => format!(
-                        "moves to {t}, the least busy node that does not serve it{}",
-                        fit_note(
-                            inv,
-                            other,
-                            t,
-                            &nodes.iter().find(|x| &x.node == t).map(|x| x.models.clone()).unwrap_or_default()
-                        )
-                    ),
-                    None => "is unloaded there: no other node can take it".into(),
+                }];
+                if queued {
+                    evidence.push(Evidence {
+                        metric: format!("{}/{}: queue-wait p95 (ms)", r.node, r.model),
+                        value: r.queue_wait_p95_ms.unwrap_or(0.0),
+                        threshold: th.saturated_queue_ms,
+                        samples: r.requests,
+                        span: span.clone(),
+                    });
                 }
-            );
-            moves.push(Proposed {
-                change: Move::OwnNode { model: r.model.clone(), node: r.node.clone(), evict: other.clone(), to },
-                why,
-                evidence,
-            });
+                if over_budget {
+                    evidence.push(Evidence {
+                        metric: format!("{}/{}: e2e p95 (ms)", r.node, r.model),
+                        value: r.e2e_p95_ms.unwrap_or(0.0),
+                        threshold: f64::from(r.latency_budget_ms.unwrap_or(0)),
+                        samples: r.requests,
+                        span: span.clone(),
+                    });
+                }
+                // The model's measured rate over all its nodes against what intake projected.
+                let measured: f64 =
+                    rows.iter().filter(|x| x.model == r.model).map(|x| x.requests_per_min).sum::<f64>() / 60.0;
+                let projected = match r.projected_qps {
+                    Some(p) if measured > p => format!("{measured:.2} req/s against the {p} projected"),
+                    Some(p) => format!("{measured:.2} req/s, within the {p} projected"),
+                    None => "no projected QPS on record".into(),
+                };
+                let head = format!(
+                    "`{}` saturates {}: busy {:.0}% of the time{}{} ({:.1} requests/min; {projected}): it gets the node to itself, `{other}` ({:.0}% busy there) ",
+                    r.model,
+                    r.node,
+                    b * 100.0,
+                    r.queue_wait_p95_ms
+                        .filter(|_| queued)
+                        .map(|q| format!(", queue-wait p95 {q:.0} ms"))
+                        .unwrap_or_default(),
+                    if over_budget {
+                        format!(", e2e p95 over its {} ms budget", r.latency_budget_ms.unwrap_or(0))
+                    } else {
+                        String::new()
+                    },
+                    r.requests_per_min,
+                    busy(&r.node, other) * 100.0,
+                );
+                let dests = by_load(
+                    nodes
+                        .iter()
+                        .filter(|x| x.node != r.node && !x.models.contains(other) && loader_node(&x.node))
+                        .filter(|x| x.throttled_share.is_none_or(|s| s <= th.throttled_share))
+                        .collect(),
+                );
+                let mut ways: Vec<Option<String>> = dests.into_iter().map(Some).collect();
+                let elsewhere = placement.get(other).is_some_and(|ns| ns.iter().any(|x| *x != r.node));
+                if elsewhere || ways.is_empty() {
+                    ways.push(None);
+                }
+                for to in ways {
+                    let tail = match &to {
+                        Some(t) => format!("moves to {t}{}", fit_note(inv, other, t, &serving(t))),
+                        None if elsewhere => "leaves it and keeps its other nodes".into(),
+                        None => "is unloaded there: no other node can take it".into(),
+                    };
+                    group.push(Proposed {
+                        change: Move::OwnNode {
+                            model: r.model.clone(),
+                            node: r.node.clone(),
+                            evict: other.clone(),
+                            to,
+                        },
+                        why: format!("{head}{tail}"),
+                        evidence: evidence.clone(),
+                    });
+                }
+            }
+        }
+        if !group.is_empty() {
+            groups.push(group);
         }
     }
 
@@ -425,10 +507,10 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
         }
         let from = prompt_cache_size(inv);
         let to = from * 2;
-        moves.push(Proposed {
+        groups.push(vec![Proposed {
             change: Move::PromptCache { model: model.to_string(), nodes: on_nodes.clone(), from, to },
             why: format!(
-                "`{model}`'s prompts average {mean_prompt:.0} tokens and its prompt cache reuses {:.1}% of them: its loaders keep {to} prompts cached instead of {from} (`--prompt-cache-size {to}`), on {}; memory not checked (the models' files are not local)",
+                "`{model}`'s prompts average {mean_prompt:.0} tokens and its prompt cache reuses {:.1}% of them: its loaders keep {to} prompts cached instead of {from} (`--prompt-cache-size {to}`), on {}; memory not checked (the models' files are not local); the replay does not model the prompt cache: judged by its evidence",
                 hit * 100.0,
                 on_nodes.join(", ")
             ),
@@ -448,7 +530,7 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
                     span: span.clone(),
                 },
             ],
-        });
+        }]);
     }
 
     // Heat: one model off each node throttled too often, hottest first.
@@ -466,48 +548,124 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
         else {
             continue;
         };
-        // The coolest, least loaded node that does not serve it yet (and may serve models).
-        let to = nodes
-            .iter()
-            .filter(|n| n.node != h.node && !n.models.contains(model))
-            .filter(|n| n.samples >= th.min_node_samples && n.throttled_share.is_some_and(|s| s <= th.cool_share))
-            .filter(|n| loader_node(&n.node))
-            .min_by(|a, b| load(&a.node).partial_cmp(&load(&b.node)).unwrap_or(std::cmp::Ordering::Equal))
-            .map(|n| n.node.clone());
+        // The coolest, least loaded nodes that do not serve it yet (and may serve models).
+        let dests = by_load(
+            nodes
+                .iter()
+                .filter(|n| n.node != h.node && !n.models.contains(model))
+                .filter(|n| n.samples >= th.min_node_samples && n.throttled_share.is_some_and(|s| s <= th.cool_share))
+                .filter(|n| loader_node(&n.node))
+                .collect(),
+        );
         let share = h.throttled_share.unwrap_or(0.0);
-        let why = match &to {
-            Some(t) => format!(
-                "{} was throttled in {:.1}% of its samples (over {:.0}%): `{model}`, the model it is least busy with ({:.0}% busy), moves to {t}, the coolest node that does not serve it{}",
-                h.node,
-                share * 100.0,
-                th.throttled_share * 100.0,
-                busy(&h.node, model) * 100.0,
-                fit_note(
-                    inv,
-                    model,
-                    t,
-                    &nodes.iter().find(|x| &x.node == t).map(|x| x.models.clone()).unwrap_or_default()
-                )
-            ),
-            None => format!(
-                "{} was throttled in {:.1}% of its samples (over {:.0}%), but no cool node can take `{model}`: add a node or improve its cooling",
-                h.node,
-                share * 100.0,
-                th.throttled_share * 100.0
-            ),
-        };
-        moves.push(Proposed {
-            change: Move::OffHotNode { model: model.clone(), from: h.node.clone(), to },
-            why,
-            evidence: vec![Evidence {
-                metric: format!("{}: throttled share of samples", h.node),
-                value: round(share, 4),
-                threshold: th.throttled_share,
-                samples: h.samples,
-                span: span.clone(),
-            }],
-        });
+        let evidence = vec![Evidence {
+            metric: format!("{}: throttled share of samples", h.node),
+            value: round(share, 4),
+            threshold: th.throttled_share,
+            samples: h.samples,
+            span: span.clone(),
+        }];
+        let mut group: Vec<Proposed> = dests
+            .into_iter()
+            .map(|t| Proposed {
+                why: format!(
+                    "{} was throttled in {:.1}% of its samples (over {:.0}%): `{model}`, the model it is least busy with ({:.0}% busy), moves to {t}, a cool node that does not serve it{}",
+                    h.node,
+                    share * 100.0,
+                    th.throttled_share * 100.0,
+                    busy(&h.node, model) * 100.0,
+                    fit_note(inv, model, &t, &serving(&t))
+                ),
+                change: Move::OffHotNode { model: model.clone(), from: h.node.clone(), to: Some(t) },
+                evidence: evidence.clone(),
+            })
+            .collect();
+        if group.is_empty() {
+            group.push(Proposed {
+                change: Move::OffHotNode { model: model.clone(), from: h.node.clone(), to: None },
+                why: format!(
+                    "{} was throttled in {:.1}% of its samples (over {:.0}%), but no cool node can take `{model}`: add a node or improve its cooling",
+                    h.node,
+                    share * 100.0,
+                    th.throttled_share * 100.0
+                ),
+                evidence,
+            });
+        }
+        groups.push(group);
     }
+
+    // The replay judges every group that changes the placement, in order: of its alternatives,
+    // the one with the lowest demand-weighted p95 that it bears out is kept; with no demand to
+    // replay, the first (the rules' own order: least loaded destination first).
+    let mut proposed = placement.clone();
+    let mut rejected = Vec::new();
+    let mut moves: Vec<Proposed> = Vec::new();
+    let replayed = if sum.demand.is_empty() {
+        moves.extend(groups.into_iter().filter_map(|g| g.into_iter().next()));
+        for m in &moves {
+            if let Some(next) = apply(&proposed, &m.change) {
+                proposed = next;
+            }
+        }
+        None
+    } else {
+        let cal = super::replay::calibrate(inv, sum, interval_secs);
+        let before = super::replay::replay(&cal, &placement);
+        let mut now = before.clone();
+        for group in groups {
+            let mut best: Option<(f64, Proposed, super::replay::Placement, super::replay::Prediction, String)> = None;
+            let mut last_reason = None;
+            for m in group {
+                let Some(next) = apply(&proposed, &m.change) else {
+                    best = Some((0.0, m, proposed.clone(), now.clone(), String::new()));
+                    break;
+                };
+                let p = super::replay::replay(&cal, &next);
+                match judge(&m.change, &now, &p) {
+                    Ok(note) => {
+                        let score = weighted_p95(&now, &p);
+                        if best.as_ref().is_none_or(|b| score < b.0) {
+                            best = Some((score, m, next, p, note));
+                        }
+                    }
+                    Err(reason) => last_reason = Some((m, reason)),
+                }
+            }
+            match best {
+                Some((_, mut m, next, p, note)) => {
+                    if !note.is_empty() {
+                        m.why.push_str(&format!("; replay: {note}"));
+                    }
+                    (proposed, now) = (next, p);
+                    moves.push(m);
+                }
+                None => {
+                    if let Some((m, reason)) = last_reason {
+                        rejected.push(Rejected { proposed: m, reason });
+                    }
+                }
+            }
+        }
+        Some(Replayed { calibration: cal, before, after: now })
+    };
+    let memory = nodes
+        .iter()
+        .map(|n| {
+            let need = |p: &super::replay::Placement| -> Option<u64> {
+                p.iter()
+                    .filter(|(_, ns)| ns.contains(&n.node))
+                    .map(|(m, _)| super::memory::entry_need(inv.models.iter().find(|x| &x.name == m)?))
+                    .sum()
+            };
+            NodeMemory {
+                node: n.node.clone(),
+                capacity: inv.node(&n.node).and_then(|x| x.memory_gb).map(|gb| (gb * (1u64 << 30) as f64) as u64),
+                before: need(&placement),
+                after: need(&proposed),
+            }
+        })
+        .collect();
 
     Diff {
         cluster: sum.cluster.clone(),
@@ -522,10 +680,71 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
             .collect(),
         thresholds: th.clone(),
         placement,
+        proposed,
+        memory,
         nodes,
         rows,
         moves,
+        rejected,
+        replay: replayed,
     }
+}
+
+/// `p` after `m`, `None` when `m` changes no placement (a prompt-cache budget, a hot node's model
+/// with nowhere to go).
+pub fn apply(p: &super::replay::Placement, m: &Move) -> Option<super::replay::Placement> {
+    let mut p = p.clone();
+    let (model, from, to) = match m {
+        Move::OwnNode { node, evict, to, .. } => (evict, node, to.as_ref()),
+        Move::OffHotNode { model, from, to: Some(to) } => (model, from, Some(to)),
+        _ => return None,
+    };
+    let on = p.entry(model.clone()).or_default();
+    on.retain(|n| n != from);
+    if let Some(t) = to
+        && !on.contains(t)
+    {
+        on.push(t.clone());
+    }
+    Some(p)
+}
+
+/// Whether the replay of a move's placement is better, and how (or why it is not kept): no
+/// model's p95 more than 10% worse, none newly overloaded or unserved, and a saturated model's
+/// p95 lower.
+fn judge(m: &Move, before: &super::replay::Prediction, after: &super::replay::Prediction) -> Result<String, String> {
+    let mut notes = Vec::new();
+    for a in &after.models {
+        let Some(b) = before.model(&a.model) else { continue };
+        if a.unserved && !b.unserved {
+            return Err(format!("`{}` would be left with no node for its {} requests", a.model, a.requests));
+        }
+        if a.overloaded_intervals > b.overloaded_intervals {
+            return Err(format!(
+                "`{}` would be overloaded in {} intervals (now {})",
+                a.model, a.overloaded_intervals, b.overloaded_intervals
+            ));
+        }
+        if let (Some(x), Some(y)) = (b.e2e_p95_ms, a.e2e_p95_ms) {
+            if y > x * 1.10 {
+                return Err(format!("`{}`'s predicted p95 would rise from {x:.0} to {y:.0} ms", a.model));
+            }
+            if (y - x).abs() >= 0.01 * x {
+                notes.push(format!("`{}` p95 {x:.0} → {y:.0} ms", a.model));
+            }
+        }
+    }
+    if let Move::OwnNode { model, .. } = m {
+        let (b, a) = (before.model(model).and_then(|p| p.e2e_p95_ms), after.model(model).and_then(|p| p.e2e_p95_ms));
+        match (b, a) {
+            (Some(b), Some(a)) if a < b * 0.98 => {}
+            (Some(b), Some(a)) => {
+                return Err(format!("`{model}`'s predicted p95 would not fall ({b:.0} → {a:.0} ms)"));
+            }
+            _ => return Err(format!("`{model}` has no demand to replay")),
+        }
+    }
+    Ok(if notes.is_empty() { "no model's predicted p95 changes by 1% or more".into() } else { notes.join(", ") })
 }
 
 impl Diff {
@@ -555,6 +774,47 @@ impl Diff {
                 }
             }
         }
+        if !self.rejected.is_empty() {
+            s.push_str("\n## Called for, but not borne out by the replay\n\n");
+            for r in &self.rejected {
+                s.push_str(&format!("- {} **Not proposed**: {}.\n", r.proposed.why, r.reason));
+            }
+        }
+        if let Some(r) = &self.replay {
+            s.push_str(&format!(
+                "\n## Replay of the span's demand: now → proposed\n\nEach model's requests per {:.0}-second interval, replayed through a queueing model calibrated from the span (see `docs/placement.md`).\n\n| model | nodes now → proposed | p95 | queue wait (mean) | queue wait p95 | slots in use | overloaded intervals |\n|---|---|---|---|---|---|---|\n",
+                r.calibration.bucket_secs
+            ));
+            let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0} ms"));
+            for b in &r.before.models {
+                let a = r.after.model(&b.model);
+                let pair = |f: &dyn Fn(&super::replay::ModelPrediction) -> String| {
+                    let (x, y) = (f(b), a.map_or("unserved".into(), f));
+                    if x == y { x } else { format!("{x} → {y}") }
+                };
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
+                    b.model,
+                    pair(&|p| if p.nodes.is_empty() { "none".into() } else { p.nodes.join(", ") }),
+                    pair(&|p| ms(p.e2e_p95_ms)),
+                    pair(&|p| ms(p.queue_wait_mean_ms)),
+                    pair(&|p| ms(p.queue_wait_p95_ms)),
+                    pair(&|p| p.utilisation.map_or("-".into(), |u| format!("{:.0}%", u * 100.0))),
+                    pair(&|p| p.overloaded_intervals.to_string()),
+                ));
+            }
+        }
+        let h = |b: Option<u64>| b.map_or("not sized".into(), crate::util::human_bytes);
+        s.push_str("\n## Memory per node\n\n| node | memory | needed now | needed after |\n|---|---|---|---|\n");
+        for m in &self.memory {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                m.node,
+                m.capacity.map_or("-".into(), crate::util::human_bytes),
+                h(m.before),
+                h(m.after)
+            ));
+        }
         s.push_str(
             "\n## Nodes\n\n| node | models | samples | throttled | hottest | uptime |\n|---|---|---|---|---|---|\n",
         );
@@ -569,15 +829,16 @@ impl Diff {
                 n.uptime * 100.0
             ));
         }
-        s.push_str("\n## Node × model\n\n| node | model | requests | req/min | busy | e2e p95 | TTFT p95 | queue p95 | budget | cache hits | prompt tokens |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+        s.push_str("\n## Node × model\n\n| node | model | requests | req/min (mean, p95) | busy | e2e p95 | TTFT p95 | queue p95 | budget | cache hits | prompt tokens |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
         let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0} ms"));
         for r in &self.rows {
             s.push_str(&format!(
-                "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {:.2}, {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.node,
                 r.model,
                 r.requests,
                 r.requests_per_min,
+                r.requests_per_min_p95.map_or("-".into(), |p| format!("{p:.1}")),
                 r.busy_share.map_or("-".into(), |b| format!("{:.0}%", b * 100.0)),
                 ms(r.e2e_p95_ms),
                 ms(r.ttft_p95_ms),

@@ -34,6 +34,8 @@ struct Traffic {
     e2e: Merger,
     ttft: Merger,
     queue_wait: Merger,
+    /// Requests in one sample → how many samples had that many (with [`SpanRequest::demand`]).
+    rates: HashMap<u64, u64>,
 }
 
 impl Traffic {
@@ -46,6 +48,9 @@ impl Traffic {
         self.e2e.merge(&o.e2e);
         self.ttft.merge(&o.ttft);
         self.queue_wait.merge(&o.queue_wait);
+        for (n, k) in &o.rates {
+            *self.rates.entry(*n).or_default() += k;
+        }
     }
 }
 
@@ -66,6 +71,8 @@ struct Acc {
     backends: HashMap<(String, String), Traffic>,
     nodes: HashMap<String, NodeAcc>,
     samples: u64,
+    /// model → bucket (sample interval since the epoch) → requests (with [`SpanRequest::demand`]).
+    demand: HashMap<String, HashMap<i64, u64>>,
 }
 
 impl Acc {
@@ -82,10 +89,17 @@ impl Acc {
             e.energy_samples += n.energy_samples;
         }
         self.samples += o.samples;
+        for (m, d) in o.demand {
+            let e = self.demand.entry(m).or_default();
+            for (b, n) in d {
+                *e.entry(b).or_default() += n;
+            }
+        }
     }
 
-    /// One JSON sample, the way a Parquet row adds up.
-    fn add_sample(&mut self, s: &Sample, at: i64) {
+    /// One JSON sample, the way a Parquet row adds up (`bucket_us`: the demand's bucket width,
+    /// `None` when the span does not ask for it).
+    fn add_sample(&mut self, s: &Sample, at: i64, bucket_us: Option<i64>) {
         self.samples += 1;
         let n = self.nodes.entry(s.node.clone()).or_default();
         n.windows.push((at, s.window_secs));
@@ -102,6 +116,11 @@ impl Acc {
             }
             t.busy_secs += b.busy_secs;
             t.rows += 1;
+            if let Some(w) = bucket_us {
+                *t.rates.entry(b.requests).or_default() += 1;
+                *self.demand.entry(b.model.clone()).or_default().entry((at - 1).div_euclid(w)).or_default() +=
+                    b.requests;
+            }
             for (m, sk) in [(&mut t.e2e, &b.e2e), (&mut t.ttft, &b.ttft), (&mut t.queue_wait, &b.queue_wait)] {
                 if let Some(sk) = sk {
                     m.add(sk);
@@ -220,7 +239,14 @@ fn batches_of<T: parquet::file::reader::ChunkReader + 'static>(
 /// The latency sketches a span can merge, in [`SpanRequest::latencies`]' order.
 pub const LATENCIES: [&str; 3] = ["e2e", "ttft", "queue_wait"];
 
-fn read_day(samples: Source, backends: Option<Source>, from: i64, to: i64, latencies: [bool; 3]) -> Result<Acc> {
+fn read_day(
+    samples: Source,
+    backends: Option<Source>,
+    from: i64,
+    to: i64,
+    latencies: [bool; 3],
+    bucket_us: Option<i64>,
+) -> Result<Acc> {
     let mut acc = Acc::default();
     let want = ["node", "at", "window_secs", "cpu_speed_limit", "thermal_pressure", "max_celsius", "energy_joules"];
     for b in batches(samples, &want).context("samples.parquet")? {
@@ -328,6 +354,16 @@ fn read_day(samples: Source, backends: Option<Source>, from: i64, to: i64, laten
             }
             tr.busy_secs += busy_v[i];
             tr.rows += 1;
+            if let Some(w) = bucket_us {
+                let n = values[0][i];
+                *tr.rates.entry(n).or_default() += 1;
+                let m = &models[model[i] as usize];
+                let d = match acc.demand.get_mut(m) {
+                    Some(d) => d,
+                    None => acc.demand.entry(m.clone()).or_default(),
+                };
+                *d.entry((t - 1).div_euclid(w)).or_default() += n;
+            }
         }
         let mut start = vec![0usize; day.len() + 1];
         for c in cells.iter().filter(|c| **c != u32::MAX) {
@@ -442,14 +478,35 @@ pub struct TrafficSummary {
     pub e2e_p99_ms: Option<f64>,
     pub ttft_p95_ms: Option<f64>,
     pub queue_wait_p95_ms: Option<f64>,
+    /// Seconds of first-byte and of queue wait summed over the requests (the sketches' sums).
+    pub ttft_sum_secs: f64,
+    pub queue_wait_sum_secs: f64,
+    /// The 95th percentile of the per-minute request rate over the samples (with
+    /// [`SpanRequest::demand`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_per_min_p95: Option<f64>,
     /// The merged end-to-end sketch (quantiles of the whole span, any rank).
     pub e2e: Sketch,
 }
 
 impl TrafficSummary {
-    fn new(model: &str, node: Option<&str>, t: &Traffic) -> Self {
+    fn new(model: &str, node: Option<&str>, t: &Traffic, interval_secs: f64) -> Self {
         let c = t.counters;
         let e2e = t.e2e.finish();
+        let (ttft, queue) = (t.ttft.finish(), t.queue_wait.finish());
+        // The rate p95: the smallest count with at least 95% of the samples at or under it.
+        let rate_per_min_p95 = (!t.rates.is_empty()).then(|| {
+            let mut counts: Vec<(u64, u64)> = t.rates.iter().map(|(a, b)| (*a, *b)).collect();
+            counts.sort_unstable();
+            let total: u64 = counts.iter().map(|c| c.1).sum();
+            let rank = (total as f64 * 0.95).ceil() as u64;
+            let mut seen = 0;
+            let n = counts.iter().find(|c| {
+                seen += c.1;
+                seen >= rank
+            });
+            n.map_or(0.0, |c| c.0 as f64) * 60.0 / interval_secs.max(1e-9)
+        });
         let ms = |s: &Sketch, q: f64| s.quantile(q).map(|v| (v * 10_000.0).round() / 10.0);
         TrafficSummary {
             model: model.to_string(),
@@ -469,8 +526,11 @@ impl TrafficSummary {
             e2e_p50_ms: ms(&e2e, 0.5),
             e2e_p95_ms: ms(&e2e, 0.95),
             e2e_p99_ms: ms(&e2e, 0.99),
-            ttft_p95_ms: ms(&t.ttft.finish(), 0.95),
-            queue_wait_p95_ms: ms(&t.queue_wait.finish(), 0.95),
+            ttft_p95_ms: ms(&ttft, 0.95),
+            queue_wait_p95_ms: ms(&queue, 0.95),
+            ttft_sum_secs: ttft.sum,
+            queue_wait_sum_secs: queue.sum,
+            rate_per_min_p95,
             e2e,
         }
     }
@@ -517,6 +577,19 @@ pub struct Summary {
     pub gaps: Vec<super::uptime::Gap>,
     /// Objects and files that could not be read (named; their days counted without them).
     pub skipped: Vec<String>,
+    /// Each model's requests per sample interval, in time order (with [`SpanRequest::demand`];
+    /// not serialized: a week is ten thousand numbers per model).
+    #[serde(skip)]
+    pub demand: Vec<Demand>,
+}
+
+/// One model's demand over a span: requests per bucket of `bucket_secs`, buckets with none left
+/// out (`start_us` is the bucket's start, microseconds since the epoch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Demand {
+    pub model: String,
+    pub bucket_secs: f64,
+    pub buckets: Vec<(i64, u64)>,
 }
 
 /// How to read a span.
@@ -533,6 +606,9 @@ pub struct SpanRequest<'a> {
     /// Which of [`LATENCIES`] to merge (a sketch not merged reads no column and has no
     /// quantiles).
     pub latencies: [bool; 3],
+    /// Also keep each model's requests per sample interval ([`Summary::demand`]) and each
+    /// backend's per-minute rate p95 (the placement diff's replay needs them).
+    pub demand: bool,
 }
 
 /// Reads and sums `[from, to]` of a cluster's telemetry, compacted or not.
@@ -585,6 +661,7 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
         };
     let workers = req.workers.max(1);
     let latencies = req.latencies;
+    let bucket_us = req.demand.then(|| ((req.interval_secs * 1e6) as i64).max(1));
     let mut running: tokio::task::JoinSet<(usize, Result<Acc>)> = tokio::task::JoinSet::new();
     // Days are summed in date order whatever order they finish in (float sums come out the same
     // every run): those that finish early wait in `done`, at most `workers` of them.
@@ -613,7 +690,7 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
             }
             drain(&mut total, &mut order, &mut done, &mut compacted);
         }
-        running.spawn_blocking(move || (pos, read_day(samples, backends, from_us, to_us, latencies)));
+        running.spawn_blocking(move || (pos, read_day(samples, backends, from_us, to_us, latencies, bucket_us)));
     }
     while let Some(joined) = running.join_next().await {
         match joined {
@@ -651,7 +728,7 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
                 Ok(s) => {
                     let t = s.at.parse::<jiff::Timestamp>().map_or(at.as_microsecond(), |t| t.as_microsecond());
                     if (from_us..=to_us).contains(&t) {
-                        json.add_sample(&s, t);
+                        json.add_sample(&s, t, bucket_us);
                     }
                 }
                 Err(e) => {
@@ -681,9 +758,21 @@ fn finish(req: &SpanRequest<'_>, total: Acc, days: Vec<Day>, skipped: Vec<String
     for k in keys {
         let t = &total.backends[k];
         by_model.entry(k.0.clone()).or_default().merge(t);
-        backends.push(TrafficSummary::new(&k.0, Some(&k.1).filter(|n| !n.is_empty()).map(|n| n.as_str()), t));
+        let node = Some(&k.1).filter(|n| !n.is_empty()).map(|n| n.as_str());
+        backends.push(TrafficSummary::new(&k.0, node, t, req.interval_secs));
     }
-    let models = by_model.iter().map(|(m, t)| TrafficSummary::new(m, None, t)).collect();
+    let models = by_model.iter().map(|(m, t)| TrafficSummary::new(m, None, t, req.interval_secs)).collect();
+    let width = ((req.interval_secs * 1e6) as i64).max(1);
+    let mut demand: Vec<Demand> = total
+        .demand
+        .iter()
+        .map(|(m, d)| {
+            let mut buckets: Vec<(i64, u64)> = d.iter().map(|(b, n)| (b * width, *n)).collect();
+            buckets.sort_unstable();
+            Demand { model: m.clone(), bucket_secs: req.interval_secs, buckets }
+        })
+        .collect();
+    demand.sort_by(|a, b| a.model.cmp(&b.model));
     let span = req.to.duration_since(req.from).as_secs_f64().max(1e-9);
     let mut names: Vec<String> = req.nodes.to_vec();
     for n in total.nodes.keys() {
@@ -739,5 +828,6 @@ fn finish(req: &SpanRequest<'_>, total: Acc, days: Vec<Day>, skipped: Vec<String
         nodes,
         gaps,
         skipped,
+        demand,
     }
 }

@@ -42,7 +42,7 @@ pub enum Scenario {
     Story,
     /// Nothing to move.
     Balanced,
-    /// The first node's busiest model is saturated there (demand ×2.2, long queues).
+    /// The busiest model is saturated on its nodes (demand ×2.2, long queues).
     Busy,
     /// The third model gets long prompts that its prompt cache hardly reuses.
     ColdCache,
@@ -119,7 +119,7 @@ pub fn inventory_yaml(spec: &Spec, store: &std::path::Path) -> String {
     );
     for i in 0..spec.nodes {
         let roles = if i == 0 { "[router, loader]" } else { "[loader]" };
-        s.push_str(&format!("  - {{name: {}, memory_gb: 192, roles: {roles}}}\n", node_name(i)));
+        s.push_str(&format!("  - {{name: {}, chip: M2 Ultra, memory_gb: 192, roles: {roles}}}\n", node_name(i)));
     }
     s.push_str("models:\n");
     for (k, (m, ..)) in MODELS.iter().enumerate() {
@@ -132,6 +132,10 @@ pub fn inventory_yaml(spec: &Spec, store: &std::path::Path) -> String {
             s.push_str(&format!("  {m}: {{nodes: [{}]}}\n", nodes.join(", ")));
         }
     }
+    // What the rack costs, and what it is compared with (list prices, per million tokens).
+    s.push_str(
+        "cost:\n  retainer_usd_month: 2500\n  usd_per_kwh: 0.21\n  hardware:\n    M2 Ultra: {price_usd: 6599, amortization_months: 36}\n  api_prices:\n    - {name: gpt-4o-mini, input_usd_per_mtok: 0.15, cached_input_usd_per_mtok: 0.075, output_usd_per_mtok: 0.60}\n    - {name: gpt-4o, input_usd_per_mtok: 2.50, cached_input_usd_per_mtok: 1.25, output_usd_per_mtok: 10.00}\n",
+    );
     s
 }
 
@@ -166,7 +170,7 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
                 if !up {
                     continue;
                 }
-                let swamped = spec.scenario == Scenario::Busy && i == 0 && k == 0;
+                let swamped = spec.scenario == Scenario::Busy && k == 0;
                 let cold = spec.scenario == Scenario::ColdCache && k == 2;
                 let n = rng.poisson(peak * load * w / 60.0 * if swamped { 2.2 } else { 1.0 });
                 let mut b = BackendStats {

@@ -297,3 +297,142 @@ fn a_saturated_model_gets_its_node_and_a_cold_cache_grows() {
         assert!((dh - hit).abs() < 1e-3 && (dp - prompt).abs() < 0.5, "duckdb {v} vs garnet {hit} {prompt}");
     }
 }
+
+/// The replay against reality: two real loaders (one slot each, so requests queue in the router),
+/// an open-loop Poisson load at about 40% of their capacity alone from a client with its own clock, the
+/// monitor sampling every 5 s. The replay of the span's demand, calibrated from the same span's
+/// telemetry, must predict the p95 the client measured within 25%.
+#[test]
+fn the_replay_predicts_the_p95_a_client_measures_on_real_loaders() {
+    use crate::common::loaders::{Loader, RouterProc, free_port, tiny_model};
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let _quiet = crate::common::clocks();
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = tiny_model(&py, 0);
+    let (l1, l2) = Loader::start_two(&py, &model, d);
+    let routes = format!(
+        "models:\n  - name: tiny\n    max_tokens: 64\n    backends:\n      - {{id: n1/tiny, url: \"{}\", model: \"{}\", max_concurrency: 1}}\n      - {{id: n2/tiny, url: \"{}\", model: \"{}\", max_concurrency: 1}}\n",
+        l1.url(),
+        l1.model,
+        l2.url(),
+        l2.model
+    );
+    let router = RouterProc::start(d, &routes, &[]);
+    let port = router.port;
+    let request = move || -> f64 {
+        let body = r#"{"model":"tiny","messages":[{"role":"user","content":"tell me a story"}],"max_tokens":24}"#;
+        let t0 = Instant::now();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            s,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        t0.elapsed().as_secs_f64()
+    };
+    // The service time alone, one request at a time, sets the load: about 40% of two slots (the
+    // loaders, the router and the client share two cores, so a request in a slot takes longer
+    // under load than alone).
+    let alone: Vec<f64> = (0..20).map(|_| request()).collect();
+    let service = alone[5..].iter().sum::<f64>() / 15.0;
+    let rate = 0.8 / service;
+    eprintln!("service alone {:.1} ms: offering {rate:.1} requests/s", service * 1000.0);
+
+    let config = d.join("node.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&serde_json::json!({
+            "cluster": "rp", "node": "n1", "interval_secs": 5, "health_listen": format!("127.0.0.1:{}", free_port()),
+            "spool_dir": d.join("spool"), "spool_max": 1000,
+            "store": {"kind": "local", "path": d.join("store"), "endpoint": null, "bucket": null, "prefix": null,
+                      "region": null, "credentials_file": null, "path_style": false},
+            "router": {"admin_url": format!("http://127.0.0.1:{}", router.admin_port), "token_file": d.join("admin.token")},
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut monitor = Garnet::new()
+        .args(["monitor", "--config", &config.display().to_string(), "--interval", "5s"])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(d.join("monitor.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let samples = || glob::glob(&format!("{}/store/telemetry/**/*.json", d.display())).unwrap().count();
+    let t0 = Instant::now();
+    while samples() == 0 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no first sample");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // 40 s of Poisson arrivals (open loop: each request on its own thread, whatever the others do).
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut unit = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let start = Instant::now();
+    let mut e2e: Vec<f64> = std::thread::scope(|s| {
+        let mut threads = Vec::new();
+        let mut next = 0.0;
+        while next < 40.0 && threads.len() < 2000 {
+            next += -(1.0 - unit()).ln() / rate;
+            if let Some(wait) = Duration::from_secs_f64(next).checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            threads.push(s.spawn(request));
+        }
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let have = samples();
+    let t0 = Instant::now();
+    while samples() < have + 2 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the monitor stopped sampling");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    unsafe { libc::kill(monitor.id() as i32, libc::SIGTERM) };
+    monitor.wait().unwrap();
+    e2e.sort_by(f64::total_cmp);
+    let measured = e2e[(0.95 * (e2e.len() - 1) as f64).floor() as usize] * 1000.0;
+
+    let inv = d.join("inventory.yaml");
+    std::fs::write(
+        &inv,
+        format!(
+            "cluster: {{slug: rp, tier: pro}}\ndefaults: {{transport: local}}\nmonitor: {{interval_secs: 5}}\nstore: {{kind: local, path: {}}}\nnodes:\n  - {{name: n1, roles: [router, loader]}}\n  - {{name: n2, roles: [loader]}}\nmodels:\n  - {{name: tiny, source: {}, max_concurrency: 1}}\nplacement:\n  tiny: {{nodes: [n1, n2]}}\n",
+            d.join("store").display(),
+            model.display()
+        ),
+    )
+    .unwrap();
+    let r = Garnet::new()
+        .args(["-i", &inv.display().to_string(), "-o", "json", "placement", "diff"])
+        .args(["--since", &today.to_string(), "--until", &today.to_string()])
+        .run();
+    r.expect(0);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let p = &v["replay"]["before"]["models"][0];
+    assert_eq!(p["model"], "tiny", "{v:#}");
+    let predicted = p["e2e_p95_ms"].as_f64().unwrap();
+    let requests = p["requests"].as_u64().unwrap();
+    let routers: Vec<f64> = v["rows"].as_array().unwrap().iter().filter_map(|r| r["e2e_p95_ms"].as_f64()).collect();
+    eprintln!(
+        "{} requests: p95 measured by the client {measured:.1} ms (the router's, per backend: {routers:?}), predicted by the replay {predicted:.1} ms ({:+.1}%); predicted queue wait mean {} ms, p95 {} ms",
+        e2e.len(),
+        (predicted / measured - 1.0) * 100.0,
+        p["queue_wait_mean_ms"],
+        p["queue_wait_p95_ms"]
+    );
+    assert_eq!(requests, e2e.len() as u64 + 20, "the routers counted every request (and the 20 alone)");
+    assert!((predicted / measured - 1.0).abs() <= 0.25, "predicted {predicted} ms vs measured {measured} ms");
+}

@@ -9,8 +9,9 @@
 //!   all its backends, shared by least-outstanding routing in proportion to each backend's
 //!   capacity (slots over service time).
 //! - **Service time** of a backend: its measured end-to-end time less its measured queue wait
-//!   (the sketches' sums), i.e. time in a slot; its shape is the model's end-to-end distribution
-//!   scaled to that mean (the sketches keep no separate in-slot distribution).
+//!   (the sketches' sums), i.e. time in a slot; its shape is the model's end-to-end quantiles
+//!   moved and narrowed to the service time's mean and variance (`Var(S) = Var(E2E) - Var(W)`,
+//!   the wait being independent of the service; the sketches keep no in-slot distribution).
 //! - **Co-location**: models on one node share its GPU; while a neighbour is busy, a model runs
 //!   at about half speed, so its service time is `S = S_alone × (1 + u)`, `u` the neighbours'
 //!   busy share (capped at 1). `S_alone` is calibrated from the measured busy shares; in a replay
@@ -140,11 +141,25 @@ pub fn calibrate(inv: &Inventory, sum: &Summary, interval_secs: f64) -> Calibrat
             continue;
         }
         let slots = inv.models.iter().find(|x| x.name == m.model).map_or(4, |x| x.max_concurrency).max(1);
-        let mean_e2e = m.e2e.sum / m.e2e.count as f64;
-        let shape: Vec<f64> = (0..SHAPE)
-            .map(|i| m.e2e.quantile((i as f64 + 0.5) / SHAPE as f64).unwrap_or(mean_e2e) / mean_e2e.max(1e-9))
-            .collect();
-        // Normalised to a mean of exactly 1 (the quantile points' own mean).
+        // The service time's shape: the end-to-end quantiles, moved and narrowed to the service
+        // time's own mean and variance. The wait is independent of the service, so
+        // Var(S) = Var(E2E) - Var(W), each variance from its sketch's quantiles (the sketches
+        // keep no in-slot distribution; this keeps the wait's spread, which the queueing model
+        // adds back, out of the service time).
+        let points = |sk: &crate::telemetry::sketch::Sketch| -> Vec<f64> {
+            (0..SHAPE).map(|i| sk.quantile((i as f64 + 0.5) / SHAPE as f64).unwrap_or(0.0)).collect()
+        };
+        let moments = |v: &[f64]| {
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            (mean, v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / v.len() as f64)
+        };
+        let (e, w) = (points(&m.e2e), points(&m.queue_wait));
+        let ((e_mean, e_var), (w_mean, w_var)) = (moments(&e), moments(&w));
+        let s_mean = (e_mean - w_mean).max(0.05 * e_mean);
+        let scale = if e_var > 0.0 { ((e_var - w_var).max(0.0) / e_var).sqrt() } else { 0.0 };
+        let shape: Vec<f64> =
+            e.iter().map(|x| (s_mean + (x - e_mean) * scale).max(0.05 * s_mean) / s_mean.max(1e-12)).collect();
+        // Normalised to a mean of exactly 1 (the floor may have lifted it).
         let mean_shape = shape.iter().sum::<f64>() / SHAPE as f64;
         let shape: Vec<f64> = shape.iter().map(|q| q / mean_shape.max(1e-12)).collect();
         let cs2 = shape.iter().map(|q| (q - 1.0) * (q - 1.0)).sum::<f64>() / SHAPE as f64;

@@ -487,6 +487,9 @@ pub struct TrafficSummary {
     pub rate_per_min_p95: Option<f64>,
     /// The merged end-to-end sketch (quantiles of the whole span, any rank).
     pub e2e: Sketch,
+    /// The merged queue-wait sketch (not serialized: its p95 and sum are above).
+    #[serde(skip)]
+    pub queue_wait: Sketch,
 }
 
 impl TrafficSummary {
@@ -532,6 +535,7 @@ impl TrafficSummary {
             queue_wait_sum_secs: queue.sum,
             rate_per_min_p95,
             e2e,
+            queue_wait: queue,
         }
     }
 }

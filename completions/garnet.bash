@@ -205,6 +205,9 @@ _garnet() {
             garnet__subcmd__help__subcmd__model,inspect)
                 cmd="garnet__subcmd__help__subcmd__model__subcmd__inspect"
                 ;;
+            garnet__subcmd__help__subcmd__placement,apply)
+                cmd="garnet__subcmd__help__subcmd__placement__subcmd__apply"
+                ;;
             garnet__subcmd__help__subcmd__placement,diff)
                 cmd="garnet__subcmd__help__subcmd__placement__subcmd__diff"
                 ;;
@@ -307,11 +310,17 @@ _garnet() {
             garnet__subcmd__model__subcmd__help,inspect)
                 cmd="garnet__subcmd__model__subcmd__help__subcmd__inspect"
                 ;;
+            garnet__subcmd__placement,apply)
+                cmd="garnet__subcmd__placement__subcmd__apply"
+                ;;
             garnet__subcmd__placement,diff)
                 cmd="garnet__subcmd__placement__subcmd__diff"
                 ;;
             garnet__subcmd__placement,help)
                 cmd="garnet__subcmd__placement__subcmd__help"
+                ;;
+            garnet__subcmd__placement__subcmd__help,apply)
+                cmd="garnet__subcmd__placement__subcmd__help__subcmd__apply"
                 ;;
             garnet__subcmd__placement__subcmd__help,diff)
                 cmd="garnet__subcmd__placement__subcmd__help__subcmd__diff"
@@ -1296,8 +1305,22 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__help__subcmd__placement)
-            opts="diff"
+            opts="diff apply"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__help__subcmd__placement__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3192,12 +3215,90 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__placement)
-            opts="-i -o -l -f -y -m -v -q -h --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help diff help"
+            opts="-i -o -l -f -y -m -v -q -h --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help diff apply help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-fail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__placement__subcmd__apply)
+            opts="-i -o -l -f -y -m -v -q -h --latest --ready-timeout --health-prompts --drain-max --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ready-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-prompts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drain-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --inventory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3336,8 +3437,22 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__placement__subcmd__help)
-            opts="diff help"
+            opts="diff apply help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        garnet__subcmd__placement__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -565,6 +565,33 @@ pub enum PlacementCommand {
     /// lengths; per node throttling, heat and uptime; then the proposed moves with their evidence.
     /// Exit 0: no change proposed; 5: changes proposed; 1: no telemetry to judge from.
     Diff(PlacementDiffArgs),
+    /// Carries out a placement diff's moves, one after another: a model moving to another node
+    /// goes through hot-swap (started there and checked, traffic flipped, the old loader drained
+    /// and stopped: no request lost). Plan → confirm → apply under the cluster lock, audited;
+    /// `--dry-run` prints every move's plan. Refused when the placement changed since the diff.
+    /// A failed move stops: the moves before it stay applied and recorded (`garnet rollback
+    /// MODEL` undoes the last). Exit 0: applied (or nothing to apply); 1: a move failed.
+    Apply(PlacementApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlacementApplyArgs {
+    /// The diff to apply: its JSON (`placement-diff-FROM-TO.json`, or `placement diff -o json`).
+    #[arg(value_name = "FILE", required_unless_present = "latest", conflicts_with = "latest")]
+    pub file: Option<PathBuf>,
+    /// The newest diff in the store (`weekly/cluster=<c>/span=…/placement-diff.json`).
+    #[arg(long)]
+    pub latest: bool,
+    /// How long a moved model may take to load and answer its first completion.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub ready_timeout: Duration,
+    /// Test prompts a moved model must answer before traffic flips to it.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub health_prompts: u32,
+    /// Longest wait for the old loader's requests in flight after a flip (default: the model's
+    /// `drain_secs`).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub drain_max: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -575,7 +602,8 @@ pub struct PlacementDiffArgs {
     /// Last day (UTC; default today).
     #[arg(long, value_name = "DATE")]
     pub until: Option<jiff::civil::Date>,
-    /// Also write `placement-diff-FROM-TO.md` and `.json` (the same numbers) into this folder.
+    /// Also write the artifacts (`placement-diff`, `cost-diff`, `eviction-log`, each
+    /// `-FROM-TO.md` and `.json` with the same numbers) into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

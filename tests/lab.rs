@@ -79,6 +79,7 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
 
     runbooks_pasted_into_sh(&g, &py, &lab, port);
     deploy_runbook_pasted_into_sh(&g, &py, &lab, port);
+    placement_apply_under_load(&g, &lab, port);
 
     let pids: Vec<i32> = glob::glob(&format!("{}/nodes/*/run/*.pid", lab.display()))
         .unwrap()
@@ -230,4 +231,108 @@ fn deploy_runbook_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, l
     let body = r#"{"model":"tiny-c","messages":[{"role":"user","content":"hi"}],"max_tokens":3}"#;
     let raw = http_post(port, "/v1/chat/completions", body).unwrap();
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+}
+
+/// `placement apply` of a diff with one move (`tiny` off lab2 to lab3), under load: refused while
+/// the diff's placement is not the cluster's, a dry run that changes nothing, then the move with
+/// 0 requests failed; the diff that follows proposes nothing (lab2 and lab3 changed inside its
+/// span), and `garnet rollback` takes `tiny` back to lab2.
+fn placement_apply_under_load(g: &dyn Fn() -> Garnet, lab: &std::path::Path, port: u16) {
+    let i = lab.join("inventory.yaml").display().to_string();
+    let text = std::fs::read_to_string(&i).unwrap();
+    let slug = text.split("slug: ").nth(1).unwrap().split([',', '}', '\n']).next().unwrap().trim().to_string();
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let diff = |placement: Value| {
+        serde_json::json!({
+            "cluster": slug, "from": format!("{today}T00:00:00Z"), "to": format!("{today}T23:59:59Z"),
+            "placement": placement, "proposed": {"tiny": ["lab1", "lab3"], "tiny-c": ["lab3"]},
+            "moves": [{"kind": "off_hot_node", "model": "tiny", "from": "lab2", "to": "lab3",
+                       "why": "lab2 was throttled in 5.0% of its samples (a test's diff)", "evidence": []}],
+        })
+    };
+    let file = lab.join("placement-diff.json");
+    let token = std::fs::read_to_string(lab.join("router.token")).unwrap();
+    let backends = || -> Vec<String> {
+        let (st, body) = crate::common::loaders::http(port + 1, "GET", "/admin/routes", Some(token.trim()), "");
+        assert_eq!(st, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let route = v["routes"]["models"].as_array().unwrap().iter().find(|m| m["name"] == "tiny").unwrap().clone();
+        let mut ids: Vec<String> =
+            route["backends"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(backends(), ["lab1/tiny", "lab2/tiny"]);
+
+    // A diff of another placement: refused, nothing changed.
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&diff(serde_json::json!({"tiny": ["lab1"], "tiny-c": ["lab3"]}))).unwrap(),
+    )
+    .unwrap();
+    let stale = g().args(["-i", &i, "--yes", "placement", "apply", &file.display().to_string()]).run();
+    stale.expect(2);
+    assert!(stale.stderr.contains("the placement changed since the diff"), "{}", stale.stderr);
+
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&diff(serde_json::json!({"tiny": ["lab1", "lab2"], "tiny-c": ["lab3"]}))).unwrap(),
+    )
+    .unwrap();
+    let dry = g().args(["-i", &i, "--dry-run", "placement", "apply", &file.display().to_string()]).run();
+    dry.expect(0);
+    assert!(dry.stdout.contains("## Move 1: `tiny` lab2 → lab3") && dry.stdout.contains("drain"), "{}", dry.stdout);
+    assert_eq!(backends(), ["lab1/tiny", "lab2/tiny"], "the dry run changed the routes");
+
+    let bench = Garnet::new()
+        .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{port}/v1"), "--model", "tiny"])
+        .args(["-d", "600s", "-c", "2", "--stream", "0.5", "--expect-full", "--max-tokens", "8"])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let applied = g()
+        .args(["-i", &i, "--yes", "placement", "apply", &file.display().to_string(), "--ready-timeout", "120s"])
+        .run();
+    applied.expect(0);
+    eprintln!("placement apply:\n{}{}", applied.stdout, applied.stderr);
+    assert_eq!(backends(), ["lab1/tiny", "lab3/tiny"], "{}", applied.stderr);
+    assert!(!lab.join("nodes/lab2/run/garnet-loader-tiny.pid").exists(), "tiny still runs on lab2");
+    for _ in 0..4 {
+        answer(port);
+    }
+    // Again: the placement is what the diff proposed, nothing to do.
+    let again = g().args(["-i", &i, "--yes", "placement", "apply", &file.display().to_string()]).run();
+    again.expect(0);
+    assert!(again.stdout.contains("already what"), "{}", again.stdout);
+
+    // The diff that follows: the monitors' telemetry is partly from before the move, so lab2 and
+    // lab3 are settling and nothing is proposed.
+    let after = g().args(["-i", &i, "placement", "diff", "--since", &today, "--until", &today]).run();
+    after.expect(0);
+    eprintln!("the diff after:\n{}", after.stdout.lines().take(12).collect::<Vec<_>>().join("\n"));
+    assert!(
+        after.stdout.contains("No change proposed") && after.stdout.contains("- lab3: `hot-swap tiny"),
+        "{}",
+        after.stdout
+    );
+
+    // `garnet rollback` undoes the move: tiny back on lab2, under the same load.
+    let back = g().args(["-i", &i, "--yes", "rollback", "tiny", "--ready-timeout", "120s"]).run();
+    back.expect(0);
+    assert_eq!(backends(), ["lab1/tiny", "lab2/tiny"], "{}", back.stderr);
+
+    // SAFETY: signalling our own child, which has not been waited for.
+    unsafe { libc::kill(bench.id() as i32, libc::SIGINT) };
+    let out = bench.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "bench")
+        .unwrap_or_else(|| panic!("no bench report: {text}"));
+    eprintln!("load during apply and rollback: {report}");
+    assert_eq!(report["failed"], 0, "requests lost while the placement was applied and rolled back: {report}");
+    assert!(report["ok"].as_u64().unwrap_or(0) > 0, "{report}");
 }

@@ -205,6 +205,23 @@ fn a_balanced_week_proposes_nothing_and_no_telemetry_is_an_error() {
     let bad = Garnet::new().args(["-i", &inv, "placement", "diff", "--since", "0d"]).run();
     bad.expect(2);
     assert!(bad.stderr.contains("a number of days from 1 to 366"), "{}", bad.stderr);
+
+    // `placement apply`: the newest diff in the store proposes nothing; a file that is not a
+    // diff and a store with no diff are clear errors.
+    let latest = Garnet::new().args(["-i", &inv, "--yes", "placement", "apply", "--latest"]).run();
+    latest.expect(0);
+    assert!(latest.stdout.contains("proposes no change"), "{}", latest.stdout);
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{\"not\": \"a diff\"}").unwrap();
+    let r = Garnet::new().args(["-i", &inv, "--yes", "placement", "apply", &junk.display().to_string()]).run();
+    r.expect(2);
+    assert!(r.stderr.contains("is not a placement diff's JSON"), "{}", r.stderr);
+    let empty = tempfile::tempdir().unwrap();
+    let other = week(empty.path(), "balanced");
+    std::fs::remove_dir_all(empty.path().join("store/weekly")).ok();
+    let r = Garnet::new().args(["-i", &other, "--yes", "placement", "apply", "--latest"]).run();
+    r.expect(2);
+    assert!(r.stderr.contains("no placement diff for cluster `wk`"), "{}", r.stderr);
 }
 
 /// Runs DuckDB on a synthetic week's Parquet; `None` without the test venv.
@@ -287,6 +304,11 @@ fn a_saturated_model_gets_its_node_and_a_cold_cache_grows() {
     let m = &moves[0];
     assert_eq!((m["kind"].as_str(), m["model"].as_str()), (Some("prompt_cache"), Some("mistral-small-24b")), "{m}");
     assert_eq!((m["from"].as_u64(), m["to"].as_u64()), (Some(10), Some(20)), "{m}");
+    // apply cannot carry this one out yet: it refuses, changes nothing, and says how by hand.
+    let cold_inv = cold.path().join("inventory.yaml").display().to_string();
+    let r = Garnet::new().args(["-i", &cold_inv, "--yes", "placement", "apply", "--latest"]).run();
+    r.expect(2);
+    assert!(r.stderr.contains("changes nothing") && r.stderr.contains("--prompt-cache-size 20"), "{}", r.stderr);
     let hit = m["evidence"][0]["value"].as_f64().unwrap();
     let prompt = m["evidence"][1]["value"].as_f64().unwrap();
     if let Some(v) = duckdb(

@@ -136,6 +136,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Telemetry(crate::cli::TelemetryCommand::Summary(args)) => telemetry::summary(args, ctx).await,
         Command::Telemetry(crate::cli::TelemetryCommand::Synth(args)) => telemetry::synth(args, ctx).await,
         Command::Placement(crate::cli::PlacementCommand::Diff(args)) => placement::diff(args, ctx).await,
+        Command::Placement(crate::cli::PlacementCommand::Apply(args)) => placement::apply(args, ctx).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::AdminCall(args) => monitor::admin_call(args).await,
         Command::Supervise(args) => monitor::supervise(args).await,

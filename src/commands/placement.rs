@@ -31,7 +31,8 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
             store.describe()
         );
     }
-    let d = diff::diff(&inv, &sum, f64::from(inv.monitor.interval_secs), &diff::Thresholds::default());
+    let settling = settling(store.as_ref(), &inv.cluster.slug, from, to).await?;
+    let d = diff::diff(&inv, &sum, f64::from(inv.monitor.interval_secs), &diff::Thresholds::default(), &settling);
     let events = crate::telemetry::read::records(store.as_ref(), "events", &inv.cluster.slug, since, until)
         .await
         .with_context(|| format!("reading the span's events from {}", store.describe()))?;
@@ -93,4 +94,294 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
         p.out(format!("\n{}", evictions_md.trim_end()));
     }
     Ok(if d.moves.is_empty() { ExitStatus::Success } else { ExitStatus::Proposed })
+}
+
+/// The nodes a placement record dated in `[from, to]` changed (a hot-swap, a `--via` move,
+/// `placement apply`): the nodes its variants and moves name that the record before it did not
+/// have the same way.
+async fn settling(
+    store: &dyn crate::store::Store,
+    cluster: &str,
+    from: jiff::Timestamp,
+    to: jiff::Timestamp,
+) -> Result<Vec<diff::Settling>> {
+    use crate::placement::record::PlacementRecord;
+    let keys = store.list(&crate::store::keys::placements(cluster)).await?;
+    let mut out: Vec<diff::Settling> = Vec::new();
+    let mut before: Option<PlacementRecord> = None;
+    for k in keys {
+        let Some(body) = store.get(&k).await? else { continue };
+        let Ok(r) = serde_json::from_slice::<PlacementRecord>(&body) else { continue };
+        let at = r.at.parse::<jiff::Timestamp>().ok();
+        if at.is_some_and(|t| t >= from && t <= to) {
+            let mut nodes: Vec<&String> = Vec::new();
+            for (m, per) in &r.variants {
+                for (n, v) in per {
+                    if before.as_ref().and_then(|b| b.variants.get(m)).and_then(|x| x.get(n)) != Some(v) {
+                        nodes.push(n);
+                    }
+                }
+            }
+            for (m, per) in &r.moves {
+                for (origin, now) in per {
+                    if before.as_ref().and_then(|b| b.moves.get(m)).and_then(|x| x.get(origin)) != Some(now) {
+                        nodes.extend([origin, now]);
+                    }
+                }
+            }
+            // Moves undone (a rollback) touch their nodes too.
+            if let Some(b) = &before {
+                for (m, per) in &b.moves {
+                    for (origin, was) in per {
+                        if r.moves.get(m).and_then(|x| x.get(origin)) != Some(was) {
+                            nodes.extend([origin, was]);
+                        }
+                    }
+                }
+            }
+            for n in nodes {
+                out.retain(|s| &s.node != n);
+                out.push(diff::Settling { node: n.clone(), at: r.at.clone(), command: r.command.clone() });
+            }
+        }
+        before = Some(r);
+    }
+    out.sort_by(|a, b| a.node.cmp(&b.node));
+    Ok(out)
+}
+
+/// What `placement apply` reads of a diff's JSON.
+#[derive(serde::Deserialize)]
+struct DiffFile {
+    cluster: String,
+    from: String,
+    to: String,
+    placement: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    proposed: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    moves: Vec<FileMove>,
+}
+
+#[derive(serde::Deserialize)]
+struct FileMove {
+    #[serde(flatten)]
+    change: diff::Move,
+    why: String,
+}
+
+/// One move as apply carries it out: `model` leaves `from` for `to` through hot-swap `--via`.
+struct Relocation {
+    model: String,
+    from: String,
+    to: String,
+    why: String,
+}
+
+/// The placement now (inventory + the latest record), model → nodes, sorted for comparing.
+fn placement_now(inv: &crate::inventory::Inventory) -> std::collections::BTreeMap<String, Vec<String>> {
+    inv.placement
+        .iter()
+        .map(|(m, p)| {
+            let mut n = p.nodes.clone();
+            n.sort();
+            (m.clone(), n)
+        })
+        .collect()
+}
+
+fn sorted(p: &std::collections::BTreeMap<String, Vec<String>>) -> std::collections::BTreeMap<String, Vec<String>> {
+    p.iter()
+        .map(|(m, n)| {
+            let mut n = n.clone();
+            n.sort();
+            (m.clone(), n)
+        })
+        .collect()
+}
+
+/// The newest placement diff in the store (key and bytes).
+async fn latest_diff(store: &dyn crate::store::Store, cluster: &str) -> Result<Option<(String, Vec<u8>)>> {
+    let prefix = format!("weekly/cluster={cluster}/");
+    let mut keys: Vec<String> =
+        store.list(&prefix).await?.into_iter().filter(|k| k.ends_with("/placement-diff.json")).collect();
+    // Spans sort by their first day; the newest span last.
+    keys.sort();
+    for k in keys.iter().rev() {
+        if let Some(b) = store.get(k).await? {
+            return Ok(Some((k.clone(), b)));
+        }
+    }
+    Ok(None)
+}
+
+pub async fn apply(args: &crate::cli::PlacementApplyArgs, ctx: &Ctx) -> Result<ExitStatus> {
+    use crate::exit::UsageError;
+    let mut inv = ctx.load_inventory()?;
+    let variants = super::deploy::load_variants(&mut inv).await?;
+    let store = crate::store::open(&inv).await.context("cannot open the store")?;
+    let (source, body) = match &args.file {
+        Some(f) => (
+            format!("`{}`", f.display()),
+            std::fs::read(f).map_err(|e| UsageError(format!("cannot read `{}`: {e}", f.display())))?,
+        ),
+        None => match latest_diff(store.as_ref(), &inv.cluster.slug).await? {
+            Some((k, b)) => (format!("`{k}` in {}", store.describe()), b),
+            None => {
+                return Err(UsageError(format!(
+                    "no placement diff for cluster `{}` in {}: run `garnet placement diff` first",
+                    inv.cluster.slug,
+                    store.describe()
+                ))
+                .into());
+            }
+        },
+    };
+    let d: DiffFile = serde_json::from_slice(&body)
+        .map_err(|e| UsageError(format!("{source} is not a placement diff's JSON: {e}")))?;
+    let p = &ctx.printer;
+    if d.cluster != inv.cluster.slug {
+        return Err(UsageError(format!(
+            "{source} is a diff of cluster `{}`, the inventory's is `{}`",
+            d.cluster, inv.cluster.slug
+        ))
+        .into());
+    }
+    let now = placement_now(&inv);
+    if d.moves.is_empty() {
+        p.out(format!("{source} proposes no change ({} → {}): nothing to apply.", d.from, d.to));
+        return Ok(ExitStatus::Success);
+    }
+    // Already applied: the placement is what the diff proposed (a diff whose moves change no
+    // placement, e.g. a prompt-cache size, is not "applied" by that).
+    let proposed = d.proposed.as_ref().map(sorted);
+    if proposed.as_ref() == Some(&now) && proposed != Some(sorted(&d.placement)) {
+        p.out(format!("The placement is already what {source} proposes: nothing to apply."));
+        return Ok(ExitStatus::Success);
+    }
+    if sorted(&d.placement) != now {
+        let changed: Vec<String> = now
+            .iter()
+            .filter(|(m, n)| sorted(&d.placement).get(*m) != Some(n))
+            .map(|(m, n)| format!("`{m}` is on {} now", n.join(", ")))
+            .collect();
+        return Err(UsageError(format!(
+            "the placement changed since the diff of {} → {} ({}): run `garnet placement diff` again",
+            d.from,
+            d.to,
+            changed.join("; ")
+        ))
+        .into());
+    }
+    // Every move as a relocation, or why apply cannot carry it out (then nothing is done).
+    let mut moves = Vec::new();
+    let mut cannot = Vec::new();
+    for m in &d.moves {
+        match &m.change {
+            diff::Move::OwnNode { node, evict, to: Some(t), .. } => {
+                moves.push(Relocation { model: evict.clone(), from: node.clone(), to: t.clone(), why: m.why.clone() })
+            }
+            diff::Move::OffHotNode { model, from, to: Some(t) } => {
+                moves.push(Relocation { model: model.clone(), from: from.clone(), to: t.clone(), why: m.why.clone() })
+            }
+            diff::Move::OffHotNode { model, from, to: None } => {
+                p.note(format!("`{model}` stays on {from}: the diff found no node to take it (advice only)"))
+            }
+            diff::Move::OwnNode { node, evict, to: None, .. } => cannot.push(format!(
+                "taking `{evict}` off {node} without a destination (`garnet hot-swap` moves a model; a model leaving a node is a `placement:` edit and `garnet deploy`)"
+            )),
+            diff::Move::PromptCache { model, to, .. } => cannot.push(format!(
+                "`{model}`'s prompt-cache size ({to}: `--prompt-cache-size {to}` in `deploy.loader_args`, then `garnet deploy`)"
+            )),
+        }
+    }
+    if !cannot.is_empty() {
+        return Err(UsageError(format!(
+            "apply cannot carry out every move of {source}, so it changes nothing; by hand: {}",
+            cannot.join("; ")
+        ))
+        .into());
+    }
+    let command = format!("placement apply {} → {}", d.from, d.to);
+    let opts = |r: &Relocation| crate::cli::SwapOptions {
+        node: Some(r.from.clone()),
+        via: Some(r.to.clone()),
+        ready_timeout: args.ready_timeout,
+        health_prompts: args.health_prompts,
+        drain_max: args.drain_max,
+    };
+    let entry = |model: &str, node: &str| -> Result<String> {
+        let public = inv
+            .models
+            .iter()
+            .find(|m| m.name == model)
+            .ok_or_else(|| UsageError(format!("no model `{model}` in the inventory")))?;
+        Ok(crate::placement::record::serving(&inv, &variants, public, node).name.clone())
+    };
+    if ctx.global.dry_run {
+        p.out(format!(
+            "Plan for `{command}` — dry run, nothing is changed. {} move(s), in order; each is a hot-swap `--via` (planned against the placement now: each runs after the one before it).\n",
+            moves.len()
+        ));
+        for (i, r) in moves.iter().enumerate() {
+            p.out(format!("## Move {}: `{}` {} → {}\n\n{}\n", i + 1, r.model, r.from, r.to, r.why));
+            let b = entry(&r.model, &r.from)?;
+            match super::hotswap::prepare(&r.model, Some(&b), &opts(r), ctx).await? {
+                Some(pr) => p.out(pr.runbook().trim_end()),
+                None => p.out("Nothing to do: it is there already."),
+            }
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let mut shown = format!("{command}: {} move(s), in order, each a hot-swap with no request lost:\n", moves.len());
+    for (i, r) in moves.iter().enumerate() {
+        shown.push_str(&format!("  {}. `{}`: {} → {}\n", i + 1, r.model, r.from, r.to));
+    }
+    if !super::confirm(ctx, &format!("`{command}`"), shown.trim_end(), format!("Apply {} move(s)?", moves.len()))? {
+        return Ok(ExitStatus::Failure);
+    }
+    let held = super::take_lock(ctx, &inv, &command).await?;
+    let mut done = Vec::new();
+    let mut result = Ok(());
+    for (i, r) in moves.iter().enumerate() {
+        p.note(format!("move {}/{}: `{}` {} → {}", i + 1, moves.len(), r.model, r.from, r.to));
+        let step = async {
+            let b = entry(&r.model, &r.from)?;
+            // Planned now, after the moves before it are recorded.
+            match super::hotswap::prepare(&r.model, Some(&b), &opts(r), ctx).await? {
+                Some(pr) => super::hotswap::execute(ctx, &r.model, &pr, held.store.as_ref()).await,
+                None => Ok(()),
+            }
+        };
+        match step.await {
+            Ok(()) => done.push(r.to.clone()),
+            Err(e) => {
+                result = Err(e.context(format!(
+                    "move {} of {} (`{}` {} → {}) failed; {} move(s) before it are applied and recorded",
+                    i + 1,
+                    moves.len(),
+                    r.model,
+                    r.from,
+                    r.to,
+                    i
+                )));
+                break;
+            }
+        }
+    }
+    let mut summary = crate::plan::Summary::default();
+    let status = match &result {
+        Ok(()) => {
+            summary.changed = done.len();
+            ExitStatus::Success
+        }
+        Err(_) => {
+            summary.changed = done.len();
+            summary.failed = 1;
+            ExitStatus::Failure
+        }
+    };
+    super::release_lock(ctx, &inv, held, &command, &done, &summary, status).await;
+    result?;
+    p.out(format!("Applied {} move(s) of {source}.", done.len()));
+    Ok(status)
 }

@@ -69,7 +69,7 @@ pub struct Evidence {
 }
 
 /// A change of placement.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Move {
     /// `model` gets `node` to itself: `evict` leaves it for `to` (`None`: unloaded, no node can
@@ -247,6 +247,9 @@ pub struct Diff {
     pub placement: std::collections::BTreeMap<String, Vec<String>>,
     /// The placement after the moves.
     pub proposed: std::collections::BTreeMap<String, Vec<String>>,
+    /// Nodes whose placement changed inside the span: not judged (their telemetry is partly from
+    /// before the change) and not given a model, until a span after the change.
+    pub settling: Vec<Settling>,
     /// Memory each node's models need, now and after (from the models' files).
     pub memory: Vec<NodeMemory>,
     pub nodes: Vec<NodeRow>,
@@ -256,6 +259,14 @@ pub struct Diff {
     pub rejected: Vec<Rejected>,
     /// The replay of the span's demand, now and after the moves (`None` without demand).
     pub replay: Option<Replayed>,
+}
+
+/// A node whose placement changed inside the span (a placement record dated in it).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Settling {
+    pub node: String,
+    pub at: String,
+    pub command: String,
 }
 
 /// A move the replay turned down, and why.
@@ -317,7 +328,8 @@ fn round(x: f64, digits: i32) -> f64 {
 }
 
 /// The evidence and the moves for `inv` (its placement as the record leaves it) over `sum`.
-pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds) -> Diff {
+pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds, settling: &[Settling]) -> Diff {
+    let settled = |node: &str| !settling.iter().any(|s| s.node == node);
     let span = format!("{} → {}", sum.from, sum.to);
     let placement: std::collections::BTreeMap<String, Vec<String>> =
         inv.placement.iter().map(|(m, p)| (m.clone(), p.nodes.clone())).collect();
@@ -388,7 +400,7 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
         let b = r.busy_share?;
         let over_budget = matches!((r.e2e_p95_ms, r.latency_budget_ms), (Some(p), Some(l)) if p > f64::from(l));
         let queued = r.queue_wait_p95_ms.is_some_and(|q| q >= th.saturated_queue_ms);
-        (r.samples >= th.min_backend_samples && b >= th.saturated_busy && (queued || over_budget))
+        (settled(&r.node) && r.samples >= th.min_backend_samples && b >= th.saturated_busy && (queued || over_budget))
             .then_some((queued, over_budget))
     };
     let mut models_seen: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
@@ -456,6 +468,7 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
                     nodes
                         .iter()
                         .filter(|x| x.node != r.node && !x.models.contains(other) && loader_node(&x.node))
+                        .filter(|x| settled(&x.node))
                         .filter(|x| x.throttled_share.is_none_or(|s| s <= th.throttled_share))
                         .collect(),
                 );
@@ -537,6 +550,7 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
     let mut hot: Vec<&NodeRow> = nodes
         .iter()
         .filter(|n| n.samples >= th.min_node_samples && n.throttled_share.is_some_and(|s| s > th.throttled_share))
+        .filter(|n| settled(&n.node))
         .collect();
     hot.sort_by(|a, b| b.throttled_share.partial_cmp(&a.throttled_share).unwrap_or(std::cmp::Ordering::Equal));
     for h in hot {
@@ -554,7 +568,7 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
                 .iter()
                 .filter(|n| n.node != h.node && !n.models.contains(model))
                 .filter(|n| n.samples >= th.min_node_samples && n.throttled_share.is_some_and(|s| s <= th.cool_share))
-                .filter(|n| loader_node(&n.node))
+                .filter(|n| loader_node(&n.node) && settled(&n.node))
                 .collect(),
         );
         let share = h.throttled_share.unwrap_or(0.0);
@@ -681,6 +695,7 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds)
         thresholds: th.clone(),
         placement,
         proposed,
+        settling: settling.to_vec(),
         memory,
         nodes,
         rows,
@@ -759,6 +774,13 @@ impl Diff {
                 "Telemetry from nodes the inventory does not name (not judged): {}.\n\n",
                 self.unknown_nodes.join(", ")
             ));
+        }
+        if !self.settling.is_empty() {
+            s.push_str("Changed inside the span, so not judged and not given a model until a span after the change:\n");
+            for x in &self.settling {
+                s.push_str(&format!("- {}: `{}` at {}\n", x.node, x.command, x.at));
+            }
+            s.push('\n');
         }
         if self.moves.is_empty() {
             s.push_str("**No change proposed**: the placement holds for this span.\n");

@@ -228,7 +228,11 @@ async fn swap_one(
     let p = &ctx.printer;
     let (from, node, a, b) = (&sp.swap.from, &sp.swap.on, &sp.swap.a, &sp.swap.b);
     // 1. B starts, becomes ready, passes the health prompts; else B goes, nothing moved.
-    p.note(format!("{}: starting B `{}` beside A `{}`", node.name, b.name, a.name));
+    if node.name == from.name {
+        p.note(format!("{}: starting B `{}` beside A `{}`", node.name, b.name, a.name));
+    } else {
+        p.note(format!("{}: starting B `{}` to take over from A `{}` on {}", node.name, b.name, a.name, from.name));
+    }
     let warmup = match bring_up_b(ctx, command, sp, progress).await {
         Ok(w) => w,
         Err(why) => {

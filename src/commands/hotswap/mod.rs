@@ -169,7 +169,7 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
         return Ok(ExitStatus::Failure);
     }
     let held = super::take_lock(ctx, &pr.inv, &pr.command).await?;
-    let result = exec::swap_all(ctx, &pr.inv, model, &pr.command, &pr.plans, &pr.routers, held.store.as_ref()).await;
+    let result = execute(ctx, model, &pr, held.store.as_ref()).await;
     let names: Vec<String> = pr.plans.iter().map(|s| s.swap.from.name.clone()).collect();
     let mut summary = crate::plan::Summary::default();
     let status = match &result {
@@ -185,6 +185,11 @@ pub async fn run(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -
     super::release_lock(ctx, &pr.inv, held, &pr.command, &names, &summary, status).await;
     result?;
     Ok(status)
+}
+
+/// Runs a prepared swap (confirmed, under the lock the caller holds).
+pub async fn execute(ctx: &Ctx, model: &str, pr: &Prepared, store: &dyn crate::store::Store) -> Result<()> {
+    exec::swap_all(ctx, &pr.inv, model, &pr.command, &pr.plans, &pr.routers, store).await
 }
 
 /// Reads the placement record, decides the swaps (A and B per node, fit checked), probes the
@@ -247,10 +252,16 @@ pub async fn prepare(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ct
         )
         .into());
     };
-    let command = match to {
+    let mut command = match to {
         Some(t) => format!("hot-swap {model} --to {t}"),
         None => format!("rollback {model}"),
     };
+    // The command as typed, so records and audit say exactly what ran.
+    for (flag, v) in [("--node", &opts.node), ("--via", &opts.via)] {
+        if let Some(v) = v {
+            command.push_str(&format!(" {flag} {v}"));
+        }
+    }
 
     // Probe every node involved (homes, OS).
     let connect = ConnectOptions { control_dir: ctx.control_dir() };
@@ -370,11 +381,12 @@ fn decide(
                 "no model entry `{b_name}`: declare it under `models:` (its source, port, quantization) to swap to it"
             ))
         })?;
-        if a.name == b.name {
+        // The same entry on another node (`--via`) is a move: B is A's entry started there.
+        if a.name == b.name && on.name == n.name {
             p.note(format!("{}: `{model}` is already served by `{}`", n.name, b.name));
             continue;
         }
-        if a.port == b.port {
+        if a.port == b.port && on.name == n.name {
             return Err(UsageError(format!(
                 "`{}` and `{}` both use port {}: A and B run side by side during the swap, give `{}` its own `port`",
                 a.name, b.name, a.port, b.name

@@ -86,7 +86,8 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
         .flatten()
         .map(|p| std::fs::read_to_string(p).unwrap().trim().parse().unwrap())
         .collect();
-    assert_eq!(pids.len(), 3 * 2 + 1, "three loaders, three monitors, one router: {pids:?}");
+    // `tiny` left lab2 (placement apply): two loaders, three monitors, one router.
+    assert_eq!(pids.len(), 2 + 3 + 1, "two loaders, three monitors, one router: {pids:?}");
     g().args(["lab", "down", "--dir", &lab.display().to_string()]).run().expect(0);
     for pid in pids {
         let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
@@ -233,10 +234,11 @@ fn deploy_runbook_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, l
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
 }
 
-/// `placement apply` of a diff with one move (`tiny` off lab2 to lab3), under load: refused while
-/// the diff's placement is not the cluster's, a dry run that changes nothing, then the move with
-/// 0 requests failed; the diff that follows proposes nothing (lab2 and lab3 changed inside its
-/// span), and `garnet rollback` takes `tiny` back to lab2.
+/// `placement apply` under one load throughout, 0 requests failed: a diff moving `tiny` off lab2
+/// to lab3 (refused while the diff's placement is not the cluster's; a dry run changes nothing);
+/// the diff that follows proposes nothing (lab2 and lab3 changed inside its span); `garnet
+/// rollback` takes `tiny` back to lab2; a larger prompt cache (every node swaps to an entry with
+/// `--prompt-cache-size 20`); `tiny` leaving lab2 (lab1 serves it alone, and deploy agrees).
 fn placement_apply_under_load(g: &dyn Fn() -> Garnet, lab: &std::path::Path, port: u16) {
     let i = lab.join("inventory.yaml").display().to_string();
     let text = std::fs::read_to_string(&i).unwrap();
@@ -322,6 +324,64 @@ fn placement_apply_under_load(g: &dyn Fn() -> Garnet, lab: &std::path::Path, por
     let back = g().args(["-i", &i, "--yes", "rollback", "tiny", "--ready-timeout", "120s"]).run();
     back.expect(0);
     assert_eq!(backends(), ["lab1/tiny", "lab2/tiny"], "{}", back.stderr);
+
+    // A larger prompt cache: every node of `tiny` swaps to its own entry with
+    // `--prompt-cache-size 20` in its loader's arguments.
+    let cache = serde_json::json!({
+        "cluster": slug, "from": format!("{today}T00:00:00Z"), "to": format!("{today}T23:59:59Z"),
+        "placement": {"tiny": ["lab1", "lab2"], "tiny-c": ["lab3"]},
+        "proposed": {"tiny": ["lab1", "lab2"], "tiny-c": ["lab3"]},
+        "moves": [{"kind": "prompt_cache", "model": "tiny", "nodes": ["lab1", "lab2"], "from": 10, "to": 20,
+                   "why": "long prompts, 5% reused (a test's diff)", "evidence": []}],
+    });
+    std::fs::write(&file, serde_json::to_vec(&cache).unwrap()).unwrap();
+    let applied = g()
+        .args(["-i", &i, "--yes", "placement", "apply", &file.display().to_string(), "--ready-timeout", "120s"])
+        .run();
+    applied.expect(0);
+    assert_eq!(backends(), ["lab1/tiny@tiny-pc20", "lab2/tiny@tiny-pc20"], "{}", applied.stderr);
+    for node in ["lab1", "lab2"] {
+        let pid = std::fs::read_to_string(lab.join(format!("nodes/{node}/run/garnet-loader-tiny-pc20.pid"))).unwrap();
+        // The supervisor's child is the loader; its command line carries the new size.
+        let children =
+            std::fs::read_to_string(format!("/proc/{}/task/{}/children", pid.trim(), pid.trim())).unwrap_or_default();
+        let cmdlines: Vec<String> = std::iter::once(pid.trim().to_string())
+            .chain(children.split_whitespace().map(str::to_string))
+            .map(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default().replace('\0', " "))
+            .collect();
+        assert!(
+            cmdlines.iter().any(|c| c.contains("mlx_lm.server") && c.contains("--prompt-cache-size 20")),
+            "{node}: {cmdlines:?}"
+        );
+    }
+    let diff_now = g().args(["-i", &i, "-o", "json", "placement", "diff", "--since", &today, "--until", &today]).run();
+    diff_now.expect(0);
+
+    // A model leaving a node it shares with others: `tiny` off lab2, lab1 serves it alone.
+    let leave = serde_json::json!({
+        "cluster": slug, "from": format!("{today}T00:00:00Z"), "to": format!("{today}T23:59:59Z"),
+        "placement": {"tiny": ["lab1", "lab2"], "tiny-c": ["lab3"]},
+        "proposed": {"tiny": ["lab1"], "tiny-c": ["lab3"]},
+        "moves": [{"kind": "own_node", "model": "tiny-c", "node": "lab2", "evict": "tiny", "to": null,
+                   "why": "a test's diff", "evidence": []}],
+    });
+    std::fs::write(&file, serde_json::to_vec(&leave).unwrap()).unwrap();
+    let applied = g().args(["-i", &i, "--yes", "placement", "apply", &file.display().to_string()]).run();
+    applied.expect(0);
+    eprintln!("placement apply (leave):\n{}{}", applied.stdout, applied.stderr);
+    assert_eq!(backends(), ["lab1/tiny@tiny-pc20"], "{}", applied.stderr);
+    assert!(!lab.join("nodes/lab2/run/garnet-loader-tiny-pc20.pid").exists(), "tiny still runs on lab2");
+    let again = g().args(["-i", &i, "--yes", "placement", "apply", &file.display().to_string()]).run();
+    again.expect(0);
+    assert!(again.stdout.contains("already what"), "{}", again.stdout);
+    // garnet's deploy agrees: it starts nothing on lab2 and changes no route.
+    let deploy = g().args(["-i", &i, "--yes", "-o", "json", "deploy", "--ready-timeout", "120s"]).run();
+    deploy.expect(0);
+    let changed = deploy.changed_steps();
+    assert!(
+        changed.iter().all(|s| !s.contains("garnet-loader") && !s.contains("routes")),
+        "deploy after the leave changed: {changed:?}"
+    );
 
     // SAFETY: signalling our own child, which has not been waited for.
     unsafe { libc::kill(bench.id() as i32, libc::SIGINT) };

@@ -304,11 +304,16 @@ fn a_saturated_model_gets_its_node_and_a_cold_cache_grows() {
     let m = &moves[0];
     assert_eq!((m["kind"].as_str(), m["model"].as_str()), (Some("prompt_cache"), Some("mistral-small-24b")), "{m}");
     assert_eq!((m["from"].as_u64(), m["to"].as_u64()), (Some(10), Some(20)), "{m}");
-    // apply cannot carry this one out yet: it refuses, changes nothing, and says how by hand.
+    // apply's plan for it: every node of the model swaps to an entry whose loader keeps 20.
     let cold_inv = cold.path().join("inventory.yaml").display().to_string();
-    let r = Garnet::new().args(["-i", &cold_inv, "--yes", "placement", "apply", "--latest"]).run();
-    r.expect(2);
-    assert!(r.stderr.contains("changes nothing") && r.stderr.contains("--prompt-cache-size 20"), "{}", r.stderr);
+    let r = Garnet::new().args(["-i", &cold_inv, "--dry-run", "placement", "apply", "--latest"]).run();
+    r.expect(0);
+    assert!(
+        r.stdout.contains("## Move 1: `mistral-small-24b` → `mistral-small-24b-pc20` (--prompt-cache-size 20)")
+            && r.stdout.matches("\"--prompt-cache-size\" \"20\"").count() >= 4,
+        "{}",
+        r.stdout
+    );
     let hit = m["evidence"][0]["value"].as_f64().unwrap();
     let prompt = m["evidence"][1]["value"].as_f64().unwrap();
     if let Some(v) = duckdb(

@@ -11,7 +11,7 @@ use crate::placement::diff;
 pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let mut inv = ctx.load_inventory()?;
     // The placement as the latest record leaves it (hot-swaps, `--via` moves).
-    super::deploy::load_variants(&mut inv).await?;
+    let variants = super::deploy::load_variants(&mut inv).await?;
     let store = crate::store::open(&inv).await.context("cannot open the store")?;
     let until = args.until.unwrap_or_else(|| jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date());
     let since = match args.since {
@@ -32,7 +32,8 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
         );
     }
     let settling = settling(store.as_ref(), &inv.cluster.slug, from, to).await?;
-    let d = diff::diff(&inv, &sum, f64::from(inv.monitor.interval_secs), &diff::Thresholds::default(), &settling);
+    let interval = f64::from(inv.monitor.interval_secs);
+    let d = diff::diff(&inv, &variants, &sum, interval, &diff::Thresholds::default(), &settling);
     let events = crate::telemetry::read::records(store.as_ref(), "events", &inv.cluster.slug, since, until)
         .await
         .with_context(|| format!("reading the span's events from {}", store.describe()))?;
@@ -169,12 +170,88 @@ struct FileMove {
     why: String,
 }
 
-/// One move as apply carries it out: `model` leaves `from` for `to` through hot-swap `--via`.
-struct Relocation {
-    model: String,
-    from: String,
-    to: String,
+/// One move as apply carries it out, each a hot-swap.
+enum Change {
+    /// `model` leaves `from` for `to` (`--node FROM --via TO`, its own entry).
+    Relocate { model: String, from: String, to: String },
+    /// `model` swaps, on every node, to `entry` (its serving entry with other loader arguments).
+    Entry { model: String, entry: crate::inventory::ModelSpec },
+    /// `model` leaves `node`; its other nodes serve it.
+    Leave { model: String, node: String },
+}
+
+struct Planned {
+    change: Change,
     why: String,
+}
+
+impl Planned {
+    fn title(&self) -> String {
+        match &self.change {
+            Change::Relocate { model, from, to } => format!("`{model}` {from} → {to}"),
+            Change::Entry { model, entry } => {
+                format!("`{model}` → `{}` ({}) on every node", entry.name, entry.loader_args.join(" "))
+            }
+            Change::Leave { model, node } => format!("`{model}` leaves {node} (its other nodes serve it)"),
+        }
+    }
+}
+
+/// `model`'s serving entry (on its first node) with `--prompt-cache-size SIZE` in its loader
+/// arguments, as an entry of its own on the first port no entry uses.
+fn cache_entry(
+    inv: &crate::inventory::Inventory,
+    variants: &crate::placement::record::Variants,
+    model: &str,
+    size: u32,
+) -> Option<crate::inventory::ModelSpec> {
+    let public = inv.models.iter().find(|m| m.name == model)?;
+    let first = inv.placement.get(model)?.nodes.first()?;
+    let base = crate::placement::record::serving(inv, variants, public, first);
+    let name = format!("{model}-pc{size}");
+    if let Some(e) = inv.models.iter().find(|m| m.name == name) {
+        return Some(e.clone());
+    }
+    let mut args = base.loader_args.clone();
+    match args.iter().rposition(|a| a == "--prompt-cache-size") {
+        Some(i) if i + 1 < args.len() => args[i + 1] = size.to_string(),
+        _ => args.extend(["--prompt-cache-size".to_string(), size.to_string()]),
+    }
+    let port = (base.port.saturating_add(1)..u16::MAX).find(|p| inv.models.iter().all(|m| m.port != *p))?;
+    Some(crate::inventory::ModelSpec { name, port, loader_args: args, ..base.clone() })
+}
+
+/// A move planned as the hot-swap it is, against the placement as the moves before it left it
+/// (the record they wrote).
+async fn prepare_change(
+    m: &Planned,
+    inv: &crate::inventory::Inventory,
+    variants: &crate::placement::record::Variants,
+    args: &crate::cli::PlacementApplyArgs,
+    ctx: &Ctx,
+) -> Result<Option<super::hotswap::Prepared>> {
+    let opts = |node: Option<&str>, via: Option<&str>| crate::cli::SwapOptions {
+        node: node.map(str::to_string),
+        via: via.map(str::to_string),
+        ready_timeout: args.ready_timeout,
+        health_prompts: args.health_prompts,
+        drain_max: args.drain_max,
+    };
+    match &m.change {
+        Change::Relocate { model, from, to } => {
+            let public = inv
+                .models
+                .iter()
+                .find(|x| &x.name == model)
+                .ok_or_else(|| crate::exit::UsageError(format!("no model `{model}` in the inventory")))?;
+            let b = crate::placement::record::serving(inv, variants, public, from).name.clone();
+            super::hotswap::prepare(model, Some(&b), &opts(Some(from), Some(to)), ctx).await
+        }
+        Change::Entry { model, entry } => {
+            super::hotswap::prepare_with(model, Some(&entry.name), Some(entry.clone()), &opts(None, None), ctx).await
+        }
+        Change::Leave { model, node } => super::hotswap::prepare_leave(model, &opts(Some(node), None), ctx).await,
+    }
 }
 
 /// The placement now (inventory + the latest record), model → nodes, sorted for comparing.
@@ -272,26 +349,30 @@ pub async fn apply(args: &crate::cli::PlacementApplyArgs, ctx: &Ctx) -> Result<E
         ))
         .into());
     }
-    // Every move as a relocation, or why apply cannot carry it out (then nothing is done).
-    let mut moves = Vec::new();
+    // Every move as a hot-swap, or why apply cannot carry it out (then nothing is done).
+    let mut moves: Vec<Planned> = Vec::new();
     let mut cannot = Vec::new();
     for m in &d.moves {
+        let why = m.why.clone();
         match &m.change {
-            diff::Move::OwnNode { node, evict, to: Some(t), .. } => {
-                moves.push(Relocation { model: evict.clone(), from: node.clone(), to: t.clone(), why: m.why.clone() })
-            }
-            diff::Move::OffHotNode { model, from, to: Some(t) } => {
-                moves.push(Relocation { model: model.clone(), from: from.clone(), to: t.clone(), why: m.why.clone() })
-            }
+            diff::Move::OwnNode { node, evict, to: Some(t), .. } => moves.push(Planned {
+                change: Change::Relocate { model: evict.clone(), from: node.clone(), to: t.clone() },
+                why,
+            }),
+            diff::Move::OffHotNode { model, from, to: Some(t) } => moves.push(Planned {
+                change: Change::Relocate { model: model.clone(), from: from.clone(), to: t.clone() },
+                why,
+            }),
             diff::Move::OffHotNode { model, from, to: None } => {
                 p.note(format!("`{model}` stays on {from}: the diff found no node to take it (advice only)"))
             }
-            diff::Move::OwnNode { node, evict, to: None, .. } => cannot.push(format!(
-                "taking `{evict}` off {node} without a destination (`garnet hot-swap` moves a model; a model leaving a node is a `placement:` edit and `garnet deploy`)"
-            )),
-            diff::Move::PromptCache { model, to, .. } => cannot.push(format!(
-                "`{model}`'s prompt-cache size ({to}: `--prompt-cache-size {to}` in `deploy.loader_args`, then `garnet deploy`)"
-            )),
+            diff::Move::OwnNode { node, evict, to: None, .. } => {
+                moves.push(Planned { change: Change::Leave { model: evict.clone(), node: node.clone() }, why })
+            }
+            diff::Move::PromptCache { model, to, .. } => match cache_entry(&inv, &variants, model, *to) {
+                Some(entry) => moves.push(Planned { change: Change::Entry { model: model.clone(), entry }, why }),
+                None => cannot.push(format!("`{model}`'s prompt-cache size (no free port for its new entry)")),
+            },
         }
     }
     if !cannot.is_empty() {
@@ -302,67 +383,52 @@ pub async fn apply(args: &crate::cli::PlacementApplyArgs, ctx: &Ctx) -> Result<E
         .into());
     }
     let command = format!("placement apply {} → {}", d.from, d.to);
-    let opts = |r: &Relocation| crate::cli::SwapOptions {
-        node: Some(r.from.clone()),
-        via: Some(r.to.clone()),
-        ready_timeout: args.ready_timeout,
-        health_prompts: args.health_prompts,
-        drain_max: args.drain_max,
-    };
-    let entry = |model: &str, node: &str| -> Result<String> {
-        let public = inv
-            .models
-            .iter()
-            .find(|m| m.name == model)
-            .ok_or_else(|| UsageError(format!("no model `{model}` in the inventory")))?;
-        Ok(crate::placement::record::serving(&inv, &variants, public, node).name.clone())
-    };
     if ctx.global.dry_run {
         p.out(format!(
-            "Plan for `{command}` — dry run, nothing is changed. {} move(s), in order; each is a hot-swap `--via` (planned against the placement now: each runs after the one before it).\n",
+            "Plan for `{command}` — dry run, nothing is changed. {} move(s), in order, each a hot-swap (planned against the placement now: each runs after the one before it).\n",
             moves.len()
         ));
-        for (i, r) in moves.iter().enumerate() {
-            p.out(format!("## Move {}: `{}` {} → {}\n\n{}\n", i + 1, r.model, r.from, r.to, r.why));
-            let b = entry(&r.model, &r.from)?;
-            match super::hotswap::prepare(&r.model, Some(&b), &opts(r), ctx).await? {
+        for (i, m) in moves.iter().enumerate() {
+            p.out(format!("## Move {}: {}\n\n{}\n", i + 1, m.title(), m.why));
+            match prepare_change(m, &inv, &variants, args, ctx).await? {
                 Some(pr) => p.out(pr.runbook().trim_end()),
-                None => p.out("Nothing to do: it is there already."),
+                None => p.out("Nothing to do: it is so already."),
             }
         }
         return Ok(ExitStatus::Success);
     }
     let mut shown = format!("{command}: {} move(s), in order, each a hot-swap with no request lost:\n", moves.len());
-    for (i, r) in moves.iter().enumerate() {
-        shown.push_str(&format!("  {}. `{}`: {} → {}\n", i + 1, r.model, r.from, r.to));
+    for (i, m) in moves.iter().enumerate() {
+        shown.push_str(&format!("  {}. {}\n", i + 1, m.title()));
     }
     if !super::confirm(ctx, &format!("`{command}`"), shown.trim_end(), format!("Apply {} move(s)?", moves.len()))? {
         return Ok(ExitStatus::Failure);
     }
     let held = super::take_lock(ctx, &inv, &command).await?;
-    let mut done = Vec::new();
+    let mut done: Vec<String> = Vec::new();
     let mut result = Ok(());
-    for (i, r) in moves.iter().enumerate() {
-        p.note(format!("move {}/{}: `{}` {} → {}", i + 1, moves.len(), r.model, r.from, r.to));
+    for (i, m) in moves.iter().enumerate() {
+        p.note(format!("move {}/{}: {}", i + 1, moves.len(), m.title()));
+        let model = match &m.change {
+            Change::Relocate { model, .. } | Change::Entry { model, .. } | Change::Leave { model, .. } => model,
+        };
         let step = async {
-            let b = entry(&r.model, &r.from)?;
-            // Planned now, after the moves before it are recorded.
-            match super::hotswap::prepare(&r.model, Some(&b), &opts(r), ctx).await? {
-                Some(pr) => super::hotswap::execute(ctx, &r.model, &pr, held.store.as_ref()).await,
-                None => Ok(()),
+            match prepare_change(m, &inv, &variants, args, ctx).await? {
+                Some(pr) => {
+                    super::hotswap::execute(ctx, model, &pr, held.store.as_ref()).await?;
+                    Ok::<_, anyhow::Error>(pr.plans.iter().map(|s| s.swap.on.name.clone()).collect::<Vec<_>>())
+                }
+                None => Ok(Vec::new()),
             }
         };
         match step.await {
-            Ok(()) => done.push(r.to.clone()),
+            Ok(nodes) => done.extend(nodes),
             Err(e) => {
                 result = Err(e.context(format!(
-                    "move {} of {} (`{}` {} → {}) failed; {} move(s) before it are applied and recorded",
+                    "move {} of {} ({}) failed; the {i} move(s) before it are applied and recorded",
                     i + 1,
                     moves.len(),
-                    r.model,
-                    r.from,
-                    r.to,
-                    i
+                    m.title()
                 )));
                 break;
             }
@@ -382,6 +448,6 @@ pub async fn apply(args: &crate::cli::PlacementApplyArgs, ctx: &Ctx) -> Result<E
     };
     super::release_lock(ctx, &inv, held, &command, &done, &summary, status).await;
     result?;
-    p.out(format!("Applied {} move(s) of {source}.", done.len()));
+    p.out(format!("Applied {} move(s) of {source}.", moves.len()));
     Ok(status)
 }

@@ -161,6 +161,9 @@ pub struct ModelSpec {
     pub local_path: Option<PathBuf>,
     /// What intake projected, requests per second.
     pub projected_qps: Option<f64>,
+    /// Extra loader arguments (after `deploy.loader_args`).
+    #[serde(default)]
+    pub loader_args: Vec<String>,
 }
 
 impl ModelSpec {
@@ -542,6 +545,7 @@ fn resolve_models(dir: &Path, raw_models: &[Model], diags: &mut Vec<Diagnostic>)
             max_concurrency: m.max_concurrency.as_ref().map_or(4, |c| c.value),
             drain_secs: m.drain_secs.unwrap_or(300),
             projected_qps: m.projected_qps.as_ref().map(|q| q.value),
+            loader_args: m.loader_args.clone().unwrap_or_default(),
             local_path: {
                 let src = m.source.value.trim();
                 (src.starts_with('/') || src.starts_with('.') || src.starts_with('~'))

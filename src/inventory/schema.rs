@@ -211,6 +211,9 @@ pub struct Model {
     pub drain_secs: Option<u32>,
     /// The requests per second intake projected (the placement diff compares the measured rate).
     pub projected_qps: Option<Spanned<f64>>,
+    /// Extra arguments for this model's loader, after `deploy.loader_args` (a flag given in both:
+    /// this one wins), e.g. `[--prompt-cache-size, "20"]`.
+    pub loader_args: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

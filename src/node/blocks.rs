@@ -139,6 +139,7 @@ pub fn loader_spec(node: &Node, h: &str, python: &str, m: &ModelSpec, inv: &Inve
         args.extend(["--max-tokens".into(), mt.to_string()]);
     }
     args.extend(inv.deploy.loader_args.iter().cloned());
+    args.extend(m.loader_args.iter().cloned());
     let mut env = BTreeMap::from([("HF_HOME".to_string(), crate::node::layout::hf(h))]);
     if m.local_path.is_some() {
         env.insert("HF_HUB_OFFLINE".into(), "1".into());

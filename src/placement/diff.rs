@@ -312,14 +312,14 @@ fn fit_note(inv: &Inventory, model: &str, node: &str, serving: &[String]) -> Str
     }
 }
 
-/// The prompt-cache size the loaders run with (`--prompt-cache-size` in `deploy.loader_args`).
-fn prompt_cache_size(inv: &Inventory) -> u32 {
-    let args = &inv.deploy.loader_args;
-    args.iter()
-        .position(|a| a == "--prompt-cache-size")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(PROMPT_CACHE_DEFAULT)
+/// The prompt-cache size `model`'s loader on `node` runs with: `--prompt-cache-size` in the
+/// serving entry's `loader_args`, else in `deploy.loader_args`, else `mlx_lm.server`'s default.
+pub fn prompt_cache_size(inv: &Inventory, variants: &super::record::Variants, model: &str, node: &str) -> u32 {
+    let flag = |args: &[String]| -> Option<u32> {
+        args.iter().rposition(|a| a == "--prompt-cache-size").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
+    };
+    let entry = inv.models.iter().find(|m| m.name == model).map(|p| super::record::serving(inv, variants, p, node));
+    entry.and_then(|e| flag(&e.loader_args)).or_else(|| flag(&inv.deploy.loader_args)).unwrap_or(PROMPT_CACHE_DEFAULT)
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -328,7 +328,14 @@ fn round(x: f64, digits: i32) -> f64 {
 }
 
 /// The evidence and the moves for `inv` (its placement as the record leaves it) over `sum`.
-pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds, settling: &[Settling]) -> Diff {
+pub fn diff(
+    inv: &Inventory,
+    variants: &super::record::Variants,
+    sum: &Summary,
+    interval_secs: f64,
+    th: &Thresholds,
+    settling: &[Settling],
+) -> Diff {
     let settled = |node: &str| !settling.iter().any(|s| s.node == node);
     let span = format!("{} → {}", sum.from, sum.to);
     let placement: std::collections::BTreeMap<String, Vec<String>> =
@@ -518,7 +525,8 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds,
         if mean_prompt < th.long_prompt_tokens || hit >= th.cache_hit_low {
             continue;
         }
-        let from = prompt_cache_size(inv);
+        let from =
+            on_nodes.iter().map(|n| prompt_cache_size(inv, variants, model, n)).min().unwrap_or(PROMPT_CACHE_DEFAULT);
         let to = from * 2;
         groups.push(vec![Proposed {
             change: Move::PromptCache { model: model.to_string(), nodes: on_nodes.clone(), from, to },
@@ -624,7 +632,7 @@ pub fn diff(inv: &Inventory, sum: &Summary, interval_secs: f64, th: &Thresholds,
         }
         None
     } else {
-        let cal = super::replay::calibrate(inv, sum, interval_secs);
+        let cal = super::replay::calibrate(inv, sum, interval_secs, &placement);
         let before = super::replay::replay(&cal, &placement);
         let mut now = before.clone();
         for group in groups {

@@ -33,6 +33,9 @@ pub struct PlacementRecord {
     /// Model → node it was placed on → node it moved to (`hot-swap --via SPARE`).
     #[serde(default)]
     pub moves: Moves,
+    /// Model → nodes it was taken off (`placement apply`: its other nodes serve it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub removed: BTreeMap<String, Vec<String>>,
 }
 
 /// Applies a record to the inventory: its ad-hoc entries join the models, its moves replace
@@ -42,6 +45,11 @@ pub fn apply(inv: &mut Inventory, rec: &PlacementRecord) {
     for e in &rec.entries {
         if !inv.models.iter().any(|m| m.name == e.name) {
             inv.models.push(e.clone());
+        }
+    }
+    for (model, nodes) in &rec.removed {
+        if let Some(p) = inv.placement.get_mut(model) {
+            p.nodes.retain(|n| !nodes.contains(n));
         }
     }
     for (model, moves) in &rec.moves {

@@ -71,8 +71,9 @@ struct Acc {
     backends: HashMap<(String, String), Traffic>,
     nodes: HashMap<String, NodeAcc>,
     samples: u64,
-    /// model → bucket (sample interval since the epoch) → requests (with [`SpanRequest::demand`]).
-    demand: HashMap<String, HashMap<i64, u64>>,
+    /// model → bucket (sample interval since the epoch) → requests and their seconds in a slot
+    /// (end to end less queue wait) (with [`SpanRequest::demand`]).
+    demand: HashMap<String, HashMap<i64, (u64, f64)>>,
 }
 
 impl Acc {
@@ -91,8 +92,10 @@ impl Acc {
         self.samples += o.samples;
         for (m, d) in o.demand {
             let e = self.demand.entry(m).or_default();
-            for (b, n) in d {
-                *e.entry(b).or_default() += n;
+            for (b, (n, secs)) in d {
+                let x = e.entry(b).or_default();
+                x.0 += n;
+                x.1 += secs;
             }
         }
     }
@@ -118,8 +121,10 @@ impl Acc {
             t.rows += 1;
             if let Some(w) = bucket_us {
                 *t.rates.entry(b.requests).or_default() += 1;
-                *self.demand.entry(b.model.clone()).or_default().entry((at - 1).div_euclid(w)).or_default() +=
-                    b.requests;
+                let in_slot = b.e2e.as_ref().map_or(0.0, |s| s.sum) - b.queue_wait.as_ref().map_or(0.0, |s| s.sum);
+                let x = self.demand.entry(b.model.clone()).or_default().entry((at - 1).div_euclid(w)).or_default();
+                x.0 += b.requests;
+                x.1 += in_slot.max(0.0);
             }
             for (m, sk) in [(&mut t.e2e, &b.e2e), (&mut t.ttft, &b.ttft), (&mut t.queue_wait, &b.queue_wait)] {
                 if let Some(sk) = sk {
@@ -328,6 +333,13 @@ fn read_day(
         let busy_v = busy.values();
         // Each row's traffic and counters first, then the sketches of one traffic's rows together:
         // its merged buckets stay in cache (rows come ordered by time, a different backend each).
+        // A row's seconds in a slot: its end-to-end sum less its queue-wait sum (when read).
+        let sum_of = |j: usize| sketches.iter().find(|(k, _)| *k == j).map(|(_, c)| c.sum);
+        let (e2e_sum, queue_sum) = (sum_of(0), sum_of(2));
+        let in_slot = |i: usize| -> f64 {
+            let v = |a: Option<&arrow_array::Float64Array>| a.filter(|a| !a.is_null(i)).map_or(0.0, |a| a.value(i));
+            (v(e2e_sum) - v(queue_sum)).max(0.0)
+        };
         let mut cells: Vec<u32> = vec![u32::MAX; b.num_rows()];
         for (i, cell_of_row) in cells.iter_mut().enumerate() {
             if (check_at && at.is_null(i)) || model[i] == u32::MAX {
@@ -362,7 +374,9 @@ fn read_day(
                     Some(d) => d,
                     None => acc.demand.entry(m.clone()).or_default(),
                 };
-                *d.entry((t - 1).div_euclid(w)).or_default() += n;
+                let x = d.entry((t - 1).div_euclid(w)).or_default();
+                x.0 += n;
+                x.1 += in_slot(i);
             }
         }
         let mut start = vec![0usize; day.len() + 1];
@@ -587,13 +601,14 @@ pub struct Summary {
     pub demand: Vec<Demand>,
 }
 
-/// One model's demand over a span: requests per bucket of `bucket_secs`, buckets with none left
-/// out (`start_us` is the bucket's start, microseconds since the epoch).
+/// One model's demand over a span: per bucket of `bucket_secs` (buckets with none left out), its
+/// start (microseconds since the epoch), the requests and their seconds in a slot (end to end
+/// less queue wait, summed: `0` when the latencies were not read).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Demand {
     pub model: String,
     pub bucket_secs: f64,
-    pub buckets: Vec<(i64, u64)>,
+    pub buckets: Vec<(i64, u64, f64)>,
 }
 
 /// How to read a span.
@@ -771,8 +786,8 @@ fn finish(req: &SpanRequest<'_>, total: Acc, days: Vec<Day>, skipped: Vec<String
         .demand
         .iter()
         .map(|(m, d)| {
-            let mut buckets: Vec<(i64, u64)> = d.iter().map(|(b, n)| (b * width, *n)).collect();
-            buckets.sort_unstable();
+            let mut buckets: Vec<(i64, u64, f64)> = d.iter().map(|(b, (n, secs))| (b * width, *n, *secs)).collect();
+            buckets.sort_unstable_by_key(|b| b.0);
             Demand { model: m.clone(), bucket_secs: req.interval_secs, buckets }
         })
         .collect();

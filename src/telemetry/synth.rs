@@ -111,6 +111,7 @@ pub fn inventory_yaml(spec: &Spec, store: &std::path::Path) -> String {
          cluster: {{slug: {}, tier: pro}}\n\
          defaults: {{transport: local}}\n\
          monitor: {{interval_secs: {}}}\n\
+         router: {{listen: \"127.0.0.1:4000\", admin_listen: \"127.0.0.1:4001\"}}\n\
          store: {{kind: local, path: {}}}\n\
          nodes:\n",
         spec.cluster,

@@ -228,12 +228,15 @@ async fn swap_one(
     let p = &ctx.printer;
     let (from, node, a, b) = (&sp.swap.from, &sp.swap.on, &sp.swap.a, &sp.swap.b);
     // 1. B starts, becomes ready, passes the health prompts; else B goes, nothing moved.
-    if node.name == from.name {
+    if sp.swap.leave {
+        p.note(format!("{}: `{model}` leaves it; {}", from.name, sp.swap.fit));
+    } else if node.name == from.name {
         p.note(format!("{}: starting B `{}` beside A `{}`", node.name, b.name, a.name));
     } else {
         p.note(format!("{}: starting B `{}` to take over from A `{}` on {}", node.name, b.name, a.name, from.name));
     }
-    let warmup = match bring_up_b(ctx, command, sp, progress).await {
+    let up = if sp.swap.leave { Ok(Duration::ZERO) } else { bring_up_b(ctx, command, sp, progress).await };
+    let warmup = match up {
         Ok(w) => w,
         Err(why) => {
             p.warn(format!("{}: {why}", node.name));

@@ -73,6 +73,7 @@ fn empty_record(inv: &Inventory) -> PlacementRecord {
         previous: None,
         entries: Vec::new(),
         moves: Default::default(),
+        removed: Default::default(),
     }
 }
 
@@ -195,6 +196,46 @@ pub async fn execute(ctx: &Ctx, model: &str, pr: &Prepared, store: &dyn crate::s
 /// Reads the placement record, decides the swaps (A and B per node, fit checked), probes the
 /// nodes involved and plans every step; `None` when every node already serves B.
 pub async fn prepare(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ctx) -> Result<Option<Prepared>> {
+    prepare_with(model, to, None, opts, ctx).await
+}
+
+/// [`prepare`], with `extra` an entry made by the caller (`placement apply`'s loader-argument
+/// change) that `to` may name: kept in the placement record like a `--to SOURCE` entry.
+pub async fn prepare_with(
+    model: &str,
+    to: Option<&str>,
+    extra: Option<ModelSpec>,
+    opts: &SwapOptions,
+    ctx: &Ctx,
+) -> Result<Option<Prepared>> {
+    prepare_any(model, to.map_or(What::Back, What::To), extra, opts, ctx).await
+}
+
+/// `model` taken off `--node` (it stays on its other nodes, which take its traffic): the swap's
+/// flip, drain, stop and record, with nothing started (`placement apply`'s eviction).
+pub async fn prepare_leave(model: &str, opts: &SwapOptions, ctx: &Ctx) -> Result<Option<Prepared>> {
+    prepare_any(model, What::Leave, None, opts, ctx).await
+}
+
+/// What a swap does: to an entry, back to the previous record, or off a node.
+#[derive(Clone, Copy)]
+enum What<'a> {
+    To(&'a str),
+    Back,
+    Leave,
+}
+
+async fn prepare_any(
+    model: &str,
+    what: What<'_>,
+    extra: Option<ModelSpec>,
+    opts: &SwapOptions,
+    ctx: &Ctx,
+) -> Result<Option<Prepared>> {
+    let to = match what {
+        What::To(t) => Some(t),
+        _ => None,
+    };
     let mut inv = ctx.load_inventory()?;
     let p = &ctx.printer;
     let store = crate::store::open(&inv).await?;
@@ -203,6 +244,14 @@ pub async fn prepare(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ct
         record::apply(&mut inv, r);
     }
     let mut adhoc: Vec<ModelSpec> = latest.as_ref().map(|(_, r)| r.entries.clone()).unwrap_or_default();
+    if let Some(e) = extra
+        && !inv.models.iter().any(|m| m.name == e.name)
+    {
+        if !adhoc.iter().any(|x| x.name == e.name) {
+            adhoc.push(e.clone());
+        }
+        inv.models.push(e);
+    }
     if let Some(t) = to
         && !inv.models.iter().any(|m| m.name == t)
         && let Some(public) = inv.models.iter().find(|m| m.name == model)
@@ -224,6 +273,7 @@ pub async fn prepare(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ct
     // B per node: `--to`, or for a rollback the entry the previous record had there.
     let previous: Option<PlacementRecord> = match (to, &latest) {
         (Some(_), _) => None,
+        (None, _) if matches!(what, What::Leave) => None,
         (None, Some((_, r))) => match &r.previous {
             Some(k) => match store.get(k).await? {
                 Some(b) => Some(serde_json::from_slice::<PlacementRecord>(&b).context("previous placement record")?),
@@ -237,11 +287,11 @@ pub async fn prepare(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ct
     };
     let moves = latest.as_ref().map(|(_, r)| r.moves.clone()).unwrap_or_default();
     let variants: Variants = latest.as_ref().map(|(_, r)| r.variants.clone()).unwrap_or_default();
-    let target = match &previous {
-        None => Target_::To(to.expect("a hot-swap names B")),
-        Some(prev) => Target_::Back(prev),
+    let swaps = match (&previous, what) {
+        (_, What::Leave) => leave(&inv, model, opts, &variants)?,
+        (None, _) => decide(&inv, model, Target_::To(to.expect("a hot-swap names B")), opts, &variants, &moves, p)?,
+        (Some(prev), _) => decide(&inv, model, Target_::Back(prev), opts, &variants, &moves, p)?,
     };
-    let swaps = decide(&inv, model, target, opts, &variants, &moves, p)?;
     if swaps.is_empty() {
         return Ok(None);
     }
@@ -252,14 +302,17 @@ pub async fn prepare(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ct
         )
         .into());
     };
-    let mut command = match to {
-        Some(t) => format!("hot-swap {model} --to {t}"),
-        None => format!("rollback {model}"),
+    let mut command = match what {
+        What::To(t) => format!("hot-swap {model} --to {t}"),
+        What::Back => format!("rollback {model}"),
+        What::Leave => format!("placement apply: {model} leaves {}", opts.node.as_deref().unwrap_or("?")),
     };
     // The command as typed, so records and audit say exactly what ran.
-    for (flag, v) in [("--node", &opts.node), ("--via", &opts.via)] {
-        if let Some(v) = v {
-            command.push_str(&format!(" {flag} {v}"));
+    if !matches!(what, What::Leave) {
+        for (flag, v) in [("--node", &opts.node), ("--via", &opts.via)] {
+            if let Some(v) = v {
+                command.push_str(&format!(" {flag} {v}"));
+            }
         }
     }
 
@@ -296,11 +349,51 @@ pub async fn prepare(model: &str, to: Option<&str>, opts: &SwapOptions, ctx: &Ct
         target: &target,
         opts,
         variants,
-        kept: Kept { latest, entries: adhoc, moves },
+        kept: Kept {
+            removed: latest.as_ref().map(|(_, r)| r.removed.clone()).unwrap_or_default(),
+            latest,
+            entries: adhoc,
+            moves,
+        },
         now: jiff::Timestamp::now(),
     };
     let plans = plan::plan(swaps, input)?;
     Ok(Some(Prepared { inv, command, routers, plans }))
+}
+
+/// The one "swap" of a model leaving `--node`: A stops there, nothing starts; refused when it is
+/// the model's only node.
+fn leave(inv: &Inventory, model: &str, opts: &SwapOptions, variants: &Variants) -> Result<Vec<Swap>> {
+    let public = inv
+        .models
+        .iter()
+        .find(|m| m.name == model)
+        .ok_or_else(|| UsageError(format!("no model `{model}` in the inventory")))?;
+    let placed =
+        inv.placement.get(model).ok_or_else(|| UsageError(format!("model `{model}` is not placed on any node")))?;
+    let Some(node) = opts.node.as_deref() else {
+        return Err(UsageError(format!("name the node `{model}` leaves")).into());
+    };
+    if !placed.nodes.iter().any(|n| n == node) {
+        return Ok(Vec::new());
+    }
+    if placed.nodes.len() < 2 {
+        return Err(UsageError(format!(
+            "`{model}` is only on {node}: taking it off would leave it unserved (move it instead)"
+        ))
+        .into());
+    }
+    let n = inv.node(node).ok_or_else(|| UsageError(format!("no node `{node}` in the inventory")))?.clone();
+    let a = serving(inv, variants, public, node).clone();
+    let others: Vec<&str> = placed.nodes.iter().filter(|x| *x != node).map(String::as_str).collect();
+    Ok(vec![Swap {
+        from: n.clone(),
+        b: a.clone(),
+        a,
+        on: n,
+        fit: format!("{} keep{} serving it", others.join(", "), if others.len() == 1 { "s" } else { "" }),
+        leave: true,
+    }])
 }
 
 /// What B is: the entry `--to` names, or (rollback) the one the previous record had.
@@ -411,7 +504,7 @@ fn decide(
             }
         };
         p.note(format!("fit: {fit}"));
-        swaps.push(Swap { from: n.clone(), a: a.clone(), b: b.clone(), on, fit });
+        swaps.push(Swap { from: n.clone(), a: a.clone(), b: b.clone(), on, fit, leave: false });
     }
     Ok(swaps)
 }

@@ -27,6 +27,8 @@ pub struct Swap {
     pub on: Arc<Node>,
     /// What the fit check found (said in the plan).
     pub fit: String,
+    /// The model leaves `from` (its other nodes serve it): nothing starts, A drains and stops.
+    pub leave: bool,
 }
 
 /// A router node as the swap drives it: its admin API through the node's own `garnet admin-call`.
@@ -70,6 +72,7 @@ pub struct Kept {
     pub latest: Option<(String, PlacementRecord)>,
     pub entries: Vec<ModelSpec>,
     pub moves: Moves,
+    pub removed: BTreeMap<String, Vec<String>>,
 }
 
 /// The phases of one swap, in order; each is one step of [`HOT_SWAP`].
@@ -196,7 +199,7 @@ fn run_step(name: &str, command: String, changes: bool, timeout: Duration) -> St
 /// from one swap to the next exactly as the executor leaves it.
 pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
     let Inputs { inv, model, command, routers, target, opts, mut variants, kept, now } = input;
-    let Kept { latest, entries, mut moves } = kept;
+    let Kept { latest, entries, mut moves, mut removed } = kept;
     let mut moved = inv.clone();
     let mut out = Vec::new();
     let public = inv.models.iter().find(|m| m.name == model).context("the public model")?;
@@ -238,7 +241,20 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
 
         // The flip: B active, A draining, on every router in one table swap each.
         let a_id = backend_id(&from.name, model, &a.name);
-        variants.entry(model.to_string()).or_default().insert(node.name.clone(), b.name.clone());
+        if swap.leave {
+            if let Some(m) = variants.get_mut(model) {
+                m.remove(&from.name);
+            }
+            let r = removed.entry(model.to_string()).or_default();
+            if !r.contains(&from.name) {
+                r.push(from.name.clone());
+            }
+            if let Some(p) = moved.placement.get_mut(model) {
+                p.nodes.retain(|n| *n != from.name);
+            }
+        } else {
+            variants.entry(model.to_string()).or_default().insert(node.name.clone(), b.name.clone());
+        }
         if from.name != node.name {
             record::record_move(&mut moves, model, &from.name, &node.name);
             if let Some(m) = variants.get_mut(model) {
@@ -287,6 +303,7 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
             previous: latest.as_ref().map(|(k, _)| k.clone()),
             entries: entries.clone(),
             moves: moves.clone(),
+            removed: removed.clone(),
         };
         let rec_key = crate::store::keys::placement(&inv.cluster.slug, now);
         let by_hand =
@@ -310,11 +327,19 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
             phase,
             step: procedure::Step { template: HOT_SWAP.step(phase.name()), work, undo_work, by_hand },
         };
+        let nothing = || Some(format!("# nothing to start: {}", swap.fit));
+        let (b_steps, b_undo) = if swap.leave {
+            ([Vec::new(), Vec::new(), Vec::new()], Vec::new())
+        } else {
+            ([on(node, start), ready, healthy], remove_b)
+        };
+        let [start, ready, healthy] = b_steps;
+        let by_hand_b = |leave: bool| if leave { nothing() } else { None };
         let steps = vec![
             step(Phase::Fit, Vec::new(), Vec::new(), Some(format!("# {}", swap.fit))),
-            step(Phase::StartB, on(node, start), remove_b.clone(), None),
-            step(Phase::Ready, ready, remove_b.clone(), None),
-            step(Phase::Healthy, healthy, remove_b, None),
+            step(Phase::StartB, start, b_undo.clone(), by_hand_b(swap.leave)),
+            step(Phase::Ready, ready, b_undo.clone(), by_hand_b(swap.leave)),
+            step(Phase::Healthy, healthy, b_undo, by_hand_b(swap.leave)),
             step(Phase::Flip, flip, Vec::new(), None),
             step(Phase::Drain, wait, Vec::new(), None),
             step(Phase::Settle, settle, Vec::new(), None),

@@ -37,7 +37,7 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let events = crate::telemetry::read::records(store.as_ref(), "events", &inv.cluster.slug, since, until)
         .await
         .with_context(|| format!("reading the span's events from {}", store.describe()))?;
-    let evictions = diff::eviction_log(&events, &d.moves);
+    let evictions = diff::eviction_log(&events, &sum, &d.moves);
     let markdown = d.markdown();
     let evictions_md = diff::eviction_markdown(&d.cluster, &d.from, &d.to, &evictions);
     let log = serde_json::json!({"cluster": d.cluster, "from": d.from, "to": d.to, "evictions": evictions});

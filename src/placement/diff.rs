@@ -3,7 +3,7 @@
 //! Pure: no store, no node. Every move carries its evidence (metric, value, threshold, samples,
 //! span); a rule fires only on enough samples, so one noisy hour moves nothing.
 //!
-//! Rules (each fires only on the telemetry that shows it; the replay lands next, `#16`):
+//! Rules (each fires only on the telemetry that shows it):
 //! - **saturation**: a model busy at least 80% of the time on a node with its queue-wait p95 at a
 //!   second or more (or its e2e p95 over its latency budget) gets the node to itself: the model
 //!   cohabiting there is evicted, moved to the least busy node that does not serve it (or
@@ -12,6 +12,10 @@
 //!   cache reuses under 20% of them gets a larger prompt-cache budget (`--prompt-cache-size`);
 //! - **heat**: a node throttled in more than 3% of its samples (of at least a day's) has one model
 //!   moved off it: the one it is least busy with, to the coolest node that does not serve it yet.
+//!
+//! A destination must be a loader node, not settling (its placement changed inside the span), not
+//! too hot, and must fit the model beside what it serves when the models' files say (unknown fit
+//! is said in the move, not assumed away). Every alternative is replayed ([`super::replay`]).
 
 use serde::Serialize;
 
@@ -158,9 +162,10 @@ pub struct Eviction {
     pub detail: String,
 }
 
-/// The eviction log of a span: its loader evictions and crashes (events), in time order, then
-/// the evictions the proposed moves make.
-pub fn eviction_log(events: &[serde_json::Value], moves: &[Proposed]) -> Vec<Eviction> {
+/// The eviction log of a span: its loader evictions and crashes (events), in time order, the
+/// prompt-cache evictions per node and model (inferred by the monitors, labelled so), then the
+/// evictions the proposed moves make.
+pub fn eviction_log(events: &[serde_json::Value], sum: &Summary, moves: &[Proposed]) -> Vec<Eviction> {
     let mut out: Vec<Eviction> = events
         .iter()
         .filter(|e| matches!(e["kind"].as_str(), Some("loader_evicted" | "loader_crashed")))
@@ -183,6 +188,19 @@ pub fn eviction_log(events: &[serde_json::Value], moves: &[Proposed]) -> Vec<Evi
         })
         .collect();
     out.sort_by(|a, b| a.at.cmp(&b.at));
+    for n in &sum.nodes {
+        for (model, count) in &n.prompt_cache_evictions_inferred {
+            out.push(Eviction {
+                at: None,
+                node: n.node.clone(),
+                model: Some(model.clone()),
+                kind: "prompt_cache_inferred".into(),
+                detail: format!(
+                    "{count} prompt-cache entries left the loader's cache over the span (inferred from drops in the count it logs; the loader reports no evictions itself)"
+                ),
+            });
+        }
+    }
     for m in moves {
         let (node, model, detail) = match &m.change {
             Move::OwnNode { model, node, evict, to } => (
@@ -215,15 +233,19 @@ pub fn eviction_markdown(cluster: &str, from: &str, to: &str, log: &[Eviction]) 
         s.push_str("No loader was evicted or crashed in the span, and the plan evicts none.\n");
         return s;
     }
-    let (seen, planned) =
-        (log.iter().filter(|e| e.kind != "planned").count(), log.iter().filter(|e| e.kind == "planned").count());
+    let count = |k: &str| log.iter().filter(|e| e.kind == k).count();
+    let (planned, cache) = (count("planned"), count("prompt_cache_inferred"));
     s.push_str(&format!(
-        "{seen} in the span, {planned} planned.\n\n| when | node | model | what | detail |\n|---|---|---|---|---|\n"
+        "{} in the span, {planned} planned; prompt-cache evictions (inferred) on {cache} node × model.\n\n| when | node | model | what | detail |\n|---|---|---|---|---|\n",
+        log.len() - planned - cache
     ));
     for e in log {
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
-            e.at.as_deref().unwrap_or("at apply"),
+            e.at.as_deref().unwrap_or(match e.kind.as_str() {
+                "planned" => "at apply",
+                _ => "over the span",
+            }),
             e.node,
             e.model.as_deref().unwrap_or("-"),
             e.kind,
@@ -292,6 +314,15 @@ pub struct NodeMemory {
     pub capacity: Option<u64>,
     pub before: Option<u64>,
     pub after: Option<u64>,
+}
+
+/// Whether `model` fits beside what `node` serves (`None`: not known, a file or `memory_gb`
+/// missing).
+fn fits(inv: &Inventory, model: &str, node: &str, serving: &[String]) -> Option<bool> {
+    let need = |name: &str| super::memory::entry_need(inv.models.iter().find(|m| m.name == name)?);
+    let have = (inv.node(node)?.memory_gb? * (1u64 << 30) as f64) as u64;
+    let used: u64 = serving.iter().map(|m| need(m)).sum::<Option<u64>>()?;
+    Some(used + need(model)? <= have)
 }
 
 /// Whether `model` fits beside what `node` serves, from the models' own files (weights + KV
@@ -475,7 +506,7 @@ pub fn diff(
                     nodes
                         .iter()
                         .filter(|x| x.node != r.node && !x.models.contains(other) && loader_node(&x.node))
-                        .filter(|x| settled(&x.node))
+                        .filter(|x| settled(&x.node) && fits(inv, other, &x.node, &x.models) != Some(false))
                         .filter(|x| x.throttled_share.is_none_or(|s| s <= th.throttled_share))
                         .collect(),
                 );
@@ -577,6 +608,7 @@ pub fn diff(
                 .filter(|n| n.node != h.node && !n.models.contains(model))
                 .filter(|n| n.samples >= th.min_node_samples && n.throttled_share.is_some_and(|s| s <= th.cool_share))
                 .filter(|n| loader_node(&n.node) && settled(&n.node))
+                .filter(|n| fits(inv, model, &n.node, &n.models) != Some(false))
                 .collect(),
         );
         let share = h.throttled_share.unwrap_or(0.0);

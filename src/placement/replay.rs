@@ -248,10 +248,15 @@ fn erlang_c(c: u32, a: f64) -> f64 {
     if a <= 0.0 {
         return 0.0;
     }
-    // Erlang B by its recurrence, then C from B.
+    // Erlang B by its recurrence, then C from B. Past the load, B only falls: once it is
+    // negligible the chance to wait is nil (a pool of hundreds of slots at low load costs a few
+    // steps, not hundreds).
     let mut b = 1.0;
     for k in 1..=c {
         b = a * b / (f64::from(k) + a * b);
+        if f64::from(k) > a && b < 1e-15 {
+            return 0.0;
+        }
     }
     let rho = a / f64::from(c);
     b / (1.0 - rho + rho * b)
@@ -267,14 +272,18 @@ struct Interval {
     wait: f64,
 }
 
-/// Intervals alike to within a quarter percent (mean service, wait) and a quarter point (chance
-/// to wait) merged into one, weighted by their arrivals: a week's ten thousand intervals become a
+/// Bins per factor of e (mean service, wait) and per unit (chance to wait): 200, a half percent.
+const BINS_PER_E: f64 = 200.0;
+
+/// Intervals alike to within a half percent (mean service, wait) and a half point (chance to
+/// wait) merged into one, weighted by their arrivals: a week's ten thousand intervals become a
 /// few hundred, so solving for a quantile is cheap, with no visible change to it.
 fn binned(ivs: Vec<Interval>) -> Vec<Interval> {
     let mut bins: std::collections::HashMap<(i64, i64, i64), Interval> = Default::default();
     for iv in ivs {
-        let log = |x: f64| (x.max(1e-12).ln() * 400.0).round() as i64;
-        let key = (log(iv.service), (iv.p_wait * 400.0).round() as i64, if iv.p_wait > 0.0 { log(iv.wait) } else { 0 });
+        let log = |x: f64| (x.max(1e-12).ln() * BINS_PER_E).round() as i64;
+        let key =
+            (log(iv.service), (iv.p_wait * BINS_PER_E).round() as i64, if iv.p_wait > 0.0 { log(iv.wait) } else { 0 });
         let e = bins.entry(key).or_insert(Interval { arrivals: 0.0, service: 0.0, p_wait: 0.0, wait: 0.0 });
         let n = e.arrivals + iv.arrivals;
         let (w0, w1) = (e.arrivals / n, iv.arrivals / n);
@@ -299,7 +308,7 @@ fn tail(x: f64, ivs: &[Interval], shape: &[f64]) -> f64 {
             let s = q * iv.service;
             if s > x {
                 p += 1.0;
-            } else if iv.p_wait > 0.0 {
+            } else if iv.p_wait > 1e-12 {
                 p += iv.p_wait * (-(x - s) / iv.wait).exp();
             }
         }
@@ -322,7 +331,8 @@ fn solve(q: f64, mut hi: f64, f: impl Fn(f64) -> f64) -> f64 {
         } else {
             hi = mid
         }
-        if hi - lo < 1e-4 * hi.max(1e-3) {
+        // To a tenth of a percent (well under the sketches' own 1%).
+        if hi - lo < 1e-3 * hi.max(1e-3) {
             break;
         }
     }

@@ -62,6 +62,34 @@ struct NodeAcc {
     max_celsius: Option<f64>,
     energy_joules: f64,
     energy_samples: u64,
+    /// model → prompt-cache entries evicted (inferred by the monitor from the loader's log).
+    cache_evictions: BTreeMap<String, u64>,
+}
+
+impl NodeAcc {
+    fn add_evictions(&mut self, o: &BTreeMap<String, u64>) {
+        for (m, n) in o {
+            *self.cache_evictions.entry(m.clone()).or_default() += n;
+        }
+    }
+}
+
+/// The prompt-cache evictions a sample's `loaders` JSON reports, per model (only texts that name
+/// a non-zero count are parsed).
+fn cache_evictions(text: &str) -> Vec<(String, u64)> {
+    const KEY: &str = "\"prompt_cache_evictions_inferred\":";
+    let nonzero =
+        text.match_indices(KEY).any(|(i, _)| text[i + KEY.len()..].trim_start().as_bytes().first() != Some(&b'0'));
+    if !nonzero {
+        return Vec::new();
+    }
+    serde_json::from_str::<Vec<super::loaders::LoaderStats>>(text)
+        .map(|ls| {
+            ls.into_iter()
+                .filter_map(|l| Some((l.model, l.prompt_cache_evictions_inferred.filter(|n| *n > 0)?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What one day (or one set of JSON samples) adds up to.
@@ -88,6 +116,7 @@ impl Acc {
             e.max_celsius = max_opt(e.max_celsius, n.max_celsius);
             e.energy_joules += n.energy_joules;
             e.energy_samples += n.energy_samples;
+            e.add_evictions(&n.cache_evictions);
         }
         self.samples += o.samples;
         for (m, d) in o.demand {
@@ -111,6 +140,13 @@ impl Acc {
         if let Some(j) = s.power.as_ref().and_then(|p| p.energy_joules) {
             n.energy_joules += j;
             n.energy_samples += 1;
+        }
+        if bucket_us.is_some() {
+            for l in &s.loaders {
+                if let Some(e) = l.prompt_cache_evictions_inferred.filter(|e| *e > 0) {
+                    *n.cache_evictions.entry(l.model.clone()).or_default() += e;
+                }
+            }
         }
         for b in &s.backends {
             let t = self.backends.entry((b.model.clone(), b.node.clone().unwrap_or_default())).or_default();
@@ -253,7 +289,11 @@ fn read_day(
     bucket_us: Option<i64>,
 ) -> Result<Acc> {
     let mut acc = Acc::default();
-    let want = ["node", "at", "window_secs", "cpu_speed_limit", "thermal_pressure", "max_celsius", "energy_joules"];
+    let mut want =
+        vec!["node", "at", "window_secs", "cpu_speed_limit", "thermal_pressure", "max_celsius", "energy_joules"];
+    if bucket_us.is_some() {
+        want.push("loaders");
+    }
     for b in batches(samples, &want).context("samples.parquet")? {
         let b = b.context("samples.parquet")?;
         let f = "samples.parquet";
@@ -265,6 +305,13 @@ fn read_day(
         let celsius = column(&b, f, "max_celsius")?.as_primitive::<Float64Type>();
         let joules = column(&b, f, "energy_joules")?.as_primitive::<Float64Type>();
         let pressure_throttled: Vec<bool> = pnames.iter().map(|p| throttled(None, Some(p))).collect();
+        // Each distinct `loaders` text's evictions, parsed once.
+        let loaders = match bucket_us {
+            Some(_) => Some(keyed(column(&b, f, "loaders")?)?),
+            None => None,
+        };
+        let evictions: Vec<Vec<(String, u64)>> =
+            loaders.as_ref().map(|(_, texts)| texts.iter().map(|t| cache_evictions(t)).collect()).unwrap_or_default();
         let mut per: Vec<NodeAcc> = vec![NodeAcc::default(); names.len()];
         for i in 0..b.num_rows() {
             if at.is_null(i) || node[i] == u32::MAX {
@@ -286,6 +333,13 @@ fn read_day(
                 n.energy_joules += joules.value(i);
                 n.energy_samples += 1;
             }
+            if let Some((keys, _)) = &loaders
+                && keys[i] != u32::MAX
+            {
+                for (m, e) in &evictions[keys[i] as usize] {
+                    *n.cache_evictions.entry(m.clone()).or_default() += e;
+                }
+            }
             acc.samples += 1;
         }
         for (name, n) in names.into_iter().zip(per) {
@@ -298,6 +352,7 @@ fn read_day(
             e.max_celsius = max_opt(e.max_celsius, n.max_celsius);
             e.energy_joules += n.energy_joules;
             e.energy_samples += n.energy_samples;
+            e.add_evictions(&n.cache_evictions);
         }
     }
     let Some(backends) = backends else { return Ok(acc) };
@@ -571,6 +626,10 @@ pub struct NodeSummary {
     /// Energy over the samples that measured it, joules (and how many did).
     pub energy_joules: f64,
     pub energy_samples: u64,
+    /// model → prompt-cache entries evicted over the span, inferred from drops in the loader's
+    /// logged count (read with [`SpanRequest::demand`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub prompt_cache_evictions_inferred: BTreeMap<String, u64>,
 }
 
 /// A span's telemetry, summed and merged.
@@ -829,6 +888,7 @@ fn finish(req: &SpanRequest<'_>, total: Acc, days: Vec<Day>, skipped: Vec<String
             max_celsius: n.max_celsius,
             energy_joules: n.energy_joules,
             energy_samples: n.energy_samples,
+            prompt_cache_evictions_inferred: n.cache_evictions.clone(),
         });
     }
     let throttled: u64 = nodes.iter().map(|n| n.throttled_samples).sum();

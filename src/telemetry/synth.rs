@@ -14,6 +14,9 @@
 use super::sketch::Sketch;
 use super::{BackendStats, Memory, ModelStats, Power, Sample, Thermal};
 
+/// Prompt-cache entries of a synthetic loader (`mlx_lm.server`'s default).
+const PROMPT_CACHE_ENTRIES: u64 = 10;
+
 /// The models synthetic nodes serve, busiest first, with their peak requests per minute per
 /// backend, mean completion tokens and time per output token (seconds).
 pub const MODELS: [(&str, f64, f64, f64); 4] = [
@@ -44,7 +47,8 @@ pub enum Scenario {
     Balanced,
     /// The busiest model is saturated on its nodes (demand ×2.2, long queues).
     Busy,
-    /// The third model gets long prompts that its prompt cache hardly reuses.
+    /// The third model gets long prompts that its prompt cache hardly reuses (its loaders log a
+    /// full cache evicting an entry per request).
     ColdCache,
 }
 
@@ -166,6 +170,7 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
             let load = diurnal(minute, weekend);
             let up = present(spec, i, d, minute);
             let mut node_busy = 0.0;
+            let mut loaders = Vec::new();
             for &k in &models_of(i) {
                 let (model, peak, tokens, tpot) = MODELS[k];
                 if !up {
@@ -213,6 +218,17 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
                 // A failure now and then, a client leaving, a cut stream.
                 let failed = u64::from(n > 0 && rng.unit() < 0.004);
                 let gone = u64::from(n > failed && rng.unit() < 0.01);
+                // The cold scenario's loaders log a full prompt cache; the cold model's misses each
+                // evict an entry (what the monitor infers from the logged count).
+                if spec.scenario == Scenario::ColdCache {
+                    loaders.push(super::loaders::LoaderStats {
+                        model: model.to_string(),
+                        service: format!("garnet-loader-{model}"),
+                        prompt_cache_sequences: Some(PROMPT_CACHE_ENTRIES),
+                        prompt_cache_evictions_inferred: Some(if cold { n } else { 0 }),
+                        ..Default::default()
+                    });
+                }
                 b.requests = n;
                 b.failed = failed;
                 b.client_gone = gone;
@@ -261,7 +277,7 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
                 }),
                 models: Vec::new(),
                 backends: Vec::new(),
-                loaders: Vec::new(),
+                loaders,
             });
         }
     }

@@ -416,9 +416,9 @@ complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen
 complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from diff" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from diff" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help'
-complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from apply" -l ready-timeout -d 'How long a moved model may take to load and answer its first completion' -r
-complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from apply" -l health-prompts -d 'Test prompts a moved model must answer before traffic flips to it' -r
-complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from apply" -l drain-max -d 'Longest wait for the old loader\'s requests in flight after a flip (default: the model\'s `drain_secs`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from apply" -l ready-timeout -d 'How long B may take to load and answer its first completion' -r
+complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from apply" -l health-prompts -d 'Test prompts B must answer (all of them, p99 within the model\'s `latency_budget_ms`)' -r
+complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from apply" -l drain-max -d 'Longest wait for A\'s requests in flight to finish after the flip (default: the model\'s `drain_secs`, else 5m); what is still running then is cut and counted' -r
 complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from apply" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand placement; and __fish_seen_subcommand_from apply" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
 json\t''"

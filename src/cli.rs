@@ -294,6 +294,13 @@ pub struct SwapOptions {
     #[arg(long, value_name = "SPARE")]
     pub via: Option<String>,
 
+    #[command(flatten)]
+    pub checks: SwapChecks,
+}
+
+/// How a swap judges B and waits for A (hot-swap, rollback, placement apply).
+#[derive(Debug, Args, Clone)]
+pub struct SwapChecks {
     /// How long B may take to load and answer its first completion.
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub ready_timeout: Duration,
@@ -306,6 +313,12 @@ pub struct SwapOptions {
     /// `drain_secs`, else 5m); what is still running then is cut and counted.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub drain_max: Option<Duration>,
+}
+
+impl Default for SwapChecks {
+    fn default() -> Self {
+        SwapChecks { ready_timeout: Duration::from_secs(600), health_prompts: 8, drain_max: None }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -582,16 +595,9 @@ pub struct PlacementApplyArgs {
     /// The newest diff in the store (`weekly/cluster=<c>/span=…/placement-diff.json`).
     #[arg(long)]
     pub latest: bool,
-    /// How long a moved model may take to load and answer its first completion.
-    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub ready_timeout: Duration,
-    /// Test prompts a moved model must answer before traffic flips to it.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub health_prompts: u32,
-    /// Longest wait for the old loader's requests in flight after a flip (default: the model's
-    /// `drain_secs`).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub drain_max: Option<Duration>,
+    /// Each move's hot-swap checks (B: the model where it goes; A: where it leaves).
+    #[command(flatten)]
+    pub checks: SwapChecks,
 }
 
 #[derive(Debug, Args)]

@@ -118,14 +118,7 @@ fn runbooks_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &s
     book.expect(0);
     assert!(!book.stdout.contains("routes-flipped.json"), "{}", book.stdout);
     assert_eq!(crate::common::placeholders(&book.stdout), Vec::<String>::new(), "{}", book.stdout);
-    let bench = Garnet::new()
-        .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{port}/v1"), "--model", "tiny"])
-        .args(["-d", "600s", "-c", "2", "--stream", "0.5", "--expect-full", "--max-tokens", "8"])
-        .command()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let bench = load(port);
     let n = crate::common::paste(&book.stdout, lab);
     assert!(n >= 9, "{n} blocks:\n{}", book.stdout);
     // lab1 still serves A, lab2 serves B (another model, another answer) in the router's routes.
@@ -176,15 +169,7 @@ fn runbooks_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, lab: &s
         assert_eq!(answer(port), from_a, "the pasted rollback did not bring A back");
     }
     assert!(http_post(b_port + 100, "/v1/models", "").is_err(), "B still runs after the pasted rollback");
-    // SAFETY: signalling our own child, which has not been waited for.
-    unsafe { libc::kill(bench.id() as i32, libc::SIGINT) };
-    let out = bench.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let report: Value = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["event"] == "bench")
-        .unwrap_or_else(|| panic!("no bench report: {text}"));
+    let report = load_report(bench);
     assert_eq!(report["failed"], 0, "requests lost while the runbooks were pasted: {report}");
     assert!(report["ok"].as_u64().unwrap_or(0) > 0, "{report}");
 }
@@ -286,14 +271,7 @@ fn placement_apply_under_load(g: &dyn Fn() -> Garnet, lab: &std::path::Path, por
     assert!(dry.stdout.contains("## Move 1: `tiny` lab2 → lab3") && dry.stdout.contains("drain"), "{}", dry.stdout);
     assert_eq!(backends(), ["lab1/tiny", "lab2/tiny"], "the dry run changed the routes");
 
-    let bench = Garnet::new()
-        .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{port}/v1"), "--model", "tiny"])
-        .args(["-d", "600s", "-c", "2", "--stream", "0.5", "--expect-full", "--max-tokens", "8"])
-        .command()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let bench = load(port);
     let applied = g()
         .args(["-i", &i, "--yes", "placement", "apply", &file.display().to_string(), "--ready-timeout", "120s"])
         .run();
@@ -383,16 +361,33 @@ fn placement_apply_under_load(g: &dyn Fn() -> Garnet, lab: &std::path::Path, por
         "deploy after the leave changed: {changed:?}"
     );
 
+    let report = load_report(bench);
+    eprintln!("load during apply and rollback: {report}");
+    assert_eq!(report["failed"], 0, "requests lost while the placement was applied and rolled back: {report}");
+    assert!(report["ok"].as_u64().unwrap_or(0) > 0, "{report}");
+}
+
+/// `garnet bench` against the lab's router for up to 10 minutes, 2 clients, half of them streaming:
+/// the independent load the procedures run under.
+fn load(port: u16) -> std::process::Child {
+    Garnet::new()
+        .args(["-o", "json", "bench", "--url", &format!("http://127.0.0.1:{port}/v1"), "--model", "tiny"])
+        .args(["-d", "600s", "-c", "2", "--stream", "0.5", "--expect-full", "--max-tokens", "8"])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Stops [`load`] and returns its report.
+fn load_report(bench: std::process::Child) -> Value {
     // SAFETY: signalling our own child, which has not been waited for.
     unsafe { libc::kill(bench.id() as i32, libc::SIGINT) };
     let out = bench.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let report: Value = text
-        .lines()
+    text.lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .find(|v| v["event"] == "bench")
-        .unwrap_or_else(|| panic!("no bench report: {text}"));
-    eprintln!("load during apply and rollback: {report}");
-    assert_eq!(report["failed"], 0, "requests lost while the placement was applied and rolled back: {report}");
-    assert!(report["ok"].as_u64().unwrap_or(0) > 0, "{report}");
+        .unwrap_or_else(|| panic!("no bench report: {text}"))
 }

@@ -348,7 +348,7 @@ fn a_saturated_model_gets_its_node_and_a_cold_cache_grows() {
 /// telemetry, must predict the p95 the client measured within 25%.
 #[test]
 fn the_replay_predicts_the_p95_a_client_measures_on_real_loaders() {
-    use crate::common::loaders::{Loader, RouterProc, free_port, tiny_model};
+    use crate::common::loaders::{Loader, RouterProc, tiny_model};
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     let _quiet = crate::common::clocks();
@@ -391,27 +391,8 @@ fn the_replay_predicts_the_p95_a_client_measures_on_real_loaders() {
     let rate = 0.5 / service;
     eprintln!("service alone {:.1} ms: offering {rate:.1} requests/s", service * 1000.0);
 
-    let config = d.join("node.json");
-    std::fs::write(
-        &config,
-        serde_json::to_vec(&serde_json::json!({
-            "cluster": "rp", "node": "n1", "interval_secs": 5, "health_listen": format!("127.0.0.1:{}", free_port()),
-            "spool_dir": d.join("spool"), "spool_max": 1000,
-            "store": {"kind": "local", "path": d.join("store"), "endpoint": null, "bucket": null, "prefix": null,
-                      "region": null, "credentials_file": null, "path_style": false},
-            "router": {"admin_url": format!("http://127.0.0.1:{}", router.admin_port), "token_file": d.join("admin.token")},
-        }))
-        .unwrap(),
-    )
-    .unwrap();
     let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
-    let mut monitor = Garnet::new()
-        .args(["monitor", "--config", &config.display().to_string(), "--interval", "5s"])
-        .command()
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(d.join("monitor.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut monitor = router.monitor(d, "rp");
     let samples = || glob::glob(&format!("{}/store/telemetry/**/*.json", d.display())).unwrap().count();
     let t0 = Instant::now();
     while samples() == 0 {

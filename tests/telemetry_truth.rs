@@ -6,13 +6,11 @@
 //! per backend.
 
 use std::io::{Read, Write};
-use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::common::Garnet;
-use crate::common::loaders::{Loader, RouterProc, free_port, python, tiny_model};
+use crate::common::loaders::{Loader, RouterProc, python, tiny_model};
 
 /// One request from a client with its own clock: (end time, e2e ms, completion tokens).
 fn request(port: u16, stream: bool, max_tokens: u32) -> (SystemTime, f64, u64) {
@@ -62,26 +60,7 @@ fn every_window_tells_the_truth_against_the_access_log_and_the_clients_clock() {
     let routes = Loader::routes_for_two(&l1, &l2, "    max_tokens: 64\n");
     let access = d.join("access.log");
     let router = RouterProc::start(d, &routes, &["--access-log", &access.display().to_string()]);
-    let config = d.join("node.json");
-    std::fs::write(
-        &config,
-        serde_json::to_vec(&serde_json::json!({
-            "cluster": "truth", "node": "n1", "interval_secs": 5, "health_listen": format!("127.0.0.1:{}", free_port()),
-            "spool_dir": d.join("spool"), "spool_max": 1000,
-            "store": {"kind": "local", "path": d.join("store"), "endpoint": null, "bucket": null, "prefix": null,
-                      "region": null, "credentials_file": null, "path_style": false},
-            "router": {"admin_url": format!("http://127.0.0.1:{}", router.admin_port), "token_file": d.join("admin.token")},
-        }))
-        .unwrap(),
-    )
-    .unwrap();
-    let mut monitor = Garnet::new()
-        .args(["monitor", "--config", &config.display().to_string(), "--interval", "5s"])
-        .command()
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(d.join("monitor.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut monitor = router.monitor(d, "truth");
     let samples = || -> Vec<Value> {
         let mut paths: Vec<_> =
             glob::glob(&format!("{}/store/telemetry/**/*.json", d.display())).unwrap().flatten().collect();

@@ -233,9 +233,7 @@ async fn prepare_change(
     let opts = |node: Option<&str>, via: Option<&str>| crate::cli::SwapOptions {
         node: node.map(str::to_string),
         via: via.map(str::to_string),
-        ready_timeout: args.ready_timeout,
-        health_prompts: args.health_prompts,
-        drain_max: args.drain_max,
+        checks: args.checks.clone(),
     };
     match &m.change {
         Change::Relocate { model, from, to } => {

@@ -162,13 +162,7 @@ pub async fn run(args: &RunbookArgs, ctx: &Ctx) -> Result<ExitStatus> {
         _ => None,
     };
     if let (false, Some((model, to))) = (args.generic, swap) {
-        let opts = crate::cli::SwapOptions {
-            node: args.node.clone(),
-            via: None,
-            ready_timeout: std::time::Duration::from_secs(600),
-            health_prompts: 8,
-            drain_max: None,
-        };
+        let opts = crate::cli::SwapOptions { node: args.node.clone(), via: None, checks: Default::default() };
         match super::hotswap::prepare(model, to, &opts, ctx).await {
             Ok(Some(pr)) => {
                 ctx.printer.out(pr.runbook().trim_end());

@@ -222,6 +222,31 @@ impl RouterProc {
         format!("http://127.0.0.1:{}/v1", self.port)
     }
 
+    /// `garnet monitor` for node `n1` of `cluster`, sampling this router every 5 s into the local
+    /// store `dir/store` (stderr to `dir/monitor.log`); the caller stops it.
+    pub fn monitor(&self, dir: &Path, cluster: &str) -> Child {
+        let config = dir.join("node.json");
+        std::fs::write(
+            &config,
+            serde_json::to_vec(&serde_json::json!({
+                "cluster": cluster, "node": "n1", "interval_secs": 5, "health_listen": format!("127.0.0.1:{}", free_port()),
+                "spool_dir": dir.join("spool"), "spool_max": 1000,
+                "store": {"kind": "local", "path": dir.join("store"), "endpoint": null, "bucket": null, "prefix": null,
+                          "region": null, "credentials_file": null, "path_style": false},
+                "router": {"admin_url": format!("http://127.0.0.1:{}", self.admin_port), "token_file": dir.join("admin.token")},
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        crate::common::Garnet::new()
+            .args(["monitor", "--config", &config.display().to_string(), "--interval", "5s"])
+            .command()
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("monitor.log")).unwrap())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

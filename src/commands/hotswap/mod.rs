@@ -361,9 +361,11 @@ async fn prepare_any(
     Ok(Some(Prepared { inv, command, routers, plans }))
 }
 
-/// The one "swap" of a model leaving `--node`: A stops there, nothing starts; refused when it is
-/// the model's only node.
-fn leave(inv: &Inventory, model: &str, opts: &SwapOptions, variants: &Variants) -> Result<Vec<Swap>> {
+/// The public model's entry and where it is placed, or why it cannot be swapped.
+fn model_and_placement<'a>(
+    inv: &'a Inventory,
+    model: &str,
+) -> Result<(&'a ModelSpec, &'a crate::inventory::PlacementSpec), UsageError> {
     let public = inv
         .models
         .iter()
@@ -371,6 +373,13 @@ fn leave(inv: &Inventory, model: &str, opts: &SwapOptions, variants: &Variants) 
         .ok_or_else(|| UsageError(format!("no model `{model}` in the inventory")))?;
     let placed =
         inv.placement.get(model).ok_or_else(|| UsageError(format!("model `{model}` is not placed on any node")))?;
+    Ok((public, placed))
+}
+
+/// The one "swap" of a model leaving `--node`: A stops there, nothing starts; refused when it is
+/// the model's only node.
+fn leave(inv: &Inventory, model: &str, opts: &SwapOptions, variants: &Variants) -> Result<Vec<Swap>> {
+    let (public, placed) = model_and_placement(inv, model)?;
     let Some(node) = opts.node.as_deref() else {
         return Err(UsageError(format!("name the node `{model}` leaves")).into());
     };
@@ -412,13 +421,7 @@ fn decide(
     moves: &Moves,
     p: &crate::output::Printer,
 ) -> Result<Vec<Swap>> {
-    let public = inv
-        .models
-        .iter()
-        .find(|m| m.name == model)
-        .ok_or_else(|| UsageError(format!("no model `{model}` in the inventory")))?;
-    let placed =
-        inv.placement.get(model).ok_or_else(|| UsageError(format!("model `{model}` is not placed on any node")))?;
+    let (public, placed) = model_and_placement(inv, model)?;
     let nodes: Vec<Arc<Node>> = placed
         .nodes
         .iter()

@@ -227,7 +227,7 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
             node,
             vec![Step {
                 name: "B ready".into(),
-                action: nd::ready_check(&h, &b_url, &b.loader_id(), opts.ready_timeout, &b_spec),
+                action: nd::ready_check(&h, &b_url, &b.loader_id(), opts.checks.ready_timeout, &b_spec),
             }],
         );
         let bench = format!(
@@ -235,9 +235,9 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
             shell_quote(&crate::node::layout::garnet(&h)),
             shell_quote(&format!("{b_url}/v1")),
             shell_quote(&b.loader_id()),
-            opts.health_prompts.max(1)
+            opts.checks.health_prompts.max(1)
         );
-        let healthy = on(node, vec![run_step("B healthy", bench, false, opts.ready_timeout)]);
+        let healthy = on(node, vec![run_step("B healthy", bench, false, opts.checks.ready_timeout)]);
 
         // The flip: B active, A draining, on every router in one table swap each.
         let a_id = backend_id(&from.name, model, &a.name);
@@ -270,7 +270,7 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
         let flipped = flip_routes(&moved, &variants, model, &a_id, from, a);
         let flip: Vec<NodePlan> =
             routers.iter().map(|r| NodePlan { node: r.node.clone(), steps: r.apply("flip", &flipped) }).collect();
-        let drain = opts.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs)));
+        let drain = opts.checks.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs)));
         let wait: Vec<NodePlan> = routers
             .iter()
             .map(|r| {
@@ -351,7 +351,7 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
             a_id,
             drain,
             budget,
-            health_prompts: opts.health_prompts.max(1),
+            health_prompts: opts.checks.health_prompts.max(1),
             record: rec,
             values,
             steps,

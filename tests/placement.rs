@@ -349,7 +349,6 @@ fn a_saturated_model_gets_its_node_and_a_cold_cache_grows() {
 #[test]
 fn the_replay_predicts_the_p95_a_client_measures_on_real_loaders() {
     use crate::common::loaders::{Loader, RouterProc, tiny_model};
-    use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     let _quiet = crate::common::clocks();
     let Some(py) = python() else { return };
@@ -366,22 +365,7 @@ fn the_replay_predicts_the_p95_a_client_measures_on_real_loaders() {
     );
     let router = RouterProc::start(d, &routes, &[]);
     let port = router.port;
-    let request = move || -> f64 {
-        let body = r#"{"model":"tiny","messages":[{"role":"user","content":"tell me a story"}],"max_tokens":24}"#;
-        let t0 = Instant::now();
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        write!(
-            s,
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-        t0.elapsed().as_secs_f64()
-    };
+    let request = move || crate::common::loaders::timed_chat(port, false, 24).1 / 1000.0;
     // The service time alone, one request at a time, sets the load: about 25% of two slots alone
     // (the loaders, the router, the client and other tests share two cores, so a request in a
     // slot takes longer under load than alone: room for the machine to be twice as slow without

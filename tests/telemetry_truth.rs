@@ -5,39 +5,11 @@
 //! log) and within 5% of the clients' own clock; requests and tokens must be exact, per window and
 //! per backend.
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::common::loaders::{Loader, RouterProc, python, tiny_model};
-
-/// One request from a client with its own clock: (end time, e2e ms, completion tokens).
-fn request(port: u16, stream: bool, max_tokens: u32) -> (SystemTime, f64, u64) {
-    let body = format!(
-        r#"{{"model":"tiny","messages":[{{"role":"user","content":"tell me"}}],"max_tokens":{max_tokens},"stream":{stream},"stream_options":{{"include_usage":true}}}}"#
-    );
-    let t0 = Instant::now();
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (e2e, end) = (t0.elapsed().as_secs_f64() * 1000.0, SystemTime::now());
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    let usage: Value = if stream {
-        let line = out.lines().rfind(|l| l.contains("\"usage\"")).expect("a usage chunk");
-        serde_json::from_str::<Value>(line.trim_start_matches("data: ")).unwrap()["usage"].clone()
-    } else {
-        serde_json::from_str::<Value>(out.split_once("\r\n\r\n").unwrap().1).unwrap()["usage"].clone()
-    };
-    (end, e2e, usage["completion_tokens"].as_u64().unwrap())
-}
+use crate::common::loaders::{Loader, RouterProc, python, timed_chat as request, tiny_model};
 
 /// The value at rank `floor(q·(n−1))` (the rule the sketches use).
 fn exact(sorted: &[f64], q: f64) -> f64 {

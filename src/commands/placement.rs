@@ -252,18 +252,7 @@ async fn prepare_change(
     }
 }
 
-/// The placement now (inventory + the latest record), model → nodes, sorted for comparing.
-fn placement_now(inv: &crate::inventory::Inventory) -> std::collections::BTreeMap<String, Vec<String>> {
-    inv.placement
-        .iter()
-        .map(|(m, p)| {
-            let mut n = p.nodes.clone();
-            n.sort();
-            (m.clone(), n)
-        })
-        .collect()
-}
-
+/// A placement with each model's nodes sorted, for comparing.
 fn sorted(p: &std::collections::BTreeMap<String, Vec<String>>) -> std::collections::BTreeMap<String, Vec<String>> {
     p.iter()
         .map(|(m, n)| {
@@ -321,7 +310,8 @@ pub async fn apply(args: &crate::cli::PlacementApplyArgs, ctx: &Ctx) -> Result<E
         ))
         .into());
     }
-    let now = placement_now(&inv);
+    // The placement now (inventory + the latest record).
+    let now = sorted(&inv.placement.iter().map(|(m, p)| (m.clone(), p.nodes.clone())).collect());
     if d.moves.is_empty() {
         p.out(format!("{source} proposes no change ({} → {}): nothing to apply.", d.from, d.to));
         return Ok(ExitStatus::Success);

@@ -369,6 +369,13 @@ pub fn diff(
 ) -> Diff {
     let settled = |node: &str| !settling.iter().any(|s| s.node == node);
     let span = format!("{} → {}", sum.from, sum.to);
+    let evidence = |metric: String, value: f64, threshold: f64, samples: u64| Evidence {
+        metric,
+        value,
+        threshold,
+        samples,
+        span: span.clone(),
+    };
     let placement: std::collections::BTreeMap<String, Vec<String>> =
         inv.placement.iter().map(|(m, p)| (m.clone(), p.nodes.clone())).collect();
     let on = |node: &str| -> Vec<String> {
@@ -452,30 +459,23 @@ pub fn diff(
             let b = r.busy_share.unwrap_or(0.0);
             let Some(n) = nodes.iter().find(|n| n.node == r.node) else { continue };
             for other in n.models.iter().filter(|m| **m != r.model) {
-                let mut evidence = vec![Evidence {
-                    metric: format!("{}/{}: busy share", r.node, r.model),
-                    value: b,
-                    threshold: th.saturated_busy,
-                    samples: r.samples,
-                    span: span.clone(),
-                }];
+                let mut ev =
+                    vec![evidence(format!("{}/{}: busy share", r.node, r.model), b, th.saturated_busy, r.samples)];
                 if queued {
-                    evidence.push(Evidence {
-                        metric: format!("{}/{}: queue-wait p95 (ms)", r.node, r.model),
-                        value: r.queue_wait_p95_ms.unwrap_or(0.0),
-                        threshold: th.saturated_queue_ms,
-                        samples: r.requests,
-                        span: span.clone(),
-                    });
+                    ev.push(evidence(
+                        format!("{}/{}: queue-wait p95 (ms)", r.node, r.model),
+                        r.queue_wait_p95_ms.unwrap_or(0.0),
+                        th.saturated_queue_ms,
+                        r.requests,
+                    ));
                 }
                 if over_budget {
-                    evidence.push(Evidence {
-                        metric: format!("{}/{}: e2e p95 (ms)", r.node, r.model),
-                        value: r.e2e_p95_ms.unwrap_or(0.0),
-                        threshold: f64::from(r.latency_budget_ms.unwrap_or(0)),
-                        samples: r.requests,
-                        span: span.clone(),
-                    });
+                    ev.push(evidence(
+                        format!("{}/{}: e2e p95 (ms)", r.node, r.model),
+                        r.e2e_p95_ms.unwrap_or(0.0),
+                        f64::from(r.latency_budget_ms.unwrap_or(0)),
+                        r.requests,
+                    ));
                 }
                 // The model's measured rate over all its nodes against what intake projected.
                 let measured: f64 =
@@ -529,7 +529,7 @@ pub fn diff(
                             to,
                         },
                         why: format!("{head}{tail}"),
-                        evidence: evidence.clone(),
+                        evidence: ev.clone(),
                     });
                 }
             }
@@ -567,20 +567,8 @@ pub fn diff(
                 on_nodes.join(", ")
             ),
             evidence: vec![
-                Evidence {
-                    metric: format!("{model}: prompt-cache hit rate"),
-                    value: round(hit, 4),
-                    threshold: th.cache_hit_low,
-                    samples: requests,
-                    span: span.clone(),
-                },
-                Evidence {
-                    metric: format!("{model}: mean prompt tokens"),
-                    value: round(mean_prompt, 1),
-                    threshold: th.long_prompt_tokens,
-                    samples: requests,
-                    span: span.clone(),
-                },
+                evidence(format!("{model}: prompt-cache hit rate"), round(hit, 4), th.cache_hit_low, requests),
+                evidence(format!("{model}: mean prompt tokens"), round(mean_prompt, 1), th.long_prompt_tokens, requests),
             ],
         }]);
     }
@@ -612,13 +600,12 @@ pub fn diff(
                 .collect(),
         );
         let share = h.throttled_share.unwrap_or(0.0);
-        let evidence = vec![Evidence {
-            metric: format!("{}: throttled share of samples", h.node),
-            value: round(share, 4),
-            threshold: th.throttled_share,
-            samples: h.samples,
-            span: span.clone(),
-        }];
+        let ev = vec![evidence(
+            format!("{}: throttled share of samples", h.node),
+            round(share, 4),
+            th.throttled_share,
+            h.samples,
+        )];
         let mut group: Vec<Proposed> = dests
             .into_iter()
             .map(|t| Proposed {
@@ -631,7 +618,7 @@ pub fn diff(
                     fit_note(inv, model, &t, &serving(&t))
                 ),
                 change: Move::OffHotNode { model: model.clone(), from: h.node.clone(), to: Some(t) },
-                evidence: evidence.clone(),
+                evidence: ev.clone(),
             })
             .collect();
         if group.is_empty() {
@@ -643,7 +630,7 @@ pub fn diff(
                     share * 100.0,
                     th.throttled_share * 100.0
                 ),
-                evidence,
+                evidence: ev,
             });
         }
         groups.push(group);

@@ -345,3 +345,32 @@ pub fn answer(port: u16) -> String {
         serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap_or(&raw)).unwrap_or_else(|_| panic!("{raw}"));
     v["choices"][0]["message"]["content"].as_str().unwrap_or_else(|| panic!("{raw}")).to_string()
 }
+
+/// One chat completion of `tiny` from a client with its own clock (asserted 200): its end time,
+/// end-to-end ms and completion tokens.
+pub fn timed_chat(port: u16, stream: bool, max_tokens: u32) -> (std::time::SystemTime, f64, u64) {
+    use std::io::{Read, Write};
+    let body = format!(
+        r#"{{"model":"tiny","messages":[{{"role":"user","content":"tell me"}}],"max_tokens":{max_tokens},"stream":{stream},"stream_options":{{"include_usage":true}}}}"#
+    );
+    let t0 = Instant::now();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (e2e, end) = (t0.elapsed().as_secs_f64() * 1000.0, std::time::SystemTime::now());
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let usage: serde_json::Value = if stream {
+        let line = out.lines().rfind(|l| l.contains("\"usage\"")).expect("a usage chunk");
+        serde_json::from_str::<serde_json::Value>(line.trim_start_matches("data: ")).unwrap()["usage"].clone()
+    } else {
+        serde_json::from_str::<serde_json::Value>(out.split_once("\r\n\r\n").unwrap().1).unwrap()["usage"].clone()
+    };
+    (end, e2e, usage["completion_tokens"].as_u64().unwrap())
+}

@@ -213,11 +213,12 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
         let backend_a = crate::node::service::backend_for(from.service_backend, Some(t_a.os));
         let python = nd::python_path(inv, &h);
         let (b_spec, b_url) = nd::loader_spec(node, &h, &python, b, inv);
+        // B's files are read (and hashed) only when B starts; a model leaving a node starts none.
         let files = match &b.local_path {
-            Some(dir) => {
+            Some(dir) if !swap.leave => {
                 Some(crate::node::files::model_files(dir).with_context(|| format!("reading `{}`", dir.display()))?)
             }
-            None => None,
+            _ => None,
         };
         let (mut start, generation) = nd::model_steps(&h, b, files.as_ref(), &python);
         start.extend(nd::install_service(backend, &b_spec, &t.home, &h, generation.as_bytes()));

@@ -165,6 +165,12 @@ pub enum Command {
     #[command(subcommand)]
     Placement(PlacementCommand),
 
+    /// The monthly executive report: `report.pdf` and `report.json` (every number in the PDF is in
+    /// the JSON): inference volume, thermal, evictions, placement, cost against the APIs, uptime
+    /// with incidents, recommendations. Written to `--out` and to the store; `--email` sends it
+    /// to the cluster's contacts. What the telemetry cannot tell is said, never shown as zero.
+    Report(ReportArgs),
+
     /// A whole cluster on this machine, with the same deploy code: N local nodes (each its own
     /// folder and ports), real `mlx_lm.server` loaders on a tiny generated model, the router, the
     /// monitors, a local-folder store. `lab down` stops all of it.
@@ -612,6 +618,16 @@ pub struct PlacementDiffArgs {
     /// `-FROM-TO.md` and `.json` with the same numbers) into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The month (UTC), like `2026-11`; default the last whole month.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub month: Option<String>,
+    /// Folder for `report.pdf` and `report.json`.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
 }
 
 /// `--since`: a date, or days back.

@@ -18,6 +18,7 @@ pub mod model;
 pub mod monitor;
 pub mod offboard;
 pub mod placement;
+pub mod report;
 pub mod retry;
 pub mod router;
 pub mod runbook;
@@ -137,6 +138,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Telemetry(crate::cli::TelemetryCommand::Synth(args)) => telemetry::synth(args, ctx).await,
         Command::Placement(crate::cli::PlacementCommand::Diff(args)) => placement::diff(args, ctx).await,
         Command::Placement(crate::cli::PlacementCommand::Apply(args)) => placement::apply(args, ctx).await,
+        Command::Report(args) => report::run(args, ctx).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::AdminCall(args) => monitor::admin_call(args).await,
         Command::Supervise(args) => monitor::supervise(args).await,

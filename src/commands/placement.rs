@@ -44,7 +44,7 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let costs = d
         .replay
         .as_ref()
-        .and_then(|r| crate::placement::cost_diff::cost_diff(&inv, &sum, &d.placement, &d.proposed, &r.after));
+        .and_then(|r| crate::placement::cost_diff::cost_diff(&inv, &sum, &d.placement, &d.proposed, Some(&r.after)));
     let (cost_md, cost_json) = match &costs {
         Some(c) => (c.markdown(), serde_json::to_vec_pretty(c)?),
         None => {
@@ -100,7 +100,7 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
 /// The nodes a placement record dated in `[from, to]` changed (a hot-swap, a `--via` move,
 /// `placement apply`): the nodes its variants and moves name that the record before it did not
 /// have the same way.
-async fn settling(
+pub(crate) async fn settling(
     store: &dyn crate::store::Store,
     cluster: &str,
     from: jiff::Timestamp,

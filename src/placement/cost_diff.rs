@@ -86,13 +86,14 @@ fn totals(a: &Allocation, tokens: u64) -> Totals {
     }
 }
 
-/// The diff, `None` when the inventory has no `cost:`.
+/// The diff, `None` when the inventory has no `cost:`. `predicted_after`: the replay's busy
+/// shares under `after` (`None`: the measured ones, for a placement as it ran).
 pub fn cost_diff(
     inv: &Inventory,
     sum: &Summary,
     before: &Placement,
     after: &Placement,
-    predicted_after: &Prediction,
+    predicted_after: Option<&Prediction>,
 ) -> Option<CostDiff> {
     let c = inv.cost.as_ref()?;
     let (from, to) = (sum.from.parse::<jiff::Timestamp>().ok()?, sum.to.parse::<jiff::Timestamp>().ok()?);
@@ -120,8 +121,11 @@ pub fn cost_diff(
             .sum::<f64>()
             / span_secs
     };
-    let predicted =
-        |node: &str, model: &str| predicted_after.busy.get(node).and_then(|m| m.get(model)).copied().unwrap_or(0.0);
+    // Without a prediction (the monthly report: the placement as it ran), after is as measured.
+    let predicted = |node: &str, model: &str| match predicted_after {
+        Some(p) => p.busy.get(node).and_then(|m| m.get(model)).copied().unwrap_or(0.0),
+        None => measured(node, model),
+    };
     let a_before = cost::allocate(&nodes, &uses(before, &measured));
     let a_after = cost::allocate(&nodes, &uses(after, &predicted));
     let mut models = Vec::new();

@@ -87,6 +87,11 @@ pub fn placement(cluster: &str, at: Timestamp) -> String {
     format!("placement/cluster={cluster}/{}.json", at.strftime("%Y%m%dT%H%M%S%.6fZ"))
 }
 
+/// The monthly report (`report.json`, `report.pdf`) of `month` (`YYYY-MM`).
+pub fn monthly(cluster: &str, month: &str) -> String {
+    format!("reports/cluster={cluster}/month={month}/")
+}
+
 /// The weekly review's artifacts for the span starting `since` (`placement-diff.json`, …).
 pub fn weekly(cluster: &str, since: Date, until: Date) -> String {
     format!("weekly/cluster={cluster}/span={since}_{until}/")

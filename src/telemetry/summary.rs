@@ -64,9 +64,43 @@ struct NodeAcc {
     energy_samples: u64,
     /// model → prompt-cache entries evicted (inferred by the monitor from the loader's log).
     cache_evictions: BTreeMap<String, u64>,
+    /// Samples and throttled samples per whole degree of the hottest sensor (index: °C, clamped
+    /// to 0..=149; empty until a sample reads a temperature).
+    temps: Vec<[u64; 2]>,
 }
 
 impl NodeAcc {
+    fn add_temp(&mut self, celsius: f64, throttled: bool) {
+        if !celsius.is_finite() {
+            return;
+        }
+        if self.temps.is_empty() {
+            self.temps = vec![[0; 2]; 150];
+        }
+        let b = &mut self.temps[celsius.floor().clamp(0.0, 149.0) as usize];
+        b[0] += 1;
+        b[1] += u64::from(throttled);
+    }
+
+    fn merge(&mut self, n: NodeAcc) {
+        self.windows.extend(n.windows);
+        self.throttled += n.throttled;
+        self.max_celsius = max_opt(self.max_celsius, n.max_celsius);
+        self.energy_joules += n.energy_joules;
+        self.energy_samples += n.energy_samples;
+        self.add_evictions(&n.cache_evictions);
+        if !n.temps.is_empty() {
+            if self.temps.is_empty() {
+                self.temps = n.temps;
+            } else {
+                for (a, b) in self.temps.iter_mut().zip(n.temps) {
+                    a[0] += b[0];
+                    a[1] += b[1];
+                }
+            }
+        }
+    }
+
     fn add_evictions(&mut self, o: &BTreeMap<String, u64>) {
         for (m, n) in o {
             *self.cache_evictions.entry(m.clone()).or_default() += n;
@@ -110,13 +144,7 @@ impl Acc {
             self.backends.entry(k).or_default().merge(&t);
         }
         for (k, n) in o.nodes {
-            let e = self.nodes.entry(k).or_default();
-            e.windows.extend(n.windows);
-            e.throttled += n.throttled;
-            e.max_celsius = max_opt(e.max_celsius, n.max_celsius);
-            e.energy_joules += n.energy_joules;
-            e.energy_samples += n.energy_samples;
-            e.add_evictions(&n.cache_evictions);
+            self.nodes.entry(k).or_default().merge(n);
         }
         self.samples += o.samples;
         for (m, d) in o.demand {
@@ -135,8 +163,12 @@ impl Acc {
         self.samples += 1;
         let n = self.nodes.entry(s.node.clone()).or_default();
         n.windows.push((at, s.window_secs));
-        n.throttled += u64::from(throttled(s.thermal.cpu_speed_limit, s.thermal.pressure.as_deref()));
+        let hot = throttled(s.thermal.cpu_speed_limit, s.thermal.pressure.as_deref());
+        n.throttled += u64::from(hot);
         n.max_celsius = max_opt(n.max_celsius, s.thermal.max_celsius);
+        if let Some(c) = s.thermal.max_celsius {
+            n.add_temp(c, hot);
+        }
         if let Some(j) = s.power.as_ref().and_then(|p| p.energy_joules) {
             n.energy_joules += j;
             n.energy_samples += 1;
@@ -325,9 +357,11 @@ fn read_day(
             n.windows.push((t, window.value(i)));
             let lim = (!limit.is_null(i)).then(|| limit.value(i));
             let pt = pkeys[i] != u32::MAX && pressure_throttled[pkeys[i] as usize];
-            n.throttled += u64::from(throttled(lim, None) || pt);
+            let hot = throttled(lim, None) || pt;
+            n.throttled += u64::from(hot);
             if !celsius.is_null(i) {
                 n.max_celsius = max_opt(n.max_celsius, Some(celsius.value(i)));
+                n.add_temp(celsius.value(i), hot);
             }
             if !joules.is_null(i) {
                 n.energy_joules += joules.value(i);
@@ -346,13 +380,7 @@ fn read_day(
             if n.windows.is_empty() {
                 continue;
             }
-            let e = acc.nodes.entry(name).or_default();
-            e.windows.extend(n.windows);
-            e.throttled += n.throttled;
-            e.max_celsius = max_opt(e.max_celsius, n.max_celsius);
-            e.energy_joules += n.energy_joules;
-            e.energy_samples += n.energy_samples;
-            e.add_evictions(&n.cache_evictions);
+            acc.nodes.entry(name).or_default().merge(n);
         }
     }
     let Some(backends) = backends else { return Ok(acc) };
@@ -520,6 +548,47 @@ pub struct Day {
     /// `missing` (no samples at all: not a day of zeros).
     pub source: &'static str,
     pub samples: u64,
+    /// Each model's traffic that day (models with none left out).
+    pub models: Vec<DayModel>,
+}
+
+/// One model's traffic on one day.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct DayModel {
+    pub model: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+impl DayModel {
+    fn add(&mut self, c: &[u64; 10]) {
+        self.requests += c[0];
+        self.ok += c[1];
+        self.failed += c[2];
+        self.prompt_tokens += c[7];
+        self.cached_tokens += c[8];
+        self.completion_tokens += c[9];
+    }
+}
+
+/// A day's accumulator's traffic per model.
+fn day_models(acc: &Acc, into: &mut BTreeMap<String, DayModel>) {
+    for ((model, _), t) in &acc.backends {
+        let e = into.entry(model.clone()).or_insert_with(|| DayModel { model: model.clone(), ..Default::default() });
+        e.add(&t.counters);
+    }
+}
+
+/// Samples and throttled samples of a node at one whole degree of its hottest sensor.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TempBin {
+    pub celsius: u32,
+    pub samples: u64,
+    pub throttled: u64,
 }
 
 /// Traffic totals and merged latencies of a model, or of a model on one node.
@@ -630,6 +699,10 @@ pub struct NodeSummary {
     /// logged count (read with [`SpanRequest::demand`]).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub prompt_cache_evictions_inferred: BTreeMap<String, u64>,
+    /// Samples and throttled samples per whole degree of the hottest sensor, coolest first
+    /// (degrees with no sample left out): how throttling tracks temperature.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub temperatures: Vec<TempBin>,
 }
 
 /// A span's telemetry, summed and merged.
@@ -719,6 +792,7 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
     struct Compacted {
         samples: u64,
         have: HashSet<(String, i64)>,
+        models: BTreeMap<String, DayModel>,
     }
     let mut total = Acc::default();
     let mut compacted: HashMap<usize, Result<Compacted, String>> = HashMap::new();
@@ -732,8 +806,10 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
                     }
                 }
                 let samples = a.samples;
+                let mut models = BTreeMap::new();
+                day_models(&a, &mut models);
                 total.merge(a);
-                Compacted { samples, have }
+                Compacted { samples, have, models }
             });
             compacted.insert(pos, r.map_err(|e| format!("{e:#}")));
         };
@@ -783,9 +859,10 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
         let d = day.to_string();
         let (mut samples, mut source) = (0, "missing");
         let mut have = HashSet::new();
+        let mut models = BTreeMap::new();
         match compacted.remove(&pos) {
             Some(Ok(c)) => {
-                (samples, source, have) = (c.samples, "parquet", c.have);
+                (samples, source, have, models) = (c.samples, "parquet", c.have, c.models);
             }
             Some(Err(e)) => {
                 let key = format!("{}samples.parquet", super::columnar::parquet_prefix(req.cluster, *day));
@@ -818,12 +895,15 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
         if json.samples > 0 {
             source = if source == "parquet" { "parquet+json" } else { "json" };
             samples += json.samples;
+            day_models(&json, &mut models);
             total.merge(json);
         }
         if samples == 0 {
             source = "missing";
         }
-        days.push(Day { date: d, source, samples });
+        let models =
+            models.into_values().filter(|m| m.requests > 0 || m.prompt_tokens + m.completion_tokens > 0).collect();
+        days.push(Day { date: d, source, samples, models });
     }
     Ok(finish(req, total, days, skipped))
 }
@@ -889,6 +969,13 @@ fn finish(req: &SpanRequest<'_>, total: Acc, days: Vec<Day>, skipped: Vec<String
             energy_joules: n.energy_joules,
             energy_samples: n.energy_samples,
             prompt_cache_evictions_inferred: n.cache_evictions.clone(),
+            temperatures: n
+                .temps
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b[0] > 0)
+                .map(|(c, b)| TempBin { celsius: c as u32, samples: b[0], throttled: b[1] })
+                .collect(),
         });
     }
     let throttled: u64 = nodes.iter().map(|n| n.throttled_samples).sum();

@@ -628,6 +628,9 @@ pub struct ReportArgs {
     /// Folder for `report.pdf` and `report.json`.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
+    /// Also send it (the PDF and the JSON attached) to the cluster's contacts through `mail:`.
+    #[arg(long)]
+    pub email: bool,
 }
 
 /// `--since`: a date, or days back.

@@ -50,6 +50,12 @@ pub fn read_secret_file(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// Whether `host` names this machine's loopback (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A captured macOS command output from `shared/fixtures/macos` (parser tests).
 #[cfg(test)]
 pub fn macos_fixture(name: &str) -> String {

@@ -18,6 +18,7 @@ mod lock;
 mod model;
 mod monitor;
 mod placement;
+mod report;
 mod router;
 mod router_crash;
 mod router_limits;

@@ -68,6 +68,20 @@ pub(crate) async fn build(
 pub async fn run(args: &ReportArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let mut inv = ctx.load_inventory()?;
     let (month, first, last) = month_days(args.month.as_deref())?;
+    // Mail settings are checked before any work, so a report that cannot be sent changes nothing.
+    let mail = match (args.email, &inv.mail) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(crate::exit::UsageError(
+                "--email: the inventory has no `mail:` section (SMTP host, sender, credentials file)".into(),
+            )
+            .into());
+        }
+        (true, Some(_)) if inv.cluster.contacts.is_empty() => {
+            return Err(crate::exit::UsageError("--email: `cluster.contacts` names no one to send it to".into()).into());
+        }
+        (true, Some(m)) => Some(m.clone()),
+    };
     let store = crate::store::open(&inv).await.context("cannot open the store")?;
     let p = &ctx.printer;
     let started = std::time::Instant::now();
@@ -97,9 +111,36 @@ pub async fn run(args: &ReportArgs, ctx: &Ctx) -> Result<ExitStatus> {
         std::fs::write(&path, body).with_context(|| format!("cannot write `{}`", path.display()))?;
         written.push(path.display().to_string());
     }
+    let mut sent_to = Vec::new();
+    if let Some(spec) = &mail {
+        let mut files = vec![crate::report::mail::File {
+            name: format!("{}-{month}-report.json", inv.cluster.slug),
+            content_type: "application/json",
+            body: json.clone(),
+        }];
+        if let Some(pdf) = &pdf {
+            files.insert(
+                0,
+                crate::report::mail::File {
+                    name: format!("{}-{month}-report.pdf", inv.cluster.slug),
+                    content_type: "application/pdf",
+                    body: pdf.clone(),
+                },
+            );
+        }
+        let message = crate::report::mail::Mail {
+            to: inv.cluster.contacts.clone(),
+            subject: format!("{}: monthly report for {}", inv.cluster.slug, month_name(first)),
+            text: email_text(&report, first),
+            files,
+        };
+        crate::report::mail::send(spec, &message).await?;
+        sent_to = inv.cluster.contacts.clone();
+    }
     if p.json {
         p.json_line(&serde_json::json!({
             "event": "report",
+            "emailed_to": sent_to,
             "month": month,
             "files": written,
             "store_prefix": prefix,
@@ -121,6 +162,9 @@ pub async fn run(args: &ReportArgs, ctx: &Ctx) -> Result<ExitStatus> {
         for u in &report.unknowns {
             p.warn(u);
         }
+        if !sent_to.is_empty() {
+            p.out(format!("emailed to {}", sent_to.join(", ")));
+        }
     }
     Ok(ExitStatus::Success)
 }
@@ -134,4 +178,37 @@ fn render(r: &monthly::Report) -> Result<Option<Vec<u8>>> {
 fn render(_: &monthly::Report) -> Result<Option<Vec<u8>>> {
     tracing::warn!("this garnet was built without the `pdf` feature: report.json only");
     Ok(None)
+}
+
+fn month_name(first: jiff::civil::Date) -> String {
+    first.strftime("%B %Y").to_string()
+}
+
+/// The email's text: the headline numbers, from the same report as the PDF.
+fn email_text(r: &monthly::Report, first: jiff::civil::Date) -> String {
+    let h = &r.headline;
+    let mut s = format!("garnet monthly report: {}, {}\n\n", r.cluster, month_name(first));
+    s.push_str(&format!("Tokens served: {} in {} requests\n", h.tokens, h.requests));
+    if let Some(c) = h.all_in_usd_per_mtok {
+        s.push_str(&format!("Cost per million tokens (all in): ${c:.4}\n"));
+    }
+    if let Some(b) = &h.best_savings {
+        s.push_str(&format!("Saved against {}: {:.1}%\n", b.api, b.savings_pct));
+    }
+    if let Some(u) = h.cluster_uptime {
+        s.push_str(&format!("Cluster uptime: {:.3}%\n", u * 100.0));
+    }
+    s.push_str(&format!(
+        "Incidents: {}\nRebalance recommended: {}\n",
+        h.incidents,
+        if h.rebalance { "yes" } else { "no" }
+    ));
+    if !r.unknowns.is_empty() {
+        s.push_str("\nWhat the report does not know:\n");
+        for u in &r.unknowns {
+            s.push_str(&format!("- {u}\n"));
+        }
+    }
+    s.push_str("\nThe PDF is attached, with report.json: the same numbers, for your own tools.\n");
+    s
 }

@@ -19,11 +19,12 @@ use serde_saphyr::Spanned;
 
 pub use diag::{Diagnostic, InventoryError, did_you_mean};
 pub use schema::{
-    Cost, DeployConfig, HostKeyChecking, Model, Os, Quantization, ServiceBackend, StoreKind, Tier, TransportKind,
+    Cost, DeployConfig, HostKeyChecking, MailSecurity, Model, Os, Quantization, ServiceBackend, StoreKind, Tier,
+    TransportKind,
 };
 pub use select::{Selection, select};
 
-use schema::{Defaults, MonitorConfig, Placement, RawInventory, RawNode, RouterConfig, StoreConfig};
+use schema::{Defaults, MailConfig, MonitorConfig, Placement, RawInventory, RawNode, RouterConfig, StoreConfig};
 
 /// Roles a node can have. Unknown roles are rejected (with a suggestion) rather than ignored.
 pub const ROLES: &[&str] = &["router", "loader"];
@@ -42,6 +43,18 @@ pub struct Inventory {
     pub cost: Option<Cost>,
     pub deploy: DeployConfig,
     pub monitor: MonitorSpec,
+    pub mail: Option<MailSpec>,
+}
+
+/// Outgoing mail with defaults applied (`mail:`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MailSpec {
+    pub host: String,
+    pub port: u16,
+    pub security: MailSecurity,
+    pub from: String,
+    pub credentials_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The monitor's settings with defaults applied.
@@ -335,6 +348,7 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         cost,
         deploy,
         monitor,
+        mail,
     } = raw;
 
     // cluster
@@ -361,6 +375,7 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
     let store = resolve_store(dir, store, diags);
     let router = resolve_router(dir, router, diags);
     let monitor = resolve_monitor(monitor, diags);
+    let mail = resolve_mail(dir, mail, diags);
 
     Inventory {
         path: path.to_path_buf(),
@@ -373,7 +388,48 @@ fn resolve(path: &Path, dir: &Path, raw: RawInventory, diags: &mut Vec<Diagnosti
         cost,
         deploy: deploy.unwrap_or_default(),
         monitor,
+        mail,
     }
+}
+
+/// `mail:`: the sender parses as a mailbox, plain SMTP only to loopback.
+fn resolve_mail(dir: &Path, mail: Option<MailConfig>, diags: &mut Vec<Diagnostic>) -> Option<MailSpec> {
+    let m = mail?;
+    let security = m.security.as_ref().map(|s| s.value).unwrap_or_default();
+    if security == MailSecurity::None && !crate::util::is_loopback_host(&m.host.value) {
+        let (l, c) = at(m.security.as_ref().expect("set when not the default"));
+        diags.push(
+            Diagnostic::new(
+                l,
+                c,
+                "mail.security",
+                format!(
+                    "`none` sends credentials and reports in the clear: only to a server on loopback, not `{}`",
+                    m.host.value
+                ),
+            )
+            .hint("use `starttls` (port 587) or `tls` (port 465)"),
+        );
+    }
+    if !crate::report::mail::is_mailbox(&m.from.value) {
+        let (l, c) = at(&m.from);
+        diags.push(
+            Diagnostic::new(l, c, "mail.from", format!("`{}` is not an email address", m.from.value))
+                .hint("e.g. `garnet <reports@example.com>`"),
+        );
+    }
+    Some(MailSpec {
+        host: m.host.value.clone(),
+        port: m.port.unwrap_or(match security {
+            MailSecurity::Starttls => 587,
+            MailSecurity::Tls => 465,
+            MailSecurity::None => 25,
+        }),
+        security,
+        from: m.from.value.clone(),
+        credentials_file: m.credentials_file.as_ref().map(|p| expand_path(dir, p)),
+        ca_file: m.ca_file.as_ref().map(|p| expand_path(dir, p)),
+    })
 }
 
 /// `nodes:`, with `defaults:` applied: names and addresses unique, each node resolved.

@@ -32,6 +32,9 @@ pub struct RawInventory {
     pub deploy: Option<DeployConfig>,
     #[serde(default)]
     pub monitor: Option<MonitorConfig>,
+    /// Outgoing mail (the monthly report, the welcome email).
+    #[serde(default)]
+    pub mail: Option<MailConfig>,
 }
 
 /// What `deploy` installs besides the services.
@@ -256,6 +259,35 @@ pub struct RouterConfig {
     pub token_file: Option<PathBuf>,
     /// Client connection limits (timeouts, connection cap, JSON depth); see `docs/router.md`.
     pub limits: Option<crate::router::table::Limits>,
+}
+
+/// SMTP settings: where garnet hands its mail over.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    pub host: Spanned<String>,
+    /// Default: 587 with STARTTLS, 465 with TLS, 25 with none.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: Option<Spanned<MailSecurity>>,
+    /// The sender, e.g. `garnet <reports@example.com>`.
+    pub from: Spanned<String>,
+    /// `username` on the first line, `password` on the second; mode 0600.
+    pub credentials_file: Option<PathBuf>,
+    /// A PEM file of certificates to trust besides the system's (a private relay's CA).
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    /// Plain connection upgraded with STARTTLS (required: refused if the server does not offer it).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption: only to a server on loopback.
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

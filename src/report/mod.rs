@@ -2,6 +2,7 @@
 
 pub mod chart;
 pub mod cost;
+pub mod mail;
 pub mod monthly;
 #[cfg(feature = "pdf")]
 pub mod render;

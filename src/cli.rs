@@ -171,6 +171,13 @@ pub enum Command {
     /// to the cluster's contacts. What the telemetry cannot tell is said, never shown as zero.
     Report(ReportArgs),
 
+    /// The steady-state cadence on this host: the weekly placement review (Mondays 06:00 UTC,
+    /// its three artifacts emailed) and the monthly report (the 1st, 06:00 UTC) as systemd user
+    /// timers or launchd calendar jobs; missed runs catch up. Each run's outcome is in the audit
+    /// log (`status` shows the last).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+
     /// A whole cluster on this machine, with the same deploy code: N local nodes (each its own
     /// folder and ports), real `mlx_lm.server` loaders on a tiny generated model, the router, the
     /// monitors, a local-folder store. `lab down` stops all of it.
@@ -459,6 +466,11 @@ pub struct InitArgs {
     /// Contact addresses (repeat or comma-separate).
     #[arg(long = "contact", value_delimiter = ',')]
     pub contacts: Vec<String>,
+
+    /// Send the welcome email again (it goes once, when the cluster is created, if the
+    /// inventory has `mail:` and contacts).
+    #[arg(long)]
+    pub resend_welcome: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -578,6 +590,42 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Write the timers (or LaunchAgents) for this inventory and enable them. Needs `mail:` and
+    /// contacts: the runs email what they make. Idempotent.
+    Install(ScheduleArgs),
+    /// Each job: installed, current (the same as `install` would write), its next and last run
+    /// (the audit log's outcome).
+    Status(ScheduleArgs),
+    /// Disable the jobs and delete their files.
+    Remove(ScheduleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// systemd user timers or launchd (default: launchd on macOS, systemd elsewhere).
+    #[arg(long, value_enum)]
+    pub backend: Option<ScheduleBackend>,
+    /// Where the unit files or plists go (default `~/.config/systemd/user`,
+    /// `~/Library/LaunchAgents`).
+    #[arg(long, value_name = "DIR")]
+    pub unit_dir: Option<PathBuf>,
+    /// Where the runs write their reports and artifacts (default `~/.local/share/garnet/SLUG`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write (or delete) the files only: do not ask systemd or launchd to (un)load them.
+    #[arg(long)]
+    pub no_enable: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleBackend {
+    Systemd,
+    Launchd,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum PlacementCommand {
     /// Per node × model over the span (default: the last 7 days): request rate, busy share,
     /// e2e / TTFT / queue-wait p95 against the latency budget, prompt-cache hits and prompt
@@ -611,13 +659,26 @@ pub struct PlacementDiffArgs {
     /// First day (UTC), or a number of days back ending at `--until` (`7d`).
     #[arg(long, default_value = "7d", value_parser = parse_since, value_name = "DATE|Nd")]
     pub since: Since,
-    /// Last day (UTC; default today).
-    #[arg(long, value_name = "DATE")]
+    /// Last day (UTC; a date, `today` or `yesterday`; default today).
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
     pub until: Option<jiff::civil::Date>,
     /// Also write the artifacts (`placement-diff`, `cost-diff`, `eviction-log`, each
     /// `-FROM-TO.md` and `.json` with the same numbers) into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also send the three artifacts to the cluster's contacts through `mail:`.
+    #[arg(long)]
+    pub email: bool,
+}
+
+/// A day (UTC): `YYYY-MM-DD`, `today` or `yesterday`.
+pub fn parse_day(s: &str) -> Result<jiff::civil::Date, String> {
+    let today = || jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    match s {
+        "today" => Ok(today()),
+        "yesterday" => today().yesterday().map_err(|e| e.to_string()),
+        _ => s.parse().map_err(|_| format!("`{s}`: a date like 2026-11-30, `today` or `yesterday`")),
+    }
 }
 
 #[derive(Debug, Args)]

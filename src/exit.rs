@@ -38,6 +38,18 @@ impl ExitStatus {
     }
 }
 
+/// The exit status an error ends a run with, as the last-resort report picks it (usage errors
+/// are 2, the lock held is 4, anything else 1).
+pub fn status_of(err: &anyhow::Error) -> ExitStatus {
+    if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<crate::inventory::LoadError>().is_some() {
+        ExitStatus::Usage
+    } else if let Some(crate::store::lock::LockError::Held(_)) = err.downcast_ref::<crate::store::lock::LockError>() {
+        ExitStatus::Locked
+    } else {
+        ExitStatus::Failure
+    }
+}
+
 impl From<ExitStatus> for std::process::ExitCode {
     fn from(status: ExitStatus) -> Self {
         std::process::ExitCode::from(status.code())

@@ -50,6 +50,11 @@ pub fn read_secret_file(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// `text` on one line (line breaks become `; `), for a log or a record field.
+pub fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
 /// Whether `host` names this machine's loopback (`localhost`, 127.0.0.0/8, `::1`).
 pub fn is_loopback_host(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');

@@ -300,3 +300,138 @@ print(json.dumps({"to": m["To"], "from": m["From"], "subject": m["Subject"], "pa
     let logins = std::fs::read_to_string(d.join("logins")).unwrap();
     assert!(logins.trim().ends_with(" ops"), "{logins}");
 }
+
+#[test]
+fn a_month_it_cannot_see_or_price_is_said_not_zeroed() {
+    if !need("pdftotext") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = month(d);
+    // API prices that each stand in for one model: two models have none.
+    let one_api = text
+        .replace("output_usd_per_mtok: 0.60}\n", "output_usd_per_mtok: 0.60, models: [phi-4-mini]}\n")
+        .replace("output_usd_per_mtok: 10.00}\n", "output_usd_per_mtok: 10.00, models: [mistral-small-24b]}\n");
+    assert_ne!(one_api, text, "the synthetic inventory's prices moved");
+    let inv = d.join("one-api.yaml");
+    std::fs::write(&inv, &one_api).unwrap();
+    let out = d.join("nov");
+    let r = Garnet::new()
+        .args(["-i", &inv.display().to_string(), "report", "--month", "2026-11", "--out", &out.display().to_string()])
+        .run();
+    r.expect(0);
+    let j: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let unknowns = j["unknowns"].as_array().unwrap();
+    assert!(
+        unknowns.iter().any(|u| u.as_str().unwrap()
+            == "No API price stands in for `llama-3.1-8b-instruct`, `qwen2.5-coder-7b`: no savings are shown for them."),
+        "{unknowns:?}"
+    );
+    let mini = j["cost"]["apis"].as_array().unwrap().iter().find(|a| a["api"] == "gpt-4o-mini").unwrap().clone();
+    assert_eq!(mini["models"], serde_json::json!(["phi-4-mini"]), "{mini}");
+    // Its saving is against phi's own allocated cost, not the whole cluster's.
+    let phi = j["cost"]["models"].as_array().unwrap().iter().find(|m| m["model"] == "phi-4-mini").unwrap().clone();
+    let want = (1.0 - phi["usd"].as_f64().unwrap() / mini["api_usd"].as_f64().unwrap()) * 100.0;
+    assert!((mini["savings_pct"].as_f64().unwrap() - want).abs() < 1e-9, "{mini} vs {phi}");
+
+    // October: no telemetry at all; and no `cost:` section.
+    let start = text.find("cost:\n").unwrap();
+    let no_cost = format!("{}", &text[..start]);
+    let inv = d.join("no-cost.yaml");
+    std::fs::write(&inv, no_cost).unwrap();
+    let out = d.join("oct");
+    let r = Garnet::new()
+        .args(["-i", &inv.display().to_string(), "report", "--month", "2026-10", "--out", &out.display().to_string()])
+        .run();
+    r.expect(0);
+    assert!(r.stderr.contains("No telemetry at all for 2026-10"), "{}", r.stderr);
+    let j: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(j["volume"]["requests"], 0);
+    assert!(j["volume"]["days"].as_array().unwrap().iter().all(|d| d["source"] == "missing"));
+    assert!(j["uptime"]["nodes"].as_array().unwrap().iter().all(|n| n["uptime"].is_null()), "{:#}", j["uptime"]);
+    assert!(j["uptime"]["cluster"].is_null() && j["headline"]["cluster_uptime"].is_null());
+    assert!(j["cost"]["not_computed"].as_str().unwrap().contains("no `cost:` section"));
+    let t = pdftotext(&out.join("report.pdf"));
+    for s in ["What this report does not know", "No telemetry at all for 2026-10", "Not computed", "unknown, not 0"] {
+        assert!(t.contains(s), "the PDF does not say `{s}`:\n{t}");
+    }
+    // No uptime figure is printed for a node never seen: a dash, not 0%.
+    assert_eq!(row(section(&t, "Uptime"), "node-001")[1], "–", "{t}");
+}
+
+#[test]
+fn welcome_email_schedule_and_a_failed_send_on_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (smtp, port) = Smtp::start(d, "tls");
+    let creds = d.join("smtp-credentials");
+    let write_creds = |pass: &str| {
+        std::fs::write(&creds, format!("ops\n{pass}\n")).unwrap();
+        std::fs::set_permissions(&creds, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    };
+    write_creds("s3cret-pass");
+    let inv = d.join("acme.yaml");
+    std::fs::write(
+        &inv,
+        format!(
+            "cluster: {{slug: acme, tier: scale, contacts: [ops@acme.example]}}\nnodes: []\nstore: {{kind: local, path: {}}}\nmail:\n  host: 127.0.0.1\n  port: {port}\n  security: tls\n  from: garnet@garnet.example\n  credentials_file: {}\n  ca_file: {}\n",
+            d.join("store").display(),
+            creds.display(),
+            d.join("ca.crt").display()
+        ),
+    )
+    .unwrap();
+    let inv = inv.display().to_string();
+    // Day 0: the welcome email goes once.
+    let r = Garnet::new().args(["-i", &inv, "init", "acme", "--tier", "scale"]).run();
+    r.expect(0);
+    assert!(r.stdout.contains("welcome email sent to ops@acme.example"), "{}", r.stdout);
+    let r = Garnet::new().args(["-i", &inv, "init", "acme", "--tier", "scale"]).run();
+    r.expect(0);
+    assert!(r.stderr.contains("welcome email already sent"), "{}", r.stderr);
+    let msgs = smtp.messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    let body = std::fs::read_to_string(&msgs[0]).unwrap();
+    assert!(body.contains("Subject: Welcome to garnet: cluster acme"), "{body}");
+    assert!(body.contains("What hardware are you running?") && body.contains("Scale:"), "{body}");
+
+    // The schedule: written, verified by systemd-analyze (inside `install`), not enabled here
+    // (no user systemd in CI).
+    let units = d.join("units");
+    let sched = |verb: &str| {
+        Garnet::new()
+            .args(["-i", &inv, "-o", "json", "schedule", verb, "--backend", "systemd", "--no-enable"])
+            .args(["--unit-dir", &units.display().to_string(), "--out", &d.join("runs").display().to_string()])
+            .run()
+    };
+    sched("install").expect(0);
+    let timer = std::fs::read_to_string(units.join("garnet-acme-monthly.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=*-*-01 06:00:00 UTC\n") && timer.contains("\nPersistent=true\n"), "{timer}");
+    let service = std::fs::read_to_string(units.join("garnet-acme-weekly.service")).unwrap();
+    assert!(
+        service.contains("\"placement\" \"diff\"")
+            && service.contains(&format!("\"{}\"", std::fs::canonicalize(&inv).unwrap().display()))
+    );
+    // A run whose mail cannot go (a wrong password): a clear error naming the server, no secret,
+    // and its outcome in the audit log, which `schedule status` shows.
+    write_creds("wrong-pass");
+    let r = Garnet::new()
+        .args(["-i", &inv, "report", "--month", "2026-11", "--out", &d.join("r").display().to_string(), "--email"])
+        .run();
+    r.expect(1);
+    assert!(r.stderr.contains(&format!("through 127.0.0.1:{port} (Tls) failed")), "{}", r.stderr);
+    assert!(!r.stderr.contains("wrong-pass"), "{}", r.stderr);
+    let st = sched("status");
+    st.expect(0);
+    let v: Value = serde_json::from_str(st.stdout.trim()).unwrap();
+    let monthly = v["jobs"].as_array().unwrap().iter().find(|j| j["job"] == "monthly").unwrap().clone();
+    assert_eq!(monthly["installed"], true);
+    assert_eq!(monthly["current"], true);
+    assert_eq!(monthly["last_run"]["exit_code"], 1, "{monthly}");
+    assert!(monthly["last_run"]["error"].as_str().unwrap().contains("failed"), "{monthly}");
+    assert_eq!(smtp.messages().len(), 1, "nothing sent with the wrong password");
+    sched("remove").expect(0);
+    assert!(!units.join("garnet-acme-monthly.timer").exists());
+    assert_eq!(sched("status").code, 1, "not installed any more");
+}

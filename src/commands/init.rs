@@ -100,8 +100,9 @@ pub async fn run(args: &InitArgs, ctx: &Ctx) -> Result<ExitStatus> {
         }
         e
     };
+    let welcome = welcome(&inv, st.as_ref(), &existing, args.resend_welcome).await?;
     if p.json {
-        p.json_line(&json!({"event": "init", "inventory": path, "inventory_written": wrote_inventory, "envelope": key, "envelope_created": created, "cluster": existing}));
+        p.json_line(&json!({"event": "init", "inventory": path, "inventory_written": wrote_inventory, "envelope": key, "envelope_created": created, "cluster": existing, "welcome": welcome}));
     } else {
         p.out(format!(
             "cluster `{}` ({}): inventory `{}` {}; envelope `{key}` in {} {}",
@@ -115,6 +116,79 @@ pub async fn run(args: &InitArgs, ctx: &Ctx) -> Result<ExitStatus> {
         if wrote_inventory {
             p.note("next: add your nodes to the inventory, then `garnet inventory check` and `garnet facts`");
         }
+        match &welcome {
+            Welcome::Sent { to, .. } => p.out(format!("welcome email sent to {}", to.join(", "))),
+            Welcome::AlreadySent { at, .. } => {
+                p.note(format!("welcome email already sent ({at}); `--resend-welcome` sends it again"))
+            }
+            Welcome::NotSent { why } => p.note(format!("welcome email not sent: {why}")),
+        }
     }
     Ok(ExitStatus::Success)
+}
+
+/// What became of the welcome email.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Welcome {
+    Sent { at: String, to: Vec<String> },
+    AlreadySent { at: String, to: Vec<String> },
+    NotSent { why: String },
+}
+
+/// Day 0's welcome email: the hardware question and the tier's next steps, once per cluster
+/// (recorded in the store), when the inventory has `mail:` and the cluster has contacts.
+async fn welcome(inv: &Inventory, st: &dyn store::Store, e: &Envelope, resend: bool) -> Result<Welcome> {
+    let Some(mail) = &inv.mail else {
+        return Ok(Welcome::NotSent { why: "the inventory has no `mail:` section".into() });
+    };
+    if e.contacts.is_empty() {
+        return Ok(Welcome::NotSent { why: "the cluster has no contacts (`--contact`)".into() });
+    }
+    let key = crate::store::keys::welcome(&e.slug);
+    if !resend
+        && let Some(b) = st.get(&key).await?
+        && let Ok(Welcome::Sent { at, to }) = serde_json::from_slice::<Welcome>(&b)
+    {
+        return Ok(Welcome::AlreadySent { at, to });
+    }
+    let message = crate::report::mail::Mail {
+        to: e.contacts.clone(),
+        subject: format!("Welcome to garnet: cluster {}", e.slug),
+        text: welcome_text(e),
+        files: vec![],
+    };
+    crate::report::mail::send(mail, &message).await?;
+    let sent = Welcome::Sent { at: jiff::Timestamp::now().to_string(), to: e.contacts.clone() };
+    st.put(&key, &serde_json::to_vec_pretty(&sent)?).await?;
+    Ok(sent)
+}
+
+/// The welcome email's text: the question intake needs answered, and what happens next.
+pub fn welcome_text(e: &Envelope) -> String {
+    let tier_line = match e.tier.as_str() {
+        "enterprise" => {
+            "Enterprise: your named garnet engineer runs intake and deploy with you, reviews each weekly placement diff with you before it is applied, and walks you through the monthly report."
+        }
+        "scale" => {
+            "Scale: your garnet engineer runs intake and deploy with you and applies the weekly placement changes you approve."
+        }
+        _ => {
+            "Pro: your team runs the runbooks garnet writes for each step; garnet sends the weekly placement diff and the monthly report."
+        }
+    };
+    format!(
+        "Welcome to garnet. Your cluster `{slug}` is set up ({tier} tier).\n\n\
+         What hardware are you running?\n\
+         Reply with each machine: its model and chip (e.g. Mac Studio M2 Ultra), its memory, how many you have, \
+         and where they sit (rack, office, colo), plus the models you want to serve and the traffic you expect.\n\n\
+         What happens next:\n\
+         - Day 1: intake (`garnet intake`) turns your answers into the inventory; deploy puts the models, the router \
+         and the monitors on your machines.\n\
+         - Day 7: the first weekly placement diff, from a week of your real traffic.\n\
+         - Day 30: the first monthly report (PDF), by email.\n\n\
+         {tier_line}\n",
+        slug = e.slug,
+        tier = e.tier,
+    )
 }

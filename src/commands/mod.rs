@@ -22,6 +22,7 @@ pub mod report;
 pub mod retry;
 pub mod router;
 pub mod runbook;
+pub mod schedule;
 pub mod status;
 pub mod telemetry;
 
@@ -139,6 +140,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Placement(crate::cli::PlacementCommand::Diff(args)) => placement::diff(args, ctx).await,
         Command::Placement(crate::cli::PlacementCommand::Apply(args)) => placement::apply(args, ctx).await,
         Command::Report(args) => report::run(args, ctx).await,
+        Command::Schedule(c) => schedule::run(c, ctx).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::AdminCall(args) => monitor::admin_call(args).await,
         Command::Supervise(args) => monitor::supervise(args).await,
@@ -342,12 +344,49 @@ pub async fn release_lock(
         nodes,
         summary,
         exit_code: status.code(),
+        error: None,
     };
     if let Err(e) = audit::record(h.store.as_ref(), &entry, h.started).await {
         p.warn(format!("cannot write the audit entry: {e}"));
     }
     if let Err(e) = h.guard.release(h.store.as_ref()).await {
         p.warn(format!("cannot release the cluster lock: {e}; run `garnet lock release`"));
+    }
+}
+
+/// Records a run that takes no lock (a report, a placement diff: they change nothing on the
+/// nodes) in the audit log with its outcome, so a scheduled run that failed is on record. A
+/// problem writing it is a warning.
+pub async fn audit_run(
+    ctx: &Ctx,
+    inv: &Inventory,
+    store: &dyn crate::store::Store,
+    command: &str,
+    started: jiff::Timestamp,
+    result: &Result<ExitStatus>,
+) {
+    let (user, host) = whoami();
+    let run_id = crate::plan::journal::new_run_id(started);
+    let (status, error) = match result {
+        Ok(s) => (*s, None),
+        Err(e) => (crate::exit::status_of(e), Some(crate::util::one_line(&format!("{e:#}")))),
+    };
+    let entry = audit::AuditEntry {
+        run_id: &run_id,
+        cluster: &inv.cluster.slug,
+        user: &user,
+        host: &host,
+        command,
+        message: ctx.global.message.as_deref(),
+        started_at: &started.to_string(),
+        finished_at: jiff::Timestamp::now().to_string(),
+        nodes: &[],
+        summary: &crate::plan::Summary::default(),
+        exit_code: status.code(),
+        error,
+    };
+    if let Err(e) = audit::record(store, &entry, started).await {
+        ctx.printer.warn(format!("cannot write the audit entry: {e}"));
     }
 }
 

@@ -10,16 +10,42 @@ use crate::placement::diff;
 
 pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let mut inv = ctx.load_inventory()?;
-    // The placement as the latest record leaves it (hot-swaps, `--via` moves).
-    let variants = super::deploy::load_variants(&mut inv).await?;
+    let mail = super::report::mail_for(args.email, &inv)?;
     let store = crate::store::open(&inv).await.context("cannot open the store")?;
+    let at = jiff::Timestamp::now();
+    let result = diff_in(args, ctx, &mut inv, store.as_ref(), mail.as_ref()).await;
+    if args.email {
+        // A scheduled review's outcome on record, failures included.
+        let command = format!(
+            "garnet placement diff --since {} --until {} --email",
+            match args.since {
+                Since::Date(d) => d.to_string(),
+                Since::Days(n) => format!("{n}d"),
+            },
+            args.until.map_or("today".to_string(), |d| d.to_string())
+        );
+        super::audit_run(ctx, &inv, store.as_ref(), &command, at, &result).await;
+    }
+    result
+}
+
+async fn diff_in(
+    args: &PlacementDiffArgs,
+    ctx: &Ctx,
+    inv: &mut crate::inventory::Inventory,
+    store: &dyn crate::store::Store,
+    mail: Option<&crate::inventory::MailSpec>,
+) -> Result<ExitStatus> {
+    // The placement as the latest record leaves it (hot-swaps, `--via` moves).
+    let variants = super::deploy::load_variants(inv).await?;
+    let inv = &*inv;
     let until = args.until.unwrap_or_else(|| jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date());
     let since = match args.since {
         Since::Date(d) => d,
         Since::Days(n) => until.checked_sub(jiff::Span::new().days(i64::from(n) - 1))?,
     };
     let (from, to, until) = super::telemetry::day_span(since, Some(until))?;
-    let sum = super::telemetry::span_summary(&inv, store.as_ref(), from, to, [true; 3], true).await?;
+    let sum = super::telemetry::span_summary(inv, store, from, to, [true; 3], true).await?;
     let p = &ctx.printer;
     for k in &sum.skipped {
         p.warn(format!("skipped unreadable `{k}`"));
@@ -31,10 +57,10 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
             store.describe()
         );
     }
-    let settling = settling(store.as_ref(), &inv.cluster.slug, from, to).await?;
+    let settling = settling(store, &inv.cluster.slug, from, to).await?;
     let interval = f64::from(inv.monitor.interval_secs);
-    let d = diff::diff(&inv, &variants, &sum, interval, &diff::Thresholds::default(), &settling);
-    let events = crate::telemetry::read::records(store.as_ref(), "events", &inv.cluster.slug, since, until)
+    let d = diff::diff(inv, &variants, &sum, interval, &diff::Thresholds::default(), &settling);
+    let events = crate::telemetry::read::records(store, "events", &inv.cluster.slug, since, until)
         .await
         .with_context(|| format!("reading the span's events from {}", store.describe()))?;
     let evictions = diff::eviction_log(&events, &sum, &d.moves);
@@ -44,7 +70,7 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let costs = d
         .replay
         .as_ref()
-        .and_then(|r| crate::placement::cost_diff::cost_diff(&inv, &sum, &d.placement, &d.proposed, Some(&r.after)));
+        .and_then(|r| crate::placement::cost_diff::cost_diff(inv, &sum, &d.placement, &d.proposed, Some(&r.after)));
     let (cost_md, cost_json) = match &costs {
         Some(c) => (c.markdown(), serde_json::to_vec_pretty(c)?),
         None => {
@@ -81,6 +107,36 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
         for (name, ext, body) in &files {
             let path = dir.join(format!("{name}-{since}-{until}.{ext}"));
             std::fs::write(&path, body).with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
+    }
+    if let Some(spec) = mail {
+        let message = crate::report::mail::Mail {
+            to: inv.cluster.contacts.clone(),
+            subject: format!(
+                "{}: weekly placement review {since} to {until}: {}",
+                inv.cluster.slug,
+                match d.moves.len() {
+                    0 => "no change proposed".to_string(),
+                    1 => "1 move proposed".to_string(),
+                    n => format!("{n} moves proposed"),
+                }
+            ),
+            text: format!(
+                "{}\n\nThe three artifacts are attached (Markdown, and JSON with the same numbers).\n",
+                markdown.trim_end()
+            ),
+            files: files
+                .iter()
+                .map(|(name, ext, body)| crate::report::mail::File {
+                    name: format!("{name}-{since}-{until}.{ext}"),
+                    content_type: if *ext == "md" { "text/markdown; charset=utf-8" } else { "application/json" },
+                    body: body.clone(),
+                })
+                .collect(),
+        };
+        crate::report::mail::send(spec, &message).await?;
+        if !p.json {
+            p.note(format!("emailed to {}", inv.cluster.contacts.join(", ")));
         }
     }
     if p.json {

@@ -25,6 +25,22 @@ pub(crate) fn month_days(month: Option<&str>) -> Result<(String, jiff::civil::Da
     Ok((first.strftime("%Y-%m").to_string(), first, first.last_of_month()))
 }
 
+/// The mail settings `--email` needs, checked before any work so a run that cannot send changes
+/// nothing: `None` without `--email`.
+pub(crate) fn mail_for(email: bool, inv: &crate::inventory::Inventory) -> Result<Option<crate::inventory::MailSpec>> {
+    match (email, &inv.mail) {
+        (false, _) => Ok(None),
+        (true, None) => Err(crate::exit::UsageError(
+            "--email: the inventory has no `mail:` section (SMTP host, sender, credentials file)".into(),
+        )
+        .into()),
+        (true, Some(_)) if inv.cluster.contacts.is_empty() => {
+            Err(crate::exit::UsageError("--email: `cluster.contacts` names no one to send it to".into()).into())
+        }
+        (true, Some(m)) => Ok(Some(m.clone())),
+    }
+}
+
 /// Builds the month's report from the store (no side effect).
 pub(crate) async fn build(
     inv: &mut crate::inventory::Inventory,
@@ -68,24 +84,30 @@ pub(crate) async fn build(
 pub async fn run(args: &ReportArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let mut inv = ctx.load_inventory()?;
     let (month, first, last) = month_days(args.month.as_deref())?;
-    // Mail settings are checked before any work, so a report that cannot be sent changes nothing.
-    let mail = match (args.email, &inv.mail) {
-        (false, _) => None,
-        (true, None) => {
-            return Err(crate::exit::UsageError(
-                "--email: the inventory has no `mail:` section (SMTP host, sender, credentials file)".into(),
-            )
-            .into());
-        }
-        (true, Some(_)) if inv.cluster.contacts.is_empty() => {
-            return Err(crate::exit::UsageError("--email: `cluster.contacts` names no one to send it to".into()).into());
-        }
-        (true, Some(m)) => Some(m.clone()),
-    };
+    let mail = mail_for(args.email, &inv)?;
     let store = crate::store::open(&inv).await.context("cannot open the store")?;
+    let at = jiff::Timestamp::now();
+    let command = format!("garnet report --month {month}{}", if args.email { " --email" } else { "" });
+    let result = write(args, ctx, &mut inv, store.as_ref(), &month, first, last, mail.as_ref()).await;
+    // The run's outcome on record, failures included (a scheduled run's mail that bounced).
+    super::audit_run(ctx, &inv, store.as_ref(), &command, at, &result).await;
+    result
+}
+
+#[allow(clippy::too_many_arguments, reason = "one call site: run's checked inputs")]
+async fn write(
+    args: &ReportArgs,
+    ctx: &Ctx,
+    inv: &mut crate::inventory::Inventory,
+    store: &dyn crate::store::Store,
+    month: &str,
+    first: jiff::civil::Date,
+    last: jiff::civil::Date,
+    mail: Option<&crate::inventory::MailSpec>,
+) -> Result<ExitStatus> {
     let p = &ctx.printer;
     let started = std::time::Instant::now();
-    let report = build(&mut inv, store.as_ref(), &month, first, last).await?;
+    let report = build(inv, store, month, first, last).await?;
     let aggregated = started.elapsed();
     for k in &report.coverage.skipped {
         p.warn(format!("skipped unreadable `{k}`"));
@@ -93,7 +115,7 @@ pub async fn run(args: &ReportArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let json = serde_json::to_vec_pretty(&report)?;
     let pdf = render(&report)?;
     let rendered = started.elapsed() - aggregated;
-    let prefix = crate::store::keys::monthly(&inv.cluster.slug, &month);
+    let prefix = crate::store::keys::monthly(&inv.cluster.slug, month);
     let mut files: Vec<(&str, &[u8])> = vec![("report.json", &json)];
     if let Some(pdf) = &pdf {
         files.push(("report.pdf", pdf));
@@ -112,7 +134,7 @@ pub async fn run(args: &ReportArgs, ctx: &Ctx) -> Result<ExitStatus> {
         written.push(path.display().to_string());
     }
     let mut sent_to = Vec::new();
-    if let Some(spec) = &mail {
+    if let Some(spec) = mail {
         let mut files = vec![crate::report::mail::File {
             name: format!("{}-{month}-report.json", inv.cluster.slug),
             content_type: "application/json",

@@ -320,4 +320,14 @@ pub struct ApiPrice {
     #[serde(default)]
     pub cached_input_usd_per_mtok: Option<f64>,
     pub output_usd_per_mtok: f64,
+    /// The models this API stands in for (the ones it would replace); all models when not given.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+}
+
+impl ApiPrice {
+    /// Whether this API is what `model`'s tokens are compared against.
+    pub fn covers(&self, model: &str) -> bool {
+        self.models.as_ref().is_none_or(|m| m.iter().any(|x| x == model))
+    }
 }

@@ -124,7 +124,7 @@ pub fn launchd_plist(s: &ServiceSpec) -> String {
 }
 
 /// systemd's quoting for `ExecStart` and `Environment`: double quotes, `\` and `"` escaped, `%` doubled.
-fn sd_quote(s: &str) -> String {
+pub(crate) fn sd_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%"))
 }
 

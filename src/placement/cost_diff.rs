@@ -149,8 +149,8 @@ pub fn cost_diff(
         }
         models.push(ModelRow {
             model: model.clone(),
-            before: cost::per_token(inv, a_before.model_usd(model), tokens, prefill),
-            after: served_after.then(|| cost::per_token(inv, a_after.model_usd(model), tokens, prefill)),
+            before: cost::per_token(inv, model, a_before.model_usd(model), tokens, prefill),
+            after: served_after.then(|| cost::per_token(inv, model, a_after.model_usd(model), tokens, prefill)),
             before_parts: a_before.models.get(model).cloned().unwrap_or_default(),
             after_parts: a_after.models.get(model).cloned().unwrap_or_default(),
             note: (!served_after).then(|| "unloaded by the plan: its tokens are no longer served".to_string()),

@@ -208,14 +208,16 @@ pub struct PerToken {
     pub vs_api: Vec<ApiComparison>,
 }
 
-/// `usd` over `tokens`, split and compared with each of the inventory's API prices.
-pub fn per_token(inv: &Inventory, usd: f64, tokens: Tokens, prefill_time_share: Option<f64>) -> PerToken {
+/// `model`'s `usd` over its `tokens`, split and compared with each of the inventory's API prices
+/// that stands in for it ([`crate::inventory::schema::ApiPrice::covers`]).
+pub fn per_token(inv: &Inventory, model: &str, usd: f64, tokens: Tokens, prefill_time_share: Option<f64>) -> PerToken {
     let per_m = |usd: f64, n: u64| (n > 0).then(|| usd / n as f64 * 1e6);
     let f = prefill_time_share.map(|f| f.clamp(0.0, 1.0));
     let vs_api = inv
         .cost
         .iter()
         .flat_map(|c| &c.api_prices)
+        .filter(|p| p.covers(model))
         .map(|p| {
             let cached = p.cached_input_usd_per_mtok.unwrap_or(p.input_usd_per_mtok);
             let api = (tokens.uncached_input as f64 * p.input_usd_per_mtok
@@ -301,7 +303,7 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/inventory.example.yaml");
         let inv = Inventory::from_str(std::path::Path::new(path), &std::fs::read_to_string(path).unwrap()).unwrap();
         let t = Tokens { uncached_input: 2_000_000, cached_input: 1_000_000, output: 1_000_000 };
-        let p = per_token(&inv, 10.0, t, Some(0.25));
+        let p = per_token(&inv, "m", 10.0, t, Some(0.25));
         assert_eq!(p.usd_per_mtok, Some(2.5));
         assert_eq!(p.uncached_input_usd_per_mtok, Some(1.25));
         assert_eq!(p.output_usd_per_mtok, Some(7.5));

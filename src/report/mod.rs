@@ -6,3 +6,4 @@ pub mod mail;
 pub mod monthly;
 #[cfg(feature = "pdf")]
 pub mod render;
+pub mod schedule;

@@ -209,6 +209,11 @@ pub struct ModelCost {
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiSaving {
     pub api: String,
+    /// The models it stands in for (`cost.api_prices[].models`; all when not given).
+    pub models: Vec<String>,
+    /// What its price is set against: the cluster's whole cost when it stands in for every
+    /// model, else the cost allocated to the models it covers.
+    pub compared_with: String,
     pub api_usd: f64,
     pub api_usd_per_mtok: Option<f64>,
     pub savings_pct: Option<f64>,
@@ -645,19 +650,45 @@ fn cost(i: &Inputs<'_>, unknowns: &mut Vec<String>) -> CostSection {
             vs_api: m.before.vs_api.clone(),
         })
         .collect();
-    // The whole month's tokens at each API's prices, against the cluster's whole cost.
+    // The month's tokens at each API's prices: against the cluster's whole cost when the API
+    // stands in for every model, else against what its models were allocated.
     let mut apis: Vec<ApiSaving> = Vec::new();
     for p in i.inv.cost.iter().flat_map(|c| &c.api_prices) {
+        let covered: Vec<&crate::placement::cost_diff::ModelRow> =
+            c.models.iter().filter(|m| p.covers(&m.model)).collect();
         let api_usd: f64 =
-            c.models.iter().flat_map(|m| &m.before.vs_api).filter(|a| a.api == p.name).map(|a| a.api_usd).sum();
-        let tokens = c.before.tokens;
+            covered.iter().flat_map(|m| &m.before.vs_api).filter(|a| a.api == p.name).map(|a| a.api_usd).sum();
+        let tokens: u64 = covered.iter().map(|m| m.before.tokens.total()).sum();
+        let all = covered.len() == c.models.len();
+        let ours = if all { c.before.total_usd } else { covered.iter().map(|m| m.before.usd).sum() };
         apis.push(ApiSaving {
             api: p.name.clone(),
+            models: covered.iter().map(|m| m.model.clone()).collect(),
+            compared_with: if all {
+                "the cluster's whole cost, idle time included".into()
+            } else {
+                "the cost allocated to the models it stands in for".into()
+            },
             api_usd,
             api_usd_per_mtok: (tokens > 0).then(|| api_usd / tokens as f64 * 1e6),
-            savings_pct: (api_usd > 0.0).then(|| (1.0 - c.before.total_usd / api_usd) * 100.0),
+            savings_pct: (api_usd > 0.0).then(|| (1.0 - ours / api_usd) * 100.0),
             cached_price_known: p.cached_input_usd_per_mtok.is_some(),
         });
+    }
+    if apis_known {
+        let unpriced: Vec<&str> = c
+            .models
+            .iter()
+            .filter(|m| !i.inv.cost.iter().flat_map(|c| &c.api_prices).any(|p| p.covers(&m.model)))
+            .map(|m| m.model.as_str())
+            .collect();
+        if !unpriced.is_empty() {
+            unknowns.push(format!(
+                "No API price stands in for {}: no savings are shown for {}.",
+                unpriced.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+                if unpriced.len() == 1 { "it" } else { "them" }
+            ));
+        }
     }
     CostSection {
         not_computed: None,

@@ -18,6 +18,9 @@ pub struct AuditEntry<'a> {
     pub nodes: &'a [String],
     pub summary: &'a crate::plan::Summary,
     pub exit_code: u8,
+    /// Why a run that needs no lock failed (a scheduled report whose mail bounced, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 pub async fn record(store: &dyn Store, entry: &AuditEntry<'_>, started: jiff::Timestamp) -> Result<String, StoreError> {

@@ -9,6 +9,11 @@ pub fn envelope(slug: &str) -> String {
     format!("cluster/{slug}.json")
 }
 
+/// The record that the welcome email went out (when, to whom).
+pub fn welcome(slug: &str) -> String {
+    format!("cluster/{slug}.welcome.json")
+}
+
 /// The cluster lock object.
 pub fn lock(slug: &str) -> String {
     format!("locks/{slug}")

@@ -337,7 +337,7 @@ fn a_month_it_cannot_see_or_price_is_said_not_zeroed() {
 
     // October: no telemetry at all; and no `cost:` section.
     let start = text.find("cost:\n").unwrap();
-    let no_cost = format!("{}", &text[..start]);
+    let no_cost = text[..start].to_string();
     let inv = d.join("no-cost.yaml");
     std::fs::write(&inv, no_cost).unwrap();
     let out = d.join("oct");

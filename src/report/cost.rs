@@ -209,7 +209,7 @@ pub struct PerToken {
 }
 
 /// `model`'s `usd` over its `tokens`, split and compared with each of the inventory's API prices
-/// that stands in for it ([`crate::inventory::schema::ApiPrice::covers`]).
+/// that stands in for it (`ApiPrice::covers`).
 pub fn per_token(inv: &Inventory, model: &str, usd: f64, tokens: Tokens, prefill_time_share: Option<f64>) -> PerToken {
     let per_m = |usd: f64, n: u64| (n > 0).then(|| usd / n as f64 * 1e6);
     let f = prefill_time_share.map(|f| f.clamp(0.0, 1.0));

@@ -754,9 +754,15 @@ pub struct SummaryArgs {
 
 #[derive(Debug, Args)]
 pub struct SynthArgs {
-    /// The folder to write into (a local store; never the inventory's store).
+    /// The folder to write into (a local-folder store).
     #[arg(long, value_name = "DIR")]
     pub store: PathBuf,
+    /// Synthesise days for this inventory's cluster instead: its slug, nodes, models and
+    /// placement (with the synthetic shapes), e.g. days around a lab's real telemetry to try the
+    /// report or the placement diff on. Overrides `--cluster` and `--nodes`; days that already
+    /// have samples there are refused.
+    #[arg(long, value_name = "FILE", conflicts_with = "inventory")]
+    pub like: Option<PathBuf>,
     #[arg(long, default_value = "synthetic")]
     pub cluster: String,
     #[arg(long, default_value_t = 100)]

@@ -330,11 +330,43 @@ pub async fn synth(args: &SynthArgs, ctx: &Ctx) -> Result<ExitStatus> {
     use crate::store::Store;
     use crate::telemetry::synth;
     anyhow::ensure!(args.nodes > 0 && args.days > 0, "--nodes and --days must be at least 1");
-    crate::inventory::check_slug(&args.cluster).map_err(|e| anyhow::anyhow!("--cluster: {e}"))?;
+    let (cluster, nodes, layout) = match &args.like {
+        Some(path) => {
+            let inv = crate::inventory::Inventory::load(path)?;
+            let layout = synth::Layout::of(&inv);
+            anyhow::ensure!(
+                !layout.nodes.is_empty() && !layout.models.is_empty(),
+                "--like `{}`: no node or no placed model to synthesise for",
+                path.display()
+            );
+            (inv.cluster.slug.clone(), layout.nodes.len(), Some(layout))
+        }
+        None => {
+            crate::inventory::check_slug(&args.cluster).map_err(|e| anyhow::anyhow!("--cluster: {e}"))?;
+            (args.cluster.clone(), args.nodes, None)
+        }
+    };
     let store = crate::store::LocalStore::new(args.store.clone());
+    if let Some(l) = &layout {
+        // Never mix synthetic samples into a day that has real ones.
+        for d in 0..args.days {
+            let date = args.start.checked_add(jiff::Span::new().days(i64::from(d)))?;
+            let mut real = false;
+            for n in &l.nodes {
+                real |= !store.list(&crate::store::keys::telemetry_node_day(&cluster, n, date)).await?.is_empty();
+            }
+            let compacted = store.get(&format!("{}samples.parquet", columnar::parquet_prefix(&cluster, date))).await?;
+            anyhow::ensure!(
+                !real && compacted.is_none(),
+                "{date} already has telemetry of `{cluster}` in `{}`: synthesise other days",
+                args.store.display()
+            );
+        }
+    }
     let spec = synth::Spec {
-        cluster: args.cluster.clone(),
-        nodes: args.nodes,
+        layout,
+        cluster: cluster.clone(),
+        nodes,
         start: args.start,
         days: args.days,
         interval_secs: 60,
@@ -361,7 +393,7 @@ pub async fn synth(args: &SynthArgs, ctx: &Ctx) -> Result<ExitStatus> {
         backend_rows += day.iter().map(|s| s.backends.len()).sum::<usize>();
         match args.format {
             SynthFormat::Parquet => {
-                let prefix = columnar::parquet_prefix(&args.cluster, date);
+                let prefix = columnar::parquet_prefix(&cluster, date);
                 let (s, b) = tokio::task::spawn_blocking(move || {
                     Ok::<_, anyhow::Error>((columnar::samples_parquet(&day)?, columnar::backends_parquet(&day)?))
                 })
@@ -375,7 +407,7 @@ pub async fn synth(args: &SynthArgs, ctx: &Ctx) -> Result<ExitStatus> {
                     let at: jiff::Timestamp = s.at.parse()?;
                     let body = serde_json::to_vec(s)?;
                     bytes += body.len();
-                    store.put(&crate::telemetry::spool::telemetry_key(&args.cluster, &s.node, at), &body).await?;
+                    store.put(&crate::telemetry::spool::telemetry_key(&cluster, &s.node, at), &body).await?;
                 }
             }
         }
@@ -383,7 +415,7 @@ pub async fn synth(args: &SynthArgs, ctx: &Ctx) -> Result<ExitStatus> {
     ctx.printer.line(
         &format!(
             "{samples} samples ({backend_rows} backend rows) of {} nodes over {} days → `{}` ({:.1} MiB, {:.1} s)",
-            args.nodes,
+            nodes,
             args.days,
             args.store.display(),
             bytes as f64 / 1048576.0,

@@ -35,6 +35,65 @@ pub struct Spec {
     pub interval_secs: u32,
     pub seed: u64,
     pub scenario: Scenario,
+    /// Another cluster's nodes, models and placement (`--like INVENTORY`); `None`: the synthetic
+    /// rack's (`node-001` …, [`MODELS`], two models per node).
+    pub layout: Option<Layout>,
+}
+
+/// Which nodes serve which models, when synthesising days for a real inventory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub nodes: Vec<String>,
+    pub models: Vec<String>,
+    /// Per node, the models (indexes into `models`) it serves.
+    pub serves: Vec<Vec<usize>>,
+    /// The node whose router carries every backend.
+    pub router: usize,
+}
+
+impl Layout {
+    /// The inventory's nodes, models and placement (models without a placement left out).
+    pub fn of(inv: &crate::inventory::Inventory) -> Layout {
+        let nodes: Vec<String> = inv.nodes.iter().map(|n| n.name.clone()).collect();
+        let models: Vec<String> = inv.placement.keys().cloned().collect();
+        let serves = nodes
+            .iter()
+            .map(|n| {
+                models.iter().enumerate().filter(|(_, m)| inv.placement[*m].nodes.contains(n)).map(|(k, _)| k).collect()
+            })
+            .collect();
+        let router = inv.nodes.iter().position(|n| n.roles.iter().any(|r| r == "router")).unwrap_or(0);
+        Layout { nodes, models, serves, router }
+    }
+}
+
+impl Spec {
+    fn node(&self, i: usize) -> String {
+        match &self.layout {
+            Some(l) => l.nodes[i].clone(),
+            None => node_name(i),
+        }
+    }
+
+    fn serves(&self, i: usize) -> Vec<usize> {
+        match &self.layout {
+            Some(l) => l.serves[i].clone(),
+            None => models_of(i).to_vec(),
+        }
+    }
+
+    /// Model `k`'s name and shape (a real inventory's models take the synthetic shapes in turn).
+    fn model(&self, k: usize) -> (String, f64, f64, f64) {
+        let (name, peak, tokens, tpot) = MODELS[k % MODELS.len()];
+        match &self.layout {
+            Some(l) => (l.models[k].clone(), peak, tokens, tpot),
+            None => (name.to_string(), peak, tokens, tpot),
+        }
+    }
+
+    fn router(&self) -> usize {
+        self.layout.as_ref().map_or(0, |l| l.router)
+    }
 }
 
 /// Degrees the hot node runs over the others, and the temperature from which it throttles.
@@ -165,7 +224,7 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
     let mut router: Vec<Vec<BackendStats>> = vec![Vec::new(); per_day as usize];
     for i in 0..spec.nodes {
         let mut rng = Rng(spec.seed ^ (u64::from(d) << 32) ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
-        let name = node_name(i);
+        let name = spec.node(i);
         let hot = spec.scenario == Scenario::Story && i == 2;
         for m in 0..per_day {
             let minute = m * spec.interval_secs / 60;
@@ -175,8 +234,9 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
             let up = present(spec, i, d, minute);
             let mut node_busy = 0.0;
             let mut loaders = Vec::new();
-            for &k in &models_of(i) {
-                let (model, peak, tokens, tpot) = MODELS[k];
+            for k in spec.serves(i) {
+                let (model, peak, tokens, tpot) = spec.model(k);
+                let model = model.as_str();
                 if !up {
                     continue;
                 }
@@ -289,7 +349,7 @@ pub fn day(spec: &Spec, d: u32) -> Vec<Sample> {
         }
     }
     // The router's node carries every backend, and the per-model sums and merged sketches.
-    let first = node_name(0);
+    let first = spec.node(spec.router());
     for s in out.iter_mut().filter(|s| s.node == first) {
         let m =
             s.at.parse::<jiff::Timestamp>()
@@ -346,7 +406,26 @@ mod tests {
             interval_secs: 60,
             seed: 7,
             scenario: Scenario::Story,
+            layout: None,
         }
+    }
+
+    #[test]
+    fn days_for_a_real_inventory_use_its_names_and_placement() {
+        let yaml = "cluster: {slug: lab, tier: pro}\ndefaults: {transport: local}\nnodes:\n  - {name: lab1, roles: [loader]}\n  - {name: lab2, roles: [router, loader]}\nmodels:\n  - {name: tiny, source: /m/tiny}\n  - {name: small, source: /m/small}\nplacement:\n  tiny: {nodes: [lab1, lab2]}\n  small: {nodes: [lab2]}\n";
+        let inv = crate::inventory::Inventory::from_str(std::path::Path::new("lab.yaml"), yaml).unwrap();
+        let layout = Layout::of(&inv);
+        assert_eq!(layout.router, 1);
+        let s = Spec { cluster: "lab".into(), nodes: 2, layout: Some(layout), ..spec(2, 1) };
+        let d = day(&s, 2);
+        assert_eq!(d.len(), 2 * 1440);
+        assert!(d.iter().all(|x| x.node == "lab1" || x.node == "lab2"));
+        // The router's node carries every backend: tiny on both, small on lab2.
+        let r = d.iter().find(|x| x.node == "lab2" && x.at.ends_with("12:00:59Z")).unwrap();
+        let mut backends: Vec<&str> = r.backends.iter().map(|b| b.backend.as_str()).collect();
+        backends.sort_unstable();
+        assert_eq!(backends, ["lab1/tiny", "lab2/small", "lab2/tiny"]);
+        assert!(d.iter().filter(|x| x.node == "lab1").all(|x| x.backends.is_empty()));
     }
 
     #[test]

@@ -4938,13 +4938,17 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__telemetry__subcmd__synth)
-            opts="-o -l -f -y -m -v -q -h --store --cluster --nodes --start --days --format --seed --inventory --scenario --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            opts="-o -l -f -y -m -v -q -h --store --like --cluster --nodes --start --days --format --seed --inventory --scenario --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --like)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

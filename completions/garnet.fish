@@ -353,7 +353,8 @@ complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from summary" -s v -l verbose -d 'More detail (repeat for debug logs)'
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from summary" -s q -l quiet -d 'Only command output and errors: no progress, no summary'
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from summary" -s h -l help -d 'Print help'
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l store -d 'The folder to write into (a local store; never the inventory\'s store)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l store -d 'The folder to write into (a local-folder store)' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l like -d 'Synthesise days for this inventory\'s cluster instead: its slug, nodes, models and placement (with the synthetic shapes), e.g. days around a lab\'s real telemetry to try the report or the placement diff on. Overrides `--cluster` and `--nodes`; days that already have samples there are refused' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l cluster -r
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l nodes -r
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l start -d 'First day (UTC)' -r

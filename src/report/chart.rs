@@ -55,14 +55,18 @@ pub fn short(v: f64) -> String {
     format!("{}{s}", t.trim_end_matches(".0"))
 }
 
-/// A bar chart with a y axis of round ticks; every `label_every`-th label shown.
-pub fn bars(bars: &[Bar], style: &Style<'_>, label_every: usize) -> String {
+/// The opening tag, the unit at the top left, and the y axis's grid lines with their labels
+/// (`plot`: left, top, width, height of the plot area; `y`: where a value sits).
+fn open(
+    s: &mut String,
+    style: &Style<'_>,
+    plot: (f64, f64, f64, f64),
+    (ymax, step): (f64, f64),
+    y: &dyn Fn(f64) -> f64,
+    label: &dyn Fn(f64) -> String,
+) {
     let (w, h) = (style.width, style.height);
-    let (left, right, top, bottom) = (44.0, 6.0, 18.0, 22.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
-    let max = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
-    let (ymax, step) = nice_max(max);
-    let mut s = String::new();
+    let (left, _, pw, _) = plot;
     let _ = write!(
         s,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="{f}" font-size="8">"##,
@@ -71,17 +75,38 @@ pub fn bars(bars: &[Bar], style: &Style<'_>, label_every: usize) -> String {
     let _ = write!(s, r##"<text x="0" y="9" fill="#555">{}</text>"##, esc(style.unit));
     let mut t = 0.0;
     while t <= ymax + step / 2.0 {
-        let y = top + ph - t / ymax * ph;
+        let y = y(t);
         let _ = write!(
             s,
             r##"<line x1="{left}" y1="{y:.2}" x2="{x2:.2}" y2="{y:.2}" stroke="#ddd" stroke-width="0.5"/><text x="{tx:.2}" y="{ty:.2}" text-anchor="end" fill="#555">{}</text>"##,
-            short(t),
+            label(t),
             x2 = left + pw,
             tx = left - 4.0,
             ty = y + 3.0
         );
         t += step;
     }
+}
+
+/// The x axis line and the closing tag.
+fn close(s: &mut String, (left, top, pw, ph): (f64, f64, f64, f64)) {
+    let _ = write!(
+        s,
+        r##"<line x1="{left}" y1="{y:.2}" x2="{x2:.2}" y2="{y:.2}" stroke="#333" stroke-width="0.8"/></svg>"##,
+        y = top + ph,
+        x2 = left + pw
+    );
+}
+
+/// A bar chart with a y axis of round ticks; every `label_every`-th label shown.
+pub fn bars(bars: &[Bar], style: &Style<'_>, label_every: usize) -> String {
+    let (w, h) = (style.width, style.height);
+    let (left, right, top, bottom) = (44.0, 6.0, 18.0, 22.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let max = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
+    let (ymax, step) = nice_max(max);
+    let mut s = String::new();
+    open(&mut s, style, (left, top, pw, ph), (ymax, step), &|t| top + ph - t / ymax * ph, &short);
     let n = bars.len().max(1) as f64;
     let slot = pw / n;
     let bw = (slot * 0.72).max(0.5);
@@ -113,12 +138,7 @@ pub fn bars(bars: &[Bar], style: &Style<'_>, label_every: usize) -> String {
             );
         }
     }
-    let _ = write!(
-        s,
-        r##"<line x1="{left}" y1="{y:.2}" x2="{x2:.2}" y2="{y:.2}" stroke="#333" stroke-width="0.8"/></svg>"##,
-        y = top + ph,
-        x2 = left + pw
-    );
+    close(&mut s, (left, top, pw, ph));
     s
 }
 
@@ -146,25 +166,7 @@ pub fn lines(series: &[Series], style: &Style<'_>, x0: f64, x1: f64, x_label: &d
     let px = |x: f64| left + (x - x0) / span * pw;
     let py = |y: f64| top + ph - (y / ymax).clamp(0.0, 1.05) * ph;
     let mut s = String::new();
-    let _ = write!(
-        s,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="{f}" font-size="8">"##,
-        f = esc(style.font)
-    );
-    let _ = write!(s, r##"<text x="0" y="9" fill="#555">{}</text>"##, esc(style.unit));
-    let mut t = 0.0;
-    while t <= ymax + step / 2.0 {
-        let y = py(t);
-        let _ = write!(
-            s,
-            r##"<line x1="{left}" y1="{y:.2}" x2="{x2:.2}" y2="{y:.2}" stroke="#ddd" stroke-width="0.5"/><text x="{tx:.2}" y="{ty:.2}" text-anchor="end" fill="#555">{}</text>"##,
-            short_money(t, step),
-            x2 = left + pw,
-            tx = left - 4.0,
-            ty = y + 3.0
-        );
-        t += step;
-    }
+    open(&mut s, style, (left, top, pw, ph), (ymax, step), &py, &|t| short_money(t, step));
     for k in 0..=4 {
         let x = x0 + span * f64::from(k) / 4.0;
         let _ = write!(
@@ -203,12 +205,7 @@ pub fn lines(series: &[Series], style: &Style<'_>, x0: f64, x1: f64, x_label: &d
             tx = lx + 18.0
         );
     }
-    let _ = write!(
-        s,
-        r##"<line x1="{left}" y1="{y:.2}" x2="{x2:.2}" y2="{y:.2}" stroke="#333" stroke-width="0.8"/></svg>"##,
-        y = top + ph,
-        x2 = left + pw
-    );
+    close(&mut s, (left, top, pw, ph));
     s
 }
 
@@ -232,6 +229,27 @@ mod tests {
         assert_eq!(short(1500.0), "1.5k");
         assert_eq!(short(2_000_000.0), "2M");
         assert_eq!(short_money(0.05, 0.025), "$0.05");
+    }
+
+    #[test]
+    fn lines_draw_each_series_and_a_lone_point() {
+        let series = [
+            Series { name: "llama".into(), colour: PALETTE[0], points: vec![(0.0, 0.5), (1.0, 0.8)], dashed: false },
+            Series {
+                name: "API <list>".into(),
+                colour: PALETTE[1],
+                points: vec![(0.0, 1.2), (1.0, 1.2)],
+                dashed: true,
+            },
+            Series { name: "first".into(), colour: PALETTE[2], points: vec![(0.5, 0.3)], dashed: false },
+        ];
+        let style = Style { width: 400.0, height: 160.0, font: "X", unit: "$ per million tokens" };
+        let s = lines(&series, &style, 0.0, 1.0, &|x| format!("t{x}"));
+        assert_eq!(s.matches("<polyline").count(), 2, "{s}");
+        assert_eq!(s.matches("<circle").count(), 1, "{s}");
+        // The dashed series is dashed in the plot and in the legend; the axis tops at $2.0.
+        assert_eq!(s.matches("stroke-dasharray=\"4,3\"").count(), 2, "{s}");
+        assert!(s.contains(">$2.0<") && s.contains("API &lt;list&gt;") && s.contains(">t0.5<"), "{s}");
     }
 
     #[test]

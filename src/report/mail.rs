@@ -11,6 +11,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::inventory::{MailSecurity, MailSpec};
 
+/// The longest a whole SMTP exchange may take (connect, TLS, login, a message with a PDF).
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Whether `s` parses as a mailbox (`name <a@b>` or `a@b`).
 pub fn is_mailbox(s: &str) -> bool {
     s.parse::<Mailbox>().is_ok()
@@ -84,11 +87,18 @@ pub async fn send(spec: &MailSpec, mail: &Mail) -> Result<()> {
     }
     let transport = t.build();
     let recipients = mail.to.join(", ");
-    transport.send(message).await.map_err(|e| {
+    // The whole exchange is bounded: a server that stops answering mid-dialogue (lettre's own
+    // timeout covers each connection attempt) must not hold a scheduled run.
+    match tokio::time::timeout(SEND_TIMEOUT, transport.send(message)).await {
+        Ok(Ok(_)) => Ok(()),
         // lettre's errors carry the server's reply, never the credentials.
-        anyhow!("sending mail to {recipients} through {server} ({:?}) failed: {e}", spec.security)
-    })?;
-    Ok(())
+        Ok(Err(e)) => Err(anyhow!("sending mail to {recipients} through {server} ({:?}) failed: {e}", spec.security)),
+        Err(_) => Err(anyhow!(
+            "sending mail to {recipients} through {server} ({:?}) failed: no answer within {} s",
+            spec.security,
+            SEND_TIMEOUT.as_secs()
+        )),
+    }
 }
 
 #[cfg(test)]

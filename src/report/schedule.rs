@@ -124,10 +124,11 @@ mod tests {
         let (service, timer) = systemd(Path::new("/usr/local/bin/garnet"), "acme", &j[0]);
         assert!(service.contains("ExecStart=\"/usr/local/bin/garnet\" \"-i\" \"/etc/garnet/acme.yaml\" \"placement\" \"diff\" \"--since\" \"7d\" \"--until\" \"yesterday\""), "{service}");
         assert!(service.contains("\"--email\"\n") && service.contains("Type=oneshot"), "{service}");
-        assert!(
-            timer.contains("OnCalendar=Mon *-*-* 06:00:00 UTC\nPersistent=true\nUnit=garnet-acme-weekly.service"),
-            "{timer}"
-        );
+        for line in
+            ["OnCalendar=Mon *-*-* 06:00:00 UTC\n", "\nPersistent=true\n", "\nUnit=garnet-acme-weekly.service\n"]
+        {
+            assert!(timer.contains(line), "{line:?} not in {timer}");
+        }
         let (_, monthly) = systemd(Path::new("/g"), "acme", &j[1]);
         assert!(monthly.contains("OnCalendar=*-*-01 06:00:00 UTC"), "{monthly}");
         let p = launchd(Path::new("/opt/garnet"), "acme", &j[1], Path::new("/logs"));

@@ -29,7 +29,8 @@ class Auth:
         if ok:
             with open(logins, "a") as f:
                 f.write(f"{mechanism} {auth_data.login.decode()}\n")
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers a failure itself (535), as a real server does.
+        return AuthResult(success=ok, handled=False)
 
 
 kwargs = {"hostname": "127.0.0.1", "port": port}

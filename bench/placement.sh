@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 start=2026-11-02 until=2026-11-08
 
 "$G" telemetry synth --store "$work/store" --cluster wk --nodes "$NODES" --days 7 --start "$start" \
-  --scenario "${SCENARIO:-story}" --inventory "$work/inventory.yaml" > /dev/null
+  --scenario "${SCENARIO:-story}" --write-inventory "$work/inventory.yaml" > /dev/null
 echo "== a week of $NODES nodes: $(du -sb "$work/store/telemetry-parquet" | cut -f1 | awk '{printf "%.0f", $1/1048576}') MiB of Parquet"
 
 median() { tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }

@@ -21,7 +21,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 "$G" telemetry synth --store "$work/store" --cluster month --nodes "$NODES" --days 30 --start 2026-11-01 \
-  --inventory "$work/inventory.yaml" > /dev/null
+  --write-inventory "$work/inventory.yaml" > /dev/null
 echo "== a month of $NODES nodes: $(du -sb "$work/store/telemetry-parquet" | cut -f1 | awk '{printf "%.0f", $1/1048576}') MiB of Parquet"
 
 median() { tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }

@@ -4938,7 +4938,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__telemetry__subcmd__synth)
-            opts="-o -l -f -y -m -v -q -h --store --like --cluster --nodes --start --days --format --seed --inventory --scenario --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
+            opts="-i -o -l -f -y -m -v -q -h --store --like --cluster --nodes --start --days --format --seed --write-inventory --scenario --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4976,12 +4976,20 @@ _garnet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --inventory)
+                --write-inventory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --scenario)
                     COMPREPLY=($(compgen -W "story balanced busy cold-cache" -- "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -362,11 +362,12 @@ complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l format -d '`parquet`: each day straight into its compacted files; `json`: one object per sample, as the monitors ship them (then `telemetry compact`)' -r -f -a "parquet\t''
 json\t''"
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l seed -r
-complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l inventory -d 'Also write an inventory of the synthetic rack here (its nodes, models, placement and the store), for `placement diff`, `report` and the dashboard to read the data with' -r -F
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l write-inventory -d 'Also write an inventory of the synthetic rack here (its nodes, models, placement and the store), for `placement diff`, `report` and the dashboard to read the data with. (Not `--inventory`: that is the global `-i`, the inventory garnet reads.)' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -l scenario -d '`story`: the rack with a hot node (see `docs/telemetry.md`); `balanced`: without it; `busy`: the first node\'s busiest model saturated there; `cold-cache`: the third model\'s long prompts barely reused by its prompt cache. Each is what one placement rule looks for' -r -f -a "story\t''
 balanced\t''
 busy\t''
 cold-cache\t''"
+complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -s i -l inventory -d 'Inventory file describing the rack' -r -F
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -s o -l output -d 'Output format: human text, or one JSON event per line' -r -f -a "text\t''
 json\t''"
 complete -c garnet -n "__fish_garnet_using_subcommand telemetry; and __fish_seen_subcommand_from synth" -s l -l limit -d 'Only these nodes: names or globs (`m4-0*`), `role:NAME`, `tag:NAME`, `@failed` (nodes that did not succeed in the last run), `!PATTERN` to exclude. Comma-separated or repeated' -r

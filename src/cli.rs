@@ -761,7 +761,7 @@ pub struct SynthArgs {
     /// placement (with the synthetic shapes), e.g. days around a lab's real telemetry to try the
     /// report or the placement diff on. Overrides `--cluster` and `--nodes`; days that already
     /// have samples there are refused.
-    #[arg(long, value_name = "FILE", conflicts_with = "inventory")]
+    #[arg(long, value_name = "FILE", conflicts_with = "write_inventory")]
     pub like: Option<PathBuf>,
     #[arg(long, default_value = "synthetic")]
     pub cluster: String,
@@ -779,9 +779,10 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Also write an inventory of the synthetic rack here (its nodes, models, placement and the
-    /// store), for `placement diff`, `report` and the dashboard to read the data with.
+    /// store), for `placement diff`, `report` and the dashboard to read the data with. (Not
+    /// `--inventory`: that is the global `-i`, the inventory garnet reads.)
     #[arg(long, value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    pub write_inventory: Option<PathBuf>,
     /// `story`: the rack with a hot node (see `docs/telemetry.md`); `balanced`: without it;
     /// `busy`: the first node's busiest model saturated there; `cold-cache`: the third model's
     /// long prompts barely reused by its prompt cache. Each is what one placement rule looks for.

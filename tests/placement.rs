@@ -15,7 +15,7 @@ fn week(dir: &std::path::Path, scenario: &str) -> String {
     Garnet::new()
         .args(["telemetry", "synth", "--store", &dir.join("store").display().to_string(), "--cluster", "wk"])
         .args(["--nodes", "8", "--days", "7", "--start", "2026-11-02", "--scenario", scenario])
-        .args(["--inventory", &dir.join("inventory.yaml").display().to_string()])
+        .args(["--write-inventory", &dir.join("inventory.yaml").display().to_string()])
         .run()
         .expect(0);
     dir.join("inventory.yaml").display().to_string()
@@ -457,7 +457,7 @@ fn half_a_week_and_a_node_not_in_the_inventory_are_said() {
     Garnet::new()
         .args(["telemetry", "synth", "--store", &dir.path().join("store").display().to_string(), "--cluster", "wk"])
         .args(["--nodes", "8", "--days", "3", "--start", "2026-11-02", "--scenario", "story"])
-        .args(["--inventory", &dir.path().join("inventory.yaml").display().to_string()])
+        .args(["--write-inventory", &dir.path().join("inventory.yaml").display().to_string()])
         .run()
         .expect(0);
     let inv = dir.path().join("inventory.yaml");
@@ -498,4 +498,26 @@ fn half_a_week_and_a_node_not_in_the_inventory_are_said() {
         "{}",
         md.stdout
     );
+}
+
+/// `telemetry synth` writes an inventory only when asked (`--write-inventory`): never over the
+/// one garnet reads (`-i`, default `./inventory.yaml`).
+#[test]
+fn synth_never_writes_over_the_inventory_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = "# my rack\ncluster: {slug: mine, tier: pro}\nnodes: []\n";
+    std::fs::write(dir.path().join("inventory.yaml"), mine).unwrap();
+    Garnet::new()
+        .cwd(dir.path())
+        .args(["telemetry", "synth", "--store", "store", "--nodes", "2", "--days", "1"])
+        .run()
+        .expect(0);
+    assert_eq!(std::fs::read_to_string(dir.path().join("inventory.yaml")).unwrap(), mine);
+    // --like reads it and writes days for it; the file stays as it was.
+    Garnet::new()
+        .cwd(dir.path())
+        .args(["telemetry", "synth", "--store", "store2", "--days", "1", "--like", "inventory.yaml"])
+        .run()
+        .expect(1);
+    assert_eq!(std::fs::read_to_string(dir.path().join("inventory.yaml")).unwrap(), mine);
 }

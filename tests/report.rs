@@ -18,7 +18,7 @@ fn month(dir: &Path) -> String {
     Garnet::new()
         .args(["telemetry", "synth", "--store", &dir.join("store").display().to_string(), "--cluster", "acme"])
         .args(["--nodes", "8", "--days", "30", "--start", "2026-11-01"])
-        .args(["--inventory", &dir.join("inventory.yaml").display().to_string()])
+        .args(["--write-inventory", &dir.join("inventory.yaml").display().to_string()])
         .run()
         .expect(0);
     std::fs::read_to_string(dir.join("inventory.yaml")).unwrap()

@@ -378,7 +378,7 @@ pub async fn synth(args: &SynthArgs, ctx: &Ctx) -> Result<ExitStatus> {
             crate::cli::SynthScenario::ColdCache => synth::Scenario::ColdCache,
         },
     };
-    if let Some(path) = &args.inventory {
+    if let Some(path) = &args.write_inventory {
         let store = std::path::absolute(&args.store).unwrap_or_else(|_| args.store.clone());
         std::fs::write(path, synth::inventory_yaml(&spec, &store))
             .with_context(|| format!("cannot write `{}`", path.display()))?;

@@ -713,7 +713,6 @@ fn uptime(i: &Inputs<'_>, unknowns: &mut Vec<String>) -> UptimeSection {
     let sum = i.sum;
     let span = span_secs(sum);
     let from = sum.from.parse::<jiff::Timestamp>().ok();
-    let interval = f64::from(i.inv.monitor.interval_secs);
     let mut nodes = Vec::new();
     for n in &sum.nodes {
         if n.samples == 0 {
@@ -727,14 +726,19 @@ fn uptime(i: &Inputs<'_>, unknowns: &mut Vec<String>) -> UptimeSection {
             });
             continue;
         }
-        let first = n.first_sample.as_deref().and_then(|s| s.parse::<jiff::Timestamp>().ok());
-        // A node first seen well after the month began joined then: its uptime counts from its
-        // first sample (its window's start), and the report says so.
-        let late = match (from, first) {
-            (Some(f), Some(t)) => t.duration_since(f).as_secs_f64() - interval,
-            _ => 0.0,
-        };
-        if late > 2.0 * interval && span > late {
+        // A node whose samples begin with a gap from the month's start (no sample for two
+        // intervals or more, by its own windows) joined then: its uptime counts from its first
+        // sample's window, and the report says so.
+        let ts = |s: &str| s.parse::<jiff::Timestamp>().ok();
+        let late = sum
+            .gaps
+            .iter()
+            .find(|g| {
+                g.node == n.node
+                    && matches!((ts(&g.from), from), (Some(a), Some(b)) if a.duration_since(b).as_secs_f64().abs() < 1.0)
+            })
+            .map_or(0.0, |g| g.secs);
+        if late > 0.0 && span > late {
             let in_service = span - late;
             let down = (n.down_secs - late).max(0.0);
             let note = format!(

@@ -130,7 +130,8 @@ pub struct ThermalNode {
     pub p95_celsius: Option<u32>,
     pub throttled_samples: u64,
     pub throttled_share: Option<f64>,
-    /// The coolest whole degree from which at least half of the samples were throttled.
+    /// The coolest whole degree with a throttled sample from which at least half of the samples
+    /// at or above it were throttled.
     pub onset_celsius: Option<u32>,
     /// Throttled share of the samples under the onset (high: throttling not driven by heat).
     pub throttled_below_onset: Option<f64>,

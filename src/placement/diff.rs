@@ -162,6 +162,20 @@ pub struct Eviction {
     pub detail: String,
 }
 
+/// How a loader exit event ended (`loader_evicted`, `loader_crashed`), with the memory pressure
+/// when the monitor saw it: the eviction log's and the monthly report's words for it.
+pub fn exit_detail(e: &serde_json::Value) -> String {
+    let exit = &e["exit"];
+    let how = match (exit["signal"].as_i64(), exit["exit_code"].as_i64()) {
+        (Some(9), _) => "killed by SIGKILL from outside garnet (the OOM killer or jetsam)".to_string(),
+        (Some(sig), _) => format!("killed by signal {sig}"),
+        (None, Some(code)) => format!("exited with code {code}"),
+        _ => "exited".to_string(),
+    };
+    let pressure = e["memory_pressure"].as_str().map(|p| format!("; memory pressure {p}")).unwrap_or_default();
+    format!("{how}{pressure}")
+}
+
 /// The eviction log of a span: its loader evictions and crashes (events), in time order, the
 /// prompt-cache evictions per node and model (inferred by the monitors, labelled so), then the
 /// evictions the proposed moves make.
@@ -169,22 +183,12 @@ pub fn eviction_log(events: &[serde_json::Value], sum: &Summary, moves: &[Propos
     let mut out: Vec<Eviction> = events
         .iter()
         .filter(|e| matches!(e["kind"].as_str(), Some("loader_evicted" | "loader_crashed")))
-        .map(|e| {
-            let exit = &e["exit"];
-            let how = match (exit["signal"].as_i64(), exit["exit_code"].as_i64()) {
-                (Some(9), _) => "killed by SIGKILL from outside garnet (the OOM killer or jetsam)".to_string(),
-                (Some(sig), _) => format!("killed by signal {sig}"),
-                (None, Some(code)) => format!("exited with code {code}"),
-                _ => "exited".to_string(),
-            };
-            let pressure = e["memory_pressure"].as_str().map(|p| format!("; memory pressure {p}")).unwrap_or_default();
-            Eviction {
-                at: e["at"].as_str().map(str::to_string),
-                node: e["node"].as_str().unwrap_or("?").to_string(),
-                model: e["model"].as_str().map(str::to_string),
-                kind: e["kind"].as_str().unwrap_or("?").to_string(),
-                detail: format!("{how}{pressure}"),
-            }
+        .map(|e| Eviction {
+            at: e["at"].as_str().map(str::to_string),
+            node: e["node"].as_str().unwrap_or("?").to_string(),
+            model: e["model"].as_str().map(str::to_string),
+            kind: e["kind"].as_str().unwrap_or("?").to_string(),
+            detail: exit_detail(e),
         })
         .collect();
     out.sort_by(|a, b| a.at.cmp(&b.at));

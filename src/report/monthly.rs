@@ -511,10 +511,8 @@ fn pct(share: f64) -> String {
 }
 
 fn evictions(i: &Inputs<'_>) -> Evictions {
-    let log: Vec<Eviction> = crate::placement::diff::eviction_log(i.events, i.sum, &[])
-        .into_iter()
-        .filter(|e| e.kind != "planned")
-        .collect();
+    // No moves: the month's own evictions only (the plan's are in the distribution section).
+    let log: Vec<Eviction> = crate::placement::diff::eviction_log(i.events, i.sum, &[]);
     fn slot<'a>(per: &'a mut BTreeMap<String, ModelEvictions>, m: &str) -> &'a mut ModelEvictions {
         per.entry(m.to_string()).or_insert_with(|| ModelEvictions {
             model: m.to_string(),
@@ -779,18 +777,9 @@ fn incidents(i: &Inputs<'_>, nodes: &[NodeUptime]) -> Vec<Incident> {
         let kind = str_of(e, "kind");
         let (node, model, at) = (str_of(e, "node"), str_of(e, "model"), str_of(e, "at"));
         let cause = match kind.as_str() {
-            "loader_evicted" => format!(
-                "`{model}` killed by SIGKILL from outside garnet (the OOM killer or jetsam){}",
-                e["memory_pressure"].as_str().map(|p| format!(", memory pressure {p}")).unwrap_or_default()
-            ),
-            "loader_crashed" => format!(
-                "`{model}` exited{}",
-                match (e["exit"]["signal"].as_i64(), e["exit"]["exit_code"].as_i64()) {
-                    (Some(s), _) => format!(" on signal {s}"),
-                    (None, Some(c)) => format!(" with code {c}"),
-                    _ => String::new(),
-                }
-            ),
+            "loader_evicted" | "loader_crashed" => {
+                format!("`{model}` {}", crate::placement::diff::exit_detail(e))
+            }
             "loader_down" => format!("`{model}` stopped answering its health check"),
             _ => continue,
         };

@@ -113,7 +113,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+        "d" => n * 86_400.0,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m, h or d)")),
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is too long a duration"))
 }
@@ -170,6 +171,12 @@ pub enum Command {
     /// with incidents, recommendations. Written to `--out` and to the store; `--email` sends it
     /// to the cluster's contacts. What the telemetry cannot tell is said, never shown as zero.
     Report(ReportArgs),
+
+    /// The cluster dashboard at `/account/cluster/<slug>`: nodes, models, the cost per million
+    /// tokens over time beside the API prices, the placement, recent events and operator actions,
+    /// the weekly reviews and monthly reports; live (no reload), read-only, from the store.
+    /// Loopback by default; any other address needs `--token-file`.
+    Dashboard(DashboardArgs),
 
     /// The steady-state cadence on this host: the weekly placement review (Mondays 06:00 UTC,
     /// its three artifacts emailed) and the monthly report (the 1st, 06:00 UTC) as systemd user
@@ -692,6 +699,28 @@ pub struct ReportArgs {
     /// Also send it (the PDF and the JSON attached) to the cluster's contacts through `mail:`.
     #[arg(long)]
     pub email: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Address to listen on (`:0` picks a free port). Anything but loopback requires
+    /// `--token-file`.
+    #[arg(long, default_value = "127.0.0.1:8790", value_name = "ADDR")]
+    pub listen: String,
+    /// File (mode 0600, at least 16 characters) holding the token every request must carry:
+    /// `Authorization: Bearer <token>`, or the page opened once as `…?token=<token>` (then an
+    /// HttpOnly cookie).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// How often the store is read again and the page updates.
+    #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    pub refresh: Duration,
+    /// How far back the cost curve reaches.
+    #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    pub since: Duration,
+    /// Samples older than this make a node stale.
+    #[arg(long, default_value = "3m", value_parser = parse_duration, value_name = "DURATION")]
+    pub stale_after: Duration,
 }
 
 /// `--since`: a date, or days back.

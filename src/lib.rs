@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod dashboard;
 pub mod exit;
 pub mod http;
 pub mod intake;

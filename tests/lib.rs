@@ -4,6 +4,7 @@
 
 mod common;
 
+mod dashboard;
 mod deploy;
 mod exec;
 mod facts;

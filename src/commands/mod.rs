@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod completions;
+pub mod dashboard;
 pub mod deploy;
 pub mod exec;
 pub mod facts;
@@ -140,6 +141,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Placement(crate::cli::PlacementCommand::Diff(args)) => placement::diff(args, ctx).await,
         Command::Placement(crate::cli::PlacementCommand::Apply(args)) => placement::apply(args, ctx).await,
         Command::Report(args) => report::run(args, ctx).await,
+        Command::Dashboard(args) => dashboard::run(args, ctx).await,
         Command::Schedule(c) => schedule::run(c, ctx).await,
         Command::WaitReady(args) => monitor::wait_ready(args).await,
         Command::AdminCall(args) => monitor::admin_call(args).await,

@@ -48,61 +48,160 @@ async fn live_router(ctx: &Ctx, inv: &crate::inventory::Inventory) -> Vec<(Strin
 
 /// One node's row.
 #[derive(Debug, serde::Serialize)]
-struct NodeRow {
-    node: String,
+pub struct NodeRow {
+    pub node: String,
     /// `up`, `stale` (last sample older than the limit), `no data`
-    state: &'static str,
-    last_sample: Option<String>,
-    age_secs: Option<i64>,
-    sample: Option<Sample>,
+    pub state: &'static str,
+    pub last_sample: Option<String>,
+    pub age_secs: Option<i64>,
+    pub sample: Option<Sample>,
+}
+
+/// The cluster as its latest samples tell it, at one moment: what `status -o json` prints (with
+/// the routers' live stats) and what the dashboard shows, from one computation.
+#[derive(Debug, serde::Serialize)]
+pub struct Snapshot {
+    pub cluster: String,
+    pub at: String,
+    pub nodes: Vec<NodeRow>,
+    pub models: Vec<ModelStats>,
+    /// Per model and node (each backend's share of the fresh samples, summed over routers).
+    pub backends: Vec<BackendRow>,
+    /// Prompt and completion tokens per second (what the cost is spread over); a model's
+    /// `tokens_per_s` counts completion tokens only.
+    pub prompt_and_completion_tokens_per_s: f64,
+    pub cost: Option<crate::report::cost::CostRate>,
+    pub usd_per_mtok: Option<f64>,
+    pub nodes_up: usize,
+}
+
+/// A model on one node, over the up routers' latest windows.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BackendRow {
+    pub model: String,
+    pub node: String,
+    pub requests: u64,
+    pub failed: u64,
+    pub requests_per_s: f64,
+    pub completion_tokens_per_s: f64,
+    /// Share of the window with a request in flight (several routers: summed, may pass 1).
+    pub busy_share: f64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub kv_cache_hit_rate: Option<f64>,
+    #[serde(skip)]
+    e2e: crate::telemetry::sketch::Sketch,
+    #[serde(skip)]
+    prompt_tokens: u64,
+    #[serde(skip)]
+    cached_tokens: u64,
+}
+
+/// Reads each node's newest sample and sums them (`stale_after`: older samples make a node stale).
+pub(crate) async fn snapshot(
+    inv: &crate::inventory::Inventory,
+    nodes: &[std::sync::Arc<crate::inventory::Node>],
+    store: &dyn crate::store::Store,
+    stale_after: std::time::Duration,
+) -> Result<Snapshot> {
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let latest_all = crate::telemetry::read::latest_all(store, &inv.cluster.slug, &names).await?;
+    let now = jiff::Timestamp::now();
+    let rows = node_rows(nodes, latest_all, now, stale_after);
+    let (models, watts) = model_sums(&rows);
+    let cost = crate::report::cost::rate(inv, watts);
+    // `+ 0.0`: an empty float sum is -0.0, printed as "-0.0".
+    let total_tps: f64 = models.values().map(|(_, t)| t).sum::<f64>() + 0.0;
+    let usd_per_mtok = cost.as_ref().and_then(|c| c.usd_per_mtok(total_tps));
+    Ok(Snapshot {
+        cluster: inv.cluster.slug.clone(),
+        at: now.to_string(),
+        nodes_up: rows.iter().filter(|r| r.state == "up").count(),
+        backends: backend_rows(&rows),
+        nodes: rows,
+        models: models.into_values().map(|(m, _)| m).collect(),
+        prompt_and_completion_tokens_per_s: total_tps,
+        cost,
+        usd_per_mtok,
+    })
 }
 
 pub async fn run(args: &StatusArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let inv = ctx.load_inventory()?;
     let nodes = ctx.select(&inv)?;
     let store = crate::store::open(&inv).await?;
-    let now = jiff::Timestamp::now();
-    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-    let latest_all = crate::telemetry::read::latest_all(store.as_ref(), &inv.cluster.slug, &names).await?;
-    let rows = node_rows(&nodes, latest_all, now, args.stale_after);
-    let (models, watts) = model_sums(&rows);
+    let snap = snapshot(&inv, &nodes, store.as_ref(), args.stale_after).await?;
     let live = live_router(ctx, &inv).await;
-    let cost = crate::report::cost::rate(&inv, watts);
-    let total_tps: f64 = models.values().map(|(_, t)| t).sum();
-    let per_mtok = cost.as_ref().and_then(|c| c.usd_per_mtok(total_tps));
-    let up = rows.iter().filter(|r| r.state == "up").count();
+    let (up, total) = (snap.nodes_up, snap.nodes.len());
 
     let p = &ctx.printer;
     if p.json {
-        p.json_line(&json!({
-            "event": "status", "cluster": inv.cluster.slug, "store": store.describe(), "at": now.to_string(),
-            "nodes": rows, "models": models.values().map(|(m, _)| m).collect::<Vec<_>>(),
-            // Prompt and completion tokens per second (what the cost is spread over); a model's
-            // `tokens_per_s` counts completion tokens only.
-            "prompt_and_completion_tokens_per_s": total_tps, "cost": cost, "usd_per_mtok": per_mtok,
-            "router_live": live.iter().map(|(n, r)| json!({"node": n, "stats": r.as_ref().ok(), "error": r.as_ref().err()})).collect::<Vec<_>>(),
-        }));
+        let mut v = serde_json::to_value(&snap)?;
+        v["event"] = json!("status");
+        v["store"] = json!(store.describe());
+        v["router_live"] = json!(
+            live.iter()
+                .map(|(n, r)| json!({"node": n, "stats": r.as_ref().ok(), "error": r.as_ref().err()}))
+                .collect::<Vec<_>>()
+        );
+        p.json_line(&v);
     } else {
-        p.out(format!(
-            "cluster {} — {up}/{} node(s) up, samples from {}",
-            inv.cluster.slug,
-            rows.len(),
-            store.describe()
-        ));
-        p.out(nodes_table(p, &rows));
-        if !models.is_empty() {
-            p.out(models_table(p, &models));
+        p.out(format!("cluster {} — {up}/{total} node(s) up, samples from {}", snap.cluster, store.describe()));
+        p.out(nodes_table(p, &snap.nodes));
+        if !snap.models.is_empty() {
+            p.out(models_table(p, &snap.models));
         }
         print_live(p, &live);
-        p.out(cost_line(cost.as_ref(), per_mtok, total_tps));
+        p.out(cost_line(snap.cost.as_ref(), snap.usd_per_mtok, snap.prompt_and_completion_tokens_per_s));
     }
-    Ok(if up == rows.len() {
+    Ok(if up == total {
         ExitStatus::Success
     } else if up == 0 {
         ExitStatus::Failure
     } else {
         ExitStatus::Partial
     })
+}
+
+/// Per model and node: the up routers' latest windows summed (a backend's requests, tokens and
+/// busy time; its latencies merged from the sketches).
+fn backend_rows(rows: &[NodeRow]) -> Vec<BackendRow> {
+    let mut out: std::collections::BTreeMap<(String, String), BackendRow> = Default::default();
+    for r in rows.iter().filter(|r| r.state == "up") {
+        let s = r.sample.as_ref().expect("up rows have a sample");
+        let w = f64::from(s.window_secs.max(1));
+        for b in &s.backends {
+            let node = b.node.clone().unwrap_or_default();
+            let e = out.entry((b.model.clone(), node.clone())).or_insert_with(|| BackendRow {
+                model: b.model.clone(),
+                node,
+                ..Default::default()
+            });
+            e.requests += b.requests;
+            e.failed += b.failed + b.cut;
+            e.requests_per_s += b.requests as f64 / w;
+            e.completion_tokens_per_s += b.completion_tokens as f64 / w;
+            e.busy_share += b.busy_secs / w;
+            e.prompt_tokens += b.prompt_tokens;
+            e.cached_tokens += b.cached_tokens;
+            if let Some(sk) = &b.e2e {
+                e.e2e.merge(sk);
+            }
+        }
+    }
+    let round = |v: f64, k: f64| (v * k).round() / k;
+    out.into_values()
+        .map(|mut b| {
+            let ms = |q| b.e2e.quantile(q).map(|v| (v * 10_000.0).round() / 10.0);
+            (b.p50_ms, b.p95_ms) = (ms(0.5), ms(0.95));
+            b.kv_cache_hit_rate =
+                (b.prompt_tokens > 0).then(|| round(b.cached_tokens as f64 / b.prompt_tokens as f64, 1000.0));
+            b.requests_per_s = round(b.requests_per_s, 1000.0);
+            b.completion_tokens_per_s = round(b.completion_tokens_per_s, 1000.0);
+            b.busy_share = round(b.busy_share, 1000.0);
+            b
+        })
+        .collect()
 }
 
 /// Each node's newest sample, up or stale by its age, or no data.
@@ -117,7 +216,8 @@ fn node_rows(
         let row = match latest_all.remove(&n.name) {
             None => NodeRow { node: n.name.clone(), state: "no data", last_sample: None, age_secs: None, sample: None },
             Some((at, s)) => {
-                let age = now.duration_since(at).as_secs();
+                // A sample stamped a little ahead of this clock (skew) is fresh, not stale.
+                let age = now.duration_since(at).as_secs().max(0);
                 NodeRow {
                     node: n.name.clone(),
                     state: if age as u64 > stale_after.as_secs() { "stale" } else { "up" },
@@ -232,10 +332,7 @@ fn nodes_table(p: &crate::output::Printer, rows: &[NodeRow]) -> comfy_table::Tab
     t
 }
 
-fn models_table(
-    p: &crate::output::Printer,
-    models: &std::collections::BTreeMap<String, (ModelStats, f64)>,
-) -> comfy_table::Table {
+fn models_table(p: &crate::output::Printer, models: &[ModelStats]) -> comfy_table::Table {
     let mut t = p.table();
     t.set_header(vec![
         "model",
@@ -248,7 +345,7 @@ fn models_table(
         "KV hits",
         "prompt / completion / cached tokens",
     ]);
-    for (m, _) in models.values() {
+    for m in models {
         let ms = |v: Option<f64>| v.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into());
         t.add_row(vec![
             m.model.clone(),

@@ -164,6 +164,7 @@ pub(crate) async fn span_summary(
         workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         latencies,
         demand,
+        series_secs: None,
     };
     crate::telemetry::summary::span(store, &req).await
 }

@@ -158,9 +158,10 @@ pub const PALETTE: [&str; 6] = ["#2f5d8a", "#c0392b", "#27ae60", "#8e44ad", "#d6
 pub fn lines(series: &[Series], style: &Style<'_>, x0: f64, x1: f64, x_label: &dyn Fn(f64) -> String) -> String {
     let (w, h) = (style.width, style.height);
     let legend = 12.0 * series.len().div_ceil(3) as f64;
-    let (left, right, top, bottom) = (48.0, 8.0, 18.0, 22.0 + legend);
+    // Room on the right for half of the last tick's label.
+    let (left, right, top, bottom) = (48.0, 28.0, 18.0, 22.0 + legend);
     let (pw, ph) = (w - left - right, h - top - bottom);
-    let max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0, f64::max);
+    let max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1).filter(|y| y.is_finite())).fold(0.0, f64::max);
     let (ymax, step) = nice_max(max);
     let span = if x1 > x0 { x1 - x0 } else { 1.0 };
     let px = |x: f64| left + (x - x0) / span * pw;
@@ -182,17 +183,20 @@ pub fn lines(series: &[Series], style: &Style<'_>, x0: f64, x1: f64, x_label: &d
             continue;
         }
         let dash = if se.dashed { r#" stroke-dasharray="4,3""# } else { "" };
-        if se.points.len() == 1 {
-            let (x, y) = se.points[0];
-            let _ = write!(s, r##"<circle cx="{:.2}" cy="{:.2}" r="2" fill="{}"/>"##, px(x), py(y), se.colour);
-        } else {
-            let d: Vec<String> = se.points.iter().map(|&(x, y)| format!("{:.2},{:.2}", px(x), py(y))).collect();
-            let _ = write!(
-                s,
-                r##"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.2"{dash}/>"##,
-                d.join(" "),
-                se.colour
-            );
+        // A point whose y is not a number breaks the line (a gap in the data, not a zero).
+        for run in se.points.split(|p| !p.1.is_finite()).filter(|r| !r.is_empty()) {
+            if run.len() == 1 {
+                let (x, y) = run[0];
+                let _ = write!(s, r##"<circle cx="{:.2}" cy="{:.2}" r="2" fill="{}"/>"##, px(x), py(y), se.colour);
+            } else {
+                let d: Vec<String> = run.iter().map(|&(x, y)| format!("{:.2},{:.2}", px(x), py(y))).collect();
+                let _ = write!(
+                    s,
+                    r##"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.2"{dash}/>"##,
+                    d.join(" "),
+                    se.colour
+                );
+            }
         }
         let (lx, ly) = (left + (k % 3) as f64 * pw / 3.0, top + ph + 24.0 + 12.0 * (k / 3) as f64);
         let _ = write!(
@@ -242,10 +246,16 @@ mod tests {
                 dashed: true,
             },
             Series { name: "first".into(), colour: PALETTE[2], points: vec![(0.5, 0.3)], dashed: false },
+            Series {
+                name: "gap".into(),
+                colour: PALETTE[3],
+                points: vec![(0.0, 0.1), (0.2, 0.2), (0.4, f64::NAN), (0.6, 0.1), (0.8, 0.1)],
+                dashed: false,
+            },
         ];
         let style = Style { width: 400.0, height: 160.0, font: "X", unit: "$ per million tokens" };
         let s = lines(&series, &style, 0.0, 1.0, &|x| format!("t{x}"));
-        assert_eq!(s.matches("<polyline").count(), 2, "{s}");
+        assert_eq!(s.matches("<polyline").count(), 4, "{s}");
         assert_eq!(s.matches("<circle").count(), 1, "{s}");
         // The dashed series is dashed in the plot and in the legend; the axis tops at $2.0.
         assert_eq!(s.matches("stroke-dasharray=\"4,3\"").count(), 2, "{s}");

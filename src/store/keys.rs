@@ -97,6 +97,16 @@ pub fn monthly(cluster: &str, month: &str) -> String {
     format!("reports/cluster={cluster}/month={month}/")
 }
 
+/// Every monthly report of a cluster.
+pub fn monthly_all(cluster: &str) -> String {
+    format!("reports/cluster={cluster}/")
+}
+
+/// Every weekly review of a cluster.
+pub fn weekly_all(cluster: &str) -> String {
+    format!("weekly/cluster={cluster}/")
+}
+
 /// The weekly review's artifacts for the span starting `since` (`placement-diff.json`, …).
 pub fn weekly(cluster: &str, since: Date, until: Date) -> String {
     format!("weekly/cluster={cluster}/span={since}_{until}/")

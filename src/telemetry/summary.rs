@@ -136,10 +136,88 @@ struct Acc {
     /// model → bucket (sample interval since the epoch) → requests and their seconds in a slot
     /// (end to end less queue wait) (with [`SpanRequest::demand`]).
     demand: HashMap<String, HashMap<i64, (u64, f64)>>,
+    /// Bucket (of [`SpanRequest::series_secs`] since the epoch) → what it holds (with a series).
+    series: HashMap<i64, BucketAcc>,
+}
+
+/// One bucket of a span's series: per node its samples and measured energy; per (model, node)
+/// its requests, tokens and busy seconds.
+#[derive(Debug, Default)]
+struct BucketAcc {
+    nodes: HashMap<String, NodeUse>,
+    backends: HashMap<(String, String), BackendUse>,
+}
+
+impl BucketAcc {
+    fn merge(&mut self, o: BucketAcc) {
+        for (k, n) in o.nodes {
+            self.nodes.entry(k).or_default().add(&n);
+        }
+        for (k, b) in o.backends {
+            self.backends.entry(k).or_default().add(&b);
+        }
+    }
+}
+
+/// A node within one bucket of a series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct NodeUse {
+    pub samples: u64,
+    pub energy_joules: f64,
+    /// Samples that measured energy.
+    pub energy_samples: u64,
+}
+
+impl NodeUse {
+    pub fn add(&mut self, o: &NodeUse) {
+        self.samples += o.samples;
+        self.energy_joules += o.energy_joules;
+        self.energy_samples += o.energy_samples;
+    }
+}
+
+/// A model on a node within one bucket of a series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct BackendUse {
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
+    pub completion_tokens: u64,
+    pub busy_secs: f64,
+}
+
+impl BackendUse {
+    pub fn add(&mut self, o: &BackendUse) {
+        self.requests += o.requests;
+        self.prompt_tokens += o.prompt_tokens;
+        self.cached_tokens += o.cached_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.busy_secs += o.busy_secs;
+    }
+
+    /// From a backend row's counters (in [`COUNTERS`]' order) and busy seconds.
+    fn of(c: &[u64; 10], busy_secs: f64) -> Self {
+        BackendUse { requests: c[0], prompt_tokens: c[7], cached_tokens: c[8], completion_tokens: c[9], busy_secs }
+    }
+}
+
+/// One bucket of [`Summary::series`]: its start, and what its samples hold (buckets with no
+/// sample are left out: a gap, not zeros).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    /// Start, microseconds since the epoch (a whole number of buckets).
+    pub start_us: i64,
+    pub secs: f64,
+    pub nodes: BTreeMap<String, NodeUse>,
+    /// (model, node) → use; node is `""` when the backend named none.
+    pub backends: BTreeMap<(String, String), BackendUse>,
 }
 
 impl Acc {
     fn merge(&mut self, o: Acc) {
+        for (b, x) in o.series {
+            self.series.entry(b).or_default().merge(x);
+        }
         for (k, t) in o.backends {
             self.backends.entry(k).or_default().merge(&t);
         }
@@ -159,8 +237,23 @@ impl Acc {
 
     /// One JSON sample, the way a Parquet row adds up (`bucket_us`: the demand's bucket width,
     /// `None` when the span does not ask for it).
-    fn add_sample(&mut self, s: &Sample, at: i64, bucket_us: Option<i64>) {
+    fn add_sample(&mut self, s: &Sample, at: i64, bucket_us: Option<i64>, series_us: Option<i64>) {
         self.samples += 1;
+        if let Some(w) = series_us {
+            let x = self.series.entry((at - 1).div_euclid(w)).or_default();
+            let e = s.power.as_ref().and_then(|p| p.energy_joules);
+            x.nodes.entry(s.node.clone()).or_default().add(&NodeUse {
+                samples: 1,
+                energy_joules: e.unwrap_or(0.0),
+                energy_samples: u64::from(e.is_some()),
+            });
+            for b in &s.backends {
+                x.backends
+                    .entry((b.model.clone(), b.node.clone().unwrap_or_default()))
+                    .or_default()
+                    .add(&BackendUse::of(&b.counters(), b.busy_secs));
+            }
+        }
         let n = self.nodes.entry(s.node.clone()).or_default();
         n.windows.push((at, s.window_secs));
         let hot = throttled(s.thermal.cpu_speed_limit, s.thermal.pressure.as_deref());
@@ -319,6 +412,7 @@ fn read_day(
     to: i64,
     latencies: [bool; 3],
     bucket_us: Option<i64>,
+    series_us: Option<i64>,
 ) -> Result<Acc> {
     let mut acc = Acc::default();
     let mut want =
@@ -345,6 +439,8 @@ fn read_day(
         let evictions: Vec<Vec<(String, u64)>> =
             loaders.as_ref().map(|(_, texts)| texts.iter().map(|t| cache_evictions(t)).collect()).unwrap_or_default();
         let mut per: Vec<NodeAcc> = vec![NodeAcc::default(); names.len()];
+        // (bucket, node key) → the node's use in it (with a series).
+        let mut uses: HashMap<(i64, u32), NodeUse> = HashMap::new();
         for i in 0..b.num_rows() {
             if at.is_null(i) || node[i] == u32::MAX {
                 continue;
@@ -367,6 +463,14 @@ fn read_day(
                 n.energy_joules += joules.value(i);
                 n.energy_samples += 1;
             }
+            if let Some(w) = series_us {
+                let u = uses.entry(((t - 1).div_euclid(w), node[i])).or_default();
+                u.samples += 1;
+                if !joules.is_null(i) {
+                    u.energy_joules += joules.value(i);
+                    u.energy_samples += 1;
+                }
+            }
             if let Some((keys, _)) = &loaders
                 && keys[i] != u32::MAX
             {
@@ -375,6 +479,9 @@ fn read_day(
                 }
             }
             acc.samples += 1;
+        }
+        for ((bucket, k), u) in uses {
+            acc.series.entry(bucket).or_default().nodes.entry(names[k as usize].clone()).or_default().add(&u);
         }
         for (name, n) in names.into_iter().zip(per) {
             if n.windows.is_empty() {
@@ -396,6 +503,8 @@ fn read_day(
     // The day's traffic per (model, node), found once per batch per pair by name.
     let mut day: Vec<Traffic> = Vec::new();
     let mut by_name: HashMap<(String, String), usize> = HashMap::new();
+    // (bucket, traffic index) → its use in the bucket (with a series).
+    let mut uses: HashMap<(i64, u32), BackendUse> = HashMap::new();
     for b in batches(backends, &want).context("backends.parquet")? {
         let b = b.context("backends.parquet")?;
         let f = "backends.parquet";
@@ -449,6 +558,13 @@ fn read_day(
             }
             tr.busy_secs += busy_v[i];
             tr.rows += 1;
+            if let Some(w) = series_us {
+                let mut c = [0u64; 10];
+                for (a, v) in c.iter_mut().zip(&values) {
+                    *a = v[i];
+                }
+                uses.entry(((t - 1).div_euclid(w), *cell)).or_default().add(&BackendUse::of(&c, busy_v[i]));
+            }
             if let Some(w) = bucket_us {
                 let n = values[0][i];
                 *tr.rates.entry(n).or_default() += 1;
@@ -483,6 +599,16 @@ fn read_day(
                     sk.add_to(i as usize, m);
                 }
             }
+        }
+    }
+    if !uses.is_empty() {
+        let mut names = vec![None; day.len()];
+        for (name, k) in &by_name {
+            names[*k] = Some(name);
+        }
+        for ((bucket, k), u) in uses {
+            let Some(name) = names[k as usize] else { continue };
+            acc.series.entry(bucket).or_default().backends.entry(name.clone()).or_default().add(&u);
         }
     }
     for (name, k) in by_name {
@@ -731,6 +857,10 @@ pub struct Summary {
     /// not serialized: a week is ten thousand numbers per model).
     #[serde(skip)]
     pub demand: Vec<Demand>,
+    /// The span in buckets of [`SpanRequest::series_secs`], in time order (buckets with no
+    /// sample left out; not serialized).
+    #[serde(skip)]
+    pub series: Vec<Bucket>,
 }
 
 /// One model's demand over a span: per bucket of `bucket_secs` (buckets with none left out), its
@@ -760,6 +890,9 @@ pub struct SpanRequest<'a> {
     /// Also keep each model's requests per sample interval ([`Summary::demand`]) and each
     /// backend's per-minute rate p95 (the placement diff's replay needs them).
     pub demand: bool,
+    /// Also keep a series of buckets this many seconds wide ([`Summary::series`]: the
+    /// dashboard's cost curve per hour).
+    pub series_secs: Option<u32>,
 }
 
 /// Reads and sums `[from, to]` of a cluster's telemetry, compacted or not.
@@ -816,6 +949,7 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
     let workers = req.workers.max(1);
     let latencies = req.latencies;
     let bucket_us = req.demand.then(|| ((req.interval_secs * 1e6) as i64).max(1));
+    let series_us = req.series_secs.map(|s| (s.max(1) as i64) * 1_000_000);
     let mut running: tokio::task::JoinSet<(usize, Result<Acc>)> = tokio::task::JoinSet::new();
     // Days are summed in date order whatever order they finish in (float sums come out the same
     // every run): those that finish early wait in `done`, at most `workers` of them.
@@ -844,7 +978,9 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
             }
             drain(&mut total, &mut order, &mut done, &mut compacted);
         }
-        running.spawn_blocking(move || (pos, read_day(samples, backends, from_us, to_us, latencies, bucket_us)));
+        running.spawn_blocking(move || {
+            (pos, read_day(samples, backends, from_us, to_us, latencies, bucket_us, series_us))
+        });
     }
     while let Some(joined) = running.join_next().await {
         match joined {
@@ -883,7 +1019,7 @@ pub async fn span(store: &dyn Store, req: &SpanRequest<'_>) -> Result<Summary> {
                 Ok(s) => {
                     let t = s.at.parse::<jiff::Timestamp>().map_or(at.as_microsecond(), |t| t.as_microsecond());
                     if (from_us..=to_us).contains(&t) {
-                        json.add_sample(&s, t, bucket_us);
+                        json.add_sample(&s, t, bucket_us, series_us);
                     }
                 }
                 Err(e) => {
@@ -931,6 +1067,18 @@ fn finish(req: &SpanRequest<'_>, total: Acc, days: Vec<Day>, skipped: Vec<String
         })
         .collect();
     demand.sort_by(|a, b| a.model.cmp(&b.model));
+    let series_secs = f64::from(req.series_secs.unwrap_or(0).max(1));
+    let mut series: Vec<Bucket> = total
+        .series
+        .into_iter()
+        .map(|(b, x)| Bucket {
+            start_us: b * series_secs as i64 * 1_000_000,
+            secs: series_secs,
+            nodes: x.nodes.into_iter().collect(),
+            backends: x.backends.into_iter().collect(),
+        })
+        .collect();
+    series.sort_unstable_by_key(|b| b.start_us);
     let span = req.to.duration_since(req.from).as_secs_f64().max(1e-9);
     let mut names: Vec<String> = req.nodes.to_vec();
     for n in total.nodes.keys() {
@@ -995,5 +1143,6 @@ fn finish(req: &SpanRequest<'_>, total: Acc, days: Vec<Day>, skipped: Vec<String
         gaps,
         skipped,
         demand,
+        series,
     }
 }

@@ -76,6 +76,7 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
     status.expect(0);
     let v: Value = serde_json::from_str(status.stdout.trim()).unwrap();
     assert_eq!(v["nodes"].as_array().unwrap().len(), 2, "{v}");
+    dashboard_shows_the_lab(&g, &py, &inv);
 
     runbooks_pasted_into_sh(&g, &py, &lab, port);
     deploy_runbook_pasted_into_sh(&g, &py, &lab, port);
@@ -94,6 +95,48 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
         assert!(!alive, "pid {pid} survived `lab down`");
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the router still listens");
+}
+
+/// `garnet dashboard` on the lab, in Chromium: once the monitors have sampled the client's
+/// traffic, the page's nodes, models and per-node rows equal `status -o json` read at the same
+/// samples, and the cost curve has its first point (the lab's illustrative `cost:`).
+fn dashboard_shows_the_lab(g: &dyn Fn() -> Garnet, py: &std::path::Path, inv: &str) {
+    if !crate::dashboard::chromium() {
+        return;
+    }
+    let dash =
+        crate::dashboard::Dash::start(g().args(["-i", inv, "dashboard", "--listen", "127.0.0.1:0", "--refresh", "1s"]));
+    let status = || {
+        let r = g().args(["-i", inv, "-o", "json", "status"]).run();
+        serde_json::from_str::<Value>(r.stdout.trim()).unwrap_or_else(|_| panic!("{}", r.stderr))
+    };
+    let state = || -> Value {
+        let path = format!("{}/state.json", crate::dashboard::path_of(&dash.url));
+        serde_json::from_str(&crate::dashboard::http(&dash.addr, "GET", &path, &[]).2).unwrap()
+    };
+    // The client's requests sampled: a model with traffic, and the hour's first cost point.
+    let dom = crate::dashboard::compare_with_status(py, &dash, &status, &|s| {
+        s["nodes_up"] == 2
+            && s["models"].as_array().is_some_and(|m| !m.is_empty())
+            && state()["hourly"]["points"].as_array().is_some_and(|p| p.iter().any(|p| p["tokens"].as_u64() > Some(0)))
+    });
+    let points = dom["points"].as_object().unwrap();
+    assert!(!points.is_empty(), "the first cost-per-token point on the page: {dom}");
+    assert!(
+        points
+            .values()
+            .any(|p| p["all_in_usd_per_mtok"].as_str().is_some_and(|v| v.parse::<f64>().is_ok_and(|v| v > 0.0))),
+        "{dom}"
+    );
+    let shot = std::env::temp_dir().join(format!("garnet-lab-dashboard-{}.png", std::process::id()));
+    crate::dashboard::browser(
+        py,
+        serde_json::json!([{"goto": dash.url}, {"screenshot": shot.display().to_string(), "width": 1280, "height": 1800}]),
+    );
+    if let Ok(d) = std::env::var("GARNET_SCREENSHOT_DIR") {
+        std::fs::copy(&shot, std::path::Path::new(&d).join("dashboard-lab.png")).unwrap();
+    }
+    let _ = std::fs::remove_file(shot);
 }
 
 /// The hot-swap and rollback runbooks, printed by `garnet runbook` for this lab and pasted block

@@ -108,6 +108,7 @@ fn openai_sdk_through_the_router() {
     let (status, metrics) = http(router.port, "GET", "/metrics", None, "");
     assert_eq!(status, 200);
     promtool_check(&metrics);
+    grafana_queries_match(&metrics);
     let value = |series: &str| -> f64 {
         metrics
             .lines()
@@ -207,6 +208,63 @@ fn openai_sdk_through_the_router() {
         "{routes} {b}"
     );
     assert_eq!(from_inv.stop(), Some(0));
+}
+
+/// Every query of `dashboards/garnet-router.json` names metrics the scrape has, and every label it
+/// groups, filters or titles by is on those metrics' series (`instance` is Prometheus's own).
+fn grafana_queries_match(metrics: &str) {
+    let d: Value =
+        serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/garnet-router.json")))
+            .unwrap();
+    // metric name → its series' label names.
+    let mut series: std::collections::HashMap<String, std::collections::HashSet<String>> = Default::default();
+    for l in metrics.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let (name, labels) = match l.split_once('{') {
+            Some((n, rest)) => (n, rest.split_once('}').unwrap().0),
+            None => (l.split_whitespace().next().unwrap(), ""),
+        };
+        let e = series.entry(name.to_string()).or_default();
+        e.extend(labels.split(',').filter_map(|kv| kv.split_once('=')).map(|(k, _)| k.to_string()));
+    }
+    let ident = |s: &str| -> Vec<String> {
+        s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let panels = d["panels"].as_array().unwrap();
+    assert!(panels.len() >= 10, "{d}");
+    let mut checked = 0;
+    for p in panels {
+        for t in p["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            let names: Vec<String> = ident(expr).into_iter().filter(|w| w.starts_with("garnet_")).collect();
+            assert!(!names.is_empty(), "{expr}");
+            let mut labels = std::collections::HashSet::new();
+            for n in &names {
+                let s = series
+                    .get(n)
+                    .unwrap_or_else(|| panic!("`{n}` (panel {}) is not in the scrape:\n{metrics}", p["title"]));
+                labels.extend(s.iter().cloned());
+            }
+            // Labels grouped by, filtered on, and shown in the legend.
+            let mut used: Vec<String> = Vec::new();
+            for part in expr.split("by (").skip(1) {
+                used.extend(ident(part.split(')').next().unwrap()));
+            }
+            for part in expr.split('{').skip(1) {
+                let sel = part.split('}').next().unwrap();
+                used.extend(sel.split(',').filter_map(|kv| kv.split(['=', '!']).next()).map(|k| k.trim().to_string()));
+            }
+            let legend = t["legendFormat"].as_str().unwrap_or("");
+            used.extend(legend.split("{{").skip(1).map(|p| p.split("}}").next().unwrap().trim().to_string()));
+            for l in used.into_iter().filter(|l| !l.is_empty() && l != "instance") {
+                assert!(labels.contains(&l), "label `{l}` of `{expr}` is on none of {names:?}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked} queries");
 }
 
 /// `promtool check metrics` on the exposition (CI installs Debian's `prometheus` for it).

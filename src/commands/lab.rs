@@ -121,7 +121,11 @@ fn inventory_text(args: &LabUpArgs, dir: &Path, python: &Path) -> String {
          router: {{listen: \"127.0.0.1:{api}\", admin_listen: \"127.0.0.1:{admin}\", token_file: {dir}/router.token}}\n\
          monitor: {{interval_secs: 15, health_port: {hp}}}\n\
          store: {{kind: local, path: {dir}/store}}\n\
-         deploy: {{python: {py}}}\n",
+         deploy: {{python: {py}}}\n\
+         # Illustrative prices, so `garnet dashboard` and `garnet report` have a cost per token to\n\
+         # show: this machine's hardware is not priced (listed as unpriced), a retainer sets the scale.\n\
+         cost:\n  retainer_usd_month: 100\n  usd_per_kwh: 0.21\n  api_prices:\n\
+         \x20   - {{name: gpt-4o-mini, input_usd_per_mtok: 0.15, cached_input_usd_per_mtok: 0.075, output_usd_per_mtok: 0.60}}\n",
         model = dir.join("model").display(),
         lp = args.port.saturating_add(21),
         nodes = (1..=args.nodes).map(|i| format!("lab{i}")).collect::<Vec<_>>().join(", "),

@@ -61,6 +61,8 @@ pub struct View {
     pub daily: curve::Curve,
     /// Objects that could not be read (named).
     pub skipped: Vec<String>,
+    /// How long this refresh took to read the store and build the view, milliseconds.
+    pub refresh_ms: f64,
 }
 
 /// What stays between refreshes: the curve's hours read so far.
@@ -106,6 +108,7 @@ impl Engine {
     /// Reads the store and builds the view: the history once, then from the start of the previous
     /// hour (late samples of it included) on every call.
     pub async fn refresh(&mut self) -> Result<View> {
+        let started = std::time::Instant::now();
         let now = jiff::Timestamp::now();
         let now_us = now.as_microsecond();
         let since = jiff::SignedDuration::try_from(self.since).unwrap_or(jiff::SignedDuration::from_hours(24 * 30));
@@ -187,6 +190,7 @@ impl Engine {
             hourly,
             daily,
             skipped: sum.skipped,
+            refresh_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
 }

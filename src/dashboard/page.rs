@@ -430,7 +430,9 @@ pub fn chart(c: &Curve) -> String {
         return String::new();
     };
     let t = |p: &super::curve::Point| p.start.parse::<jiff::Timestamp>().map_or(0.0, |t| t.as_second() as f64);
-    let (x0, x1) = (t(first), t(last).max(t(first) + 1.0));
+    // The axis runs to the end of the last bucket, so a lone first point has a real time scale.
+    let width = if c.by == "day" { 86_400.0 } else { 3_600.0 };
+    let (x0, x1) = (t(first), t(last) + width);
     let y = |v: Option<f64>| v.unwrap_or(f64::NAN);
     let mut series = vec![chart::Series {
         name: "all-in".into(),
@@ -464,6 +466,8 @@ pub fn chart(c: &Curve) -> String {
                 // Days as dates once the ticks are a day or more apart.
                 if by == "day" && x1 - x0 >= 4.0 * 86_400.0 {
                     z.strftime("%b %d").to_string()
+                } else if x1 - x0 <= 6.0 * 3_600.0 {
+                    z.strftime("%H:%M").to_string()
                 } else {
                     z.strftime("%b %d %H:00").to_string()
                 }

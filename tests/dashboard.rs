@@ -301,6 +301,12 @@ fn the_page_equals_status_and_its_cost_curve_equals_the_samples_summed_apart() {
     )
     .unwrap();
     let g = || Garnet::new().args(["-i", &inv.display().to_string()]);
+    // The weekly review and a monthly report in the store: the page links them.
+    let out = dir.path().join("out");
+    let diff = g().args(["placement", "diff", "--since", "3d", "--out", &out.display().to_string()]).run();
+    assert!(diff.code == 0 || diff.code == 5, "{}", diff.stderr);
+    let month = today.checked_sub(jiff::Span::new().months(1)).unwrap().strftime("%Y-%m").to_string();
+    g().args(["report", "--month", &month, "--out", &out.display().to_string()]).run().expect(0);
     let dash = Dash::start(g().args(["dashboard", "--listen", "127.0.0.1:0", "--refresh", "1s"]));
 
     // Headers: the policy, read-only, and no page for another cluster.
@@ -310,7 +316,22 @@ fn the_page_equals_status_and_its_cost_curve_equals_the_samples_summed_apart() {
     assert!(head.contains("content-security-policy: default-src 'none'; script-src 'self'"), "{head}");
     assert!(head.contains("x-content-type-options: nosniff") && head.contains("x-frame-options: deny"), "{head}");
     assert!(!body.contains("<script>document") && body.contains("&lt;img src=x"), "the message is escaped");
+    assert!(!body.contains("http://") && !body.contains("https://"), "no address off this server: {body}");
     assert_eq!(http(&dash.addr, "POST", &base, &[]).0, 405);
+    // The monthly PDF downloads as the store has it; the weekly artifacts are linked.
+    let pdf_link = format!("{base}/files/monthly/{month}/report.pdf");
+    assert!(body.contains(&format!("href=\"{pdf_link}\"")), "{body}");
+    for name in ["placement-diff.md", "cost-diff.md", "eviction-log.md"] {
+        assert!(body.contains(&format!("/{name}\"")), "{name}: {body}");
+    }
+    let mut s = std::net::TcpStream::connect(&dash.addr).unwrap();
+    write!(s, "GET {pdf_link} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.contains("content-type: application/pdf") && head.contains("attachment"), "{head}");
+    assert_eq!(&raw[split + 4..], std::fs::read(out.join("report.pdf")).unwrap().as_slice(), "the PDF byte for byte");
     assert_eq!(http(&dash.addr, "GET", "/account/cluster/other", &[]).0, 404);
     assert_eq!(http(&dash.addr, "GET", &format!("{base}/files/monthly/..%2F..%2Fetc/passwd"), &[]).0, 404);
 

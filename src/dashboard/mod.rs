@@ -132,7 +132,9 @@ impl Engine {
         };
         let sum = crate::telemetry::summary::span(self.store.as_ref(), &req).await?;
         let from_us = from.as_microsecond();
-        self.hours.retain(|start, _| *start + HOUR_US <= from_us);
+        // Hours read again are replaced; hours older than `--since` leave the curve.
+        let oldest = now.checked_sub(since)?.as_microsecond().div_euclid(HOUR_US) * HOUR_US;
+        self.hours.retain(|start, _| *start + HOUR_US <= from_us && *start >= oldest);
         for b in &sum.series {
             self.hours.insert(b.start_us, b.clone());
         }

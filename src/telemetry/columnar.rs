@@ -489,6 +489,43 @@ impl Cols<'_> {
 /// Samples back from a day's two Parquet files (the inverse of `samples_parquet` and
 /// `backends_parquet`): what the reader uses for days whose JSON samples were deleted.
 pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<Vec<Sample>> {
+    read_samples_where(samples, backends, &|_, _| true)
+}
+
+/// Each node's newest sample time (µs) in a day's `samples.parquet`: only the `node` and `at`
+/// columns are read.
+pub fn newest_times(samples: &[u8]) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampMicrosecondType;
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let b = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(samples))?;
+    let mask = ProjectionMask::columns(b.parquet_schema(), ["node", "at"]);
+    let mut out: std::collections::HashMap<String, i64> = Default::default();
+    for batch in b.with_projection(mask).build()? {
+        let batch = batch?;
+        let c = Cols(&batch, "samples.parquet");
+        let (node, at) = (c.st("node")?, c.col("at")?.as_primitive::<TimestampMicrosecondType>().clone());
+        for (i, n) in node.into_iter().enumerate() {
+            if let Some(n) = n
+                && !at.is_null(i)
+            {
+                let e = out.entry(n).or_insert(i64::MIN);
+                *e = (*e).max(at.value(i));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// [`read_samples`], building only the samples `keep(node, at µs)` accepts (and their backend
+/// rows): a day's newest sample per node without a day's worth of samples in memory.
+pub fn read_samples_where(
+    samples: &[u8],
+    backends: Option<&[u8]>,
+    keep: &dyn Fn(&str, i64) -> bool,
+) -> anyhow::Result<Vec<Sample>> {
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use arrow_array::types::TimestampMicrosecondType;
@@ -520,6 +557,9 @@ pub fn read_samples(samples: &[u8], backends: Option<&[u8]>) -> anyhow::Result<V
         let (celsius, sys_w, pkg_w, joules) =
             (c.f64s("max_celsius")?, c.f64s("system_watts")?, c.f64s("package_watts")?, c.f64s("energy_joules")?);
         for i in 0..batch.num_rows() {
+            if !keep(node[i].as_deref().unwrap_or(""), if at.is_null(i) { i64::MIN } else { at.value(i) }) {
+                continue;
+            }
             let power =
                 (sys_w[i].is_some() || pkg_w[i].is_some() || joules[i].is_some() || source[i].is_some()).then(|| {
                     super::Power {

@@ -63,7 +63,18 @@ pub async fn latest_all(
         let prefix = super::columnar::parquet_prefix(cluster, day);
         let Some(samples) = store.get(&format!("{prefix}samples.parquet")).await? else { continue };
         let backends = store.get(&format!("{prefix}backends.parquet")).await?;
-        match super::columnar::read_samples(&samples, backends.as_deref()) {
+        // Only each wanted node's newest row is built (a whole day decoded would be a day's
+        // samples and sketches in memory, on every `status` and every dashboard refresh).
+        let newest = match super::columnar::newest_times(&samples) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("skipping corrupt Parquet `{prefix}samples.parquet`: {e:#}");
+                continue;
+            }
+        };
+        let keep =
+            |node: &str, at: i64| without_json.iter().any(|n| n.as_str() == node) && newest.get(node) == Some(&at);
+        match super::columnar::read_samples_where(&samples, backends.as_deref(), &keep) {
             Ok(rows) => {
                 for s in rows.into_iter().filter(|s| without_json.contains(&&s.node)) {
                     let Ok(at) = s.at.parse::<jiff::Timestamp>() else { continue };

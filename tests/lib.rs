@@ -23,6 +23,7 @@ mod report;
 mod router;
 mod router_crash;
 mod router_limits;
+mod routing;
 mod soak;
 mod store;
 mod telemetry_compact;

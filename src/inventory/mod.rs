@@ -177,6 +177,9 @@ pub struct ModelSpec {
     /// Extra loader arguments (after `deploy.loader_args`).
     #[serde(default)]
     pub loader_args: Vec<String>,
+    /// How the router picks among this model's replicas.
+    #[serde(default, skip_serializing_if = "crate::router::table::Routing::is_default")]
+    pub routing: crate::router::table::Routing,
 }
 
 impl ModelSpec {
@@ -602,6 +605,7 @@ fn resolve_models(dir: &Path, raw_models: &[Model], diags: &mut Vec<Diagnostic>)
             drain_secs: m.drain_secs.unwrap_or(300),
             projected_qps: m.projected_qps.as_ref().map(|q| q.value),
             loader_args: m.loader_args.clone().unwrap_or_default(),
+            routing: m.routing.unwrap_or_default(),
             local_path: {
                 let src = m.source.value.trim();
                 (src.starts_with('/') || src.starts_with('.') || src.starts_with('~'))

@@ -217,6 +217,10 @@ pub struct Model {
     /// Extra arguments for this model's loader, after `deploy.loader_args` (a flag given in both:
     /// this one wins), e.g. `[--prompt-cache-size, "20"]`.
     pub loader_args: Option<Vec<String>>,
+    /// How the router picks among this model's replicas: `least-outstanding` (default), or
+    /// `prefix-affinity` (the replica most likely holding the prompt's prefix in its prompt cache,
+    /// within a bounded load: multi-turn chats and shared system prompts), or `round-robin`.
+    pub routing: Option<crate::router::table::Routing>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

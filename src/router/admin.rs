@@ -95,6 +95,12 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Result<Response<B
                         "latency": r.metrics.e2e.snapshot(), "ttft": r.metrics.ttft.snapshot(),
                         // Per model, kept across route replacements (backends come and go).
                         "requests_total": r.metrics.requests(), "failures_total": r.metrics.failures(),
+                        "routing": r.routing.name(),
+                        "affinity": (r.routing == crate::router::table::Routing::PrefixAffinity).then(|| json!({
+                            "hits": r.affinity.hits.load(Ordering::Relaxed),
+                            "misses": r.affinity.misses.load(Ordering::Relaxed),
+                            "overloaded": r.affinity.overloaded.load(Ordering::Relaxed),
+                        })),
                         "backends": r.backends.iter().map(|b| backend_json(b)).collect::<Vec<_>>(),
                     })
                 })

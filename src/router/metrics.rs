@@ -277,6 +277,31 @@ pub fn render(t: &Table, conns: &super::conns::ConnStats) -> String {
             let _ = writeln!(o, "garnet_router_backend_e2e_seconds_count{{{labels}}} {}", sk.count);
         }
     }
+    let affinity = t.order.iter().any(|m| t.routes[m].routing == super::table::Routing::PrefixAffinity);
+    if affinity {
+        family(
+            &mut o,
+            "garnet_router_affinity_total",
+            "counter",
+            "Prefix-affinity placements (models routed by prefix-affinity): hit (the replica holding the longest live prefix), miss (none known), overloaded (its replica was over the bounded load: least-outstanding instead).",
+        );
+    }
+    for m in &t.order {
+        let r = &t.routes[m];
+        if r.routing != super::table::Routing::PrefixAffinity {
+            continue;
+        }
+        for (outcome, v) in
+            [("hit", &r.affinity.hits), ("miss", &r.affinity.misses), ("overloaded", &r.affinity.overloaded)]
+        {
+            let _ = writeln!(
+                o,
+                "garnet_router_affinity_total{{model=\"{}\",outcome=\"{outcome}\"}} {}",
+                esc(m),
+                v.load(Ordering::Relaxed)
+            );
+        }
+    }
     let histograms: [(&str, &str, Pick); 2] = [
         ("garnet_router_time_to_first_token_seconds", "Time from request to the first byte of the answer.", |m| {
             &m.ttft

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod affinity;
 pub mod conns;
 pub mod error;
 #[doc(hidden)]

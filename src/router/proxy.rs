@@ -331,8 +331,8 @@ fn shape(obj: &mut super::rewrite::Members<'_>, kind: Kind, route: &Route) -> Re
     Ok((stream, wants_usage))
 }
 
-async fn acquire(route: &Arc<Route>, tried: &[String]) -> Result<Slot, ApiError> {
-    if let Some(b) = route.pick(tried) {
+async fn acquire(route: &Arc<Route>, tried: &[String], chain: &[u64]) -> Result<Slot, ApiError> {
+    if let Some(b) = route.pick_for(tried, chain) {
         return Ok(Slot::new(b, route));
     }
     if !route.backends.iter().any(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id)) {
@@ -359,7 +359,7 @@ async fn acquire(route: &Arc<Route>, tried: &[String]) -> Result<Slot, ApiError>
     let result = tokio::time::timeout(wait, async {
         loop {
             let notified = q.notify.notified();
-            if let Some(b) = route.pick(tried) {
+            if let Some(b) = route.pick_for(tried, chain) {
                 return b;
             }
             notified.await;
@@ -428,13 +428,22 @@ async fn completion(
     *found = Some(route.clone());
     let (stream, wants_usage) = shape(&mut obj, kind, &route)?;
     let public_json = serde_json::to_vec(&model).expect("string serializes");
+    // Prefix affinity: the prompt's chained chunk hashes (the raw `messages` or `prompt` text).
+    let chain = match route.routing {
+        super::table::Routing::PrefixAffinity => obj
+            .get("messages")
+            .or_else(|| obj.get("prompt"))
+            .map(|p| super::affinity::chain(p.as_bytes()))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
 
     let mut tried = Vec::new();
     // A request whose loader died under it is retried once; a second death is not chased further.
     let mut died_retried = false;
     loop {
         let asked = Instant::now();
-        let mut slot = acquire(&route, &tried).await?;
+        let mut slot = acquire(&route, &tried, &chain).await?;
         let b = slot.backend.clone();
         (slot.started, slot.queue, slot.stream, slot.log) = (started, asked.elapsed(), stream, router.access.clone());
         slot.journal = router.journal.as_ref().map(|j| (j.clone(), j.start(&b.id)));

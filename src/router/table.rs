@@ -76,8 +76,47 @@ pub struct ModelConfig {
     pub queue: usize,
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// How a request picks among the model's backends (default least-outstanding).
+    #[serde(default, skip_serializing_if = "Routing::is_default")]
+    pub routing: Routing,
+    /// Prompts each backend's loader keeps in its prompt cache (`mlx_lm.server
+    /// --prompt-cache-size`, default 10): how long prefix affinity trusts a replica still holds
+    /// a prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_entries: Option<usize>,
     pub backends: Vec<BackendConfig>,
 }
+
+/// How a model's requests pick a backend among those with a free slot.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Routing {
+    /// The fewest requests in flight (ties rotate).
+    #[default]
+    LeastOutstanding,
+    /// The replica most likely holding the prompt's prefix in its prompt cache, within a bounded
+    /// load (see `router::affinity`); else least-outstanding.
+    PrefixAffinity,
+    /// Each backend in turn.
+    RoundRobin,
+}
+
+impl Routing {
+    pub fn is_default(&self) -> bool {
+        *self == Routing::LeastOutstanding
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Routing::LeastOutstanding => "least-outstanding",
+            Routing::PrefixAffinity => "prefix-affinity",
+            Routing::RoundRobin => "round-robin",
+        }
+    }
+}
+
+/// `mlx_lm.server`'s default prompt-cache size.
+pub const DEFAULT_PROMPT_CACHE_ENTRIES: usize = 10;
 
 fn default_queue() -> usize {
     64
@@ -253,9 +292,62 @@ pub struct Route {
     pub backends: Vec<Arc<Backend>>,
     pub queue: Arc<Queue>,
     pub metrics: Arc<super::metrics::ModelMetrics>,
+    pub routing: Routing,
+    pub prompt_cache_entries: Option<usize>,
+    /// The prefix index (kept across table replacements, by name).
+    pub affinity: Arc<super::affinity::Affinity>,
 }
 
 impl Route {
+    /// A backend for a request whose prompt's prefix chain is `chain` (see `router::affinity`;
+    /// empty when the routing does not use it), by the route's routing.
+    pub fn pick_for(&self, tried: &[String], chain: &[u64]) -> Option<Arc<Backend>> {
+        use super::affinity::{Outcome, within_bound};
+        match self.routing {
+            Routing::LeastOutstanding => self.pick(tried),
+            Routing::RoundRobin => {
+                let n = self.backends.len();
+                let start = if n == 0 { 0 } else { self.turn.fetch_add(1, Ordering::Relaxed) % n };
+                (0..n)
+                    .map(|i| &self.backends[(start + i) % n])
+                    .filter(|b| !tried.contains(&b.id))
+                    .find(|b| b.try_acquire())
+                    .cloned()
+            }
+            Routing::PrefixAffinity => {
+                let entries = self.prompt_cache_entries.unwrap_or(DEFAULT_PROMPT_CACHE_ENTRIES);
+                let (outcome, chosen) = match self.affinity.lookup(chain, entries) {
+                    None => (Outcome::Miss, self.pick(tried)),
+                    Some(id) => {
+                        let eligible: Vec<&Arc<Backend>> = self
+                            .backends
+                            .iter()
+                            .filter(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id))
+                            .collect();
+                        let total: usize = eligible.iter().map(|b| b.in_flight.load(Ordering::Acquire)).sum();
+                        match eligible.iter().find(|b| b.id == id) {
+                            Some(b)
+                                if within_bound(b.in_flight.load(Ordering::Acquire), total, eligible.len())
+                                    && b.try_acquire() =>
+                            {
+                                (Outcome::Hit, Some(Arc::clone(b)))
+                            }
+                            _ => (Outcome::Overloaded, self.pick(tried)),
+                        }
+                    }
+                };
+                // Counted and recorded once placed (a full route retries from the queue).
+                if let Some(b) = &chosen {
+                    self.affinity.count(outcome);
+                    if !chain.is_empty() {
+                        self.affinity.record(chain, &b.id);
+                    }
+                }
+                chosen
+            }
+        }
+    }
+
     /// Least outstanding requests among active backends with a free slot, skipping `tried`.
     pub fn pick(&self, tried: &[String]) -> Option<Arc<Backend>> {
         let n = self.backends.len();
@@ -355,6 +447,10 @@ impl Table {
             }
             let queue = previous.routes.get(&m.name).map(|r| r.queue.clone()).unwrap_or_default();
             let metrics = previous.routes.get(&m.name).map(|r| r.metrics.clone()).unwrap_or_default();
+            let affinity = previous.routes.get(&m.name).map(|r| r.affinity.clone()).unwrap_or_default();
+            if m.prompt_cache_entries == Some(0) {
+                return Err(format!("model `{}`: prompt_cache_entries must be at least 1", m.name));
+            }
             order.push(m.name.clone());
             routes.insert(
                 m.name.clone(),
@@ -367,6 +463,9 @@ impl Table {
                     backends,
                     queue,
                     metrics,
+                    routing: m.routing,
+                    prompt_cache_entries: m.prompt_cache_entries,
+                    affinity,
                 }),
             );
         }
@@ -386,6 +485,8 @@ impl Table {
                         max_tokens: r.max_tokens,
                         queue: r.queue_limit,
                         timeouts: r.timeouts,
+                        routing: r.routing,
+                        prompt_cache_entries: r.prompt_cache_entries,
                         backends: r
                             .backends
                             .iter()
@@ -420,6 +521,8 @@ mod tests {
                 max_tokens: Some(16),
                 queue: 2,
                 timeouts: Timeouts::default(),
+                routing: Routing::default(),
+                prompt_cache_entries: None,
                 backends: urls
                     .iter()
                     .map(|(id, url)| BackendConfig {
@@ -449,6 +552,59 @@ mod tests {
         first.release();
         first.draining.store(true, Ordering::Release);
         assert!(r.pick(&[]).is_none(), "draining backends get nothing new");
+    }
+
+    /// Prefix affinity: a conversation's next turn goes where its start went, unless that replica
+    /// is over the bounded load; a new prompt goes least-outstanding; the index survives a table
+    /// replacement; counts add up.
+    #[test]
+    fn prefix_affinity_follows_the_conversation_within_a_bounded_load() {
+        let mut c = cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2"), ("c", "http://127.0.0.1:3")]);
+        c.models[0].routing = Routing::PrefixAffinity;
+        for b in &mut c.models[0].backends {
+            b.max_concurrency = 8;
+        }
+        let t = Table::build(&c, &Table::default(), 1).unwrap();
+        let r = &t.routes["m"];
+        let chain = |conv: u8, turns: usize| super::super::affinity::chain(&vec![conv; turns * 300]);
+        // Three conversations start: least-outstanding spreads them.
+        let starts: Vec<Arc<Backend>> = (0..3).map(|k| r.pick_for(&[], &chain(k, 1)).unwrap()).collect();
+        for b in &starts {
+            b.release();
+        }
+        // Their second turns follow them.
+        for (k, b) in starts.iter().enumerate() {
+            let next = r.pick_for(&[], &chain(k as u8, 2)).unwrap();
+            assert_eq!(next.id, b.id, "conversation {k}");
+            next.release();
+        }
+        assert_eq!(r.affinity.hits.load(Ordering::Relaxed), 3);
+        assert_eq!(r.affinity.misses.load(Ordering::Relaxed), 3);
+        // Conversation 0's replica busy beyond the bound: its turn goes elsewhere.
+        let home = &starts[0];
+        for _ in 0..3 {
+            assert!(home.try_acquire());
+        }
+        let next = r.pick_for(&[], &chain(0, 3)).unwrap();
+        assert_ne!(next.id, home.id);
+        assert_eq!(r.affinity.overloaded.load(Ordering::Relaxed), 1);
+        // The index and counters survive a route replacement.
+        let t2 = Table::build(&c, &t, 1).unwrap();
+        assert!(Arc::ptr_eq(&t.routes["m"].affinity, &t2.routes["m"].affinity));
+        assert_eq!(t2.to_config().models[0].routing, Routing::PrefixAffinity);
+    }
+
+    #[test]
+    fn round_robin_takes_turns_whatever_the_load() {
+        let mut c = cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]);
+        c.models[0].routing = Routing::RoundRobin;
+        for b in &mut c.models[0].backends {
+            b.max_concurrency = 8;
+        }
+        let t = Table::build(&c, &Table::default(), 1).unwrap();
+        let r = &t.routes["m"];
+        let ids: Vec<String> = (0..4).map(|_| r.pick_for(&[], &[]).unwrap().id.clone()).collect();
+        assert_eq!(ids, ["a", "b", "a", "b"]);
     }
 
     #[test]
@@ -500,11 +656,20 @@ impl RoutesConfig {
                         }
                     })
                     .collect();
+                // Prefix affinity ages its entries by the smallest prompt cache among the nodes.
+                let entries = placed
+                    .nodes
+                    .iter()
+                    .map(|n| crate::placement::diff::prompt_cache_size(inv, variants, &m.name, n) as usize)
+                    .min()
+                    .filter(|e| *e != DEFAULT_PROMPT_CACHE_ENTRIES && m.routing == Routing::PrefixAffinity);
                 Some(ModelConfig {
                     name: m.name.clone(),
                     max_tokens: m.max_tokens,
                     queue: default_queue(),
                     timeouts: Timeouts::default(),
+                    routing: m.routing,
+                    prompt_cache_entries: entries,
                     backends,
                 })
             })

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Benchmark: prefix-affinity routing against least-outstanding and round-robin, on REPLICAS real
+# `mlx_lm.server` loaders of the generated tiny model (prompt cache: the default 10 entries), in one
+# run. The workload (tests/support/chat_workload.py, the real OpenAI SDK): CONVERSATIONS multi-turn
+# chats of TURNS turns, 8 at a time (more live conversations than one loader's prompt-cache
+# entries), a shared system prompt, a history growing turn by turn, streamed with usage. Per
+# routing: the share of prompt tokens the loaders served from their prompt cache (their own
+# usage), TTFT p50/p95 and e2e p95 by the client's clock, and the load imbalance (the busiest
+# replica's requests over the mean, from the router's /admin/stats). ROUNDS rounds, the three
+# routings in a rotating order each round, each with its own system prompt; medians reported.
+#
+#   bench/routing.sh [ROUNDS=3] [CONVERSATIONS=40] [TURNS=5] [REPLICAS=2]
+#
+# Needs GARNET_TEST_PYTHON (a venv with mlx-lm and openai). Loopback only. (LiteLLM's routing
+# strategies are not in this run: its proxy is a large PyPI install, see bench/router.sh.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3} convs=${2:-40} turns=${3:-5} replicas=${4:-2}
+py=${GARNET_TEST_PYTHON:?set GARNET_TEST_PYTHON to a venv with mlx-lm and openai}
+work=$(mktemp -d /tmp/grt.XXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$work"; }
+trap cleanup EXIT
+. bench/lib.sh
+garnet=$(garnet_bin)
+wait_port() { for _ in $(seq 1 900); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
+
+model="$work/tiny"; "$py" tests/support/make_tiny_model.py "$model" 0 >/dev/null 2>&1
+backends=""
+for i in $(seq 1 "$replicas"); do
+  port=$((19100 + i))
+  HF_HUB_OFFLINE=1 HF_HOME="$work/hf" "$py" -m mlx_lm.server --model "$model" --host 127.0.0.1 --port $port >/dev/null 2>&1 & pids+=($!)
+  backends+="      - {id: r$i, url: \"http://127.0.0.1:$port\", model: \"$model\", max_concurrency: 8}"$'\n'
+done
+for i in $(seq 1 "$replicas"); do wait_port $((19100 + i)); done
+modes=(round-robin least-outstanding prefix-affinity)
+for k in 0 1 2; do
+  m=${modes[$k]}
+  printf 'models:\n  - name: tiny\n    queue: 256\n    routing: %s\n    backends:\n%s' "$m" "$backends" > "$work/routes-$m.yaml"
+  echo "admin-token-for-bench-$k" > "$work/token-$m"; chmod 600 "$work/token-$m"
+  "$garnet" router --routes "$work/routes-$m.yaml" --listen 127.0.0.1:$((19110 + k)) --admin-listen 127.0.0.1:$((19120 + k)) \
+    --admin-token-file "$work/token-$m" 2>/dev/null & pids+=($!)
+  wait_port $((19110 + k))
+done
+# Warm each loader once (the first request compiles).
+for i in $(seq 1 "$replicas"); do
+  curl -s -o /dev/null "http://127.0.0.1:$((19100 + i))/v1/chat/completions" -H 'content-type: application/json' \
+    -d "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":2}"
+done
+
+declare -A share ttft50 ttft95 e2e95 imb
+for r in $(seq 1 "$rounds"); do
+  for j in 0 1 2; do
+    k=$(( (j + r) % 3 )); m=${modes[$k]}
+    before=$(curl -s -H "authorization: Bearer admin-token-for-bench-$k" "http://127.0.0.1:$((19120 + k))/admin/stats")
+    out=$("$py" tests/support/chat_workload.py "http://127.0.0.1:$((19110 + k))/v1" tiny --conversations "$convs" \
+      --turns "$turns" --concurrency 8 --system-words 150 --user-words 40 --max-tokens 16 --salt "$m-$r" --seed "$r")
+    after=$(curl -s -H "authorization: Bearer admin-token-for-bench-$k" "http://127.0.0.1:$((19120 + k))/admin/stats")
+    read -r s t5 t9 e9 ib < <(python3 - "$out" "$before" "$after" <<'PY'
+import json, sys
+w = json.loads(sys.argv[1])["summary"]
+b, a = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+count = lambda s: {x["id"]: x["requests"] for x in s["models"][0]["backends"]}
+n = [count(a)[i] - count(b).get(i, 0) for i in count(a)]
+print(f'{w["cached_share"]:.3f} {w["ttft_p50_ms"]:.1f} {w["ttft_p95_ms"]:.1f} {w["e2e_p95_ms"]:.1f} {max(n) / (sum(n) / len(n)):.3f}')
+PY
+)
+    share[$m]+="$s " ttft50[$m]+="$t5 " ttft95[$m]+="$t9 " e2e95[$m]+="$e9 " imb[$m]+="$ib "
+    echo "   round $r $m: cached share $s, TTFT p50 $t5 ms p95 $t9 ms, e2e p95 $e9 ms, imbalance ${ib}x"
+  done
+done
+med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+echo "== medians of $rounds rounds ($convs conversations x $turns turns, 8 at a time, $replicas replicas):"
+for m in "${modes[@]}"; do
+  echo "   $m: cached share $(echo "${share[$m]}" | med), TTFT p50 $(echo "${ttft50[$m]}" | med) ms, p95 $(echo "${ttft95[$m]}" | med) ms, e2e p95 $(echo "${e2e95[$m]}" | med) ms, imbalance $(echo "${imb[$m]}" | med)x"
+done
+lo_s=$(echo "${share[least-outstanding]}" | med) pa_s=$(echo "${share[prefix-affinity]}" | med)
+lo_t=$(echo "${ttft95[least-outstanding]}" | med) pa_t=$(echo "${ttft95[prefix-affinity]}" | med)
+awk -v ls="$lo_s" -v ps="$pa_s" -v lt="$lo_t" -v pt="$pa_t" -v pi="$(echo "${imb[prefix-affinity]}" | med)" 'BEGIN {
+  printf "== prefix-affinity vs least-outstanding: cached share %.2fx (goal >= 1.2x), TTFT p95 %.0f%% lower (goal >= 30%%), imbalance %.2fx (goal <= 1.25x)\n", ps / ls, (1 - pt / lt) * 100, pi }'

@@ -1,0 +1,188 @@
+//! Prefix-affinity routing: send a request to the replica that most likely holds its prompt's
+//! prefix in its prompt cache (`mlx_lm.server` keeps an LRU of recent prompts, 10 by default,
+//! and reuses the longest shared prefix).
+//!
+//! A request's prompt (the raw text of `messages`, or `prompt`) is cut into [`CHUNK`]-byte chunks
+//! and each full chunk's hash is chained with the one before it, so chunk `k`'s hash names the
+//! whole prefix up to it. The index maps a prefix hash to the replica that last served it and
+//! that replica's request count at the time; an entry is live while the replica has served fewer
+//! than its cache's entries since (each request takes one LRU slot there, so older prefixes are
+//! likely evicted). The longest live prefix wins, if that replica stays within the bounded load
+//! (at most [`LOAD_FACTOR`] × the mean in flight, rounded up, counting this request: consistent
+//! hashing with bounded loads); otherwise least-outstanding decides. Approximate by design: a
+//! wrong guess costs a cache miss, never a wrong answer.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bytes per prefix chunk (about 60 tokens of chat JSON).
+pub const CHUNK: usize = 256;
+/// Longest prefix indexed, in chunks (128 KiB of prompt).
+pub const MAX_CHUNKS: usize = 512;
+/// A replica may take an affinity request while its in-flight count, this one included, stays
+/// within this factor of the mean (rounded up).
+pub const LOAD_FACTOR: f64 = 1.25;
+/// Prefix hashes kept per model (oldest forgotten first).
+pub const CAPACITY: usize = 1 << 16;
+
+/// The chained hashes of a prompt's full chunks, shortest prefix first.
+pub fn chain(prompt: &[u8]) -> Vec<u64> {
+    // A fixed seed: the same prompt hashes the same in every router thread and run.
+    let state = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+    let mut out = Vec::new();
+    let mut prev = 0u64;
+    for chunk in prompt.chunks_exact(CHUNK).take(MAX_CHUNKS) {
+        let mut h = state.build_hasher();
+        h.write_u64(prev);
+        h.write(chunk);
+        prev = h.finish();
+        out.push(prev);
+    }
+    out
+}
+
+/// How an affinity request was placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// To the replica holding its longest live prefix.
+    Hit,
+    /// No live prefix known (a new conversation, or evicted since).
+    Miss,
+    /// Its replica was over the bounded load (or full, or draining): least-outstanding instead.
+    Overloaded,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    /// Prefix hash → (replica id, that replica's served count when it last served the prefix).
+    entries: HashMap<u64, (std::sync::Arc<str>, u64)>,
+    /// Insertion order, for forgetting the oldest past [`CAPACITY`].
+    order: VecDeque<u64>,
+    /// Replica id → requests placed on it (affinity or not).
+    served: HashMap<std::sync::Arc<str>, u64>,
+}
+
+/// One model's prefix index and its counters (kept across route table replacements).
+#[derive(Debug, Default)]
+pub struct Affinity {
+    index: Mutex<Index>,
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub overloaded: AtomicU64,
+}
+
+impl Affinity {
+    /// The replica holding the longest live prefix of `chain`, if any (`entries`: the replicas'
+    /// prompt-cache sizes).
+    pub fn lookup(&self, chain: &[u64], entries: usize) -> Option<String> {
+        let ix = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        chain.iter().rev().find_map(|h| {
+            let (id, at) = ix.entries.get(h)?;
+            let now = ix.served.get(id).copied().unwrap_or(0);
+            (now.saturating_sub(*at) < entries as u64).then(|| id.to_string())
+        })
+    }
+
+    /// Records that `id` served a request with this chain: its prefixes point there now.
+    pub fn record(&self, chain: &[u64], id: &str) {
+        let mut ix = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        // One shared copy of the id for all its entries.
+        let key: std::sync::Arc<str> = match ix.served.get_key_value(id) {
+            Some((k, _)) => k.clone(),
+            None => id.into(),
+        };
+        let n = {
+            let c = ix.served.entry(key.clone()).or_default();
+            *c += 1;
+            *c
+        };
+        for h in chain {
+            if ix.entries.insert(*h, (key.clone(), n)).is_none() {
+                ix.order.push_back(*h);
+            }
+        }
+        while ix.order.len() > CAPACITY {
+            if let Some(old) = ix.order.pop_front() {
+                ix.entries.remove(&old);
+            }
+        }
+    }
+
+    pub fn count(&self, o: Outcome) {
+        let c = match o {
+            Outcome::Hit => &self.hits,
+            Outcome::Miss => &self.misses,
+            Outcome::Overloaded => &self.overloaded,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether a replica with `in_flight` may take one more when `total` are in flight over `n`
+/// eligible replicas: `in_flight + 1 <= ceil(LOAD_FACTOR × (total + 1) / n)`.
+pub fn within_bound(in_flight: usize, total: usize, n: usize) -> bool {
+    let n = n.max(1) as f64;
+    (in_flight + 1) as f64 <= (LOAD_FACTOR * (total + 1) as f64 / n).ceil()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_longer_conversation_shares_the_chain_of_its_start() {
+        let turn1 = format!(
+            r#"[{{"role":"system","content":"{}"}},{{"role":"user","content":"{}"}}]"#,
+            "s".repeat(900),
+            "hi".repeat(200)
+        );
+        let turn2 = format!(
+            r#"{},{{"role":"assistant","content":"hello"}},{{"role":"user","content":"more"}}]"#,
+            &turn1[..turn1.len() - 1]
+        );
+        let (a, b) = (chain(turn1.as_bytes()), chain(turn2.as_bytes()));
+        assert_eq!(a.len(), turn1.len() / CHUNK);
+        assert!(b.len() >= a.len() && b[..a.len()] == a[..], "the shared full chunks hash alike");
+        let other = chain(turn1.replace("hihi", "yoyo").as_bytes());
+        assert_eq!(other[..3], a[..3], "the same system prompt");
+        assert_ne!(other.last(), a.last(), "a different question");
+        assert!(chain(b"short").is_empty());
+    }
+
+    #[test]
+    fn entries_age_out_as_the_replica_serves_others() {
+        let a = Affinity::default();
+        let conv = chain(&[b'x'; 3 * CHUNK]);
+        a.record(&conv, "r1");
+        assert_eq!(a.lookup(&conv, 10).as_deref(), Some("r1"));
+        // Turn 2 extends it: found by its shared prefix.
+        let mut longer = conv.clone();
+        longer.extend(chain(&[b'y'; 2 * CHUNK]).iter().map(|h| h ^ 1));
+        assert_eq!(a.lookup(&longer, 10).as_deref(), Some("r1"));
+        // Ten other prompts on r1 later, its cache likely dropped it.
+        for k in 0..10u8 {
+            a.record(&chain(&[k; CHUNK]), "r1");
+        }
+        assert_eq!(a.lookup(&conv, 10), None);
+        // Others on r2 do not age r1's entries.
+        a.record(&conv, "r1");
+        for k in 0..20u8 {
+            a.record(&chain(&[k; CHUNK]), "r2");
+        }
+        assert_eq!(a.lookup(&conv, 10).as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn bounded_load() {
+        // Idle pair: the first request may go anywhere.
+        assert!(within_bound(0, 0, 2));
+        // 8 in flight over 2: ceil(1.25 × 9 / 2) = 6, so a replica with 5 takes one more, 6 not.
+        assert!(within_bound(5, 8, 2));
+        assert!(!within_bound(6, 8, 2));
+        // One in flight on it, none on the other: it may hold two (the rounding's slack), not three.
+        assert!(within_bound(1, 1, 2));
+        assert!(!within_bound(2, 2, 2));
+    }
+}

@@ -2,20 +2,20 @@
 # Benchmark: prefix-affinity routing against least-outstanding and round-robin, on REPLICAS real
 # `mlx_lm.server` loaders of the generated tiny model (prompt cache: the default 10 entries), in one
 # run. The workload (tests/support/chat_workload.py, the real OpenAI SDK): CONVERSATIONS multi-turn
-# chats of TURNS turns, 8 at a time (more live conversations than one loader's prompt-cache
-# entries), a shared system prompt, a history growing turn by turn, streamed with usage. Per
+# chats of TURNS turns, CONCURRENCY at a time (more live conversations than one loader's
+# prompt-cache entries: 16 over 2 replicas of 10 entries each), a shared system prompt, a history growing turn by turn, streamed with usage. Per
 # routing: the share of prompt tokens the loaders served from their prompt cache (their own
 # usage), TTFT p50/p95 and e2e p95 by the client's clock, and the load imbalance (the busiest
 # replica's requests over the mean, from the router's /admin/stats). ROUNDS rounds, the three
 # routings in a rotating order each round, each with its own system prompt; medians reported.
 #
-#   bench/routing.sh [ROUNDS=3] [CONVERSATIONS=40] [TURNS=5] [REPLICAS=2]
+#   bench/routing.sh [ROUNDS=3] [CONVERSATIONS=40] [TURNS=5] [REPLICAS=2] [CONCURRENCY=16]
 #
 # Needs GARNET_TEST_PYTHON (a venv with mlx-lm and openai). Loopback only. (LiteLLM's routing
 # strategies are not in this run: its proxy is a large PyPI install, see bench/router.sh.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-3} convs=${2:-40} turns=${3:-5} replicas=${4:-2}
+rounds=${1:-3} convs=${2:-40} turns=${3:-5} replicas=${4:-2} conc=${5:-16}
 py=${GARNET_TEST_PYTHON:?set GARNET_TEST_PYTHON to a venv with mlx-lm and openai}
 work=$(mktemp -d /tmp/grt.XXXX)
 pids=()
@@ -30,7 +30,7 @@ backends=""
 for i in $(seq 1 "$replicas"); do
   port=$((19100 + i))
   HF_HUB_OFFLINE=1 HF_HOME="$work/hf" "$py" -m mlx_lm.server --model "$model" --host 127.0.0.1 --port $port >/dev/null 2>&1 & pids+=($!)
-  backends+="      - {id: r$i, url: \"http://127.0.0.1:$port\", model: \"$model\", max_concurrency: 8}"$'\n'
+  backends+="      - {id: r$i, url: \"http://127.0.0.1:$port\", model: \"$model\", max_concurrency: 16}"$'\n'
 done
 for i in $(seq 1 "$replicas"); do wait_port $((19100 + i)); done
 modes=(round-robin least-outstanding prefix-affinity)
@@ -54,7 +54,7 @@ for r in $(seq 1 "$rounds"); do
     k=$(( (j + r) % 3 )); m=${modes[$k]}
     before=$(curl -s -H "authorization: Bearer admin-token-for-bench-$k" "http://127.0.0.1:$((19120 + k))/admin/stats")
     out=$("$py" tests/support/chat_workload.py "http://127.0.0.1:$((19110 + k))/v1" tiny --conversations "$convs" \
-      --turns "$turns" --concurrency 8 --system-words 150 --user-words 40 --max-tokens 16 --salt "$m-$r" --seed "$r")
+      --turns "$turns" --concurrency "$conc" --system-words 150 --user-words 40 --max-tokens 16 --salt "$m-$r" --seed "$r")
     after=$(curl -s -H "authorization: Bearer admin-token-for-bench-$k" "http://127.0.0.1:$((19120 + k))/admin/stats")
     read -r s t5 t9 e9 ib < <(python3 - "$out" "$before" "$after" <<'PY'
 import json, sys
@@ -70,7 +70,7 @@ PY
   done
 done
 med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-echo "== medians of $rounds rounds ($convs conversations x $turns turns, 8 at a time, $replicas replicas):"
+echo "== medians of $rounds rounds ($convs conversations x $turns turns, $conc at a time, $replicas replicas):"
 for m in "${modes[@]}"; do
   echo "   $m: cached share $(echo "${share[$m]}" | med), TTFT p50 $(echo "${ttft50[$m]}" | med) ms, p95 $(echo "${ttft95[$m]}" | med) ms, e2e p95 $(echo "${e2e95[$m]}" | med) ms, imbalance $(echo "${imb[$m]}" | med)x"
 done

@@ -26,6 +26,8 @@ pub const MAX_CHUNKS: usize = 512;
 pub const LOAD_FACTOR: f64 = 1.25;
 /// Prefix hashes kept per model (oldest forgotten first).
 pub const CAPACITY: usize = 1 << 16;
+/// Replicas remembered per prefix.
+pub const HOLDERS: usize = 4;
 
 /// The chained hashes of a prompt's full chunks, shortest prefix first.
 pub fn chain(prompt: &[u8]) -> Vec<u64> {
@@ -57,7 +59,8 @@ pub enum Outcome {
 #[derive(Debug, Default)]
 struct Index {
     /// Prefix hash → (replica id, that replica's served count when it last served the prefix).
-    entries: HashMap<u64, (std::sync::Arc<str>, u64)>,
+    /// (A shared prefix, a system prompt say, is held by several replicas: up to [`HOLDERS`].)
+    entries: HashMap<u64, Vec<(std::sync::Arc<str>, u64)>>,
     /// Insertion order, for forgetting the oldest past [`CAPACITY`].
     order: VecDeque<u64>,
     /// Replica id → requests placed on it (affinity or not).
@@ -74,15 +77,23 @@ pub struct Affinity {
 }
 
 impl Affinity {
-    /// The replica holding the longest live prefix of `chain`, if any (`entries`: the replicas'
-    /// prompt-cache sizes).
-    pub fn lookup(&self, chain: &[u64], entries: usize) -> Option<String> {
+    /// The replicas holding the longest live prefix of `chain` (none when no prefix is live;
+    /// `entries`: the replicas' prompt-cache sizes). Several when the prefix is shared (a system
+    /// prompt): the caller takes the least loaded of them.
+    pub fn lookup(&self, chain: &[u64], entries: usize) -> Vec<String> {
         let ix = self.index.lock().unwrap_or_else(|e| e.into_inner());
-        chain.iter().rev().find_map(|h| {
-            let (id, at) = ix.entries.get(h)?;
-            let now = ix.served.get(id).copied().unwrap_or(0);
-            (now.saturating_sub(*at) < entries as u64).then(|| id.to_string())
-        })
+        for h in chain.iter().rev() {
+            let Some(holders) = ix.entries.get(h) else { continue };
+            let live: Vec<String> = holders
+                .iter()
+                .filter(|(id, at)| ix.served.get(id).copied().unwrap_or(0).saturating_sub(*at) < entries as u64)
+                .map(|(id, _)| id.to_string())
+                .collect();
+            if !live.is_empty() {
+                return live;
+            }
+        }
+        Vec::new()
     }
 
     /// Records that `id` served a request with this chain: its prefixes point there now.
@@ -99,7 +110,15 @@ impl Affinity {
             *c
         };
         for h in chain {
-            if ix.entries.insert(*h, (key.clone(), n)).is_none() {
+            let fresh = !ix.entries.contains_key(h);
+            let holders = ix.entries.entry(*h).or_default();
+            holders.retain(|(id, _)| **id != *key);
+            if holders.len() >= HOLDERS {
+                // The one that served it longest ago (by its own count) goes.
+                holders.remove(0);
+            }
+            holders.push((key.clone(), n));
+            if fresh {
                 ix.order.push_back(*h);
             }
         }
@@ -156,22 +175,26 @@ mod tests {
         let a = Affinity::default();
         let conv = chain(&[b'x'; 3 * CHUNK]);
         a.record(&conv, "r1");
-        assert_eq!(a.lookup(&conv, 10).as_deref(), Some("r1"));
+        assert_eq!(a.lookup(&conv, 10), ["r1"]);
         // Turn 2 extends it: found by its shared prefix.
         let mut longer = conv.clone();
         longer.extend(chain(&[b'y'; 2 * CHUNK]).iter().map(|h| h ^ 1));
-        assert_eq!(a.lookup(&longer, 10).as_deref(), Some("r1"));
+        assert_eq!(a.lookup(&longer, 10), ["r1"]);
         // Ten other prompts on r1 later, its cache likely dropped it.
         for k in 0..10u8 {
             a.record(&chain(&[k; CHUNK]), "r1");
         }
-        assert_eq!(a.lookup(&conv, 10), None);
+        assert!(a.lookup(&conv, 10).is_empty());
         // Others on r2 do not age r1's entries.
         a.record(&conv, "r1");
         for k in 0..20u8 {
             a.record(&chain(&[k; CHUNK]), "r2");
         }
-        assert_eq!(a.lookup(&conv, 10).as_deref(), Some("r1"));
+        assert_eq!(a.lookup(&conv, 10), ["r1"]);
+        // A prefix two replicas served (a shared system prompt): both hold it.
+        a.record(&conv[..1], "r2");
+        assert_eq!(a.lookup(&conv[..1], 10), ["r1", "r2"]);
+        assert_eq!(a.lookup(&conv, 10), ["r1"], "the longer prefix only r1 has");
     }
 
     #[test]

@@ -316,24 +316,26 @@ impl Route {
             }
             Routing::PrefixAffinity => {
                 let entries = self.prompt_cache_entries.unwrap_or(DEFAULT_PROMPT_CACHE_ENTRIES);
-                let (outcome, chosen) = match self.affinity.lookup(chain, entries) {
-                    None => (Outcome::Miss, self.pick(tried)),
-                    Some(id) => {
-                        let eligible: Vec<&Arc<Backend>> = self
-                            .backends
-                            .iter()
-                            .filter(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id))
-                            .collect();
-                        let total: usize = eligible.iter().map(|b| b.in_flight.load(Ordering::Acquire)).sum();
-                        match eligible.iter().find(|b| b.id == id) {
-                            Some(b)
-                                if within_bound(b.in_flight.load(Ordering::Acquire), total, eligible.len())
-                                    && b.try_acquire() =>
-                            {
-                                (Outcome::Hit, Some(Arc::clone(b)))
-                            }
-                            _ => (Outcome::Overloaded, self.pick(tried)),
-                        }
+                let holders = self.affinity.lookup(chain, entries);
+                let (outcome, chosen) = if holders.is_empty() {
+                    (Outcome::Miss, self.pick(tried))
+                } else {
+                    let eligible: Vec<&Arc<Backend>> = self
+                        .backends
+                        .iter()
+                        .filter(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id))
+                        .collect();
+                    let total: usize = eligible.iter().map(|b| b.in_flight.load(Ordering::Acquire)).sum();
+                    // The least loaded holder within the bound takes it.
+                    let mut candidates: Vec<&&Arc<Backend>> = eligible
+                        .iter()
+                        .filter(|b| holders.contains(&b.id))
+                        .filter(|b| within_bound(b.in_flight.load(Ordering::Acquire), total, eligible.len()))
+                        .collect();
+                    candidates.sort_by_key(|b| b.in_flight.load(Ordering::Acquire));
+                    match candidates.into_iter().find(|b| b.try_acquire()) {
+                        Some(b) => (Outcome::Hit, Some(Arc::clone(b))),
+                        None => (Outcome::Overloaded, self.pick(tried)),
                     }
                 };
                 // Counted and recorded once placed (a full route retries from the queue).

@@ -8,6 +8,11 @@
 # usage), TTFT p50/p95 and e2e p95 by the client's clock, and the load imbalance (the busiest
 # replica's requests over the mean, from the router's /admin/stats). ROUNDS rounds, the three
 # routings in a rotating order each round, each with its own system prompt; medians reported.
+# Beside the cached share, the workload's history share: the part of the prompts that was the
+# conversation's previous prompt (what a replica that kept every conversation serves from cache
+# at least): a cached share near it means the routing lost little.
+# SYSTEM_WORDS (150), USER_WORDS (40), MAX_TOKENS (16) shape the chats; OUT_DIR keeps each run's
+# per-request records.
 #
 #   bench/routing.sh [ROUNDS=3] [CONVERSATIONS=40] [TURNS=5] [REPLICAS=2] [CONCURRENCY=16]
 #
@@ -48,31 +53,35 @@ for i in $(seq 1 "$replicas"); do
     -d "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":2}"
 done
 
-declare -A share ttft50 ttft95 e2e95 imb
+declare -A share hist ttft50 ttft95 e2e95 imb
 for r in $(seq 1 "$rounds"); do
   for j in 0 1 2; do
     k=$(( (j + r) % 3 )); m=${modes[$k]}
     before=$(curl -s -H "authorization: Bearer admin-token-for-bench-$k" "http://127.0.0.1:$((19120 + k))/admin/stats")
     out=$("$py" tests/support/chat_workload.py "http://127.0.0.1:$((19110 + k))/v1" tiny --conversations "$convs" \
-      --turns "$turns" --concurrency "$conc" --system-words 150 --user-words 40 --max-tokens 16 --salt "$m-$r" --seed "$r")
+      --turns "$turns" --concurrency "$conc" --system-words "${SYSTEM_WORDS:-150}" --user-words "${USER_WORDS:-40}" --max-tokens "${MAX_TOKENS:-16}" --salt "$m-$r" --seed "$r")
+    [ -n "${OUT_DIR:-}" ] && echo "$out" > "$OUT_DIR/routing-$m-$r.json"
     after=$(curl -s -H "authorization: Bearer admin-token-for-bench-$k" "http://127.0.0.1:$((19120 + k))/admin/stats")
-    read -r s t5 t9 e9 ib < <(python3 - "$out" "$before" "$after" <<'PY'
+    read -r s t5 t9 e9 ib hmo < <(python3 - "$out" "$before" "$after" <<'PY'
 import json, sys
 w = json.loads(sys.argv[1])["summary"]
 b, a = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 count = lambda s: {x["id"]: x["requests"] for x in s["models"][0]["backends"]}
 n = [count(a)[i] - count(b).get(i, 0) for i in count(a)]
-print(f'{w["cached_share"]:.3f} {w["ttft_p50_ms"]:.1f} {w["ttft_p95_ms"]:.1f} {w["e2e_p95_ms"]:.1f} {max(n) / (sum(n) / len(n)):.3f}')
+aff = a["models"][0].get("affinity") or {}
+was = b["models"][0].get("affinity") or {}
+extra = "/".join(str(aff.get(k, 0) - was.get(k, 0)) for k in ("hits", "misses", "overloaded")) if aff else "-"
+print(f'{w["cached_share"]:.3f}/{w["history_share"]:.3f} {w["ttft_p50_ms"]:.1f} {w["ttft_p95_ms"]:.1f} {w["e2e_p95_ms"]:.1f} {max(n) / (sum(n) / len(n)):.3f} {extra}')
 PY
 )
-    share[$m]+="$s " ttft50[$m]+="$t5 " ttft95[$m]+="$t9 " e2e95[$m]+="$e9 " imb[$m]+="$ib "
-    echo "   round $r $m: cached share $s, TTFT p50 $t5 ms p95 $t9 ms, e2e p95 $e9 ms, imbalance ${ib}x"
+    share[$m]+="${s%/*} " hist[$m]+="${s#*/} " ttft50[$m]+="$t5 " ttft95[$m]+="$t9 " e2e95[$m]+="$e9 " imb[$m]+="$ib "
+    echo "   round $r $m: cached share / history share $s, TTFT p50 $t5 ms p95 $t9 ms, e2e p95 $e9 ms, imbalance ${ib}x$([ "$hmo" != - ] && echo ", affinity hit/miss/overloaded $hmo")"
   done
 done
 med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 echo "== medians of $rounds rounds ($convs conversations x $turns turns, $conc at a time, $replicas replicas):"
 for m in "${modes[@]}"; do
-  echo "   $m: cached share $(echo "${share[$m]}" | med), TTFT p50 $(echo "${ttft50[$m]}" | med) ms, p95 $(echo "${ttft95[$m]}" | med) ms, e2e p95 $(echo "${e2e95[$m]}" | med) ms, imbalance $(echo "${imb[$m]}" | med)x"
+  echo "   $m: cached share $(echo "${share[$m]}" | med) (history share $(echo "${hist[$m]}" | med)), TTFT p50 $(echo "${ttft50[$m]}" | med) ms, p95 $(echo "${ttft95[$m]}" | med) ms, e2e p95 $(echo "${e2e95[$m]}" | med) ms, imbalance $(echo "${imb[$m]}" | med)x"
 done
 lo_s=$(echo "${share[least-outstanding]}" | med) pa_s=$(echo "${share[prefix-affinity]}" | med)
 lo_t=$(echo "${ttft95[least-outstanding]}" | med) pa_t=$(echo "${ttft95[prefix-affinity]}" | med)

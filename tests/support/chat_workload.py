@@ -111,8 +111,13 @@ def main():
 
     prompt = sum(r["prompt_tokens"] for r in records)
     cached = sum(r["cached_tokens"] for r in records)
+    # The share a replica that kept every conversation would serve from its cache at least: each
+    # later turn's previous prompt (the first turns' shared system prompt not counted).
+    by = {(r["conversation"], r["turn"]): r for r in records}
+    history = sum(by[(r["conversation"], r["turn"] - 1)]["prompt_tokens"] for r in records if r["turn"] > 0)
     summary = {"requests": len(records), "wall_s": wall, "prompt_tokens": prompt, "cached_tokens": cached,
                "cached_share": cached / prompt if prompt else None,
+               "history_share": history / prompt if prompt else None,
                "ttft_p50_ms": q([r["ttft_ms"] for r in records], 0.5),
                "ttft_p95_ms": q([r["ttft_ms"] for r in records], 0.95),
                "e2e_p95_ms": q([r["e2e_ms"] for r in records], 0.95)}

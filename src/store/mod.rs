@@ -134,7 +134,16 @@ impl Store for LocalStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
-        let mut stack = vec![self.root.clone()];
+        // Only the folder the prefix names is walked (its part up to the last `/`), not the whole
+        // store: `status` lists each node's day, and a store holds a day of every node's samples.
+        let start = match prefix.rfind('/') {
+            Some(i) => match self.path(&prefix[..i]) {
+                Ok(p) => p,
+                Err(_) => self.root.clone(), // an odd prefix: the whole walk, filtered below
+            },
+            None => self.root.clone(),
+        };
+        let mut stack = vec![start];
         while let Some(dir) = stack.pop() {
             let rd = match std::fs::read_dir(&dir) {
                 Ok(rd) => rd,
@@ -185,5 +194,47 @@ mod tests {
         s.delete("locks/c").await.unwrap();
         assert!(s.get("locks/c").await.unwrap().is_none());
         assert!(s.put("../escape", b"").await.is_err());
+    }
+
+    /// A prefix lists exactly the keys that start with it, whether it ends at a folder or in the
+    /// middle of a name, however deep; other folders are not walked (`list` starts at the
+    /// prefix's folder), and a prefix that names no folder lists nothing.
+    #[tokio::test]
+    async fn local_list_matches_prefixes_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path().to_path_buf());
+        let keys = [
+            "telemetry/cluster=a/node=n1/date=2026-12-03/000100.json",
+            "telemetry/cluster=a/node=n1/date=2026-12-03/000200.json",
+            "telemetry/cluster=a/node=n10/date=2026-12-03/000100.json",
+            "telemetry/cluster=a/node=n2/date=2026-12-02/235900.json",
+            "telemetry/cluster=ab/node=n1/date=2026-12-03/000100.json",
+            "events/cluster=a/date=2026-12-03/x.json",
+        ];
+        for k in keys {
+            s.put(k, b"{}").await.unwrap();
+        }
+        let want = |p: &str| -> Vec<String> {
+            let mut v: Vec<String> = keys.iter().filter(|k| k.starts_with(p)).map(|k| k.to_string()).collect();
+            v.sort();
+            v
+        };
+        for p in [
+            "",
+            "telemetry/",
+            "telemetry/cluster=a/",
+            "telemetry/cluster=a",
+            "telemetry/cluster=a/node=n1",
+            "telemetry/cluster=a/node=n1/",
+            "telemetry/cluster=a/node=n1/date=2026-12-03/0001",
+            "events/cluster=a/date=2026-12-03/",
+            "nothing/here/",
+        ] {
+            assert_eq!(s.list(p).await.unwrap(), want(p), "prefix `{p}`");
+        }
+        // The walk starts in the prefix's folder: a folder elsewhere that cannot be read is not
+        // touched (a file where a folder would be is simply not a folder).
+        std::fs::write(dir.path().join("reports"), b"not a folder").unwrap();
+        assert_eq!(s.list("telemetry/cluster=a/node=n2/").await.unwrap(), want("telemetry/cluster=a/node=n2/"));
     }
 }

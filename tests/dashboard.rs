@@ -417,6 +417,24 @@ fn the_page_equals_status_and_its_cost_curve_equals_the_samples_summed_apart() {
     }
     let v = browser(&py, stale_steps);
     assert_eq!(v["same"], 42, "updated in place, not reloaded: {v}");
+
+    // A placement record written while the page is open (a model taken off a node, as
+    // `placement apply` records it): the placement map follows on the next refresh.
+    let at = jiff::Timestamp::now();
+    let record = json!({"schema_version": 1, "cluster": "acme", "at": at.to_string(), "command": "placement apply (a test)",
+        "variants": {}, "previous": null, "entries": [], "moves": {}, "removed": {"llama-3.1-8b-instruct": ["node-004"]}});
+    let key = store.join(format!("placement/cluster=acme/{}.json", at.strftime("%Y%m%dT%H%M%S%.6fZ")));
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::write(&key, record.to_string()).unwrap();
+    let v = browser(
+        &py,
+        json!([
+            {"goto": dash.url},
+            {"wait": "!document.querySelector('#placement tr[data-model=\"llama-3.1-8b-instruct\"]').textContent.includes('node-004')", "timeout": 30},
+            {"eval": "document.querySelector('#placement tr[data-model=\"llama-3.1-8b-instruct\"]').textContent", "as": "row"},
+        ]),
+    );
+    assert!(v["row"].as_str().unwrap().contains("node-001"), "{v}");
 }
 
 #[test]

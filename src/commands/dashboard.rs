@@ -12,7 +12,7 @@ use crate::dashboard::server::{Rendered, Shared};
 use crate::exit::UsageError;
 
 pub async fn run(args: &DashboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
-    let mut inv = ctx.load_inventory()?;
+    let inv = ctx.load_inventory()?;
     let addr: std::net::SocketAddr = match tokio::net::lookup_host(args.listen.as_str()).await {
         Ok(mut a) => a.next().ok_or_else(|| UsageError(format!("`--listen {}` resolves to nothing", args.listen)))?,
         Err(e) => {
@@ -43,12 +43,11 @@ pub async fn run(args: &DashboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
         }
         None => None,
     };
-    let variants = super::deploy::load_variants(&mut inv).await?;
     let store = crate::store::open(&inv).await?;
     let page_store = crate::store::open(&inv).await?;
     let slug = inv.cluster.slug.clone();
     let refresh_secs = args.refresh.as_secs().max(1);
-    let mut engine = crate::dashboard::Engine::new(inv, variants, store, args.stale_after, args.since, refresh_secs);
+    let mut engine = crate::dashboard::Engine::new(inv, store, args.stale_after, args.since, refresh_secs);
     let view =
         engine.refresh().await.with_context(|| format!("reading cluster `{slug}` from {}", engine.store.describe()))?;
     let shared = Arc::new(Shared::new(slug.clone(), Rendered::of(&view, None), token.as_deref(), page_store));

@@ -67,6 +67,10 @@ pub struct View {
 
 /// What stays between refreshes: the curve's hours read so far.
 pub struct Engine {
+    /// The inventory as written; each refresh applies the latest placement record to a copy.
+    pub base: Inventory,
+    /// The inventory with the latest placement record applied (hot-swaps, `--via` moves, models
+    /// taken off nodes), as of the last refresh.
     pub inv: Inventory,
     /// The entries hot-swaps put in place (the placement record's variants).
     pub variants: crate::placement::record::Variants,
@@ -85,15 +89,15 @@ pub struct Engine {
 impl Engine {
     pub fn new(
         inv: Inventory,
-        variants: crate::placement::record::Variants,
         store: Box<dyn Store>,
         stale_after: std::time::Duration,
         since: std::time::Duration,
         refresh_secs: u64,
     ) -> Self {
         Engine {
+            base: inv.clone(),
             inv,
-            variants,
+            variants: Default::default(),
             store,
             stale_after,
             since,
@@ -109,6 +113,17 @@ impl Engine {
     /// hour (late samples of it included) on every call.
     pub async fn refresh(&mut self) -> Result<View> {
         let started = std::time::Instant::now();
+        // The placement as the latest record leaves it, read every time (a hot-swap or a
+        // `placement apply` while the page is open shows on the next refresh).
+        let record = crate::placement::record::latest(self.store.as_ref(), &self.base.cluster.slug).await?;
+        self.inv = self.base.clone();
+        self.variants = match record {
+            Some((_, r)) => {
+                crate::placement::record::apply(&mut self.inv, &r);
+                r.variants
+            }
+            None => Default::default(),
+        };
         let now = jiff::Timestamp::now();
         let now_us = now.as_microsecond();
         let since = jiff::SignedDuration::try_from(self.since).unwrap_or(jiff::SignedDuration::from_hours(24 * 30));

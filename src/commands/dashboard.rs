@@ -43,14 +43,13 @@ pub async fn run(args: &DashboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
         }
         None => None,
     };
-    let store = crate::store::open(&inv).await?;
-    let page_store = crate::store::open(&inv).await?;
+    let store: std::sync::Arc<dyn crate::store::Store> = crate::store::open(&inv).await?.into();
     let slug = inv.cluster.slug.clone();
     let refresh_secs = args.refresh.as_secs().max(1);
-    let mut engine = crate::dashboard::Engine::new(inv, store, args.stale_after, args.since, refresh_secs);
+    let mut engine = crate::dashboard::Engine::new(inv, store.clone(), args.stale_after, args.since, refresh_secs);
     let view =
         engine.refresh().await.with_context(|| format!("reading cluster `{slug}` from {}", engine.store.describe()))?;
-    let shared = Arc::new(Shared::new(slug.clone(), Rendered::of(&view, None), token.as_deref(), page_store));
+    let shared = Arc::new(Shared::new(slug.clone(), Rendered::of(&view, None), token.as_deref(), store.clone()));
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on `{addr}`"))?;
     let local = listener.local_addr()?;
     let url = format!("http://{local}{}", crate::dashboard::page::base(&slug));

@@ -112,22 +112,18 @@ pub fn curve(
             let n = tokens.get(m).map_or(0, cost::Tokens::total);
             models.insert(m.to_string(), per_m(a.model_usd(m), n));
         }
-        let apis = c
-            .api_prices
-            .iter()
-            .map(|p| {
-                let cached = p.cached_input_usd_per_mtok.unwrap_or(p.input_usd_per_mtok);
-                let (mut usd, mut n) = (0.0, 0);
-                for (_, t) in tokens.iter().filter(|(m, _)| p.covers(m)) {
-                    usd += (t.uncached_input as f64 * p.input_usd_per_mtok
-                        + t.cached_input as f64 * cached
-                        + t.output as f64 * p.output_usd_per_mtok)
-                        / 1e6;
-                    n += t.total();
-                }
-                (p.name.clone(), per_m(usd, n))
-            })
-            .collect();
+        // What each API would charge for the tokens of the models it stands in for (the same
+        // arithmetic as the cost diff's and the report's comparison, model by model).
+        let mut at_api: BTreeMap<String, (f64, u64)> =
+            c.api_prices.iter().map(|p| (p.name.clone(), (0.0, 0))).collect();
+        for (m, t) in &tokens {
+            for a in cost::per_token(inv, m, 0.0, *t, None).vs_api {
+                let e = at_api.entry(a.api).or_default();
+                e.0 += a.api_usd;
+                e.1 += t.total();
+            }
+        }
+        let apis = at_api.into_iter().map(|(name, (usd, n))| (name, per_m(usd, n))).collect();
         points.push(Point {
             start: jiff::Timestamp::from_microsecond(b.start_us).map(|t| t.to_string()).unwrap_or_default(),
             secs,

@@ -74,7 +74,7 @@ pub struct Engine {
     pub inv: Inventory,
     /// The entries hot-swaps put in place (the placement record's variants).
     pub variants: crate::placement::record::Variants,
-    pub store: Box<dyn Store>,
+    pub store: std::sync::Arc<dyn Store>,
     pub stale_after: std::time::Duration,
     pub since: std::time::Duration,
     pub refresh_secs: u64,
@@ -89,7 +89,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(
         inv: Inventory,
-        store: Box<dyn Store>,
+        store: std::sync::Arc<dyn Store>,
         stale_after: std::time::Duration,
         since: std::time::Duration,
         refresh_secs: u64,
@@ -181,11 +181,8 @@ impl Engine {
         audit.truncate(20);
         let artifacts = artifacts(self.store.as_ref(), slug).await?;
         let (inv, variants) = (&self.inv, &self.variants);
-        let memory_share = |model: &str, node: &str| -> Option<f64> {
-            let gb = inv.node(node)?.memory_gb?;
-            let entry = variants_entry(variants, model, node);
-            let need = crate::placement::memory::entry_need(inv.models.iter().find(|m| m.name == entry)?)?;
-            Some(need as f64 / (gb * (1u64 << 30) as f64))
+        let memory_share = |model: &str, node: &str| {
+            crate::placement::cost_diff::memory_share(inv, &variants_entry(variants, model, node), node)
         };
         let hours: Vec<Bucket> = self.hours.values().cloned().collect();
         let first_us = self.first_us.unwrap_or(now_us);

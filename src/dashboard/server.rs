@@ -14,6 +14,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
 use sha2::Digest as _;
 
@@ -69,7 +70,7 @@ pub struct Shared {
     pub rendered: ArcSwap<Rendered>,
     /// SHA-256 (hex) of the token, when one is required.
     pub token_hash: Option<String>,
-    pub store: Box<dyn crate::store::Store>,
+    pub store: Arc<dyn crate::store::Store>,
 }
 
 fn hash(token: &str) -> String {
@@ -82,23 +83,23 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Shared {
-    pub fn new(slug: String, rendered: Rendered, token: Option<&str>, store: Box<dyn crate::store::Store>) -> Self {
+    pub fn new(slug: String, rendered: Rendered, token: Option<&str>, store: Arc<dyn crate::store::Store>) -> Self {
         Shared { slug, rendered: ArcSwap::from_pointee(rendered), token_hash: token.map(hash), store }
     }
 }
 
 type Resp = Response<Full<Bytes>>;
 
-fn respond(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Resp {
+fn respond(status: StatusCode, ctype: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert("content-type", ctype.parse().expect("content type"));
-    h.insert("content-security-policy", CSP.parse().expect("csp"));
-    h.insert("x-content-type-options", "nosniff".parse().expect("header"));
-    h.insert("referrer-policy", "no-referrer".parse().expect("header"));
-    h.insert("x-frame-options", "DENY".parse().expect("header"));
-    h.insert("cache-control", "no-store".parse().expect("header"));
+    h.insert("content-type", HeaderValue::from_static(ctype));
+    h.insert("content-security-policy", HeaderValue::from_static(CSP));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
     r
 }
 
@@ -146,7 +147,7 @@ fn authorized(shared: &Shared, req: &Request<hyper::body::Incoming>) -> bool {
 pub async fn handle(shared: Arc<Shared>, req: Request<hyper::body::Incoming>) -> Resp {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "the dashboard is read-only: GET and HEAD only");
-        r.headers_mut().insert("allow", "GET, HEAD".parse().expect("header"));
+        r.headers_mut().insert("allow", HeaderValue::from_static("GET, HEAD"));
         return r;
     }
     let path = req.uri().path().to_string();
@@ -217,13 +218,13 @@ fn refuse() -> Resp {
         StatusCode::UNAUTHORIZED,
         "this dashboard needs its token: send `Authorization: Bearer <token>`, or open the page once as …?token=<token> (the token is in the file given to `garnet dashboard --token-file`)",
     );
-    r.headers_mut().insert("www-authenticate", "Bearer".parse().expect("header"));
+    r.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer"));
     r
 }
 
-fn asset(ctype: &str, body: &'static str) -> Resp {
+fn asset(ctype: &'static str, body: &'static str) -> Resp {
     let mut r = respond(StatusCode::OK, ctype, Bytes::from_static(body.as_bytes()));
-    r.headers_mut().insert("cache-control", "max-age=300".parse().expect("header"));
+    r.headers_mut().insert("cache-control", HeaderValue::from_static("max-age=300"));
     r
 }
 

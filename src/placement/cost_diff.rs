@@ -67,9 +67,9 @@ pub struct CostDiff {
 }
 
 /// The share of a node's memory a model entry reserves (from its own files), if sized.
-fn memory_share(inv: &Inventory, model: &str, node: &str) -> Option<f64> {
+pub fn memory_share(inv: &Inventory, entry: &str, node: &str) -> Option<f64> {
     let gb = inv.node(node)?.memory_gb?;
-    let need = super::memory::entry_need(inv.models.iter().find(|m| m.name == model)?)?;
+    let need = super::memory::entry_need(inv.models.iter().find(|m| m.name == entry)?)?;
     Some(need as f64 / (gb * (1u64 << 30) as f64))
 }
 

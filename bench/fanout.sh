@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Benchmark: `garnet exec -- true` on 32 loopback sshd nodes, against Ansible ad-hoc
-# (`ansible all -m command -a true -f 32`) and a plain parallel `ssh` loop with ControlMaster
-# (the practical limit: OpenSSH connecting and running, nothing else). Every run is cold: no
-# connection survives from one run to the next, for any tool. Prints medians and ratios.
+# Benchmark: garnet's fan-out over SSH against Ansible and a plain `ssh` loop, on loopback sshd nodes.
 #
 #   sudo bench/fanout.sh [NODES=32] [RUNS=7]
+#
+# Three parts, each tool measured in the same run, medians of RUNS rounds:
+# 1. Cold: one `exec -- true` on NODES nodes with no connection left from before, for every tool:
+#    garnet (openssh with `--ssh-persist 0`, russh, openssh with classical kex), Ansible ad-hoc
+#    (`ansible all -m command -a true`) at each fork count of ANSIBLE_FORKS (default: 32, and 64 128
+#    256 past 64 nodes; its best is used), and a parallel `ssh` loop with ControlMaster (the
+#    practical limit). garnet runs at each fork count of GARNET_FORKS (default 32).
+# 2. A sequence: SEQ (10) consecutive `exec -- true` on min(NODES, 32) nodes, starting cold:
+#    garnet keeping its masters (the default `--ssh-persist 60s`), Ansible with its default
+#    ControlPersist=60s, and the ssh loop with ControlPersist=60s.
+# 3. From 64 nodes: garnet's peak memory (cold and kept), and 10 random nodes killed (sshd and its
+#    sessions) in the middle of an `exec -- sleep 2`: every other node must succeed and the exit code
+#    must say partial (3).
 #
 # Needs root (a node user), openssh-server, python3 (a venv with ansible-core is made in
 # bench/.venv). Only 127.0.0.0/8 is used.
@@ -12,11 +22,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 nodes=${1:-32}
 runs=${2:-7}
+seq_len=${SEQ:-10}
+seq_nodes=$(( nodes < 32 ? nodes : 32 ))
+if [ -z "${ANSIBLE_FORKS:-}" ]; then ANSIBLE_FORKS=32; [ "$nodes" -gt 64 ] && ANSIBLE_FORKS="32 64 128 256"; fi
+GARNET_FORKS=${GARNET_FORKS:-32}
 user=garnet-bench
 work=$(mktemp -d /tmp/gb.XXXX)
 chmod 755 "$work"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+declare -A sshd_pid
+kill_tree() { local c; for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done; kill -9 "$1" 2>/dev/null || true; }
+cleanup() {
+  GARNET_STATE_DIR="$work/state" "${garnet:-true}" connections close --all >/dev/null 2>&1 || true
+  for p in "${sshd_pid[@]}"; do kill_tree "$p"; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 id -u "$user" >/dev/null 2>&1 || { useradd -m -s /bin/sh "$user"; usermod -p '*' "$user"; }
@@ -26,6 +45,8 @@ venv=${ANSIBLE_VENV:-bench/.venv}
 [ -x "$venv/bin/ansible" ] || { python3 -m venv "$venv" && "$venv/bin/pip" -q install 'ansible-core==2.19.14'; }
 . bench/lib.sh
 garnet=$(garnet_bin)
+# Past a few hundred sessions the defaults of this shell and of sshd's listen queue are too small.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 ssh-keygen -q -t ed25519 -N '' -f "$work/id" -C bench
 ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey" -C bench-host
@@ -39,7 +60,7 @@ printf 'Host *\n  BatchMode yes\n  IdentitiesOnly yes\n  IdentityFile %s/id\n  U
 sed 's/^Host \*$/Host *\n  KexAlgorithms curve25519-sha256/' "$work/ssh_config" > "$work/ssh_config_c25519"
 hostpub=$(cut -d' ' -f1,2 "$work/hostkey.pub")
 for i in $(seq 1 "$nodes"); do
-  ip=127.0.9.$i; port=$((22000 + i))
+  ip=127.0.$(( 9 + (i - 1) / 250 )).$(( (i - 1) % 250 + 1 )); port=$((22000 + i))
   cat > "$work/sshd_$i.conf" <<CONF
 Port $port
 ListenAddress $ip
@@ -50,12 +71,12 @@ StrictModes no
 UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
-MaxStartups 200:30:400
-MaxSessions 200
+MaxStartups 300:30:600
+MaxSessions 300
 Subsystem sftp internal-sftp
 CONF
   /usr/sbin/sshd -D -e -f "$work/sshd_$i.conf" 2> "$work/sshd_$i.log" &
-  pids+=($!)
+  sshd_pid[$i]=$!
   echo "[$ip]:$port $hostpub" >> "$work/known_hosts"
   echo "  - {name: n$i, host: $ip, port: $port}" >> "$work/inv.yaml"
   echo "n$i ansible_host=$ip ansible_port=$port" >> "$work/hosts.ini"
@@ -64,6 +85,7 @@ done
 for i in $(seq 1 "$nodes"); do
   until grep -q "Server listening" "$work/sshd_$i.log" 2>/dev/null; do sleep 0.05; done
 done
+head -n "$seq_nodes" "$work/targets" > "$work/targets_seq"
 sed "s#ssh_config: $work/ssh_config,#ssh_config: $work/ssh_config_c25519,#" "$work/inv.yaml" > "$work/inv-c25519.yaml"
 sed 's/transport: openssh/transport: russh/' "$work/inv.yaml" | sed 's/defaults: {/defaults: {transport: russh, /' > "$work/inv-russh.yaml"
 
@@ -71,54 +93,132 @@ export ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python
   ANSIBLE_REMOTE_USER="$user" ANSIBLE_SSH_ARGS="-F $work/ssh_config -o ControlMaster=auto -o ControlPersist=60s" \
   ANSIBLE_LOCAL_TEMP="$work/ansible-local" ANSIBLE_NOCOLOR=1
 
-run_garnet() { GARNET_STATE_DIR="$work/state" "$garnet" -i "$work/inv.yaml" --yes -q exec -- true > /dev/null; }
-run_garnet_russh() { GARNET_STATE_DIR="$work/state" "$garnet" -i "$work/inv-russh.yaml" --yes -q exec -- true > /dev/null; }
-run_garnet_c25519() { GARNET_STATE_DIR="$work/state" "$garnet" -i "$work/inv-c25519.yaml" --yes -q exec -- true > /dev/null; }
+g() { GARNET_STATE_DIR="$work/state" "$garnet" "$@"; }
+# Cold garnet: masters closed when the command ends (`--ssh-persist 0`), so no run helps the next.
+run_garnet() { GARNET_SSH_PERSIST=0 g -i "$work/inv.yaml" --yes -q -f "${1:-32}" exec -- true > /dev/null; }
+run_garnet_russh() { g -i "$work/inv-russh.yaml" --yes -q exec -- true > /dev/null; }
+run_garnet_c25519() { GARNET_SSH_PERSIST=0 g -i "$work/inv-c25519.yaml" --yes -q exec -- true > /dev/null; }
 run_ansible() {
   # A fresh control-socket directory per run: no master survives from the previous run.
   ANSIBLE_SSH_CONTROL_PATH_DIR=$(mktemp -d "$work/acp.XXXX") \
-    "$venv/bin/ansible" all -i "$work/hosts.ini" -m command -a true -f 32 > "$work/ansible.out" || { cat "$work/ansible.out"; return 1; }
+    "$venv/bin/ansible" all -i "$work/hosts.ini" -m command -a true -f "${1:-32}" > "$work/ansible.out" || { cat "$work/ansible.out"; return 1; }
 }
-run_ssh() { ssh_loop "$work/ssh_config"; }
-run_ssh_c25519() { ssh_loop "$work/ssh_config_c25519"; }
+run_ssh() { ssh_loop "$work/ssh_config" "$(mktemp -d "$work/cm.XXXX")" no "$work/targets"; }
+run_ssh_c25519() { ssh_loop "$work/ssh_config_c25519" "$(mktemp -d "$work/cm.XXXX")" no "$work/targets"; }
+# ssh_loop CONFIG CONTROL_DIR PERSIST TARGETS
 ssh_loop() {
-  local cm jobs=() p; cm=$(mktemp -d "$work/cm.XXXX")
+  local jobs=() p
   while read -r ip port; do
-    ssh -F "$1" -p "$port" -o ControlMaster=auto -o "ControlPath=$cm/%C" -o ControlPersist=no "$ip" true &
+    ssh -F "$1" -p "$port" -o ControlMaster=auto -o "ControlPath=$2/%C" -o "ControlPersist=$3" "$ip" true &
     jobs+=($!)
-  done < "$work/targets"
+  done < "$4"
   for p in "${jobs[@]}"; do wait "$p"; done
 }
 
 # Warm-up (page cache, ansible's first-run work), and a check that each tool really works.
-run_garnet; run_garnet_russh; run_garnet_c25519; run_ansible; run_ssh; run_ssh_c25519
+run_garnet; run_garnet_russh; run_garnet_c25519; run_ansible 32; run_ssh; run_ssh_c25519
 grep -cE "\| (CHANGED|SUCCESS) \|" "$work/ansible.out" | grep -qx "$nodes" || { echo "ansible did not reach every node"; cat "$work/ansible.out"; exit 1; }
 
 declare -A times
 now() { date +%s%N; }
+timed() { local name=$1 t0 t1; shift; t0=$(now); "$@"; t1=$(now); times[$name]+="$(( (t1 - t0) / 1000000 )) "; }
+
+# Part 1: cold.
 for r in $(seq 1 "$runs"); do
-  for tool in garnet garnet_russh garnet_c25519 ansible ssh ssh_c25519; do
-    t0=$(now); "run_$tool"; t1=$(now)
-    times[$tool]+="$(( (t1 - t0) / 1000000 )) "
-  done
+  for f in $GARNET_FORKS; do timed "garnet (openssh) -f $f" run_garnet "$f"; done
+  timed "garnet (russh)" run_garnet_russh
+  timed "garnet (openssh, c25519 kex)" run_garnet_c25519
+  for f in $ANSIBLE_FORKS; do timed "ansible ad-hoc -f $f" run_ansible "$f"; done
+  timed "ssh loop + ControlMaster" run_ssh
+  timed "ssh loop (c25519 kex)" run_ssh_c25519
 done
 
-python3 - "$nodes" "$runs" "${times[garnet]}" "${times[garnet_russh]}" "${times[garnet_c25519]}" "${times[ansible]}" "${times[ssh]}" "${times[ssh_c25519]}" <<'PY'
+# Part 2: SEQ consecutive commands on seq_nodes nodes, each round starting with no connection.
+seq_garnet() {
+  g connections close --all > /dev/null
+  local k; for k in $(seq 1 "$seq_len"); do g -i "$work/inv.yaml" --yes -q -l "$(seq -s, -f 'n%g' 1 "$seq_nodes")" exec -- true > /dev/null; done
+}
+seq_ansible() {
+  local d k; d=$(mktemp -d "$work/acp.XXXX")
+  for k in $(seq 1 "$seq_len"); do
+    ANSIBLE_SSH_CONTROL_PATH_DIR=$d "$venv/bin/ansible" all -i "$work/hosts.ini" -l "all[0:$((seq_nodes - 1))]" -m command -a true -f 32 > "$work/ansible.out" || { cat "$work/ansible.out"; return 1; }
+  done
+  for s in "$d"/*; do [ -S "$s" ] && ssh -S "$s" -O exit x 2>/dev/null; done; true
+}
+seq_ssh() {
+  local d k; d=$(mktemp -d "$work/cm.XXXX")
+  for k in $(seq 1 "$seq_len"); do ssh_loop "$work/ssh_config" "$d" 60s "$work/targets_seq"; done
+  for s in "$d"/*; do [ -S "$s" ] && ssh -S "$s" -O exit x 2>/dev/null; done; true
+}
+for r in $(seq 1 "$runs"); do
+  timed "seq garnet (kept masters)" seq_garnet
+  timed "seq ansible (ControlPersist=60s)" seq_ansible
+  timed "seq ssh loop (ControlPersist=60s)" seq_ssh
+done
+g connections close --all > /dev/null
+
+report() {
+  for name in "${!times[@]}"; do printf '%s\t%s\n' "$name" "${times[$name]}"; done | python3 -c '
 import statistics, sys
-nodes, runs = sys.argv[1], sys.argv[2]
-names = ["garnet (openssh)", "garnet (russh)", "garnet (openssh, c25519 kex)", "ansible ad-hoc", "ssh loop + ControlMaster", "ssh loop (c25519 kex)"]
-med = {}
+nodes, runs, seq_len, seq_nodes = sys.argv[1:5]
+rows = {}
+for line in sys.stdin:
+    name, raw = line.rstrip("\n").split("\t")
+    rows[name] = [int(x) for x in raw.split()]
+med = {k: statistics.median(v) for k, v in rows.items()}
 print(f"exec -- true on {nodes} loopback sshd nodes, {runs} cold runs each (ms)")
-print(f"{'tool':28} {'median':>8} {'min':>8} {'max':>8}")
-for name, raw in zip(names, sys.argv[3:]):
-    xs = [int(x) for x in raw.split()]
-    med[name] = statistics.median(xs)
-    print(f"{name:28} {med[name]:8.0f} {min(xs):8d} {max(xs):8d}")
-g = med["garnet (openssh)"]
-print(f"ansible / garnet(openssh):          {med['ansible ad-hoc'] / g:5.2f}x  (goal >= 5)")
-print(f"garnet(openssh) / ssh loop:         {g / med['ssh loop + ControlMaster']:5.2f}x  (goal <= 1.5)")
-print(f"garnet(russh) / ssh loop:           {med['garnet (russh)'] / med['ssh loop + ControlMaster']:5.2f}x")
-print(f"ansible / garnet(russh):            {med['ansible ad-hoc'] / med['garnet (russh)']:5.2f}x")
-print(f"ansible / garnet(openssh, c25519):  {med['ansible ad-hoc'] / med['garnet (openssh, c25519 kex)']:5.2f}x")
-print(f"garnet(openssh, c25519) / loop(c25519): {med['garnet (openssh, c25519 kex)'] / med['ssh loop (c25519 kex)']:5.2f}x")
+print(f"{\"tool\":36} {\"median\":>8} {\"min\":>8} {\"max\":>8}")
+for k in sorted(rows, key=lambda k: (k.startswith("seq"), k)):
+    print(f"{k:36} {med[k]:8.0f} {min(rows[k]):8d} {max(rows[k]):8d}")
+garnets = {k: v for k, v in med.items() if k.startswith("garnet (openssh) -f")}
+ansibles = {k: v for k, v in med.items() if k.startswith("ansible ad-hoc -f")}
+gk, g = min(garnets.items(), key=lambda kv: kv[1])
+ak, a = min(ansibles.items(), key=lambda kv: kv[1])
+print(f"cold: best garnet ({gk}) {g:.0f} ms; best ansible ({ak}) {a:.0f} ms")
+print(f"cold: ansible(best forks) / garnet(openssh):  {a / g:5.2f}x  (goal >= 10 at 256 nodes)")
+print(f"cold: garnet(openssh) / ssh loop:              {g / med[\"ssh loop + ControlMaster\"]:5.2f}x")
+print(f"cold: garnet(russh) / ssh loop:                {med[\"garnet (russh)\"] / med[\"ssh loop + ControlMaster\"]:5.2f}x")
+print(f"cold: ansible(best) / garnet(openssh, c25519): {a / med[\"garnet (openssh, c25519 kex)\"]:5.2f}x")
+sg, sa, ss = med["seq garnet (kept masters)"], med["seq ansible (ControlPersist=60s)"], med["seq ssh loop (ControlPersist=60s)"]
+print(f"sequence of {seq_len} on {seq_nodes} nodes: garnet {sg:.0f} ms, ansible {sa:.0f} ms, ssh loop {ss:.0f} ms")
+print(f"sequence: ansible / garnet:                    {sa / sg:5.2f}x  (goal >= 10)")
+print(f"sequence: garnet / ssh loop:                   {sg / ss:5.2f}x")
+' "$nodes" "$runs" "$seq_len" "$seq_nodes"
+}
+report
+
+# Part 3: memory and nodes dying mid-run, from 64 nodes.
+if [ "$nodes" -ge 64 ]; then
+  rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+  g connections close --all > /dev/null
+  cold_kb=$(GARNET_SSH_PERSIST=0 rss "$garnet" -i "$work/inv.yaml" --yes -q exec -- true)
+  first_kb=$(GARNET_STATE_DIR="$work/state" rss "$garnet" -i "$work/inv.yaml" --yes -q exec -- true)
+  kept_kb=$(GARNET_STATE_DIR="$work/state" rss "$garnet" -i "$work/inv.yaml" --yes -q exec -- true)
+  echo "garnet peak RSS on $nodes nodes: cold $((cold_kb / 1024)) MiB, opening kept masters $((first_kb / 1024)) MiB, over kept masters $((kept_kb / 1024)) MiB (goal < 200 MB)"
+  g connections close --all > /dev/null
+  victims=$(seq 1 "$nodes" | shuf -n 10 | sort -n | tr '\n' ' ')
+  set +e
+  GARNET_STATE_DIR="$work/state" "$garnet" -i "$work/inv.yaml" --yes -o json exec -- sleep 2 > "$work/kill.jsonl" 2> "$work/kill.err" &
+  gp=$!
+  sleep 1.5
+  for v in $victims; do kill_tree "${sshd_pid[$v]}"; done
+  wait "$gp"; code=$?
+  set -e
+  python3 - "$work/kill.jsonl" "$code" $victims <<'PY'
+import json, sys
+path, code, victims = sys.argv[1], int(sys.argv[2]), {f"n{v}" for v in sys.argv[3:]}
+out = {}
+for line in open(path):
+    e = json.loads(line)
+    if e.get("event") == "node_finished":
+        out[e["node"]] = e["outcome"]
+others = {n: o for n, o in out.items() if n not in victims}
+bad = {n: o for n, o in others.items() if o != "changed"}
+hit = {n: out.get(n) for n in sorted(victims)}
+print(f"10 nodes killed mid-run ({' '.join(sorted(victims))}): exit {code}; victims {hit}; "
+      f"{len(others) - len(bad)}/{len(others)} other nodes changed")
+ok = code == 3 and not bad and len(others) == len(out) - len(victims) and any(o != "changed" for o in hit.values())
+print("kill check:", "PASS" if ok else f"FAIL {bad}")
+sys.exit(0 if ok else 1)
 PY
+fi

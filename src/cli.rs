@@ -62,6 +62,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "GARNET_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Keep each node's SSH connection (an OpenSSH master) open this long after a command, so the
+    /// next command reuses it without a new handshake; `0` closes it when the command ends.
+    /// Masters live in the private `cm/` folder of the state directory; `garnet connections close`
+    /// ends them early.
+    #[arg(long, global = true, env = "GARNET_SSH_PERSIST", value_parser = parse_duration, value_name = "DURATION", default_value = "60s")]
+    pub ssh_persist: Duration,
+
     /// More detail (repeat for debug logs).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -144,6 +151,11 @@ pub enum Command {
     /// Inspect or break the cluster lock.
     #[command(subcommand)]
     Lock(LockCommand),
+
+    /// The SSH connections garnet keeps open to the selected nodes between commands (OpenSSH
+    /// masters, see `--ssh-persist`): list them, or close them now.
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
 
     /// Install and start garnet on every node: the binary, the loader runtime, the models, config and
     /// credentials, and the services (monitor everywhere, loaders per the placement, the router on
@@ -976,6 +988,18 @@ pub enum InventoryCommand {
     Check,
     /// List the nodes (after `--limit`) as a table, or JSON with `-o json`.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Each selected node's kept connection: open (with the master's pid) or none.
+    List,
+    /// Close the selected nodes' kept connections; commands still running on them finish first.
+    Close {
+        /// Every kept connection in the control directory, whatever inventory opened it.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

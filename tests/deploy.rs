@@ -217,6 +217,8 @@ fn deploy_serve_status_redeploy_and_an_unreachable_node() {
     assert_eq!(crate::common::placeholders(&book.stdout), Vec::<String>::new(), "{}", book.stdout);
     let pasted = crate::common::paste(&book.stdout, c.path());
     assert_eq!(pasted, 4, "{}", book.stdout);
+    // The step's check: the connection garnet kept from the exec above ends with the key.
+    g2().args(["connections", "close", "--limit", "node2"]).run().expect(0);
     let off = g2().args(["--yes", "-o", "json", "--limit", "node1", "offboard"]).run();
     off.expect(0);
     let report = off.events().into_iter().find(|e| e["event"] == "offboard").expect("offboard report");

@@ -188,7 +188,7 @@ fn rss_kb(pid: u32) -> u64 {
 
 /// Raises this test process's own soft open-file limit (raising never hurts the other tests).
 fn raise_own_nofile() {
-    garnet::router::conns::raise_nofile_limit();
+    garnet::util::raise_nofile_limit();
 }
 
 /// An upstream that accepts and never answers (each request holds a descriptor in the router).

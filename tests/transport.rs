@@ -1,5 +1,6 @@
 //! The `Transport` contract on every implementation, against real sshd nodes: streamed output,
-//! stdin, exit codes, atomic upload with a mode, read-back, missing files.
+//! stdin, exit codes, atomic upload with a mode, read-back, missing files. And the OpenSSH masters
+//! kept between commands: reused, replaced when dead or stuck, closed on request and on revocation.
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -44,12 +45,20 @@ fn every_transport_keeps_the_contract() {
     }
     let c = Cluster::start(2);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let opts = ConnectOptions { control_dir: c.path().join("cm") };
+    let closing = ConnectOptions::closing(c.path().join("cm"));
+    // The master kept after the run (the CLI's default): the same contract, over a reused master too.
+    let kept = ConnectOptions { persist: Some(std::time::Duration::from_secs(30)), ..closing.clone() };
     let local_dir = c.path().join("local-home");
-    for (i, kind) in [(0, TransportKind::Openssh), (1, TransportKind::Russh), (0, TransportKind::Local)] {
+    for (i, kind, opts) in [
+        (0, TransportKind::Openssh, &closing),
+        (0, TransportKind::Openssh, &kept),
+        (0, TransportKind::Openssh, &kept),
+        (1, TransportKind::Russh, &closing),
+        (0, TransportKind::Local, &closing),
+    ] {
         let n = node(&c, i, kind);
         rt.block_on(async {
-            let t = transport::connect(&n, &opts).await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            let t = transport::connect(&n, opts).await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
             // Where to write: the node user's home over SSH, a private folder locally.
             let base = if kind == TransportKind::Local {
                 local_dir.display().to_string()
@@ -111,4 +120,92 @@ fn every_transport_keeps_the_contract() {
             t.close().await;
         });
     }
+}
+
+/// `Accepted publickey` lines in node `i`'s sshd log: the handshakes it served.
+fn logins(c: &Cluster, i: usize) -> usize {
+    c.log(i).matches("Accepted publickey").count()
+}
+
+fn master_pid(c: &Cluster, inv: &std::path::Path, node: &str) -> Option<u64> {
+    let r = c.garnet(inv).args(["-o", "json", "connections", "list"]).run();
+    r.expect(0);
+    r.events().into_iter().find(|e| e["node"] == node).and_then(|e| e["pid"].as_u64())
+}
+
+#[test]
+fn kept_masters_are_reused_replaced_and_closed() {
+    if !sshd_available() {
+        return;
+    }
+    let c = Cluster::start(2);
+    let inv = c.inventory("kept", |_| "openssh", "");
+    let exec = |extra: &[&str]| {
+        let r =
+            c.garnet(&inv).args(["--yes", "-o", "json"]).args(extra.iter().copied()).args(["exec", "--", "true"]).run();
+        r.expect(0);
+    };
+    // Three commands in a row: one handshake per node (the sshd's own log), one master each.
+    exec(&[]);
+    let (p1, p2) = (master_pid(&c, &inv, "node1").expect("kept"), master_pid(&c, &inv, "node2").expect("kept"));
+    exec(&[]);
+    exec(&[]);
+    assert_eq!((logins(&c, 0), logins(&c, 1)), (1, 1), "{}", c.log(0));
+    assert_eq!((master_pid(&c, &inv, "node1"), master_pid(&c, &inv, "node2")), (Some(p1), Some(p2)));
+    // The control directory is the operator's alone; so is each socket.
+    let cm = c.path().join("state/cm");
+    assert_eq!(std::fs::metadata(&cm).unwrap().permissions().mode() & 0o777, 0o700);
+    for e in std::fs::read_dir(&cm).unwrap().flatten() {
+        let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", e.path().display());
+    }
+
+    // A master killed (its socket left behind) and one stopped (it no longer answers): both are
+    // replaced and the command runs.
+    unsafe {
+        libc::kill(p1 as i32, libc::SIGKILL);
+        libc::kill(p2 as i32, libc::SIGSTOP);
+    }
+    exec(&[]);
+    let (q1, q2) = (master_pid(&c, &inv, "node1").unwrap(), master_pid(&c, &inv, "node2").unwrap());
+    assert!(q1 != p1 && q2 != p2, "{p1}->{q1} {p2}->{q2}");
+    assert_eq!((logins(&c, 0), logins(&c, 1)), (2, 2));
+    unsafe {
+        libc::kill(p2 as i32, libc::SIGKILL);
+    }
+
+    // Two garnet processes at once start one master per node between them, not two.
+    let r = c.garnet(&inv).args(["connections", "close"]).run();
+    r.expect(0);
+    assert!(r.stdout.contains("closed 2"), "{}", r.stdout);
+    assert_eq!(master_pid(&c, &inv, "node1"), None);
+    let spawn = || c.garnet(&inv).args(["-q", "facts"]).command().stdout(std::process::Stdio::null()).spawn().unwrap();
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    assert_eq!((logins(&c, 0), logins(&c, 1)), (3, 3));
+
+    // `--ssh-persist 0`: closed when the command ends, as before.
+    c.garnet(&inv).args(["connections", "close"]).run().expect(0);
+    exec(&["--ssh-persist", "0"]);
+    assert_eq!(master_pid(&c, &inv, "node1"), None);
+    assert_eq!(logins(&c, 0), 4);
+
+    // A short persist: the master outlives the command, then times out on its own.
+    exec(&["--ssh-persist", "1s"]);
+    let p = master_pid(&c, &inv, "node1").expect("kept for a second");
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        unsafe { libc::kill(p as i32, 0) != 0 }
+    });
+    assert!(gone, "the master outlived its ControlPersist");
+
+    // A node that goes down takes its master with it: the next command says unreachable, fast.
+    exec(&[]);
+    let mut c = c;
+    c.down(1);
+    let t = std::time::Instant::now();
+    let r = c.garnet(&inv).args(["--yes", "-o", "json", "exec", "--", "true"]).run();
+    r.expect(3);
+    assert_eq!(r.outcomes()["node2"], "unreachable", "{}", r.stdout);
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?}", t.elapsed());
 }

@@ -179,7 +179,7 @@ pub(crate) async fn prepare(ctx: &Ctx, binary: Option<&std::path::Path>, writes:
     let mut inv = ctx.load_inventory()?;
     let nodes = ctx.select(&inv)?;
     let p = &ctx.printer;
-    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let connect = ctx.connect_options();
 
     let variants = load_variants(&mut inv).await?;
     // Local inputs first: a missing model folder or secret fails before any node is touched.

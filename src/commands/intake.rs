@@ -227,7 +227,7 @@ async fn probe(ctx: &Ctx, hosts: &[String], ssh_config: Option<&Path>) -> Result
     }
     let inv =
         crate::inventory::Inventory::from_str(Path::new("intake"), &yaml).map_err(|e| UsageError(e.to_string()))?;
-    let connect = crate::transport::ConnectOptions { control_dir: ctx.control_dir() };
+    let connect = ctx.connect_options();
     let mut out = Vec::new();
     for n in &inv.nodes {
         let conn = crate::transport::connect(n, &connect).await.map_err(|e| UsageError(format!("{}: {e}", n.host)))?;

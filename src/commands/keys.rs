@@ -57,7 +57,7 @@ pub async fn run(cmd: &KeysCommand, ctx: &Ctx) -> Result<ExitStatus> {
     let plan = Plan::same_step(
         format!("keys {}", if provision { "provision" } else { "revoke" }),
         true,
-        nodes,
+        nodes.clone(),
         Step {
             name: step.into(),
             action: Action::Run {
@@ -71,6 +71,10 @@ pub async fn run(cmd: &KeysCommand, ctx: &Ctx) -> Result<ExitStatus> {
         },
     );
     let (status, report) = run_plan(ctx, &inv, plan, |_| vec![]).await?;
+    if report.is_some() && !provision {
+        // A kept master authenticated before the revocation would still let commands through.
+        super::connections::close(nodes.iter().map(|n| n.as_ref()), ctx).await;
+    }
     if report.is_some() && !ctx.printer.json {
         let what = if provision { "authorized" } else { "revoked" };
         ctx.printer.note(format!(

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod completions;
+pub mod connections;
 pub mod dashboard;
 pub mod deploy;
 pub mod exec;
@@ -41,7 +42,6 @@ use crate::plan::executor::{self, ExecOptions};
 use crate::plan::journal::{self, Journal};
 use crate::plan::{Plan, Report, render};
 use crate::store::{self, audit, lock as cluster_lock};
-use crate::transport::ConnectOptions;
 
 /// Settings for one invocation.
 pub struct Ctx {
@@ -99,6 +99,15 @@ impl Ctx {
         Ok(nodes)
     }
 
+    /// How this run connects: the control directory and how long masters outlive it.
+    pub fn connect_options(&self) -> crate::transport::ConnectOptions {
+        let p = self.global.ssh_persist;
+        crate::transport::ConnectOptions {
+            control_dir: self.control_dir(),
+            persist: if p.is_zero() { None } else { Some(p) },
+        }
+    }
+
     /// Where OpenSSH control sockets go: short, private, per user.
     pub fn control_dir(&self) -> PathBuf {
         let d = self.state_dir().join("cm");
@@ -150,6 +159,7 @@ pub async fn dispatch_command(command: &Command, ctx: &Ctx) -> Result<ExitStatus
         Command::Model(cmd) => model::run(cmd, ctx),
         Command::Keys(cmd) => keys::run(cmd, ctx).await,
         Command::Lock(cmd) => lock::run(cmd, ctx).await,
+        Command::Connections(cmd) => connections::run(cmd, ctx).await,
         Command::Completions { shell } => completions::completions(*shell),
         Command::Man => completions::man(),
     }
@@ -173,7 +183,7 @@ pub async fn run_plan(
 ) -> Result<(ExitStatus, Option<Report>)> {
     let p = &ctx.printer;
     let g = &ctx.global;
-    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let connect = ctx.connect_options();
     // Files the plan would write are read (never written) so the plan shows real diffs.
     let current = render::current_files(&plan, g.forks as usize, &connect).await;
     let lookup = |node: &str, path: &str| {
@@ -399,7 +409,7 @@ pub async fn run_phase(ctx: &Ctx, plan: &Plan) -> Report {
     let names: Vec<String> = plan.nodes.iter().map(|n| n.node.name.clone()).collect();
     let (tx, rx) = mpsc::channel::<Event>(4096);
     let reporter = tokio::spawn(output::report(rx, p.clone(), None, names));
-    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let connect = ctx.connect_options();
     let opts = ExecOptions { forks: ctx.global.forks as usize, max_fail: None, connect };
     let report = executor::execute(plan, opts, tx, std::future::pending()).await;
     let _ = reporter.await;

@@ -8,7 +8,6 @@ use super::{Ctx, run_plan};
 use crate::ExitStatus;
 use crate::cli::OffboardArgs;
 use crate::plan::{Action, NodePlan, Plan, Step};
-use crate::transport::ConnectOptions;
 
 /// The offboard plan of every selected node (the inventory, with the placement record applied).
 /// The nodes' homes, as probed (for the runbook's values).
@@ -27,7 +26,7 @@ async fn plan_nodes(args: &OffboardArgs, ctx: &Ctx) -> Result<(crate::inventory:
     if body.is_none() {
         p.note(format!("no operator key at `{}.pub`: removing the lines commented `{comment}`", key.display()));
     }
-    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let connect = ctx.connect_options();
     let variants = super::deploy::load_variants(&mut inv).await?;
     let targets = super::deploy::probe_all(&nodes, ctx.global.forks as usize, &connect).await;
     let revoke = Step {
@@ -118,6 +117,8 @@ pub async fn run(args: &OffboardArgs, ctx: &Ctx) -> Result<ExitStatus> {
     let plan = Plan { command: "offboard".into(), mutating: true, nodes: plan_nodes };
     let (status, report) = run_plan(ctx, &inv, plan, |_| Vec::new()).await?;
     let Some(report) = report else { return Ok(status) };
+    // garnet's key is gone from the nodes: no kept connection may outlive it.
+    super::connections::close(nodes.iter().map(|n| n.as_ref()), ctx).await;
 
     let mut rows = Vec::new();
     for n in &report.nodes {

@@ -89,7 +89,7 @@ pub async fn run(args: &RouterArgs, ctx: &Ctx) -> Result<ExitStatus> {
 
     // Each client connection is a descriptor: run with the hard open-file limit (launchd's
     // default soft limit is 256), and keep the connection cap within it.
-    match crate::router::conns::raise_nofile_limit() {
+    match crate::util::raise_nofile_limit() {
         Some((before, after)) => {
             r.conns.set_fd_limit(after);
             if after != before {

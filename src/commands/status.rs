@@ -13,7 +13,7 @@ use crate::util::human_bytes;
 async fn live_router(ctx: &Ctx, inv: &crate::inventory::Inventory) -> Vec<(String, Result<serde_json::Value, String>)> {
     let Some(r) = &inv.router else { return Vec::new() };
     let mut out = Vec::new();
-    let connect = crate::transport::ConnectOptions { control_dir: ctx.control_dir() };
+    let connect = ctx.connect_options();
     for n in inv.nodes.iter().filter(|n| n.has_role("router")) {
         let admin_url = crate::node::blocks::local_url(&r.admin_listen, n.port_offset).1;
         let h = n.garnet_home.trim_end_matches('/');

@@ -53,6 +53,9 @@ fn ms(d: Duration) -> u64 {
 /// Runs the plan; `interrupt` resolves when the user asks to stop.
 pub async fn execute(plan: &Plan, opts: ExecOptions, events: EventTx, interrupt: impl Future<Output = ()>) -> Report {
     let started = Instant::now();
+    // Each node in flight holds a few descriptors (its mux connection, three pipes); a wide
+    // `--forks` would exhaust macOS's default soft limit of 256.
+    crate::util::raise_nofile_limit();
     let shared = Arc::new(Shared {
         events,
         abort: AtomicBool::new(false),
@@ -307,7 +310,7 @@ mod tests {
             failures: AtomicUsize::new(0),
             total,
             max_fail,
-            connect: ConnectOptions { control_dir: "/tmp".into() },
+            connect: ConnectOptions::closing("/tmp".into()),
         }
     }
 

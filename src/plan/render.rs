@@ -201,7 +201,7 @@ mod dry_run_tests {
                 ],
             }],
         };
-        let opts = crate::transport::ConnectOptions { control_dir: dir.path().join("cm") };
+        let opts = crate::transport::ConnectOptions::closing(dir.path().join("cm"));
         let current = current_files(&plan, 4, &opts).await;
         let lookup =
             |n: &str, p: &str| current.get(&(n.to_string(), p.to_string())).and_then(|r| r.clone().ok()).flatten();

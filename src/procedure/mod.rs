@@ -272,7 +272,7 @@ pub const OFFBOARD: Procedure = Procedure {
             name: "garnet's key",
             what: "Remove garnet's operator key (comment `garnet-operator@<cluster>`) from authorized_keys; every other key stays.",
             manual: "<ssh> \"sed -i.bak '/ garnet-operator@<cluster>\\$/d' ~/.ssh/authorized_keys\"",
-            check: "garnet's key no longer logs in; yours still does",
+            check: "garnet's key no longer logs in; yours still does (if garnet ran from your machine in the last minute, end the connection it keeps first: `garnet connections close --limit <node>`)",
             undo: "garnet keys provision (with another key that can log in)",
         },
     ],

@@ -123,25 +123,6 @@ impl AcceptBackoff {
     }
 }
 
-/// Raises the soft open-file limit to the hard one (on macOS at most `OPEN_MAX`, what the kernel
-/// accepts there). Returns (before, after); `None` if it cannot be read.
-pub fn raise_nofile_limit() -> Option<(u64, u64)> {
-    let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } != 0 {
-        return None;
-    }
-    let before = l.rlim_cur;
-    // macOS refuses a soft limit above OPEN_MAX even when the hard limit is unlimited.
-    let want = if cfg!(target_os = "macos") { l.rlim_max.min(10_240) } else { l.rlim_max };
-    if want > l.rlim_cur {
-        let next = libc::rlimit { rlim_cur: want, rlim_max: l.rlim_max };
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &next) } == 0 {
-            return Some((before, want));
-        }
-    }
-    Some((before, before))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,6 +216,16 @@ pub fn shell_quote(s: &str) -> String {
 pub struct ConnectOptions {
     /// Where OpenSSH control sockets live (kept short: unix sockets max 108 bytes).
     pub control_dir: PathBuf,
+    /// Keep each node's OpenSSH master this long after the last use, for the next command to
+    /// reuse; `None` closes masters when the run ends.
+    pub persist: Option<Duration>,
+}
+
+impl ConnectOptions {
+    /// Masters closed when the run ends, in `control_dir`.
+    pub fn closing(control_dir: PathBuf) -> Self {
+        ConnectOptions { control_dir, persist: None }
+    }
 }
 
 /// Opens a connection to `node`, retrying transient failures with exponential backoff.

@@ -307,9 +307,11 @@ impl Cluster {
     }
 
     /// Stops node `i`: it becomes unreachable.
+    /// The node goes down: its sshd and every session it serves (as a powered-off machine would:
+    /// a connection kept open from before does not survive).
     pub fn down(&mut self, i: usize) {
         if let Some(mut c) = self.nodes[i].child.take() {
-            let _ = c.kill();
+            kill_tree(c.id() as i32);
             let _ = c.wait();
         }
     }

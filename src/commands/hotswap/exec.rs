@@ -164,7 +164,7 @@ pub async fn swap_all(
     let sampler = tokio::spawn(sample_router(
         first_router.node.clone(),
         first_router.call("get /admin/stats"),
-        ConnectOptions { control_dir: ctx.control_dir() },
+        ctx.connect_options(),
         stop_rx,
     ));
     tokio::time::sleep(Duration::from_secs(2)).await; // a baseline before anything changes

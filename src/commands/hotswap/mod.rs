@@ -31,7 +31,6 @@ use crate::inventory::{Inventory, ModelSpec, Node};
 use crate::node::blocks as nd;
 use crate::node::target::Target;
 use crate::placement::record::{self, Moves, PlacementRecord, Variants, serving};
-use crate::transport::ConnectOptions;
 use plan::{Kept, RouterNode, Swap, SwapPlan};
 
 /// Memory A (when it stays on the node during the swap) and B need together on `node`, from the
@@ -317,7 +316,7 @@ async fn prepare_any(
     }
 
     // Probe every node involved (homes, OS).
-    let connect = ConnectOptions { control_dir: ctx.control_dir() };
+    let connect = ctx.connect_options();
     let mut involved: Vec<Arc<Node>> = swaps.iter().flat_map(|s| [s.from.clone(), s.on.clone()]).collect();
     involved.dedup_by(|x, y| x.name == y.name);
     for r in &routers {

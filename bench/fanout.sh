@@ -77,6 +77,7 @@ Subsystem sftp internal-sftp
 CONF
   /usr/sbin/sshd -D -e -f "$work/sshd_$i.conf" 2> "$work/sshd_$i.log" &
   sshd_pid[$i]=$!
+  disown
   echo "[$ip]:$port $hostpub" >> "$work/known_hosts"
   echo "  - {name: n$i, host: $ip, port: $port}" >> "$work/inv.yaml"
   echo "n$i ansible_host=$ip ansible_port=$port" >> "$work/hosts.ini"
@@ -157,8 +158,7 @@ for r in $(seq 1 "$runs"); do
 done
 g connections close --all > /dev/null
 
-report() {
-  for name in "${!times[@]}"; do printf '%s\t%s\n' "$name" "${times[$name]}"; done | python3 -c '
+cat > "$work/report.py" <<'PY'
 import statistics, sys
 nodes, runs, seq_len, seq_nodes = sys.argv[1:5]
 rows = {}
@@ -166,26 +166,26 @@ for line in sys.stdin:
     name, raw = line.rstrip("\n").split("\t")
     rows[name] = [int(x) for x in raw.split()]
 med = {k: statistics.median(v) for k, v in rows.items()}
-print(f"exec -- true on {nodes} loopback sshd nodes, {runs} cold runs each (ms)")
-print(f"{\"tool\":36} {\"median\":>8} {\"min\":>8} {\"max\":>8}")
+print(f"exec -- true on {nodes} loopback sshd nodes, medians of {runs} rounds (ms)")
+print(f"{'tool':36} {'median':>8} {'min':>8} {'max':>8}")
 for k in sorted(rows, key=lambda k: (k.startswith("seq"), k)):
     print(f"{k:36} {med[k]:8.0f} {min(rows[k]):8d} {max(rows[k]):8d}")
 garnets = {k: v for k, v in med.items() if k.startswith("garnet (openssh) -f")}
 ansibles = {k: v for k, v in med.items() if k.startswith("ansible ad-hoc -f")}
 gk, g = min(garnets.items(), key=lambda kv: kv[1])
 ak, a = min(ansibles.items(), key=lambda kv: kv[1])
+loop = med["ssh loop + ControlMaster"]
 print(f"cold: best garnet ({gk}) {g:.0f} ms; best ansible ({ak}) {a:.0f} ms")
 print(f"cold: ansible(best forks) / garnet(openssh):  {a / g:5.2f}x  (goal >= 10 at 256 nodes)")
-print(f"cold: garnet(openssh) / ssh loop:              {g / med[\"ssh loop + ControlMaster\"]:5.2f}x")
-print(f"cold: garnet(russh) / ssh loop:                {med[\"garnet (russh)\"] / med[\"ssh loop + ControlMaster\"]:5.2f}x")
-print(f"cold: ansible(best) / garnet(openssh, c25519): {a / med[\"garnet (openssh, c25519 kex)\"]:5.2f}x")
+print(f"cold: garnet(openssh) / ssh loop:              {g / loop:5.2f}x")
+print(f"cold: garnet(russh) / ssh loop:                {med['garnet (russh)'] / loop:5.2f}x")
+print(f"cold: ansible(best) / garnet(openssh, c25519): {a / med['garnet (openssh, c25519 kex)']:5.2f}x")
 sg, sa, ss = med["seq garnet (kept masters)"], med["seq ansible (ControlPersist=60s)"], med["seq ssh loop (ControlPersist=60s)"]
 print(f"sequence of {seq_len} on {seq_nodes} nodes: garnet {sg:.0f} ms, ansible {sa:.0f} ms, ssh loop {ss:.0f} ms")
 print(f"sequence: ansible / garnet:                    {sa / sg:5.2f}x  (goal >= 10)")
 print(f"sequence: garnet / ssh loop:                   {sg / ss:5.2f}x")
-' "$nodes" "$runs" "$seq_len" "$seq_nodes"
-}
-report
+PY
+for name in "${!times[@]}"; do printf '%s\t%s\n' "$name" "${times[$name]}"; done | python3 "$work/report.py" "$nodes" "$runs" "$seq_len" "$seq_nodes"
 
 # Part 3: memory and nodes dying mid-run, from 64 nodes.
 if [ "$nodes" -ge 64 ]; then

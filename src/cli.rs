@@ -675,12 +675,21 @@ pub struct PlacementApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct PlacementDiffArgs {
-    /// First day (UTC), or a number of days back ending at `--until` (`7d`).
-    #[arg(long, default_value = "7d", value_parser = parse_since, value_name = "DATE|Nd")]
+    /// First day (UTC), a number of days back ending at `--until` (`7d`), or an instant
+    /// (`2026-12-03T05:30:00Z`: what happened since a change).
+    #[arg(long, default_value = "7d", value_parser = parse_since, value_name = "DATE|Nd|TIME")]
     pub since: Since,
     /// Last day (UTC; a date, `today` or `yesterday`; default today).
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     pub until: Option<jiff::civil::Date>,
+    /// The samples a node, and a model on a node, need before a rule may move them (default
+    /// 1440: a day at one a minute, so one noisy hour moves nothing). Lower it only for a span
+    /// sampled more often than once a minute, like a lab's.
+    #[arg(long, value_name = "N", default_value_t = 1440, value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_samples: u64,
+    /// The requests a model needs before its prompt cache is judged (default 1000).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_requests: u64,
     /// Also write the artifacts (`placement-diff`, `cost-diff`, `eviction-log`, each
     /// `-FROM-TO.md` and `.json` with the same numbers) into this folder.
     #[arg(long, value_name = "DIR")]
@@ -740,6 +749,8 @@ pub struct DashboardArgs {
 pub enum Since {
     Date(jiff::civil::Date),
     Days(u32),
+    /// From an instant (`2026-12-03T05:30:00Z`): the review of what happened since a change.
+    At(jiff::Timestamp),
 }
 
 pub fn parse_since(s: &str) -> Result<Since, String> {
@@ -749,7 +760,14 @@ pub fn parse_since(s: &str) -> Result<Since, String> {
             _ => Err(format!("`{s}`: a number of days from 1 to 366, like `7d`")),
         };
     }
-    s.parse().map(Since::Date).map_err(|_| format!("`{s}` is neither a date (YYYY-MM-DD) nor days back (`7d`)"))
+    if s.contains('T')
+        && let Ok(t) = s.parse::<jiff::Timestamp>()
+    {
+        return Ok(Since::At(t));
+    }
+    s.parse().map(Since::Date).map_err(|_| {
+        format!("`{s}` is neither a date (YYYY-MM-DD), an instant (2026-12-03T05:30:00Z) nor days back (`7d`)")
+    })
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::Garnet;
 use crate::common::loaders::{answer, free_port, http_post, python, tiny_model};
@@ -87,8 +87,9 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
         .flatten()
         .map(|p| std::fs::read_to_string(p).unwrap().trim().parse().unwrap())
         .collect();
-    // `tiny` left lab2 (placement apply): two loaders, three monitors, one router.
-    assert_eq!(pids.len(), 2 + 3 + 1, "two loaders, three monitors, one router: {pids:?}");
+    // `tiny` left lab2 and came back (placement apply, rollback): three loaders, three monitors,
+    // one router.
+    assert_eq!(pids.len(), 3 + 3 + 1, "three loaders, three monitors, one router: {pids:?}");
     g().args(["lab", "down", "--dir", &lab.display().to_string()]).run().expect(0);
     for pid in pids {
         let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
@@ -266,7 +267,8 @@ fn deploy_runbook_pasted_into_sh(g: &dyn Fn() -> Garnet, py: &std::path::Path, l
 /// to lab3 (refused while the diff's placement is not the cluster's; a dry run changes nothing);
 /// the diff that follows proposes nothing (lab2 and lab3 changed inside its span); `garnet
 /// rollback` takes `tiny` back to lab2; a larger prompt cache (every node swaps to an entry with
-/// `--prompt-cache-size 20`); `tiny` leaving lab2 (lab1 serves it alone, and deploy agrees).
+/// `--prompt-cache-size 20`); `tiny` leaving lab2 (lab1 serves it alone, and deploy agrees), and
+/// `garnet rollback` bringing it back.
 fn placement_apply_under_load(g: &dyn Fn() -> Garnet, lab: &std::path::Path, port: u16) {
     let i = lab.join("inventory.yaml").display().to_string();
     let text = std::fs::read_to_string(&i).unwrap();
@@ -403,6 +405,22 @@ fn placement_apply_under_load(g: &dyn Fn() -> Garnet, lab: &std::path::Path, por
         changed.iter().all(|s| !s.contains("garnet-loader") && !s.contains("routes")),
         "deploy after the leave changed: {changed:?}"
     );
+    // `garnet rollback` undoes the leave: `tiny` starts on lab2 again (the entry it had there),
+    // passes its health prompts and rejoins the routes; lab1's loader is not touched.
+    let lab1_pid = std::fs::read_to_string(lab.join("nodes/lab1/run/garnet-loader-tiny-pc20.pid")).unwrap();
+    let back = g().args(["-i", &i, "--yes", "rollback", "tiny", "--ready-timeout", "120s"]).run();
+    back.expect(0);
+    eprintln!("rollback (rejoin):\n{}{}", back.stdout, back.stderr);
+    assert_eq!(backends(), ["lab1/tiny@tiny-pc20", "lab2/tiny@tiny-pc20"], "{}", back.stderr);
+    assert!(lab.join("nodes/lab2/run/garnet-loader-tiny-pc20.pid").exists(), "tiny does not run on lab2 again");
+    assert_eq!(std::fs::read_to_string(lab.join("nodes/lab1/run/garnet-loader-tiny-pc20.pid")).unwrap(), lab1_pid);
+    let deploy = g().args(["-i", &i, "--yes", "-o", "json", "deploy", "--ready-timeout", "120s"]).run();
+    deploy.expect(0);
+    let changed = deploy.changed_steps();
+    assert!(
+        changed.iter().all(|s| !s.contains("garnet-loader") && !s.contains("routes")),
+        "deploy after the rollback changed: {changed:?}"
+    );
 
     let report = load_report(bench);
     eprintln!("load during apply and rollback: {report}");
@@ -433,4 +451,118 @@ fn load_report(bench: std::process::Child) -> Value {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .find(|v| v["event"] == "bench")
         .unwrap_or_else(|| panic!("no bench report: {text}"))
+}
+
+/// The weekly review on real parts, end to end: a lab node's loader (prompt cache of 10) under a
+/// real workload of 15 long prompts in a cycle, which its cache cannot hold; `placement diff`
+/// reads the monitors' samples and proposes exactly the seed's prompt-cache move, its hit rate
+/// equal to the one the OpenAI SDK's usage shows; `placement apply --latest` carries it out under
+/// an independent load with 0 requests failed; the same workload then reuses its prompts, and the
+/// diff of the span since the apply proposes nothing.
+#[test]
+fn a_week_on_real_parts_goes_diff_apply_diff() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let g = || Garnet::new().env("GARNET_STATE_DIR", dir.path().join("state").display().to_string()).cwd(dir.path());
+    let port = (0..50)
+        .map(|_| free_port())
+        .find(|p| {
+            garnet::commands::lab::lab_ports(*p, 1)
+                .iter()
+                .all(|q| std::net::TcpListener::bind(("127.0.0.1", *q)).is_ok())
+        })
+        .expect("a free block of ports");
+    struct Down(Garnet, String);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = std::mem::replace(&mut self.0, Garnet::new()).args(["lab", "down", "--dir", &self.1]).run();
+        }
+    }
+    let _down = Down(g(), lab.display().to_string());
+    g().args(["lab", "up", "--dir", &lab.display().to_string(), "--nodes", "1", "--port", &port.to_string()])
+        .args(["--python", &py.display().to_string()])
+        .run()
+        .expect(0);
+    let inv = lab.join("inventory.yaml").display().to_string();
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let out = dir.path().join("weekly");
+    let workload = || -> Value {
+        let out = Command::new(&py)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/cache_workload.py"))
+            .args([&base, "tiny", "--prompts", "15", "--words", "450", "--requests", "210", "--concurrency", "2"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "workload: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["failed"], 0, "{v}");
+        v
+    };
+    // The diff of the span since `since`, once the monitors have shipped every request the
+    // workload made (the router counts them; the monitor samples its counters every 15 s).
+    let diff = |since: &str, requests: u64| -> (i32, Value) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        loop {
+            let r = g()
+                .args(["-i", &inv, "-o", "json", "placement", "diff", "--since", since])
+                .args(["--min-samples", "3", "--min-requests", "200", "--out", &out.display().to_string()])
+                .run();
+            let v: Value = serde_json::from_str(r.stdout.lines().last().unwrap_or("{}")).unwrap_or(Value::Null);
+            let seen: u64 = v["rows"].as_array().map_or(0, |b| b.iter().filter_map(|x| x["requests"].as_u64()).sum());
+            if seen >= requests || std::time::Instant::now() > deadline {
+                assert!(seen >= requests, "the span shows {seen} of the workload's {requests} requests: {}", r.stdout);
+                return (r.code, v);
+            }
+            std::thread::sleep(std::time::Duration::from_secs(5));
+        }
+    };
+    let now = || jiff::Timestamp::now().to_string();
+
+    // The week before: 15 long prompts in a cycle through a cache of 10 (LRU): nothing reused.
+    let t0 = now();
+    let before = workload();
+    let client_share = before["cached_share"].as_f64().unwrap();
+    assert!(before["mean_prompt_tokens"].as_f64().unwrap() >= 2000.0, "{before}");
+    assert!(client_share < 0.2, "the cache reused {client_share} of the prompts already: {before}");
+    let (code, d) = diff(&t0, before["ok"].as_u64().unwrap());
+    assert_eq!(code, 5, "{d}");
+    let moves = d["moves"].as_array().unwrap();
+    assert_eq!(moves.len(), 1, "{d}");
+    let m = &moves[0];
+    assert_eq!(
+        (m["kind"].as_str(), m["model"].as_str(), &m["from"], &m["to"]),
+        (Some("prompt_cache"), Some("tiny"), &json!(10), &json!(20)),
+        "{d}"
+    );
+    // Its evidence is the loader's own account, as the SDK's usage shows it.
+    let hit =
+        moves[0]["evidence"].as_array().unwrap().iter().find(|e| e["metric"] == "tiny: prompt-cache hit rate").unwrap();
+    assert!((hit["value"].as_f64().unwrap() - client_share).abs() < 0.02, "diff {hit} vs client {client_share}");
+
+    // Applied under an independent load: nothing lost.
+    let bench = load(port);
+    let applied = g().args(["-i", &inv, "--yes", "placement", "apply", "--latest", "--ready-timeout", "120s"]).run();
+    applied.expect(0);
+    let report = load_report(bench);
+    assert_eq!(report["failed"], 0, "requests lost while the diff was applied: {report}");
+    assert!(report["ok"].as_u64().unwrap() > 0, "{report}");
+
+    // The week after: the same workload now finds its prompts cached, and the review says no change.
+    let t1 = now();
+    let after = workload();
+    let share = after["cached_share"].as_f64().unwrap();
+    assert!(share > 0.6, "the larger cache reused only {share}: {after}");
+    let (code, d) = diff(&t1, after["ok"].as_u64().unwrap());
+    assert_eq!(code, 0, "{d}");
+    assert_eq!(d["moves"], json!([]), "{d}");
+    eprintln!("before: {before}\nafter: {after}\napplied: {}\nload: {report}", applied.stdout);
+    for name in ["placement-diff", "cost-diff", "eviction-log"] {
+        for ext in ["md", "json"] {
+            let found = glob::glob(&format!("{}/{name}-*.{ext}", out.display())).unwrap().flatten().count();
+            assert!(found > 0, "no {name} .{ext} in {}", out.display());
+        }
+    }
+    if let Ok(keep) = std::env::var("GARNET_KEEP_ARTIFACTS") {
+        let _ = Command::new("cp").args(["-r", &out.display().to_string(), &keep]).status();
+    }
 }

@@ -21,6 +21,7 @@ pub async fn diff(args: &PlacementDiffArgs, ctx: &Ctx) -> Result<ExitStatus> {
             match args.since {
                 Since::Date(d) => d.to_string(),
                 Since::Days(n) => format!("{n}d"),
+                Since::At(t) => t.to_string(),
             },
             args.until.map_or("today".to_string(), |d| d.to_string())
         );
@@ -43,8 +44,13 @@ async fn diff_in(
     let since = match args.since {
         Since::Date(d) => d,
         Since::Days(n) => until.checked_sub(jiff::Span::new().days(i64::from(n) - 1))?,
+        Since::At(t) => t.to_zoned(jiff::tz::TimeZone::UTC).date(),
     };
-    let (from, to, until) = super::telemetry::day_span(since, Some(until))?;
+    let (mut from, to, until) = super::telemetry::day_span(since, Some(until))?;
+    if let Since::At(t) = args.since {
+        anyhow::ensure!(t < to, "the span from {t} to {until} has not begun");
+        from = t;
+    }
     let sum = super::telemetry::span_summary(inv, store, from, to, [true; 3], true).await?;
     let p = &ctx.printer;
     for k in &sum.skipped {
@@ -59,7 +65,13 @@ async fn diff_in(
     }
     let settling = settling(store, &inv.cluster.slug, from, to).await?;
     let interval = f64::from(inv.monitor.interval_secs);
-    let d = diff::diff(inv, &variants, &sum, interval, &diff::Thresholds::default(), &settling);
+    let thresholds = diff::Thresholds {
+        min_node_samples: args.min_samples,
+        min_backend_samples: args.min_samples,
+        min_requests: args.min_requests,
+        ..diff::Thresholds::default()
+    };
+    let d = diff::diff(inv, &variants, &sum, interval, &thresholds, &settling);
     let events = crate::telemetry::read::records(store, "events", &inv.cluster.slug, since, until)
         .await
         .with_context(|| format!("reading the span's events from {}", store.describe()))?;
@@ -95,7 +107,13 @@ async fn diff_in(
         ("eviction-log", "json", serde_json::to_vec_pretty(&log)?),
     ];
     // In the store, under the span's weekly prefix (the dashboard links them), and with `--out`.
-    let prefix = crate::store::keys::weekly(&inv.cluster.slug, since, until);
+    // A span from an instant is named by it (`2026-12-03T054907Z`), so the review after a change
+    // does not overwrite the day's.
+    let label = match args.since {
+        Since::At(t) => t.strftime("%Y-%m-%dT%H%M%SZ").to_string(),
+        _ => since.to_string(),
+    };
+    let prefix = crate::store::keys::weekly_span(&inv.cluster.slug, &label, until);
     for (name, ext, body) in &files {
         store
             .put(&format!("{prefix}{name}.{ext}"), body)
@@ -105,7 +123,7 @@ async fn diff_in(
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
         for (name, ext, body) in &files {
-            let path = dir.join(format!("{name}-{since}-{until}.{ext}"));
+            let path = dir.join(format!("{name}-{label}-{until}.{ext}"));
             std::fs::write(&path, body).with_context(|| format!("cannot write `{}`", path.display()))?;
         }
     }
@@ -321,11 +339,18 @@ fn sorted(p: &std::collections::BTreeMap<String, Vec<String>>) -> std::collectio
 
 /// The newest placement diff in the store (key and bytes).
 async fn latest_diff(store: &dyn crate::store::Store, cluster: &str) -> Result<Option<(String, Vec<u8>)>> {
-    let prefix = format!("weekly/cluster={cluster}/");
+    let prefix = crate::store::keys::weekly_all(cluster);
     let mut keys: Vec<String> =
         store.list(&prefix).await?.into_iter().filter(|k| k.ends_with("/placement-diff.json")).collect();
-    // Spans sort by their first day; the newest span last.
-    keys.sort();
+    // Spans sort by their start (a day starts at its midnight); the newest span last.
+    let start = |k: &str| {
+        let span = k.split("span=").nth(1).unwrap_or(k);
+        match span.split_once('_') {
+            Some((from, rest)) if !from.contains('T') => format!("{from}T000000Z_{rest}"),
+            _ => span.to_string(),
+        }
+    };
+    keys.sort_by_key(|k| start(k));
     for k in keys.iter().rev() {
         if let Some(b) = store.get(k).await? {
             return Ok(Some((k.clone(), b)));

@@ -107,9 +107,10 @@ pub fn weekly_all(cluster: &str) -> String {
     format!("weekly/cluster={cluster}/")
 }
 
-/// The weekly review's artifacts for the span starting `since` (`placement-diff.json`, …).
-pub fn weekly(cluster: &str, since: Date, until: Date) -> String {
-    format!("weekly/cluster={cluster}/span={since}_{until}/")
+/// The weekly review's artifacts (`placement-diff.json`, …) for the span from `from` (a day, or an
+/// instant like `2026-12-03T054907Z`) to the end of `until`.
+pub fn weekly_span(cluster: &str, from: &str, until: Date) -> String {
+    format!("weekly/cluster={cluster}/span={from}_{until}/")
 }
 
 #[cfg(test)]

@@ -230,6 +230,8 @@ async fn swap_one(
     // 1. B starts, becomes ready, passes the health prompts; else B goes, nothing moved.
     if sp.swap.leave {
         p.note(format!("{}: `{model}` leaves it; {}", from.name, sp.swap.fit));
+    } else if sp.swap.join {
+        p.note(format!("{}: starting `{}` ({model} returns to it)", node.name, b.name));
     } else if node.name == from.name {
         p.note(format!("{}: starting B `{}` beside A `{}`", node.name, b.name, a.name));
     } else {
@@ -287,52 +289,58 @@ async fn swap_one(
     )
     .await;
 
-    // 3. Drain A, then the routes without it.
+    // 3. Drain A, then the routes without it (a model returning to a node has no A there).
     let t0 = Instant::now();
-    let (ok, r) = run(ctx, command, sp, Phase::Drain).await;
-    if !ok {
-        // Blind, but safe: give A the whole drain time before stopping it.
-        p.warn(format!(
-            "{}: could not watch A drain ({}); waiting the full {}",
-            node.name,
-            step_stderr(&r),
-            crate::util::human_duration(sp.drain)
-        ));
-        tokio::time::sleep(sp.drain).await;
+    let mut cut = 0;
+    if !sp.swap.join {
+        let (ok, r) = run(ctx, command, sp, Phase::Drain).await;
+        if !ok {
+            // Blind, but safe: give A the whole drain time before stopping it.
+            p.warn(format!(
+                "{}: could not watch A drain ({}); waiting the full {}",
+                node.name,
+                step_stderr(&r),
+                crate::util::human_duration(sp.drain)
+            ));
+            tokio::time::sleep(sp.drain).await;
+        }
+        cut = routers.iter().filter_map(|x| step_json::<Idle>(&r, &x.node.name, "drain A")).map(|i| i.in_flight).sum();
+        progress.cut += cut;
+        if cut > 0 {
+            p.warn(format!(
+                "{}: {cut} request(s) still on A after the {} drain cap are cut",
+                node.name,
+                crate::util::human_duration(sp.drain)
+            ));
+        }
+        run(ctx, command, sp, Phase::Settle).await;
+        progress.rows.push(Row {
+            node: node.name.clone(),
+            step: "drain A",
+            took: t0.elapsed(),
+            note: format!("{cut} cut at the cap"),
+        });
     }
-    let cut: u64 =
-        routers.iter().filter_map(|x| step_json::<Idle>(&r, &x.node.name, "drain A")).map(|i| i.in_flight).sum();
-    progress.cut += cut;
-    if cut > 0 {
-        p.warn(format!(
-            "{}: {cut} request(s) still on A after the {} drain cap are cut",
-            node.name,
-            crate::util::human_duration(sp.drain)
-        ));
-    }
-    run(ctx, command, sp, Phase::Settle).await;
-    progress.rows.push(Row {
-        node: node.name.clone(),
-        step: "drain A",
-        took: t0.elapsed(),
-        note: format!("{cut} cut at the cap"),
-    });
 
     // 4. Stop A; 5. record; 6. the monitors follow.
     let t0 = Instant::now();
-    run(ctx, command, sp, Phase::StopA).await;
-    progress.rows.push(Row { node: node.name.clone(), step: "stop A", took: t0.elapsed(), note: String::new() });
+    if !sp.swap.join {
+        run(ctx, command, sp, Phase::StopA).await;
+        progress.rows.push(Row { node: node.name.clone(), step: "stop A", took: t0.elapsed(), note: String::new() });
+    }
     let rec = record::PlacementRecord { at: jiff::Timestamp::now().to_string(), ..sp.record.clone() };
     record::write(store, &rec).await?;
     run(ctx, command, sp, Phase::MonitorConfig).await;
-    record_event(
-        store,
-        inv,
-        &node.name,
-        "loader_stopped",
-        json!({"model": model, "entry": a.name, "reason": "hot-swap", "cut": cut, "from": from.name}),
-    )
-    .await;
+    if !sp.swap.join {
+        record_event(
+            store,
+            inv,
+            &node.name,
+            "loader_stopped",
+            json!({"model": model, "entry": a.name, "reason": "hot-swap", "cut": cut, "from": from.name}),
+        )
+        .await;
+    }
     progress.warmups.push(warmup.as_secs_f64());
     progress.rows.push(Row { node: node.name.clone(), step: "B warm-up", took: warmup, note: String::new() });
     Ok(())

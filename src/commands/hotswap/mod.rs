@@ -289,7 +289,23 @@ async fn prepare_any(
     let swaps = match (&previous, what) {
         (_, What::Leave) => leave(&inv, model, opts, &variants)?,
         (None, _) => decide(&inv, model, Target_::To(to.expect("a hot-swap names B")), opts, &variants, &moves, p)?,
-        (Some(prev), _) => decide(&inv, model, Target_::Back(prev), opts, &variants, &moves, p)?,
+        (Some(prev), _) => {
+            // A rollback of a leave: the nodes the model left since the previous record get it back.
+            let left =
+                latest.as_ref().map(|(_, r)| r.removed.get(model).cloned().unwrap_or_default()).unwrap_or_default();
+            let rejoin: Vec<String> = left
+                .into_iter()
+                .filter(|n| !prev.removed.get(model).is_some_and(|r| r.contains(n)))
+                .filter(|n| opts.node.as_deref().is_none_or(|x| x == n))
+                .collect();
+            let mut swaps = if rejoin.is_empty() || opts.node.is_none() {
+                decide(&inv, model, Target_::Back(prev), opts, &variants, &moves, p)?
+            } else {
+                Vec::new()
+            };
+            swaps.extend(join(&inv, model, &rejoin, prev, p)?);
+            swaps
+        }
     };
     if swaps.is_empty() {
         return Ok(None);
@@ -401,7 +417,38 @@ fn leave(inv: &Inventory, model: &str, opts: &SwapOptions, variants: &Variants) 
         on: n,
         fit: format!("{} keep{} serving it", others.join(", "), if others.len() == 1 { "s" } else { "" }),
         leave: true,
+        join: false,
     }])
+}
+
+/// The model back on `nodes`, which it left since `prev` (a rollback of `placement apply`'s
+/// eviction): on each, the entry `prev` had there starts and joins the routes, fit checked.
+fn join(
+    inv: &Inventory,
+    model: &str,
+    nodes: &[String],
+    prev: &PlacementRecord,
+    p: &crate::output::Printer,
+) -> Result<Vec<Swap>> {
+    let mut swaps = Vec::new();
+    for name in nodes {
+        let (public, _) = model_and_placement(inv, model)?;
+        let n = inv.node(name).ok_or_else(|| UsageError(format!("no node `{name}` in the inventory")))?.clone();
+        let b = serving(inv, &prev.variants, public, name).clone();
+        let fit =
+            fit_check(&n, None, &b).map_err(|msg| UsageError(format!("`{model}` cannot return to {name}: {msg}")))?;
+        p.note(format!("{name}: `{model}` returns (it left with the last placement change); fit: {fit}"));
+        swaps.push(Swap {
+            from: n.clone(),
+            a: b.clone(),
+            b,
+            on: n,
+            fit: format!("returns to {name}; {fit}"),
+            leave: false,
+            join: true,
+        });
+    }
+    Ok(swaps)
 }
 
 /// What B is: the entry `--to` names, or (rollback) the one the previous record had.
@@ -506,7 +553,7 @@ fn decide(
             }
         };
         p.note(format!("fit: {fit}"));
-        swaps.push(Swap { from: n.clone(), a: a.clone(), b: b.clone(), on, fit, leave: false });
+        swaps.push(Swap { from: n.clone(), a: a.clone(), b: b.clone(), on, fit, leave: false, join: false });
     }
     Ok(swaps)
 }

@@ -29,6 +29,9 @@ pub struct Swap {
     pub fit: String,
     /// The model leaves `from` (its other nodes serve it): nothing starts, A drains and stops.
     pub leave: bool,
+    /// The model comes back to `from`, a node it had left (a rollback of a leave): B starts and
+    /// joins the routes; there is no A to drain or stop (`a` is B).
+    pub join: bool,
 }
 
 /// A router node as the swap drives it: its admin API through the node's own `garnet admin-call`.
@@ -256,6 +259,19 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
         } else {
             variants.entry(model.to_string()).or_default().insert(node.name.clone(), b.name.clone());
         }
+        if swap.join {
+            if let Some(r) = removed.get_mut(model) {
+                r.retain(|n| *n != from.name);
+                if r.is_empty() {
+                    removed.remove(model);
+                }
+            }
+            if let Some(p) = moved.placement.get_mut(model)
+                && !p.nodes.contains(&from.name)
+            {
+                p.nodes.push(from.name.clone());
+            }
+        }
         if from.name != node.name {
             record::record_move(&mut moves, model, &from.name, &node.name);
             if let Some(m) = variants.get_mut(model) {
@@ -274,6 +290,7 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
         let drain = opts.checks.drain_max.unwrap_or(Duration::from_secs(u64::from(a.drain_secs)));
         let wait: Vec<NodePlan> = routers
             .iter()
+            .filter(|_| !swap.join)
             .map(|r| {
                 let idle = r.call(&format!("wait-idle {} --max {}s", shell_quote(&a_id), drain.as_secs_f64()));
                 NodePlan {
@@ -287,13 +304,17 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
             .iter()
             .map(|r| NodePlan { node: r.node.clone(), steps: r.apply("routes without A", &settled) })
             .collect();
-        let stop_a = on(
-            from,
-            vec![Step {
-                name: "stop A".into(),
-                action: nd::remove_service(backend_a, &h_a, &nd::loader_service(&a.name)),
-            }],
-        );
+        let stop_a = if swap.join {
+            Vec::new()
+        } else {
+            on(
+                from,
+                vec![Step {
+                    name: "stop A".into(),
+                    action: nd::remove_service(backend_a, &h_a, &nd::loader_service(&a.name)),
+                }],
+            )
+        };
         let rec = PlacementRecord {
             schema_version: 1,
             cluster: inv.cluster.slug.clone(),
@@ -336,15 +357,16 @@ pub fn plan(swaps: Vec<Swap>, input: Inputs<'_>) -> Result<Vec<SwapPlan>> {
         };
         let [start, ready, healthy] = b_steps;
         let by_hand_b = |leave: bool| if leave { nothing() } else { None };
+        let no_a = || swap.join.then(|| format!("# nothing to drain or stop: `{model}` was not on {}", from.name));
         let steps = vec![
             step(Phase::Fit, Vec::new(), Vec::new(), Some(format!("# {}", swap.fit))),
             step(Phase::StartB, start, b_undo.clone(), by_hand_b(swap.leave)),
             step(Phase::Ready, ready, b_undo.clone(), by_hand_b(swap.leave)),
             step(Phase::Healthy, healthy, b_undo, by_hand_b(swap.leave)),
             step(Phase::Flip, flip, Vec::new(), None),
-            step(Phase::Drain, wait, Vec::new(), None),
+            step(Phase::Drain, wait, Vec::new(), no_a()),
             step(Phase::Settle, settle, Vec::new(), None),
-            step(Phase::StopA, stop_a, Vec::new(), None),
+            step(Phase::StopA, stop_a, Vec::new(), no_a()),
             step(Phase::Record, Vec::new(), Vec::new(), Some(by_hand)),
             step(Phase::MonitorConfig, cfg, Vec::new(), None),
         ];

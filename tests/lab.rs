@@ -538,6 +538,9 @@ fn a_week_on_real_parts_goes_diff_apply_diff() {
     let hit =
         moves[0]["evidence"].as_array().unwrap().iter().find(|e| e["metric"] == "tiny: prompt-cache hit rate").unwrap();
     assert!((hit["value"].as_f64().unwrap() - client_share).abs() < 0.02, "diff {hit} vs client {client_share}");
+    // A change the replay does not model moves no dollar in the cost diff.
+    let (b, a) = (&d["cost"]["before"]["allocated_usd_per_mtok"], &d["cost"]["after"]["allocated_usd_per_mtok"]);
+    assert!(b.as_f64().is_some() && (b.as_f64().unwrap() - a.as_f64().unwrap()).abs() < 1e-9, "{}", d["cost"]);
 
     // Applied under an independent load: nothing lost.
     let bench = load(port);

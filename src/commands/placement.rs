@@ -79,10 +79,9 @@ async fn diff_in(
     let markdown = d.markdown();
     let evictions_md = diff::eviction_markdown(&d.cluster, &d.from, &d.to, &evictions);
     let log = serde_json::json!({"cluster": d.cluster, "from": d.from, "to": d.to, "evictions": evictions});
-    let costs = d
-        .replay
-        .as_ref()
-        .and_then(|r| crate::placement::cost_diff::cost_diff(inv, &sum, &d.placement, &d.proposed, Some(&r.after)));
+    let costs = d.replay.as_ref().and_then(|r| {
+        crate::placement::cost_diff::cost_diff(inv, &sum, &d.placement, &d.proposed, Some((&r.before, &r.after)))
+    });
     let (cost_md, cost_json) = match &costs {
         Some(c) => (c.markdown(), serde_json::to_vec_pretty(c)?),
         None => {

@@ -86,14 +86,16 @@ fn totals(a: &Allocation, tokens: u64) -> Totals {
     }
 }
 
-/// The diff, `None` when the inventory has no `cost:`. `predicted_after`: the replay's busy
-/// shares under `after` (`None`: the measured ones, for a placement as it ran).
+/// The diff, `None` when the inventory has no `cost:`. `replayed`: the replay's busy shares under
+/// `before` and under `after` (`None`: after is as measured, for a placement as it ran). After is
+/// the measured busy share moved by what the replay predicts the change does (after − before, per
+/// node × model), so a node × model the moves do not touch costs after exactly what it cost.
 pub fn cost_diff(
     inv: &Inventory,
     sum: &Summary,
     before: &Placement,
     after: &Placement,
-    predicted_after: Option<&Prediction>,
+    replayed: Option<(&Prediction, &Prediction)>,
 ) -> Option<CostDiff> {
     let c = inv.cost.as_ref()?;
     let (from, to) = (sum.from.parse::<jiff::Timestamp>().ok()?, sum.to.parse::<jiff::Timestamp>().ok()?);
@@ -122,8 +124,11 @@ pub fn cost_diff(
             / span_secs
     };
     // Without a prediction (the monthly report: the placement as it ran), after is as measured.
-    let predicted = |node: &str, model: &str| match predicted_after {
-        Some(p) => p.busy.get(node).and_then(|m| m.get(model)).copied().unwrap_or(0.0),
+    let predicted = |node: &str, model: &str| match replayed {
+        Some((b, a)) => {
+            let busy = |p: &Prediction| p.busy.get(node).and_then(|m| m.get(model)).copied().unwrap_or(0.0);
+            (measured(node, model) + busy(a) - busy(b)).clamp(0.0, 1.0)
+        }
         None => measured(node, model),
     };
     let a_before = cost::allocate(&nodes, &uses(before, &measured));
@@ -172,7 +177,7 @@ pub fn cost_diff(
             usd_per_kwh: c.usd_per_kwh,
             hardware: c.hardware.iter().map(|(k, h)| (k.clone(), (h.price_usd, h.amortization_months))).collect(),
             unpriced_nodes,
-            allocation_rule: "each node's cost (hardware amortised over the span + its even share of the retainer + its measured energy) goes to the models on it by the larger of the share of its memory they reserve (weights + KV cache + runtime, from their files) and the share of the span they keep it busy; when the claims add up to more than the node they are scaled down; what no model claims is the node's idle cost. Busy shares: measured before, the replay's after; energy held at the measured value.",
+            allocation_rule: "each node's cost (hardware amortised over the span + its even share of the retainer + its measured energy) goes to the models on it by the larger of the share of its memory they reserve (weights + KV cache + runtime, from their files) and the share of the span they keep it busy; when the claims add up to more than the node they are scaled down; what no model claims is the node's idle cost. Busy shares: measured before; after, the measured ones moved by the replay's predicted change (a node × model no move touches keeps its measured share); energy held at the measured value.",
             token_split_rule: "a model's cost is split by where its time in a slot goes: before the first byte (prefill of uncached input) to uncached input tokens, the rest to output tokens; input served from the prompt cache takes no prefill time, so $0 here (its memory is in the reserved share)",
         },
         before: totals(&a_before, tok_before),

@@ -566,7 +566,7 @@ pub fn diff(
         groups.push(vec![Proposed {
             change: Move::PromptCache { model: model.to_string(), nodes: on_nodes.clone(), from, to },
             why: format!(
-                "`{model}`'s prompts average {mean_prompt:.0} tokens and its prompt cache reuses {:.1}% of them: its loaders keep {to} prompts cached instead of {from} (`--prompt-cache-size {to}`), on {}; memory not checked (the models' files are not local); the replay does not model the prompt cache: judged by its evidence",
+                "`{model}`'s prompts average {mean_prompt:.0} tokens and its prompt cache reuses {:.1}% of them: its loaders keep {to} prompts cached instead of {from} (`--prompt-cache-size {to}`), on {}; the memory the larger cache takes depends on the prompts and is not checked; the replay does not model the prompt cache: judged by its evidence",
                 hit * 100.0,
                 on_nodes.join(", ")
             ),

@@ -11,8 +11,13 @@ garnet_bin() {
   echo "${CARGO_TARGET_DIR:-$PWD/target}/release/garnet"
 }
 
-# example_bin NAME: an example binary, built beside garnet (debug when GARNET_BIN is given).
+# example_bin NAME: an example binary, built beside garnet (debug when GARNET_BIN is given;
+# EXAMPLE_DIR names a folder holding it already built, e.g. a release build's `examples/`).
 example_bin() {
+  if [ -n "${EXAMPLE_DIR:-}" ]; then
+    echo "$EXAMPLE_DIR/$1"
+    return
+  fi
   local dir=${CARGO_TARGET_DIR:-$PWD/target}
   if [ -n "${GARNET_BIN:-}" ]; then
     cargo build --quiet --example "$1" >&2

@@ -4038,7 +4038,7 @@ _garnet() {
             return 0
             ;;
         garnet__subcmd__placement__subcmd__diff)
-            opts="-i -o -l -f -y -m -v -q -h --since --until --out --email --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --ssh-persist --verbose --quiet --help"
+            opts="-i -o -l -f -y -m -v -q -h --since --until --min-samples --min-requests --out --email --inventory --output --limit --forks --max-fail --dry-run --yes --lock-wait --message --state-dir --ssh-persist --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4049,6 +4049,14 @@ _garnet() {
                     return 0
                     ;;
                 --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-samples)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-requests)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -9,22 +9,42 @@ use serde_json::{Value, json};
 use crate::common::Garnet;
 use crate::common::loaders::{answer, free_port, http_post, python, tiny_model};
 
+/// A base port whose every derived port for `nodes` lab nodes is free.
+fn lab_port(nodes: u16) -> u16 {
+    (0..50)
+        .map(|_| free_port())
+        .find(|p| {
+            garnet::commands::lab::lab_ports(*p, nodes)
+                .iter()
+                .all(|q| std::net::TcpListener::bind(("127.0.0.1", *q)).is_ok())
+        })
+        .expect("a free block of ports")
+}
+
+/// `lab down` when the test ends (`always`), or only when it fails: its services never outlive it.
+struct LabDown {
+    g: Garnet,
+    dir: String,
+    always: bool,
+}
+
+impl Drop for LabDown {
+    fn drop(&mut self) {
+        if self.always || std::thread::panicking() {
+            let _ = std::mem::replace(&mut self.g, Garnet::new()).args(["lab", "down", "--dir", &self.dir]).run();
+        }
+    }
+}
+
 #[test]
 fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let lab = dir.path().join("lab");
     let g = || Garnet::new().env("GARNET_STATE_DIR", dir.path().join("state").display().to_string()).cwd(dir.path());
-    // A base whose every derived port is free (the lab refuses busy ones, tested below).
-    let port = (0..50)
-        .map(|_| free_port())
-        .find(|p| {
-            // Three nodes' worth: the deploy runbook adds a third node (below).
-            garnet::commands::lab::lab_ports(*p, 3)
-                .iter()
-                .all(|q| std::net::TcpListener::bind(("127.0.0.1", *q)).is_ok())
-        })
-        .expect("a free block of ports");
+    // A base whose every derived port is free (the lab refuses busy ones, tested below); three
+    // nodes' worth: the deploy runbook adds a third node (below).
+    let port = lab_port(3);
     let blocker = std::net::TcpListener::bind(("127.0.0.1", port + 21 + 100)).unwrap();
     let refused = g()
         .args([
@@ -43,15 +63,7 @@ fn lab_up_serves_openai_clients_and_lab_down_stops_everything() {
     assert!(refused.stderr.contains(&format!("port(s) {} are in use", port + 121)), "{}", refused.stderr);
     drop(blocker);
     // Whatever fails below, the lab's services do not outlive the test.
-    struct Down(Garnet, String);
-    impl Drop for Down {
-        fn drop(&mut self) {
-            if std::thread::panicking() {
-                let _ = std::mem::replace(&mut self.0, Garnet::new()).args(["lab", "down", "--dir", &self.1]).run();
-            }
-        }
-    }
-    let _down = Down(g(), lab.display().to_string());
+    let _down = LabDown { g: g(), dir: lab.display().to_string(), always: false };
     let up = g()
         .args(["lab", "up", "--dir", &lab.display().to_string(), "--nodes", "2", "--port", &port.to_string()])
         .args(["--python", &py.display().to_string()])
@@ -465,21 +477,8 @@ fn a_week_on_real_parts_goes_diff_apply_diff() {
     let dir = tempfile::tempdir().unwrap();
     let lab = dir.path().join("lab");
     let g = || Garnet::new().env("GARNET_STATE_DIR", dir.path().join("state").display().to_string()).cwd(dir.path());
-    let port = (0..50)
-        .map(|_| free_port())
-        .find(|p| {
-            garnet::commands::lab::lab_ports(*p, 1)
-                .iter()
-                .all(|q| std::net::TcpListener::bind(("127.0.0.1", *q)).is_ok())
-        })
-        .expect("a free block of ports");
-    struct Down(Garnet, String);
-    impl Drop for Down {
-        fn drop(&mut self) {
-            let _ = std::mem::replace(&mut self.0, Garnet::new()).args(["lab", "down", "--dir", &self.1]).run();
-        }
-    }
-    let _down = Down(g(), lab.display().to_string());
+    let port = lab_port(1);
+    let _down = LabDown { g: g(), dir: lab.display().to_string(), always: true };
     g().args(["lab", "up", "--dir", &lab.display().to_string(), "--nodes", "1", "--port", &port.to_string()])
         .args(["--python", &py.display().to_string()])
         .run()

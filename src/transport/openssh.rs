@@ -14,9 +14,12 @@
 //! - A per-master lock file serialises checking and launching, so two garnet processes never start
 //!   two masters for one socket.
 //! - A socket whose master is gone, or that does not answer an alive check within 5 s, is removed
-//!   and replaced; a reused master that cannot open a channel is replaced once and the command
-//!   retried (the command never started on the node).
+//!   and replaced (so is one opened before the known_hosts files changed); a reused master that
+//!   cannot open a channel is replaced once and the command retried (it never started on the node).
 //! - `garnet connections close` (and `keys`, `offboard`) ask masters to stop.
+//!
+//! Without `persist` (`--ssh-persist 0`), the master is launched the same way at a socket of this
+//! process's own and stopped when the node's work ends (a second after garnet, should it die).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
@@ -25,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{Session, Stdio};
 use tokio::io::AsyncWriteExt;
 
 use super::{ConnectError, ConnectOptions, OutputPump, RunOutput, RunRequest, Transport, TransportError, pump_two};
@@ -42,8 +45,8 @@ pub struct OpenSsh {
 
 struct Live {
     session: Arc<Session>,
-    /// The idle mux connection that keeps a kept master from timing out while in use.
-    hold: Option<UnixStream>,
+    /// The idle mux connection that keeps the master from timing out while in use.
+    hold: UnixStream,
     /// The master was already running when this process connected.
     reused: bool,
 }
@@ -51,15 +54,21 @@ struct Live {
 pub async fn connect(node: &Node, opts: &ConnectOptions) -> Result<OpenSsh, ConnectError> {
     ensure_private_dir(&opts.control_dir)?;
     match opts.persist {
+        // A master of this run alone, at a socket no other process uses, stopped by `close`; it
+        // lingers at most a second should garnet die without closing it (its hold goes with it).
         None => {
-            let b = builder(node, opts);
-            match b.connect_mux(&node.host).await {
-                Ok(session) => Ok(OpenSsh {
-                    live: Mutex::new(Live { session: Arc::new(session), hold: None, reused: false }),
-                    kept: None,
-                }),
-                Err(e) => Err(connect_error(e)),
-            }
+            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let base = socket_path(node, &opts.control_dir);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let sock = base.with_file_name(format!(
+                "{}-{}-{n}",
+                base.file_name().unwrap_or_default().to_string_lossy(),
+                std::process::id()
+            ));
+            let _ = std::fs::remove_file(&sock);
+            launch(node, Duration::from_secs(1), &sock).await?;
+            let live = held(sock, false)?;
+            Ok(OpenSsh { live: Mutex::new(live), kept: None })
         }
         Some(persist) => {
             let live = kept_master(node, opts, persist, false).await?;
@@ -68,29 +77,12 @@ pub async fn connect(node: &Node, opts: &ConnectOptions) -> Result<OpenSsh, Conn
     }
 }
 
-fn builder(node: &Node, opts: &ConnectOptions) -> SessionBuilder {
-    let mut b = SessionBuilder::default();
-    b.known_hosts_check(match node.host_key_checking {
-        HostKeyChecking::Strict => KnownHosts::Strict,
-        HostKeyChecking::AcceptNew => KnownHosts::Add,
-    });
-    if let Some(user) = &node.user {
-        b.user(user.clone());
-    }
-    b.port(node.port);
-    if let Some(key) = &node.identity_file {
-        b.keyfile(key);
-    }
-    if let Some(kh) = &node.known_hosts {
-        b.user_known_hosts_file(kh);
-    }
-    if let Some(cfg) = &node.ssh_config {
-        b.config_file(cfg);
-    }
-    b.connect_timeout(node.connect_timeout);
-    b.server_alive_interval(Duration::from_secs(15));
-    b.control_directory(&opts.control_dir);
-    b
+/// The just-started master at `sock`, held.
+fn held(sock: PathBuf, reused: bool) -> Result<Live, ConnectError> {
+    let hold = UnixStream::connect(&sock).map_err(|e| {
+        ConnectError::new(format!("the new SSH master's socket `{}` does not answer: {e}", sock.display()), true)
+    })?;
+    Ok(Live { session: Arc::new(Session::resume_mux(sock.into_boxed_path(), None)), hold, reused })
 }
 
 /// The control directory must be private: a master's socket lets anyone who can reach it run
@@ -207,10 +199,7 @@ async fn kept_master(
     // Which node this master reaches (for closing every master to a node, `masters_to`), and the
     // host-key files it was verified against (after `accept-new` learned the node).
     let _ = std::fs::write(sock.with_extension("lock"), format!("{}\n{}\n", node.address(), known_hosts_stamp(node)));
-    let hold = UnixStream::connect(&sock).map_err(|e| {
-        ConnectError::new(format!("the new SSH master's socket `{}` does not answer: {e}", sock.display()), true)
-    })?;
-    Ok(Live { session: Arc::new(Session::resume_mux(sock.into_boxed_path(), None)), hold: Some(hold), reused: false })
+    held(sock, false)
 }
 
 /// A running master at `sock`, held; `None` (and the socket removed) when it is gone or stuck.
@@ -229,7 +218,7 @@ async fn reuse(sock: &Path) -> Option<Live> {
     };
     let session = Session::resume_mux(sock.to_path_buf().into_boxed_path(), None);
     match tokio::time::timeout(CHECK_TIMEOUT, session.check()).await {
-        Ok(Ok(())) => Some(Live { session: Arc::new(session), hold: Some(hold), reused: true }),
+        Ok(Ok(())) => Some(Live { session: Arc::new(session), hold, reused: true }),
         other => {
             tracing::debug!(socket = %sock.display(), result = ?other.map(|r| r.err()), "SSH master does not answer, replacing it");
             let _ = std::fs::remove_file(sock);
@@ -280,17 +269,6 @@ async fn launch(node: &Node, persist: Duration, sock: &Path) -> Result<(), Conne
         text.lines().filter(|l| !l.starts_with("Warning: Permanently added") && !l.trim().is_empty()).collect();
     let text = if text.is_empty() { format!("ssh exited with {status}") } else { text.join("\n") };
     Err(ConnectError::from_ssh_text(&text))
-}
-
-fn connect_error(e: openssh::Error) -> ConnectError {
-    use std::error::Error as _;
-    let mut text = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        text = format!("{text}: {s}");
-        src = s.source();
-    }
-    ConnectError::from_ssh_text(&text)
 }
 
 fn run_error(e: openssh::Error) -> TransportError {
@@ -424,14 +402,10 @@ impl Transport for OpenSsh {
 
     async fn close(self: Box<Self>) {
         let live = self.live.into_inner().unwrap();
-        match live.hold {
-            // A kept master: letting go starts its ControlPersist timer.
-            Some(hold) => drop(hold),
-            None => {
-                if let Ok(session) = Arc::try_unwrap(live.session) {
-                    let _ = session.close().await;
-                }
-            }
+        drop(live.hold);
+        // A kept master: letting go starts its ControlPersist timer. This run's own: stopped now.
+        if self.kept.is_none() {
+            stop_master(live.session.control_socket()).await;
         }
     }
 }

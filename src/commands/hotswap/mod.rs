@@ -430,9 +430,9 @@ fn join(
     prev: &PlacementRecord,
     p: &crate::output::Printer,
 ) -> Result<Vec<Swap>> {
+    let (public, _) = model_and_placement(inv, model)?;
     let mut swaps = Vec::new();
     for name in nodes {
-        let (public, _) = model_and_placement(inv, model)?;
         let n = inv.node(name).ok_or_else(|| UsageError(format!("no node `{name}` in the inventory")))?.clone();
         let b = serving(inv, &prev.variants, public, name).clone();
         let fit =

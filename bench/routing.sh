@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # Benchmark: prefix-affinity routing against least-outstanding and round-robin, on REPLICAS real
 # `mlx_lm.server` loaders of the generated tiny model (prompt cache: the default 10 entries), in one
-# run. The workload (tests/support/chat_workload.py, the real OpenAI SDK): CONVERSATIONS multi-turn
-# chats of TURNS turns, CONCURRENCY at a time (more live conversations than one loader's
-# prompt-cache entries: 16 over 2 replicas of 10 entries each), a shared system prompt, a history growing turn by turn, streamed with usage. Per
-# routing: the share of prompt tokens the loaders served from their prompt cache (their own
-# usage), TTFT p50/p95 and e2e p95 by the client's clock, and the load imbalance (the busiest
-# replica's requests over the mean, from the router's /admin/stats). ROUNDS rounds, the three
-# routings in a rotating order each round, each with its own system prompt; medians reported.
+# run, and LiteLLM's proxy on the same loaders as the peer (its strategies simple-shuffle,
+# least-busy, latency-based-routing, and least-busy with its prompt-caching pre-call check).
+# The workload (tests/support/chat_workload.py, the real OpenAI SDK): CONVERSATIONS multi-turn
+# chats of TURNS turns, CONCURRENCY at a time, a shared system prompt, a history growing turn by
+# turn, streamed with usage. Per routing: the share of prompt tokens the loaders served from their
+# prompt cache (their own usage), TTFT p50/p95 and e2e p95 by the client's clock, and the load
+# imbalance (the busiest replica's requests over the mean, from the loaders' own request logs).
+# ROUNDS rounds, garnet's three routings in a rotating order each round, each with its own system
+# prompt; LiteLLM's afterwards; medians reported.
+# The ceiling, measured each round: the same chats one at a time on one loader (every turn finds
+# its conversation's previous prompt and answer cached), the most any routing can serve from cache.
 # Beside the cached share, the workload's history share: the part of the prompts that was the
-# conversation's previous prompt (what a replica that kept every conversation serves from cache
-# at least): a cached share near it means the routing lost little.
+# conversation's previous prompt.
 # SYSTEM_WORDS (150), USER_WORDS (40), MAX_TOKENS (16) shape the chats; OUT_DIR keeps each run's
-# per-request records.
+# per-request records; SKIP_LITELLM=1 (CI's smoke run) leaves out the peer (a large PyPI install,
+# made once in bench/.venv-litellm).
 #
 #   bench/routing.sh [ROUNDS=3] [CONVERSATIONS=40] [TURNS=5] [REPLICAS=2] [CONCURRENCY=16]
 #
-# Needs GARNET_TEST_PYTHON (a venv with mlx-lm and openai). Loopback only. (LiteLLM's routing
-# strategies are not in this run: its proxy is a large PyPI install, see bench/router.sh.)
+# Needs GARNET_TEST_PYTHON (a venv with mlx-lm and openai). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3} convs=${2:-40} turns=${3:-5} replicas=${4:-2} conc=${5:-16}
@@ -34,7 +37,7 @@ model="$work/tiny"; "$py" tests/support/make_tiny_model.py "$model" 0 >/dev/null
 backends=""
 for i in $(seq 1 "$replicas"); do
   port=$((19100 + i))
-  HF_HUB_OFFLINE=1 HF_HOME="$work/hf" "$py" -m mlx_lm.server --model "$model" --host 127.0.0.1 --port $port >/dev/null 2>&1 & pids+=($!)
+  HF_HUB_OFFLINE=1 HF_HOME="$work/hf" "$py" -m mlx_lm.server --model "$model" --host 127.0.0.1 --port $port >/dev/null 2>"$work/loader-$i.log" & pids+=($!)
   backends+="      - {id: r$i, url: \"http://127.0.0.1:$port\", model: \"$model\", max_concurrency: 16}"$'\n'
 done
 for i in $(seq 1 "$replicas"); do wait_port $((19100 + i)); done
@@ -54,36 +57,89 @@ for i in $(seq 1 "$replicas"); do
 done
 
 declare -A share hist ttft50 ttft95 e2e95 imb
-for r in $(seq 1 "$rounds"); do
-  for j in 0 1 2; do
-    k=$(( (j + r) % 3 )); m=${modes[$k]}
-    before=$(curl -s -H "authorization: Bearer admin-token-for-bench-$k" "http://127.0.0.1:$((19120 + k))/admin/stats")
-    out=$("$py" tests/support/chat_workload.py "http://127.0.0.1:$((19110 + k))/v1" tiny --conversations "$convs" \
-      --turns "$turns" --concurrency "$conc" --system-words "${SYSTEM_WORDS:-150}" --user-words "${USER_WORDS:-40}" --max-tokens "${MAX_TOKENS:-16}" --salt "$m-$r" --seed "$r")
-    [ -n "${OUT_DIR:-}" ] && echo "$out" > "$OUT_DIR/routing-$m-$r.json"
-    after=$(curl -s -H "authorization: Bearer admin-token-for-bench-$k" "http://127.0.0.1:$((19120 + k))/admin/stats")
-    read -r s t5 t9 e9 ib hmo < <(python3 - "$out" "$before" "$after" <<'PY'
+ceiling=""
+# The loaders' own request counts (their access log lines), for the load imbalance whatever routes.
+served() { for i in $(seq 1 "$replicas"); do grep -c 'POST /v1/chat/completions' "$work/loader-$i.log" || true; done; }
+# measure NAME ROUND URL MODEL [ADMIN_PORT TOKEN]: one run of the workload through URL, its medians'
+# inputs recorded under NAME.
+measure() {
+  local m=$1 r=$2 url=$3 mdl=$4 aport=${5:-} token=${6:-} before after out lb la
+  [ -n "$aport" ] && before=$(curl -s -H "authorization: Bearer $token" "http://127.0.0.1:$aport/admin/stats")
+  lb=$(served | tr '\n' ' ')
+  out=$("$py" tests/support/chat_workload.py "$url" "$mdl" --conversations "$convs" --turns "$turns" \
+    --concurrency "$conc" --system-words "${SYSTEM_WORDS:-150}" --user-words "${USER_WORDS:-40}" \
+    --max-tokens "${MAX_TOKENS:-16}" --salt "$m-$r" --seed "$r")
+  [ -n "${OUT_DIR:-}" ] && echo "$out" > "$OUT_DIR/routing-$m-$r.json"
+  la=$(served | tr '\n' ' ')
+  [ -n "$aport" ] && after=$(curl -s -H "authorization: Bearer $token" "http://127.0.0.1:$aport/admin/stats")
+  read -r s t5 t9 e9 ib hmo < <(python3 - "$out" "$lb" "$la" "${before:-}" "${after:-}" <<'PY'
 import json, sys
 w = json.loads(sys.argv[1])["summary"]
-b, a = json.loads(sys.argv[2]), json.loads(sys.argv[3])
-count = lambda s: {x["id"]: x["requests"] for x in s["models"][0]["backends"]}
-n = [count(a)[i] - count(b).get(i, 0) for i in count(a)]
-aff = a["models"][0].get("affinity") or {}
-was = b["models"][0].get("affinity") or {}
-extra = "/".join(str(aff.get(k, 0) - was.get(k, 0)) for k in ("hits", "misses", "overloaded")) if aff else "-"
+n = [int(a) - int(b) for a, b in zip(sys.argv[3].split(), sys.argv[2].split())]
+extra = "-"
+if sys.argv[4]:
+    b, a = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+    aff = a["models"][0].get("affinity") or {}
+    was = b["models"][0].get("affinity") or {}
+    if aff:
+        extra = "/".join(str(aff.get(k, 0) - was.get(k, 0)) for k in ("hits", "misses", "overloaded"))
 print(f'{w["cached_share"]:.3f}/{w["history_share"]:.3f} {w["ttft_p50_ms"]:.1f} {w["ttft_p95_ms"]:.1f} {w["e2e_p95_ms"]:.1f} {max(n) / (sum(n) / len(n)):.3f} {extra}')
 PY
 )
-    share[$m]+="${s%/*} " hist[$m]+="${s#*/} " ttft50[$m]+="$t5 " ttft95[$m]+="$t9 " e2e95[$m]+="$e9 " imb[$m]+="$ib "
-    echo "   round $r $m: cached share / history share $s, TTFT p50 $t5 ms p95 $t9 ms, e2e p95 $e9 ms, imbalance ${ib}x$([ "$hmo" != - ] && echo ", affinity hit/miss/overloaded $hmo")"
+  share[$m]+="${s%/*} " hist[$m]+="${s#*/} " ttft50[$m]+="$t5 " ttft95[$m]+="$t9 " e2e95[$m]+="$e9 " imb[$m]+="$ib "
+  echo "   round $r $m: cached share / history share $s, TTFT p50 $t5 ms p95 $t9 ms, e2e p95 $e9 ms, imbalance ${ib}x$([ "$hmo" != - ] && echo ", affinity hit/miss/overloaded $hmo")"
+}
+for r in $(seq 1 "$rounds"); do
+  # The ceiling: the same chats one at a time on one loader, straight (no router), so every turn
+  # finds its conversation's previous prompt and answer in the cache: no routing can serve more
+  # from cache than this.
+  c=$("$py" tests/support/chat_workload.py "http://127.0.0.1:19101/v1" "$model" --conversations "$convs" \
+    --turns "$turns" --concurrency 1 --system-words "${SYSTEM_WORDS:-150}" --user-words "${USER_WORDS:-40}" \
+    --max-tokens "${MAX_TOKENS:-16}" --salt "ceiling-$r" --seed "$r" | python3 -c 'import json, sys; print("%.3f" % json.load(sys.stdin)["summary"]["cached_share"])')
+  ceiling+="$c "
+  echo "   round $r ceiling (one chat at a time, one loader): cached share $c"
+  for j in 0 1 2; do
+    k=$(( (j + r) % 3 ))
+    measure "${modes[$k]}" "$r" "http://127.0.0.1:$((19110 + k))/v1" tiny $((19120 + k)) "admin-token-for-bench-$k"
   done
 done
+# LiteLLM's proxy on the same loaders, one strategy at a time and alone (its idle workers would
+# take CPU from the others' rounds): its routing strategies, and least-busy with its
+# prompt-caching pre-call check (which pins a prompt to the deployment that cached it).
+lmodes=()
+if [ -z "${SKIP_LITELLM:-}" ]; then
+  [ -x bench/.venv-litellm/bin/litellm ] || { python3 -m venv bench/.venv-litellm && bench/.venv-litellm/bin/pip -q install 'litellm[proxy]'; }
+  lmodes=(litellm:simple-shuffle litellm:least-busy litellm:latency-based-routing litellm:least-busy+prompt_caching)
+  for lm in "${lmodes[@]}"; do
+    strategy=${lm#litellm:}; strategy=${strategy%%+*}
+    {
+      echo "model_list:"
+      for i in $(seq 1 "$replicas"); do
+        echo "  - model_name: tiny"
+        echo "    litellm_params: {model: \"openai/$model\", api_base: \"http://127.0.0.1:$((19100 + i))/v1\", api_key: unused}"
+      done
+      echo "router_settings:"
+      echo "  routing_strategy: $strategy"
+      [[ $lm == *+prompt_caching ]] && echo "  optional_pre_call_checks: [prompt_caching]"
+    } > "$work/litellm.yaml"
+    LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False \
+      bench/.venv-litellm/bin/litellm --config "$work/litellm.yaml" --host 127.0.0.1 --port 19130 > "$work/litellm.log" 2>&1 & lpid=$!; pids+=($lpid)
+    wait_port 19130 || { tail -20 "$work/litellm.log"; exit 1; }
+    for r in $(seq 1 "$rounds"); do
+      measure "$lm" "$r" "http://127.0.0.1:19130/v1" tiny
+    done
+    kill "$lpid"; wait "$lpid" 2>/dev/null || true
+  done
+fi
 med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 echo "== medians of $rounds rounds ($convs conversations x $turns turns, $conc at a time, $replicas replicas):"
-for m in "${modes[@]}"; do
+for m in "${modes[@]}" "${lmodes[@]}"; do
   echo "   $m: cached share $(echo "${share[$m]}" | med) (history share $(echo "${hist[$m]}" | med)), TTFT p50 $(echo "${ttft50[$m]}" | med) ms, p95 $(echo "${ttft95[$m]}" | med) ms, e2e p95 $(echo "${e2e95[$m]}" | med) ms, imbalance $(echo "${imb[$m]}" | med)x"
 done
+echo "   ceiling (one chat at a time on one loader): cached share $(echo "$ceiling" | med)"
 lo_s=$(echo "${share[least-outstanding]}" | med) pa_s=$(echo "${share[prefix-affinity]}" | med)
+awk -v ls="$lo_s" -v ps="$pa_s" -v c="$(echo "$ceiling" | med)" 'BEGIN {
+  printf "== of the ceiling: least-outstanding %.2f, prefix-affinity %.2f; the most any routing could gain over least-outstanding: %.2fx\n", ls / c, ps / c, c / ls }'
 lo_t=$(echo "${ttft95[least-outstanding]}" | med) pa_t=$(echo "${ttft95[prefix-affinity]}" | med)
 awk -v ls="$lo_s" -v ps="$pa_s" -v lt="$lo_t" -v pt="$pa_t" -v pi="$(echo "${imb[prefix-affinity]}" | med)" 'BEGIN {
   printf "== prefix-affinity vs least-outstanding: cached share %.2fx (goal >= 1.2x), TTFT p95 %.0f%% lower (goal >= 30%%), imbalance %.2fx (goal <= 1.25x)\n", ps / ls, (1 - pt / lt) * 100, pi }'

@@ -417,9 +417,20 @@ fn placement_apply_under_load(g: &dyn Fn() -> Garnet, lab: &std::path::Path, por
         changed.iter().all(|s| !s.contains("garnet-loader") && !s.contains("routes")),
         "deploy after the leave changed: {changed:?}"
     );
-    // `garnet rollback` undoes the leave: `tiny` starts on lab2 again (the entry it had there),
-    // passes its health prompts and rejoins the routes; lab1's loader is not touched.
     let lab1_pid = std::fs::read_to_string(lab.join("nodes/lab1/run/garnet-loader-tiny-pc20.pid")).unwrap();
+    // Undone by hand: the rollback runbook, pasted into sh, brings `tiny` back to lab2 (start,
+    // ready, healthy, into the routes; nothing to drain or stop); lab1's loader is not touched.
+    let book = g().args(["-i", &i, "runbook", "rollback", "--model", "tiny"]).run();
+    book.expect(0);
+    assert!(book.stdout.contains("nothing to drain or stop"), "{}", book.stdout);
+    crate::common::paste(&book.stdout, lab);
+    assert_eq!(backends(), ["lab1/tiny@tiny-pc20", "lab2/tiny@tiny-pc20"], "after the pasted rejoin");
+    assert!(lab.join("nodes/lab2/run/garnet-loader-tiny-pc20.pid").exists(), "the pasted rejoin started no loader");
+    assert_eq!(std::fs::read_to_string(lab.join("nodes/lab1/run/garnet-loader-tiny-pc20.pid")).unwrap(), lab1_pid);
+    // The same leave again, then `garnet rollback` undoes it: `tiny` starts on lab2 again (the
+    // entry it had there), passes its health prompts and rejoins the routes.
+    g().args(["-i", &i, "--yes", "placement", "apply", &file.display().to_string()]).run().expect(0);
+    assert_eq!(backends(), ["lab1/tiny@tiny-pc20"]);
     let back = g().args(["-i", &i, "--yes", "rollback", "tiny", "--ready-timeout", "120s"]).run();
     back.expect(0);
     eprintln!("rollback (rejoin):\n{}{}", back.stdout, back.stderr);

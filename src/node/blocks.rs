@@ -140,7 +140,10 @@ pub fn loader_spec(node: &Node, h: &str, python: &str, m: &ModelSpec, inv: &Inve
     }
     args.extend(inv.deploy.loader_args.iter().cloned());
     args.extend(m.loader_args.iter().cloned());
-    let mut env = BTreeMap::from([("HF_HOME".to_string(), crate::node::layout::hf(h))]);
+    let mut env = BTreeMap::from([
+        ("HF_HOME".to_string(), crate::node::layout::hf(h)),
+        ("TMPDIR".to_string(), crate::node::layout::tmp(h)),
+    ]);
     if m.local_path.is_some() {
         env.insert("HF_HUB_OFFLINE".into(), "1".into());
     }

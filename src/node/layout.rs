@@ -38,6 +38,14 @@ pub fn hf(h: &str) -> String {
     format!("{h}/hf")
 }
 
+/// `tmp/`: the loaders' `TMPDIR`. MLX's CPU backend compiles kernels into `$TMPDIR/mlx` and
+/// loads them from there: under a shared `/tmp` that directory belongs to whichever user made it
+/// first, so another user's loader cannot write to it (its generation thread dies) and could be
+/// handed code planted in it.
+pub fn tmp(h: &str) -> String {
+    format!("{h}/tmp")
+}
+
 /// `models/<model>/<file>`: a model's files as deploy copies them.
 pub fn model_file(h: &str, model: &str, rel: &str) -> String {
     format!("{h}/models/{model}/{rel}")

@@ -219,7 +219,9 @@ pub fn definition(backend: ServiceBackend, s: &ServiceSpec) -> String {
 /// This is what makes a second deploy restart nothing, and a changed model or config restart
 /// exactly the services that use it.
 pub fn ensure_running(backend: ServiceBackend, s: &ServiceSpec, def_path: &str, generation: &str) -> String {
-    let run = shell_quote(&s.run_dir);
+    // The run directory, and a private `TMPDIR` the service is given (it must exist).
+    let run =
+        std::iter::once(&s.run_dir).chain(s.env.get("TMPDIR")).map(|d| shell_quote(d)).collect::<Vec<_>>().join(" ");
     let gen_file = shell_quote(&format!("{}/{}.gen", s.run_dir, s.name));
     let def = shell_quote(def_path);
     let (running, restart) = match backend {

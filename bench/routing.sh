@@ -2,7 +2,7 @@
 # Benchmark: prefix-affinity routing against least-outstanding and round-robin, on REPLICAS real
 # `mlx_lm.server` loaders of the generated tiny model (prompt cache: the default 10 entries), in one
 # run, and LiteLLM's proxy on the same loaders as the peer (its strategies simple-shuffle,
-# least-busy, latency-based-routing, and least-busy with its prompt-caching pre-call check).
+# least-busy, and least-busy with its prompt-caching pre-call check).
 # The workload (tests/support/chat_workload.py, the real OpenAI SDK): CONVERSATIONS multi-turn
 # chats of TURNS turns, CONCURRENCY at a time, a shared system prompt, a history growing turn by
 # turn, streamed with usage. Per routing: the share of prompt tokens the loaders served from their
@@ -10,13 +10,16 @@
 # imbalance (the busiest replica's requests over the mean, from the loaders' own request logs).
 # ROUNDS rounds, garnet's three routings in a rotating order each round, each with its own system
 # prompt; LiteLLM's afterwards; medians reported.
-# The ceiling, measured each round: the same chats one at a time on one loader (every turn finds
+# The ceiling, measured in the first round: the same chats one at a time on one loader (every turn finds
 # its conversation's previous prompt and answer cached), the most any routing can serve from cache.
 # Beside the cached share, the workload's history share: the part of the prompts that was the
 # conversation's previous prompt.
-# SYSTEM_WORDS (150), USER_WORDS (40), MAX_TOKENS (16) shape the chats; OUT_DIR keeps each run's
+# SYSTEM_WORDS (150), USER_WORDS (40), MAX_TOKENS (16) shape the chats; THINK_MS (0) is each
+# user's mean pause before the next turn (0: back to back, a closed loop, in which the replica that
+# just answered is the one with a free slot, so least-outstanding keeps most chats in place by
+# accident; with pauses the free replica has nothing to do with the chat); OUT_DIR keeps each run's
 # per-request records; SKIP_LITELLM=1 (CI's smoke run) leaves out the peer (a large PyPI install,
-# made once in bench/.venv-litellm).
+# made once in bench/.venv-litellm); ONLY_LITELLM=1 runs the peer alone.
 #
 #   bench/routing.sh [ROUNDS=3] [CONVERSATIONS=40] [TURNS=5] [REPLICAS=2] [CONCURRENCY=16]
 #
@@ -68,7 +71,7 @@ measure() {
   lb=$(served | tr '\n' ' ')
   out=$("$py" tests/support/chat_workload.py "$url" "$mdl" --conversations "$convs" --turns "$turns" \
     --concurrency "$conc" --system-words "${SYSTEM_WORDS:-150}" --user-words "${USER_WORDS:-40}" \
-    --max-tokens "${MAX_TOKENS:-16}" --salt "$m-$r" --seed "$r")
+    --max-tokens "${MAX_TOKENS:-16}" --think-ms "${THINK_MS:-0}" --salt "$m-$r" --seed "$r")
   [ -n "${OUT_DIR:-}" ] && echo "$out" > "$OUT_DIR/routing-$m-$r.json"
   la=$(served | tr '\n' ' ')
   [ -n "$aport" ] && after=$(curl -s -H "authorization: Bearer $token" "http://127.0.0.1:$aport/admin/stats")
@@ -89,15 +92,14 @@ PY
   share[$m]+="${s%/*} " hist[$m]+="${s#*/} " ttft50[$m]+="$t5 " ttft95[$m]+="$t9 " e2e95[$m]+="$e9 " imb[$m]+="$ib "
   echo "   round $r $m: cached share / history share $s, TTFT p50 $t5 ms p95 $t9 ms, e2e p95 $e9 ms, imbalance ${ib}x$([ "$hmo" != - ] && echo ", affinity hit/miss/overloaded $hmo")"
 }
-for r in $(seq 1 "$rounds"); do
-  # The ceiling: the same chats one at a time on one loader, straight (no router), so every turn
-  # finds its conversation's previous prompt and answer in the cache: no routing can serve more
-  # from cache than this.
-  c=$("$py" tests/support/chat_workload.py "http://127.0.0.1:19101/v1" "$model" --conversations "$convs" \
+for r in $(seq 1 "$( [ -n "${ONLY_LITELLM:-}" ] && echo 0 || echo "$rounds")"); do
+  # The ceiling (first round only, to save time): the same chats one at a time on
+  # one loader, straight (no router), so every turn finds its conversation's previous prompt and
+  # answer in the cache: no routing can serve more from cache than this.
+  [ "$r" -eq 1 ] && c=$("$py" tests/support/chat_workload.py "http://127.0.0.1:19101/v1" "$model" --conversations "$convs" \
     --turns "$turns" --concurrency 1 --system-words "${SYSTEM_WORDS:-150}" --user-words "${USER_WORDS:-40}" \
     --max-tokens "${MAX_TOKENS:-16}" --salt "ceiling-$r" --seed "$r" | python3 -c 'import json, sys; print("%.3f" % json.load(sys.stdin)["summary"]["cached_share"])')
-  ceiling+="$c "
-  echo "   round $r ceiling (one chat at a time, one loader): cached share $c"
+  [ "$r" -eq 1 ] && { ceiling+="$c "; echo "   ceiling (one chat at a time, one loader): cached share $c"; }
   for j in 0 1 2; do
     k=$(( (j + r) % 3 ))
     measure "${modes[$k]}" "$r" "http://127.0.0.1:$((19110 + k))/v1" tiny $((19120 + k)) "admin-token-for-bench-$k"
@@ -109,7 +111,8 @@ done
 lmodes=()
 if [ -z "${SKIP_LITELLM:-}" ]; then
   [ -x bench/.venv-litellm/bin/litellm ] || { python3 -m venv bench/.venv-litellm && bench/.venv-litellm/bin/pip -q install 'litellm[proxy]'; }
-  lmodes=(litellm:simple-shuffle litellm:least-busy litellm:latency-based-routing litellm:least-busy+prompt_caching)
+  lkey=sk-bench-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  lmodes=(litellm:simple-shuffle litellm:least-busy litellm:least-busy+prompt_caching)
   for lm in "${lmodes[@]}"; do
     strategy=${lm#litellm:}; strategy=${strategy%%+*}
     {
@@ -122,20 +125,22 @@ if [ -z "${SKIP_LITELLM:-}" ]; then
       echo "  routing_strategy: $strategy"
       [[ $lm == *+prompt_caching ]] && echo "  optional_pre_call_checks: [prompt_caching]"
     } > "$work/litellm.yaml"
-    LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False \
+    LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False LITELLM_MASTER_KEY=$lkey \
       bench/.venv-litellm/bin/litellm --config "$work/litellm.yaml" --host 127.0.0.1 --port 19130 > "$work/litellm.log" 2>&1 & lpid=$!; pids+=($lpid)
     wait_port 19130 || { tail -20 "$work/litellm.log"; exit 1; }
     for r in $(seq 1 "$rounds"); do
-      measure "$lm" "$r" "http://127.0.0.1:19130/v1" tiny
+      OPENAI_API_KEY=$lkey measure "$lm" "$r" "http://127.0.0.1:19130/v1" tiny
     done
     kill "$lpid"; wait "$lpid" 2>/dev/null || true
   done
 fi
 med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-echo "== medians of $rounds rounds ($convs conversations x $turns turns, $conc at a time, $replicas replicas):"
+echo "== medians of $rounds rounds ($convs conversations x $turns turns, $conc at a time, think ${THINK_MS:-0} ms, $replicas replicas):"
+[ -n "${ONLY_LITELLM:-}" ] && modes=()
 for m in "${modes[@]}" "${lmodes[@]}"; do
   echo "   $m: cached share $(echo "${share[$m]}" | med) (history share $(echo "${hist[$m]}" | med)), TTFT p50 $(echo "${ttft50[$m]}" | med) ms, p95 $(echo "${ttft95[$m]}" | med) ms, e2e p95 $(echo "${e2e95[$m]}" | med) ms, imbalance $(echo "${imb[$m]}" | med)x"
 done
+[ -n "${ONLY_LITELLM:-}" ] && exit 0
 echo "   ceiling (one chat at a time on one loader): cached share $(echo "$ceiling" | med)"
 lo_s=$(echo "${share[least-outstanding]}" | med) pa_s=$(echo "${share[prefix-affinity]}" | med)
 awk -v ls="$lo_s" -v ps="$pa_s" -v c="$(echo "$ceiling" | med)" 'BEGIN {

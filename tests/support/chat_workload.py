@@ -6,7 +6,10 @@ this client's own clock, its prompt and cached tokens read from the usage the se
 (`usage.prompt_tokens_details.cached_tokens`).
 
 usage: chat_workload.py BASE_URL MODEL [--conversations N] [--turns T] [--concurrency C]
-       [--system-words W] [--user-words U] [--max-tokens M] [--salt S] [--sequential]
+       [--system-words W] [--user-words U] [--max-tokens M] [--salt S] [--think-ms MS] [--sequential]
+`--think-ms`: a user's pause before each next turn (exponential, that mean, seeded), as people
+reading an answer take; without it each turn follows the answer at once (a closed loop, in which
+the replica that just answered is the one with a free slot).
 `--sequential`: one request at a time, conversations interleaved turn by turn (c1t1, c2t1, …,
 c1t2, …), so a test can pair requests with the router's access log in order.
 Prints one JSON object: per request records and the summary.
@@ -14,6 +17,7 @@ Prints one JSON object: per request records and the summary.
 
 import argparse
 import json
+import os
 import random
 import threading
 import time
@@ -40,9 +44,10 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--salt", default="")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--think-ms", type=float, default=0.0)
     ap.add_argument("--sequential", action="store_true")
     a = ap.parse_args()
-    client = OpenAI(base_url=a.base_url, api_key="unused", max_retries=0, timeout=300)
+    client = OpenAI(base_url=a.base_url, api_key=os.environ.get("OPENAI_API_KEY", "unused"), max_retries=0, timeout=300)
     rng = random.Random(a.seed)
     system = f"{a.salt} You are a helpful operator assistant. " + text(rng, a.system_words)
     convs = []
@@ -50,7 +55,7 @@ def main():
         r = random.Random(a.seed * 1000 + c)
         convs.append({"id": c, "messages": [{"role": "system", "content": system},
                                             {"role": "user", "content": f"[{a.salt}:{c}] " + text(r, a.user_words)}],
-                      "rng": r})
+                      "rng": r, "think": random.Random(a.seed * 7919 + c)})
     records = []
     lock = threading.Lock()
 
@@ -96,6 +101,8 @@ def main():
                         return
                     conv = pending.pop(0)
                 for t in range(a.turns):
+                    if t > 0 and a.think_ms > 0:
+                        time.sleep(conv["think"].expovariate(1000.0 / a.think_ms))
                     turn(conv, t)
 
         threads = [threading.Thread(target=worker) for _ in range(a.concurrency)]

@@ -110,7 +110,9 @@ run_ssh_c25519() { ssh_loop "$work/ssh_config_c25519" "$(mktemp -d "$work/cm.XXX
 ssh_loop() {
   local jobs=() p
   while read -r ip port; do
-    ssh -F "$1" -p "$port" -o ControlMaster=auto -o "ControlPath=$2/%C" -o "ControlPersist=$3" "$ip" true &
+    # -n: stdin from /dev/null. Without it the first ssh reads the rest of the targets list (the
+    # loop's stdin) as its command's input, and the loop reaches only a part of the nodes.
+    ssh -n -F "$1" -p "$port" -o ControlMaster=auto -o "ControlPath=$2/%C" -o "ControlPersist=$3" "$ip" true &
     jobs+=($!)
   done < "$4"
   for p in "${jobs[@]}"; do wait "$p"; done
@@ -119,6 +121,10 @@ ssh_loop() {
 # Warm-up (page cache, ansible's first-run work), and a check that each tool really works.
 run_garnet; run_garnet_russh; run_garnet_c25519; run_ansible 32; run_ssh; run_ssh_c25519
 grep -cE "\| (CHANGED|SUCCESS) \|" "$work/ansible.out" | grep -qx "$nodes" || { echo "ansible did not reach every node"; cat "$work/ansible.out"; exit 1; }
+# The ssh loop reaches every node: one more accepted login in each sshd's log.
+logins() { cat "$work"/sshd_*.log | grep -c "Accepted publickey" || true; }
+before=$(logins); run_ssh; after=$(logins)
+[ $(( after - before )) -eq "$nodes" ] || { echo "the ssh loop logged in $(( after - before )) times on $nodes nodes"; exit 1; }
 
 declare -A times
 now() { date +%s%N; }

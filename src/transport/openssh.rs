@@ -19,7 +19,7 @@
 //! - `garnet connections close` (and `keys`, `offboard`) ask masters to stop.
 //!
 //! Without `persist` (`--ssh-persist 0`), the master is launched the same way at a socket of this
-//! process's own and stopped when the node's work ends (a second after garnet, should it die).
+//! process's own and stopped when the node's work ends (ten seconds after garnet, should it die).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
@@ -55,7 +55,9 @@ pub async fn connect(node: &Node, opts: &ConnectOptions) -> Result<OpenSsh, Conn
     ensure_private_dir(&opts.control_dir)?;
     match opts.persist {
         // A master of this run alone, at a socket no other process uses, stopped by `close`; it
-        // lingers at most a second should garnet die without closing it (its hold goes with it).
+        // lingers at most ten seconds should garnet die without closing it (its hold goes with it).
+        // Not less: the master's timer runs from its start until garnet holds it, which on an
+        // overloaded machine (hundreds of handshakes on two cores) took over a second.
         None => {
             static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
             let base = socket_path(node, &opts.control_dir);
@@ -66,7 +68,7 @@ pub async fn connect(node: &Node, opts: &ConnectOptions) -> Result<OpenSsh, Conn
                 std::process::id()
             ));
             let _ = std::fs::remove_file(&sock);
-            launch(node, Duration::from_secs(1), &sock).await?;
+            launch(node, Duration::from_secs(10), &sock).await?;
             let live = held(sock, false)?;
             Ok(OpenSsh { live: Mutex::new(live), kept: None })
         }
@@ -264,6 +266,17 @@ async fn launch(node: &Node, persist: Duration, sock: &Path) -> Result<(), Conne
     let _ = std::fs::remove_file(&log);
     if status.success() && sock.exists() {
         return Ok(());
+    }
+    if status.success() {
+        // It connected, then its ControlPersist ran out before anyone used it (a short
+        // `--ssh-persist` on a loaded machine): worth another try.
+        return Err(ConnectError::new(
+            format!(
+                "the SSH master exited before its first use (ControlPersist={}s ran out)",
+                persist.as_secs().max(1)
+            ),
+            true,
+        ));
     }
     let text: Vec<&str> =
         text.lines().filter(|l| !l.starts_with("Warning: Permanently added") && !l.trim().is_empty()).collect();

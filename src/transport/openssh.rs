@@ -69,7 +69,7 @@ pub async fn connect(node: &Node, opts: &ConnectOptions) -> Result<OpenSsh, Conn
             ));
             let _ = std::fs::remove_file(&sock);
             launch(node, Duration::from_secs(10), &sock).await?;
-            let live = held(sock, false)?;
+            let live = held(sock)?;
             Ok(OpenSsh { live: Mutex::new(live), kept: None })
         }
         Some(persist) => {
@@ -80,11 +80,11 @@ pub async fn connect(node: &Node, opts: &ConnectOptions) -> Result<OpenSsh, Conn
 }
 
 /// The just-started master at `sock`, held.
-fn held(sock: PathBuf, reused: bool) -> Result<Live, ConnectError> {
+fn held(sock: PathBuf) -> Result<Live, ConnectError> {
     let hold = UnixStream::connect(&sock).map_err(|e| {
         ConnectError::new(format!("the new SSH master's socket `{}` does not answer: {e}", sock.display()), true)
     })?;
-    Ok(Live { session: Arc::new(Session::resume_mux(sock.into_boxed_path(), None)), hold, reused })
+    Ok(Live { session: Arc::new(Session::resume_mux(sock.into_boxed_path(), None)), hold, reused: false })
 }
 
 /// The control directory must be private: a master's socket lets anyone who can reach it run
@@ -201,7 +201,7 @@ async fn kept_master(
     // Which node this master reaches (for closing every master to a node, `masters_to`), and the
     // host-key files it was verified against (after `accept-new` learned the node).
     let _ = std::fs::write(sock.with_extension("lock"), format!("{}\n{}\n", node.address(), known_hosts_stamp(node)));
-    held(sock, false)
+    held(sock)
 }
 
 /// A running master at `sock`, held; `None` (and the socket removed) when it is gone or stuck.

@@ -4,7 +4,8 @@
 # run, and LiteLLM's proxy on the same loaders as the peer (its strategies simple-shuffle,
 # least-busy, and least-busy with its prompt-caching pre-call check).
 # The workload (tests/support/chat_workload.py, the real OpenAI SDK): CONVERSATIONS multi-turn
-# chats of TURNS turns, CONCURRENCY at a time, a shared system prompt, a history growing turn by
+# chats of TURNS turns, OPEN (default CONCURRENCY) open at a time and CONCURRENCY requests in
+# flight at most, a shared system prompt, a history growing turn by
 # turn, streamed with usage. Per routing: the share of prompt tokens the loaders served from their
 # prompt cache (their own usage), TTFT p50/p95 and e2e p95 by the client's clock, and the load
 # imbalance (the busiest replica's requests over the mean, from the loaders' own request logs).
@@ -59,6 +60,10 @@ for i in $(seq 1 "$replicas"); do
     -d "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":2}"
 done
 
+open=${OPEN:-$conc}
+# The chats' shape, the same for every routing and the ceiling.
+shape=(--conversations "$convs" --turns "$turns" --system-words "${SYSTEM_WORDS:-150}" --user-words "${USER_WORDS:-40}"
+  --max-tokens "${MAX_TOKENS:-16}")
 declare -A share hist ttft50 ttft95 e2e95 imb
 ceiling=""
 # The loaders' own request counts (their access log lines), for the load imbalance whatever routes.
@@ -69,9 +74,8 @@ measure() {
   local m=$1 r=$2 url=$3 mdl=$4 aport=${5:-} token=${6:-} before after out lb la
   [ -n "$aport" ] && before=$(curl -s -H "authorization: Bearer $token" "http://127.0.0.1:$aport/admin/stats")
   lb=$(served | tr '\n' ' ')
-  out=$("$py" tests/support/chat_workload.py "$url" "$mdl" --conversations "$convs" --turns "$turns" \
-    --concurrency "$conc" --system-words "${SYSTEM_WORDS:-150}" --user-words "${USER_WORDS:-40}" \
-    --max-tokens "${MAX_TOKENS:-16}" --think-ms "${THINK_MS:-0}" --salt "$m-$r" --seed "$r")
+  out=$("$py" tests/support/chat_workload.py "$url" "$mdl" "${shape[@]}" --concurrency "$conc" \
+    --open "$open" --think-ms "${THINK_MS:-0}" --salt "$m-$r" --seed "$r")
   [ -n "${OUT_DIR:-}" ] && echo "$out" > "$OUT_DIR/routing-$m-$r.json"
   la=$(served | tr '\n' ' ')
   [ -n "$aport" ] && after=$(curl -s -H "authorization: Bearer $token" "http://127.0.0.1:$aport/admin/stats")
@@ -96,10 +100,12 @@ for r in $(seq 1 "$( [ -n "${ONLY_LITELLM:-}" ] && echo 0 || echo "$rounds")"); 
   # The ceiling (first round only, to save time): the same chats one at a time on
   # one loader, straight (no router), so every turn finds its conversation's previous prompt and
   # answer in the cache: no routing can serve more from cache than this.
-  [ "$r" -eq 1 ] && c=$("$py" tests/support/chat_workload.py "http://127.0.0.1:19101/v1" "$model" --conversations "$convs" \
-    --turns "$turns" --concurrency 1 --system-words "${SYSTEM_WORDS:-150}" --user-words "${USER_WORDS:-40}" \
-    --max-tokens "${MAX_TOKENS:-16}" --salt "ceiling-$r" --seed "$r" | python3 -c 'import json, sys; print("%.3f" % json.load(sys.stdin)["summary"]["cached_share"])')
-  [ "$r" -eq 1 ] && { ceiling+="$c "; echo "   ceiling (one chat at a time, one loader): cached share $c"; }
+  if [ "$r" -eq 1 ]; then
+    c=$("$py" tests/support/chat_workload.py "http://127.0.0.1:19101/v1" "$model" "${shape[@]}" --concurrency 1 \
+      --salt "ceiling-$r" --seed "$r" | python3 -c 'import json, sys; print("%.3f" % json.load(sys.stdin)["summary"]["cached_share"])')
+    ceiling+="$c "
+    echo "   ceiling (one chat at a time, one loader): cached share $c"
+  fi
   for j in 0 1 2; do
     k=$(( (j + r) % 3 ))
     measure "${modes[$k]}" "$r" "http://127.0.0.1:$((19110 + k))/v1" tiny $((19120 + k)) "admin-token-for-bench-$k"
@@ -135,7 +141,7 @@ if [ -z "${SKIP_LITELLM:-}" ]; then
   done
 fi
 med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-echo "== medians of $rounds rounds ($convs conversations x $turns turns, $conc at a time, think ${THINK_MS:-0} ms, $replicas replicas):"
+echo "== medians of $rounds rounds ($convs conversations x $turns turns, $open open and $conc requests at a time, think ${THINK_MS:-0} ms, $replicas replicas):"
 [ -n "${ONLY_LITELLM:-}" ] && modes=()
 for m in "${modes[@]}" "${lmodes[@]}"; do
   echo "   $m: cached share $(echo "${share[$m]}" | med) (history share $(echo "${hist[$m]}" | med)), TTFT p50 $(echo "${ttft50[$m]}" | med) ms, p95 $(echo "${ttft95[$m]}" | med) ms, e2e p95 $(echo "${e2e95[$m]}" | med) ms, imbalance $(echo "${imb[$m]}" | med)x"

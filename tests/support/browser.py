@@ -15,6 +15,7 @@ and every CSP or other violation the browser reported (`violations`).
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,7 +83,11 @@ class Browser:
             self.call("Browser.close")
         except Exception:
             pass
-        self.proc.wait(timeout=30)
+        try:
+            self.proc.wait(timeout=30)
+        finally:
+            # The profile (about 2 MB) is this run's alone: leave nothing behind in /tmp.
+            shutil.rmtree(self.profile, ignore_errors=True)
 
 
 def main():

@@ -1,12 +1,17 @@
 """A multi-turn chat workload through the real OpenAI SDK, for prefix-affinity routing: CONVERSATIONS
-conversations of TURNS turns, CONCURRENCY of them at a time (each conversation's turns in order),
+conversations of TURNS turns, OPEN of them open at a time (each conversation's turns in order, a new
+one started when one ends) and at most CONCURRENCY requests in flight,
 all sharing one system prompt, each turn adding the answer and a new user message to a growing
 history. Every request streams with usage; its time to first token and end to end are timed by
 this client's own clock, its prompt and cached tokens read from the usage the server reports
 (`usage.prompt_tokens_details.cached_tokens`).
 
 usage: chat_workload.py BASE_URL MODEL [--conversations N] [--turns T] [--concurrency C]
-       [--system-words W] [--user-words U] [--max-tokens M] [--salt S] [--think-ms MS] [--sequential]
+       [--open O] [--system-words W] [--user-words U] [--max-tokens M] [--salt S] [--think-ms MS]
+       [--sequential]
+`--open`: conversations open at once (default: CONCURRENCY). More than a loader's prompt-cache
+entries (10 by default) is the case prefix affinity is for: one replica cannot keep them all, two
+can if each keeps its own.
 `--think-ms`: a user's pause before each next turn (exponential, that mean, seeded), as people
 reading an answer take; without it each turn follows the answer at once (a closed loop, in which
 the replica that just answered is the one with a free slot).
@@ -39,6 +44,7 @@ def main():
     ap.add_argument("--conversations", type=int, default=40)
     ap.add_argument("--turns", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--open", type=int, default=None)
     ap.add_argument("--system-words", type=int, default=300)
     ap.add_argument("--user-words", type=int, default=120)
     ap.add_argument("--max-tokens", type=int, default=16)
@@ -93,6 +99,7 @@ def main():
     else:
         pending = list(convs)
         plock = threading.Lock()
+        in_flight = threading.BoundedSemaphore(a.concurrency)
 
         def worker():
             while True:
@@ -103,9 +110,10 @@ def main():
                 for t in range(a.turns):
                     if t > 0 and a.think_ms > 0:
                         time.sleep(conv["think"].expovariate(1000.0 / a.think_ms))
-                    turn(conv, t)
+                    with in_flight:
+                        turn(conv, t)
 
-        threads = [threading.Thread(target=worker) for _ in range(a.concurrency)]
+        threads = [threading.Thread(target=worker) for _ in range(a.open or a.concurrency)]
         for th in threads:
             th.start()
         for th in threads:

@@ -9,7 +9,8 @@
 //! than its cache's entries since (each request takes one LRU slot there, so older prefixes are
 //! likely evicted). The longest live prefix wins, if that replica stays within the bounded load
 //! (at most [`LOAD_FACTOR`] × the mean in flight, rounded up, counting this request: consistent
-//! hashing with bounded loads); otherwise least-outstanding decides. Approximate by design: a
+//! hashing with bounded loads; or at most [`LOAD_SLACK`] above the mean, at a few in flight);
+//! otherwise least-outstanding decides. Approximate by design: a
 //! wrong guess costs a cache miss, never a wrong answer.
 
 use std::collections::{HashMap, VecDeque};
@@ -22,8 +23,13 @@ pub const CHUNK: usize = 256;
 /// Longest prefix indexed, in chunks (128 KiB of prompt).
 pub const MAX_CHUNKS: usize = 512;
 /// A replica may take an affinity request while its in-flight count, this one included, stays
-/// within this factor of the mean (rounded up).
+/// within this factor of the mean (rounded up)…
 pub const LOAD_FACTOR: f64 = 1.25;
+/// …or within this many requests above the mean: at a few requests in flight, 1.25x
+/// is less than one request, and passing a conversation's replica over for one request's
+/// difference costs a whole uncached prefill (SGLang's cache-aware router and Ray Serve's prefix
+/// router also judge imbalance in absolute terms before leaving the cache).
+pub const LOAD_SLACK: usize = 2;
 /// Prefix hashes kept per model (oldest forgotten first).
 pub const CAPACITY: usize = 1 << 16;
 /// Replicas remembered per prefix.
@@ -140,10 +146,12 @@ impl Affinity {
 }
 
 /// Whether a replica with `in_flight` may take one more when `total` are in flight over `n`
-/// eligible replicas: `in_flight + 1 <= ceil(LOAD_FACTOR × (total + 1) / n)`.
+/// eligible replicas: with `mean = (total + 1) / n`,
+/// `in_flight + 1 <= max(ceil(LOAD_FACTOR × mean), mean + LOAD_SLACK)`.
 pub fn within_bound(in_flight: usize, total: usize, n: usize) -> bool {
-    let n = n.max(1) as f64;
-    (in_flight + 1) as f64 <= (LOAD_FACTOR * (total + 1) as f64 / n).ceil()
+    let mean = (total + 1) as f64 / n.max(1) as f64;
+    let cap = (LOAD_FACTOR * mean).ceil().max(mean + LOAD_SLACK as f64);
+    (in_flight + 1) as f64 <= cap
 }
 
 #[cfg(test)]
@@ -201,11 +209,19 @@ mod tests {
     fn bounded_load() {
         // Idle pair: the first request may go anywhere.
         assert!(within_bound(0, 0, 2));
-        // 8 in flight over 2: ceil(1.25 × 9 / 2) = 6, so a replica with 5 takes one more, 6 not.
-        assert!(within_bound(5, 8, 2));
-        assert!(!within_bound(6, 8, 2));
-        // One in flight on it, none on the other: it may hold two (the rounding's slack), not three.
-        assert!(within_bound(1, 1, 2));
-        assert!(!within_bound(2, 2, 2));
+        // 7 in flight over 2, this one the 8th: mean 4, the slack's cap 4 + 2 = 6 (1.25x: 5), so
+        // a replica with 5 takes one more (6 against the other's 2), with 6 not.
+        assert!(within_bound(5, 7, 2));
+        assert!(!within_bound(6, 7, 2));
+        // Nothing elsewhere: up to 4 on one replica (at the fourth the mean is 2: cap 2 + 2), not
+        // a fifth (mean 2.5: cap max(ceil(3.1), 4.5)).
+        assert!(within_bound(3, 3, 2));
+        assert!(!within_bound(4, 4, 2));
+        // At scale 1.25x rules: 80 over 2 (mean 40.5): cap ceil(50.6) = 51, not 42.5.
+        assert!(within_bound(50, 80, 2));
+        assert!(!within_bound(51, 80, 2));
+        // Three replicas, 11 in flight, this the 12th: mean 4, cap max(5, 6) = 6.
+        assert!(within_bound(5, 11, 3));
+        assert!(!within_bound(6, 11, 3));
     }
 }

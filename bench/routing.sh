@@ -19,8 +19,9 @@
 # user's mean pause before the next turn (0: back to back, a closed loop, in which the replica that
 # just answered is the one with a free slot, so least-outstanding keeps most chats in place by
 # accident; with pauses the free replica has nothing to do with the chat); OUT_DIR keeps each run's
-# per-request records; SKIP_LITELLM=1 (CI's smoke run) leaves out the peer (a large PyPI install,
-# made once in bench/.venv-litellm); ONLY_LITELLM=1 runs the peer alone.
+# per-request records; CEILING=0 skips the ceiling; SKIP_LITELLM=1 (CI's smoke run) leaves out the peer (a large PyPI install,
+# made once in bench/.venv-litellm); LITELLM_ROUNDS (ROUNDS) its rounds per strategy; ONLY_LITELLM=1
+# runs the peer alone.
 #
 #   bench/routing.sh [ROUNDS=3] [CONVERSATIONS=40] [TURNS=5] [REPLICAS=2] [CONCURRENCY=16]
 #
@@ -100,7 +101,7 @@ for r in $(seq 1 "$( [ -n "${ONLY_LITELLM:-}" ] && echo 0 || echo "$rounds")"); 
   # The ceiling (first round only, to save time): the same chats one at a time on
   # one loader, straight (no router), so every turn finds its conversation's previous prompt and
   # answer in the cache: no routing can serve more from cache than this.
-  if [ "$r" -eq 1 ]; then
+  if [ "$r" -eq 1 ] && [ "${CEILING:-1}" != 0 ]; then
     c=$("$py" tests/support/chat_workload.py "http://127.0.0.1:19101/v1" "$model" "${shape[@]}" --concurrency 1 \
       --salt "ceiling-$r" --seed "$r" | python3 -c 'import json, sys; print("%.3f" % json.load(sys.stdin)["summary"]["cached_share"])')
     ceiling+="$c "
@@ -134,7 +135,7 @@ if [ -z "${SKIP_LITELLM:-}" ]; then
     LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False LITELLM_MASTER_KEY=$lkey \
       bench/.venv-litellm/bin/litellm --config "$work/litellm.yaml" --host 127.0.0.1 --port 19130 > "$work/litellm.log" 2>&1 & lpid=$!; pids+=($lpid)
     wait_port 19130 || { tail -20 "$work/litellm.log"; exit 1; }
-    for r in $(seq 1 "$rounds"); do
+    for r in $(seq 1 "${LITELLM_ROUNDS:-$rounds}"); do
       OPENAI_API_KEY=$lkey measure "$lm" "$r" "http://127.0.0.1:19130/v1" tiny
     done
     kill "$lpid"; wait "$lpid" 2>/dev/null || true
@@ -147,6 +148,7 @@ for m in "${modes[@]}" "${lmodes[@]}"; do
   echo "   $m: cached share $(echo "${share[$m]}" | med) (history share $(echo "${hist[$m]}" | med)), TTFT p50 $(echo "${ttft50[$m]}" | med) ms, p95 $(echo "${ttft95[$m]}" | med) ms, e2e p95 $(echo "${e2e95[$m]}" | med) ms, imbalance $(echo "${imb[$m]}" | med)x"
 done
 [ -n "${ONLY_LITELLM:-}" ] && exit 0
+[ -z "$ceiling" ] && ceiling=1  # CEILING=0: not measured (the ratios below are then of 1)
 echo "   ceiling (one chat at a time on one loader): cached share $(echo "$ceiling" | med)"
 lo_s=$(echo "${share[least-outstanding]}" | med) pa_s=$(echo "${share[prefix-affinity]}" | med)
 awk -v ls="$lo_s" -v ps="$pa_s" -v c="$(echo "$ceiling" | med)" 'BEGIN {

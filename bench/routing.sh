@@ -5,8 +5,9 @@
 # least-busy, and least-busy with its prompt-caching pre-call check).
 # The workload (tests/support/chat_workload.py, the real OpenAI SDK): CONVERSATIONS multi-turn
 # chats of TURNS turns, OPEN (default CONCURRENCY) open at a time and CONCURRENCY requests in
-# flight at most, a shared system prompt, a history growing turn by
-# turn, streamed with usage. Per routing: the share of prompt tokens the loaders served from their
+# flight at most, a shared system prompt, a history growing turn by turn, streamed with usage.
+# (The tiny model's 440-token vocabulary makes about 4.8 tokens of a word: SYSTEM_WORDS=40
+# USER_WORDS=60 give prompts of 0.5k tokens at the first turn and 1.8k at the fifth.) Per routing: the share of prompt tokens the loaders served from their
 # prompt cache (their own usage), TTFT p50/p95 and e2e p95 by the client's clock, and the load
 # imbalance (the busiest replica's requests over the mean, from the loaders' own request logs).
 # ROUNDS rounds, garnet's three routings in a rotating order each round, each with its own system

@@ -7,8 +7,9 @@
 # chats of TURNS turns, OPEN (default CONCURRENCY) open at a time and CONCURRENCY requests in
 # flight at most, a shared system prompt, a history growing turn by turn, streamed with usage.
 # (The tiny model's 440-token vocabulary makes about 4.8 tokens of a word: SYSTEM_WORDS=40
-# USER_WORDS=60 give prompts of 0.5k tokens at the first turn and 1.8k at the fifth.) Per routing: the share of prompt tokens the loaders served from their
-# prompt cache (their own usage), TTFT p50/p95 and e2e p95 by the client's clock, and the load
+# USER_WORDS=60 give prompts of 0.5k tokens at the first turn and 1.8k at the fifth.)
+# Per routing: the share of prompt tokens the loaders served from their prompt cache (their own
+# usage), TTFT p50/p95 and e2e p95 by the client's clock, and the load
 # imbalance (the busiest replica's requests over the mean, from the loaders' own request logs).
 # ROUNDS rounds, garnet's three routings in a rotating order each round, each with its own system
 # prompt; LiteLLM's afterwards; medians reported.
@@ -20,9 +21,9 @@
 # user's mean pause before the next turn (0: back to back, a closed loop, in which the replica that
 # just answered is the one with a free slot, so least-outstanding keeps most chats in place by
 # accident; with pauses the free replica has nothing to do with the chat); OUT_DIR keeps each run's
-# per-request records; CEILING=0 skips the ceiling; SKIP_LITELLM=1 (CI's smoke run) leaves out the peer (a large PyPI install,
-# made once in bench/.venv-litellm); LITELLM_ROUNDS (ROUNDS) its rounds per strategy; ONLY_LITELLM=1
-# runs the peer alone.
+# per-request records; CEILING=0 skips the ceiling; SKIP_LITELLM=1 (CI's smoke run) leaves out
+# the peer (a large PyPI install, made once in bench/.venv-litellm); LITELLM_ROUNDS (ROUNDS) sets
+# its rounds per strategy; ONLY_LITELLM=1 runs the peer alone.
 #
 #   bench/routing.sh [ROUNDS=3] [CONVERSATIONS=40] [TURNS=5] [REPLICAS=2] [CONCURRENCY=16]
 #

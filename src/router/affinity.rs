@@ -51,6 +51,19 @@ pub fn chain(prompt: &[u8]) -> Vec<u64> {
     out
 }
 
+/// What prefix affinity knows of a request's prompt: its chain and its length in bytes.
+#[derive(Debug, Default, Clone)]
+pub struct Prompt {
+    pub chain: Vec<u64>,
+    pub len: usize,
+}
+
+impl Prompt {
+    pub fn of(prompt: &[u8]) -> Prompt {
+        Prompt { chain: chain(prompt), len: prompt.len() }
+    }
+}
+
 /// How an affinity request was placed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -87,19 +100,29 @@ impl Affinity {
     /// `entries`: the replicas' prompt-cache sizes). Several when the prefix is shared (a system
     /// prompt): the caller takes the least loaded of them.
     pub fn lookup(&self, chain: &[u64], entries: usize) -> Vec<String> {
+        let held = self.matches(chain, entries, usize::MAX);
+        let longest = held.first().map_or(0, |(_, d)| *d);
+        held.into_iter().filter(|(_, d)| *d == longest).map(|(id, _)| id).collect()
+    }
+
+    /// Per replica, the longest live prefix of `chain` it holds, in chunks, longest first
+    /// (replicas holding none are left out; the walk stops once `replicas` are found).
+    pub fn matches(&self, chain: &[u64], entries: usize, replicas: usize) -> Vec<(String, usize)> {
         let ix = self.index.lock().unwrap_or_else(|e| e.into_inner());
-        for h in chain.iter().rev() {
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for (depth, h) in chain.iter().enumerate().rev() {
             let Some(holders) = ix.entries.get(h) else { continue };
-            let live: Vec<String> = holders
-                .iter()
-                .filter(|(id, at)| ix.served.get(id).copied().unwrap_or(0).saturating_sub(*at) < entries as u64)
-                .map(|(id, _)| id.to_string())
-                .collect();
-            if !live.is_empty() {
-                return live;
+            for (id, at) in holders {
+                let live = ix.served.get(id).copied().unwrap_or(0).saturating_sub(*at) < entries as u64;
+                if live && !out.iter().any(|(o, _)| **o == **id) {
+                    out.push((id.to_string(), depth + 1));
+                }
+            }
+            if out.len() >= replicas {
+                break;
             }
         }
-        Vec::new()
+        out
     }
 
     /// Records that `id` served a request with this chain: its prefixes point there now.

@@ -134,6 +134,8 @@ struct Slot {
     log: Option<Arc<super::access::AccessLog>>,
     /// Its start in the router's journal, when the router keeps one (`--state-dir`).
     journal: Option<(Arc<super::journal::Journal>, u64)>,
+    /// Prompt bytes counted in the backend's `prefill_pending` until the first byte.
+    prefill: usize,
 }
 
 /// How a request ended on a backend (see `table::Counters`); `Retried`: this attempt ended, the
@@ -149,7 +151,7 @@ enum Ended {
 }
 
 impl Slot {
-    fn new(backend: Arc<Backend>, route: &Arc<Route>) -> Slot {
+    fn new(backend: Arc<Backend>, route: &Arc<Route>, prefill: usize) -> Slot {
         Slot {
             backend,
             route: route.clone(),
@@ -161,6 +163,22 @@ impl Slot {
             usage: Usage::default(),
             log: None,
             journal: None,
+            prefill,
+        }
+    }
+
+    /// The first byte is back (or the request ended): its prefill is no longer queued.
+    fn first_byte(&mut self) {
+        let elapsed = self.started.elapsed();
+        self.ttft = Some(elapsed);
+        self.backend.counters.ttft.observe(elapsed);
+        self.prefilled();
+    }
+
+    fn prefilled(&mut self) {
+        if self.prefill > 0 {
+            self.backend.prefill_pending.fetch_sub(self.prefill, Ordering::AcqRel);
+            self.prefill = 0;
         }
     }
 
@@ -178,6 +196,7 @@ impl Slot {
             return;
         }
         self.ended = true;
+        self.prefilled();
         let e2e = self.started.elapsed();
         let name = match how {
             Ended::Ok => "ok",
@@ -331,9 +350,9 @@ fn shape(obj: &mut super::rewrite::Members<'_>, kind: Kind, route: &Route) -> Re
     Ok((stream, wants_usage))
 }
 
-async fn acquire(route: &Arc<Route>, tried: &[String], chain: &[u64]) -> Result<Slot, ApiError> {
-    if let Some(b) = route.pick_for(tried, chain) {
-        return Ok(Slot::new(b, route));
+async fn acquire(route: &Arc<Route>, tried: &[String], prompt: &super::affinity::Prompt) -> Result<Slot, ApiError> {
+    if let Some((b, prefill)) = route.pick_for(tried, prompt) {
+        return Ok(Slot::new(b, route, prefill));
     }
     if !route.backends.iter().any(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id)) {
         return Err(ApiError::new(
@@ -359,8 +378,8 @@ async fn acquire(route: &Arc<Route>, tried: &[String], chain: &[u64]) -> Result<
     let result = tokio::time::timeout(wait, async {
         loop {
             let notified = q.notify.notified();
-            if let Some(b) = route.pick_for(tried, chain) {
-                return b;
+            if let Some(placed) = route.pick_for(tried, prompt) {
+                return placed;
             }
             notified.await;
         }
@@ -368,10 +387,10 @@ async fn acquire(route: &Arc<Route>, tried: &[String], chain: &[u64]) -> Result<
     .await;
     q.waiting.fetch_sub(1, Ordering::AcqRel);
     match result {
-        Ok(b) => {
+        Ok((b, prefill)) => {
             // Pass the wake-up on: another waiter may fit too.
             q.notify.notify_one();
-            Ok(Slot::new(b, route))
+            Ok(Slot::new(b, route, prefill))
         }
         Err(_) => {
             let mut e = ApiError::new(
@@ -429,13 +448,13 @@ async fn completion(
     let (stream, wants_usage) = shape(&mut obj, kind, &route)?;
     let public_json = serde_json::to_vec(&model).expect("string serializes");
     // Prefix affinity: the prompt's chained chunk hashes (the raw `messages` or `prompt` text).
-    let chain = match route.routing {
+    let prompt = match route.routing {
         super::table::Routing::PrefixAffinity => obj
             .get("messages")
             .or_else(|| obj.get("prompt"))
-            .map(|p| super::affinity::chain(p.as_bytes()))
+            .map(|p| super::affinity::Prompt::of(p.as_bytes()))
             .unwrap_or_default(),
-        _ => Vec::new(),
+        _ => super::affinity::Prompt::default(),
     };
 
     let mut tried = Vec::new();
@@ -443,7 +462,7 @@ async fn completion(
     let mut died_retried = false;
     loop {
         let asked = Instant::now();
-        let mut slot = acquire(&route, &tried, &chain).await?;
+        let mut slot = acquire(&route, &tried, &prompt).await?;
         let b = slot.backend.clone();
         (slot.started, slot.queue, slot.stream, slot.log) = (started, asked.elapsed(), stream, router.access.clone());
         slot.journal = router.journal.as_ref().map(|j| (j.clone(), j.start(&b.id)));
@@ -557,8 +576,7 @@ async fn completion(
         if let Some(u) = usage {
             slot.usage = u;
         }
-        slot.ttft = Some(started.elapsed());
-        b.counters.ttft.observe(started.elapsed());
+        slot.first_byte();
         slot.end(Ended::Ok);
         drop(slot);
         let out = match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &public_json) {
@@ -618,8 +636,7 @@ fn stream_response(
                         let now = Instant::now();
                         if first {
                             metrics.ttft.observe(started.elapsed());
-                            slot.backend.counters.ttft.observe(started.elapsed());
-                            slot.ttft = Some(started.elapsed());
+                            slot.first_byte();
                             first = false;
                         } else {
                             slot.backend.counters.itl.observe(now - last_chunk);

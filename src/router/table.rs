@@ -227,6 +227,9 @@ pub struct Backend {
     pub max_concurrency: AtomicUsize,
     pub draining: AtomicBool,
     pub in_flight: AtomicUsize,
+    /// Prompt bytes placed here by prefix affinity that the loader is likely to prefill (not
+    /// found in its cache) and has not answered a first byte for yet: its prefill queue.
+    pub prefill_pending: AtomicUsize,
     pub counters: Counters,
 }
 
@@ -299,12 +302,14 @@ pub struct Route {
 }
 
 impl Route {
-    /// A backend for a request whose prompt's prefix chain is `chain` (see `router::affinity`;
-    /// empty when the routing does not use it), by the route's routing.
-    pub fn pick_for(&self, tried: &[String], chain: &[u64]) -> Option<Arc<Backend>> {
-        use super::affinity::{Outcome, within_bound};
+    /// A backend for a request whose prompt is `prompt` (see `router::affinity`; an empty one
+    /// when the routing does not use it), by the route's routing, and the prompt bytes it is
+    /// expected to prefill there (counted in its `prefill_pending` until the first byte; 0 but
+    /// for prefix affinity).
+    pub fn pick_for(&self, tried: &[String], prompt: &super::affinity::Prompt) -> Option<(Arc<Backend>, usize)> {
+        use super::affinity::{CHUNK, Outcome, within_bound};
         match self.routing {
-            Routing::LeastOutstanding => self.pick(tried),
+            Routing::LeastOutstanding => self.pick(tried).map(|b| (b, 0)),
             Routing::RoundRobin => {
                 let n = self.backends.len();
                 let start = if n == 0 { 0 } else { self.turn.fetch_add(1, Ordering::Relaxed) % n };
@@ -312,40 +317,53 @@ impl Route {
                     .map(|i| &self.backends[(start + i) % n])
                     .filter(|b| !tried.contains(&b.id))
                     .find(|b| b.try_acquire())
-                    .cloned()
+                    .map(|b| (b.clone(), 0))
             }
             Routing::PrefixAffinity => {
                 let entries = self.prompt_cache_entries.unwrap_or(DEFAULT_PROMPT_CACHE_ENTRIES);
-                let holders = self.affinity.lookup(chain, entries);
-                let (outcome, chosen) = if holders.is_empty() {
-                    (Outcome::Miss, self.pick(tried))
-                } else {
-                    let eligible: Vec<&Arc<Backend>> = self
-                        .backends
-                        .iter()
-                        .filter(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id))
-                        .collect();
-                    let total: usize = eligible.iter().map(|b| b.in_flight.load(Ordering::Acquire)).sum();
-                    // The least loaded holder within the bound takes it.
-                    let mut candidates: Vec<&&Arc<Backend>> = eligible
-                        .iter()
-                        .filter(|b| holders.contains(&b.id))
-                        .filter(|b| within_bound(b.in_flight.load(Ordering::Acquire), total, eligible.len()))
-                        .collect();
-                    candidates.sort_by_key(|b| b.in_flight.load(Ordering::Acquire));
-                    match candidates.into_iter().find(|b| b.try_acquire()) {
-                        Some(b) => (Outcome::Hit, Some(Arc::clone(b))),
-                        None => (Outcome::Overloaded, self.pick(tried)),
-                    }
+                let held = self.affinity.matches(&prompt.chain, entries, self.backends.len());
+                let longest = held.first().map_or(0, |(_, d)| *d);
+                let depth = |b: &Backend| held.iter().find(|(id, _)| *id == b.id).map_or(0, |(_, d)| *d);
+                // What this prompt would cost there: the part not in its cache.
+                let miss = |b: &Backend| prompt.len.saturating_sub(depth(b) * CHUNK);
+                let n = self.backends.len();
+                let start = if n == 0 { 0 } else { self.turn.fetch_add(1, Ordering::Relaxed) % n };
+                let eligible: Vec<&Arc<Backend>> = (0..n)
+                    .map(|i| &self.backends[(start + i) % n])
+                    .filter(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id))
+                    .collect();
+                let total: usize = eligible.iter().map(|b| b.in_flight.load(Ordering::Acquire)).sum();
+                // Within the bounded load, the replica where this prompt's first token comes
+                // soonest: the fewest bytes to prefill, its queued prefills and this prompt's
+                // uncached part together; on a tie the one holding the longest prefix (it keeps
+                // the conversation), then the fewest in flight, then the rotation.
+                let mut candidates: Vec<(usize, bool, usize, &Arc<Backend>)> = eligible
+                    .iter()
+                    .filter(|b| within_bound(b.in_flight.load(Ordering::Acquire), total, eligible.len()))
+                    .map(|b| {
+                        let cost = b.prefill_pending.load(Ordering::Acquire) + miss(b);
+                        (cost, depth(b) < longest, b.in_flight.load(Ordering::Acquire), *b)
+                    })
+                    .collect();
+                candidates.sort_by_key(|c| (c.0, c.1, c.2));
+                let chosen = match candidates.into_iter().find(|c| c.3.try_acquire()) {
+                    Some(c) => Some(Arc::clone(c.3)),
+                    None => self.pick(tried),
                 };
                 // Counted and recorded once placed (a full route retries from the queue).
-                if let Some(b) = &chosen {
-                    self.affinity.count(outcome);
-                    if !chain.is_empty() {
-                        self.affinity.record(chain, &b.id);
-                    }
+                let b = chosen?;
+                let outcome = match depth(&b) {
+                    _ if longest == 0 => Outcome::Miss,
+                    d if d == longest => Outcome::Hit,
+                    _ => Outcome::Overloaded,
+                };
+                self.affinity.count(outcome);
+                if !prompt.chain.is_empty() {
+                    self.affinity.record(&prompt.chain, &b.id);
                 }
-                chosen
+                let bytes = miss(&b);
+                b.prefill_pending.fetch_add(bytes, Ordering::AcqRel);
+                Some((b, bytes))
             }
         }
     }
@@ -442,6 +460,7 @@ impl Table {
                         max_concurrency: AtomicUsize::new(b.max_concurrency),
                         draining: AtomicBool::new(b.draining),
                         in_flight: AtomicUsize::new(0),
+                        prefill_pending: AtomicUsize::new(0),
                         counters: Counters::default(),
                     }),
                 };
@@ -561,6 +580,7 @@ mod tests {
     /// replacement; counts add up.
     #[test]
     fn prefix_affinity_follows_the_conversation_within_a_bounded_load() {
+        use super::super::affinity::CHUNK;
         let mut c = cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2"), ("c", "http://127.0.0.1:3")]);
         c.models[0].routing = Routing::PrefixAffinity;
         for b in &mut c.models[0].backends {
@@ -568,17 +588,24 @@ mod tests {
         }
         let t = Table::build(&c, &Table::default(), 1).unwrap();
         let r = &t.routes["m"];
-        let chain = |conv: u8, turns: usize| super::super::affinity::chain(&vec![conv; turns * 300]);
-        // Three conversations start: least-outstanding spreads them.
-        let starts: Vec<Arc<Backend>> = (0..3).map(|k| r.pick_for(&[], &chain(k, 1)).unwrap()).collect();
-        for b in &starts {
+        let prompt = |conv: u8, turns: usize| super::super::affinity::Prompt::of(&vec![conv; turns * 300]);
+        // A request's end: its slot and its queued prefill given back.
+        let done = |(b, bytes): (Arc<Backend>, usize)| {
+            b.prefill_pending.fetch_sub(bytes, Ordering::AcqRel);
             b.release();
-        }
-        // Their second turns follow them.
+            b
+        };
+        // Three conversations start: they spread (each replica's queued prefill counts).
+        let starts: Vec<Arc<Backend>> = (0..3).map(|k| r.pick_for(&[], &prompt(k, 1)).unwrap()).map(done).collect();
+        let mut ids: Vec<&str> = starts.iter().map(|b| b.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["a", "b", "c"]);
+        // Their second turns follow them, expected to prefill only what the cache lacks.
         for (k, b) in starts.iter().enumerate() {
-            let next = r.pick_for(&[], &chain(k as u8, 2)).unwrap();
+            let (next, bytes) = r.pick_for(&[], &prompt(k as u8, 2)).unwrap();
             assert_eq!(next.id, b.id, "conversation {k}");
-            next.release();
+            assert_eq!(bytes, 600 - CHUNK);
+            done((next, bytes));
         }
         assert_eq!(r.affinity.hits.load(Ordering::Relaxed), 3);
         assert_eq!(r.affinity.misses.load(Ordering::Relaxed), 3);
@@ -587,13 +614,53 @@ mod tests {
         for _ in 0..3 {
             assert!(home.try_acquire());
         }
-        let next = r.pick_for(&[], &chain(0, 3)).unwrap();
+        let (next, bytes) = r.pick_for(&[], &prompt(0, 3)).unwrap();
         assert_ne!(next.id, home.id);
+        assert_eq!(bytes, 900, "all of it, elsewhere");
         assert_eq!(r.affinity.overloaded.load(Ordering::Relaxed), 1);
+        done((next, bytes));
+        for _ in 0..3 {
+            home.release();
+        }
+        assert!(r.backends.iter().all(|b| b.prefill_pending.load(Ordering::Relaxed) == 0));
         // The index and counters survive a route replacement.
         let t2 = Table::build(&c, &t, 1).unwrap();
         assert!(Arc::ptr_eq(&t.routes["m"].affinity, &t2.routes["m"].affinity));
         assert_eq!(t2.to_config().models[0].routing, Routing::PrefixAffinity);
+    }
+
+    /// Within the bound, the replica where the first token comes soonest: a conversation's
+    /// replica keeps it while it is only busy decoding, and loses it to an idle one when the
+    /// prefills queued there outweigh what the turn would prefill elsewhere.
+    #[test]
+    fn prefix_affinity_weighs_queued_prefill_against_the_cache() {
+        use super::super::affinity::{CHUNK, Prompt};
+        let mut c = cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]);
+        c.models[0].routing = Routing::PrefixAffinity;
+        for b in &mut c.models[0].backends {
+            b.max_concurrency = 8;
+        }
+        let t = Table::build(&c, &Table::default(), 1).unwrap();
+        let r = &t.routes["m"];
+        let conv = |turns: usize| Prompt::of(&vec![7u8; turns * 4 * CHUNK]);
+        let (home, bytes) = r.pick_for(&[], &conv(1)).unwrap();
+        home.prefill_pending.fetch_sub(bytes, Ordering::AcqRel);
+        home.release();
+        let other = r.backends.iter().find(|b| b.id != home.id).unwrap();
+        // Two requests decoding on the home replica (their first bytes back): it keeps the turn
+        // (two in flight against none is within the bound's slack).
+        assert!(home.try_acquire() && home.try_acquire());
+        let (next, bytes) = r.pick_for(&[], &conv(2)).unwrap();
+        assert_eq!((next.id.as_str(), bytes), (home.id.as_str(), 4 * CHUNK));
+        home.prefill_pending.fetch_sub(bytes, Ordering::AcqRel);
+        next.release();
+        // A long uncached prompt queued there for prefill: the turn is answered sooner elsewhere.
+        home.prefill_pending.fetch_add(20 * CHUNK, Ordering::AcqRel);
+        let (next, bytes) = r.pick_for(&[], &conv(3)).unwrap();
+        assert_eq!((next.id.as_str(), bytes), (other.id.as_str(), 12 * CHUNK));
+        assert_eq!(other.prefill_pending.load(Ordering::Relaxed), 12 * CHUNK);
+        assert_eq!(r.affinity.hits.load(Ordering::Relaxed), 1);
+        assert_eq!(r.affinity.overloaded.load(Ordering::Relaxed), 1);
     }
 
     #[test]
@@ -605,7 +672,8 @@ mod tests {
         }
         let t = Table::build(&c, &Table::default(), 1).unwrap();
         let r = &t.routes["m"];
-        let ids: Vec<String> = (0..4).map(|_| r.pick_for(&[], &[]).unwrap().id.clone()).collect();
+        let none = super::super::affinity::Prompt::default();
+        let ids: Vec<String> = (0..4).map(|_| r.pick_for(&[], &none).unwrap().0.id.clone()).collect();
         assert_eq!(ids, ["a", "b", "a", "b"]);
     }
 

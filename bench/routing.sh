@@ -92,12 +92,12 @@ if sys.argv[4]:
     aff = a["models"][0].get("affinity") or {}
     was = b["models"][0].get("affinity") or {}
     if aff:
-        extra = "/".join(str(aff.get(k, 0) - was.get(k, 0)) for k in ("hits", "misses", "overloaded"))
+        extra = "/".join(str(aff.get(k, 0) - was.get(k, 0)) for k in ("hits", "misses", "sooner", "overloaded"))
 print(f'{w["cached_share"]:.3f}/{w["history_share"]:.3f} {w["ttft_p50_ms"]:.1f} {w["ttft_p95_ms"]:.1f} {w["e2e_p95_ms"]:.1f} {max(n) / (sum(n) / len(n)):.3f} {extra}')
 PY
 )
   share[$m]+="${s%/*} " hist[$m]+="${s#*/} " ttft50[$m]+="$t5 " ttft95[$m]+="$t9 " e2e95[$m]+="$e9 " imb[$m]+="$ib "
-  echo "   round $r $m: cached share / history share $s, TTFT p50 $t5 ms p95 $t9 ms, e2e p95 $e9 ms, imbalance ${ib}x$([ "$hmo" != - ] && echo ", affinity hit/miss/overloaded $hmo")"
+  echo "   round $r $m: cached share / history share $s, TTFT p50 $t5 ms p95 $t9 ms, e2e p95 $e9 ms, imbalance ${ib}x$([ "$hmo" != - ] && echo ", affinity hit/miss/sooner/overloaded $hmo")"
 }
 for r in $(seq 1 "$( [ -n "${ONLY_LITELLM:-}" ] && echo 0 || echo "$rounds")"); do
   # The ceiling (first round only, to save time): the same chats one at a time on
@@ -150,11 +150,17 @@ for m in "${modes[@]}" "${lmodes[@]}"; do
   echo "   $m: cached share $(echo "${share[$m]}" | med) (history share $(echo "${hist[$m]}" | med)), TTFT p50 $(echo "${ttft50[$m]}" | med) ms, p95 $(echo "${ttft95[$m]}" | med) ms, e2e p95 $(echo "${e2e95[$m]}" | med) ms, imbalance $(echo "${imb[$m]}" | med)x"
 done
 [ -n "${ONLY_LITELLM:-}" ] && exit 0
-[ -z "$ceiling" ] && ceiling=1  # CEILING=0: not measured (the ratios below are then of 1)
-echo "   ceiling (one chat at a time on one loader): cached share $(echo "$ceiling" | med)"
 lo_s=$(echo "${share[least-outstanding]}" | med) pa_s=$(echo "${share[prefix-affinity]}" | med)
-awk -v ls="$lo_s" -v ps="$pa_s" -v c="$(echo "$ceiling" | med)" 'BEGIN {
-  printf "== of the ceiling: least-outstanding %.2f, prefix-affinity %.2f; the most any routing could gain over least-outstanding: %.2fx\n", ls / c, ps / c, c / ls }'
+if [ -n "$ceiling" ]; then
+  echo "   ceiling (one chat at a time on one loader): cached share $(echo "$ceiling" | med)"
+  awk -v ls="$lo_s" -v ps="$pa_s" -v c="$(echo "$ceiling" | med)" 'BEGIN {
+    printf "== of the ceiling: least-outstanding %.2f, prefix-affinity %.2f; the most any routing could gain over least-outstanding: %.2fx\n", ls / c, ps / c, c / ls }'
+else
+  echo "   ceiling: not measured (CEILING=0)"
+fi
+# Round by round (the same round's chats and machine state): how much lower affinity's TTFT p95 is.
+paste <(echo "${ttft95[least-outstanding]}" | tr ' ' '\n' | grep -v '^$') <(echo "${ttft95[prefix-affinity]}" | tr ' ' '\n' | grep -v '^$') |
+  awk '{ printf "%s%.0f%%", (NR > 1 ? ", " : "== TTFT p95 lower, per round: "), (1 - $2 / $1) * 100 } END { print "" }'
 lo_t=$(echo "${ttft95[least-outstanding]}" | med) pa_t=$(echo "${ttft95[prefix-affinity]}" | med)
 awk -v ls="$lo_s" -v ps="$pa_s" -v lt="$lo_t" -v pt="$pa_t" -v pi="$(echo "${imb[prefix-affinity]}" | med)" 'BEGIN {
   printf "== prefix-affinity vs least-outstanding: cached share %.2fx (goal >= 1.2x), TTFT p95 %.0f%% lower (goal >= 30%%), imbalance %.2fx (goal <= 1.25x)\n", ps / ls, (1 - pt / lt) * 100, pi }'

@@ -74,7 +74,10 @@ fn prefix_affinity_keeps_each_conversation_on_the_replica_that_cached_it() {
         let series = format!("garnet_router_affinity_total{{model=\"tiny\",outcome=\"{outcome}\"}} ");
         metrics.lines().find_map(|l| l.strip_prefix(series.as_str())).unwrap().parse().unwrap()
     };
-    assert_eq!((count("hit"), count("miss"), count("overloaded")), (f64::from(convs * turns - 1), 1.0, 0.0));
+    assert_eq!(
+        (count("hit"), count("miss"), count("sooner"), count("overloaded")),
+        (f64::from(convs * turns - 1), 1.0, 0.0, 0.0)
+    );
     crate::router::promtool_check(&metrics);
     let (_, stats) = http(aff.admin_port, "GET", "/admin/stats", Some(&aff.token), "");
     let stats: Value = serde_json::from_str(&stats).unwrap();

@@ -100,6 +100,7 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Result<Response<B
                             "hits": r.affinity.hits.load(Ordering::Relaxed),
                             "misses": r.affinity.misses.load(Ordering::Relaxed),
                             "overloaded": r.affinity.overloaded.load(Ordering::Relaxed),
+                            "sooner": r.affinity.sooner.load(Ordering::Relaxed),
                         })),
                         "backends": r.backends.iter().map(|b| backend_json(b)).collect::<Vec<_>>(),
                     })

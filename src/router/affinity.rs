@@ -71,8 +71,11 @@ pub enum Outcome {
     Hit,
     /// No live prefix known (a new conversation, or evicted since).
     Miss,
-    /// Its replica was over the bounded load (or full, or draining): least-outstanding instead.
+    /// Its replica was over the bounded load (or full, or draining): placed elsewhere.
     Overloaded,
+    /// Its replica was within the bound, but another one would give the first token sooner: the
+    /// prefills queued there outweighed the cached part of the prompt.
+    Sooner,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +96,7 @@ pub struct Affinity {
     pub hits: AtomicU64,
     pub misses: AtomicU64,
     pub overloaded: AtomicU64,
+    pub sooner: AtomicU64,
 }
 
 impl Affinity {
@@ -163,6 +167,7 @@ impl Affinity {
             Outcome::Hit => &self.hits,
             Outcome::Miss => &self.misses,
             Outcome::Overloaded => &self.overloaded,
+            Outcome::Sooner => &self.sooner,
         };
         c.fetch_add(1, Ordering::Relaxed);
     }

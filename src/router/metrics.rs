@@ -283,7 +283,7 @@ pub fn render(t: &Table, conns: &super::conns::ConnStats) -> String {
             &mut o,
             "garnet_router_affinity_total",
             "counter",
-            "Prefix-affinity placements (models routed by prefix-affinity): hit (the replica holding the longest live prefix), miss (none known), overloaded (its replica was over the bounded load: least-outstanding instead).",
+            "Prefix-affinity placements (models routed by prefix-affinity): hit (the replica holding the longest live prefix), miss (none known), sooner (its replica was within the bound but another would answer sooner: the prefills queued there outweighed the cached part), overloaded (its replica was over the bounded load or full).",
         );
     }
     for m in &t.order {
@@ -291,9 +291,12 @@ pub fn render(t: &Table, conns: &super::conns::ConnStats) -> String {
         if r.routing != super::table::Routing::PrefixAffinity {
             continue;
         }
-        for (outcome, v) in
-            [("hit", &r.affinity.hits), ("miss", &r.affinity.misses), ("overloaded", &r.affinity.overloaded)]
-        {
+        for (outcome, v) in [
+            ("hit", &r.affinity.hits),
+            ("miss", &r.affinity.misses),
+            ("sooner", &r.affinity.sooner),
+            ("overloaded", &r.affinity.overloaded),
+        ] {
             let _ = writeln!(
                 o,
                 "garnet_router_affinity_total{{model=\"{}\",outcome=\"{outcome}\"}} {}",

@@ -346,15 +346,18 @@ impl Route {
                     })
                     .collect();
                 candidates.sort_by_key(|c| (c.0, c.1, c.2));
+                // The cheapest holder of the longest prefix within the bound, if any.
+                let home = candidates.iter().find(|c| !c.1).map(|c| c.0);
                 let chosen = match candidates.into_iter().find(|c| c.3.try_acquire()) {
-                    Some(c) => Some(Arc::clone(c.3)),
-                    None => self.pick(tried),
+                    Some(c) => Some((Arc::clone(c.3), Some(c.0))),
+                    None => self.pick(tried).map(|b| (b, None)),
                 };
                 // Counted and recorded once placed (a full route retries from the queue).
-                let b = chosen?;
+                let (b, cost) = chosen?;
                 let outcome = match depth(&b) {
                     _ if longest == 0 => Outcome::Miss,
                     d if d == longest => Outcome::Hit,
+                    _ if matches!((cost, home), (Some(c), Some(h)) if c < h) => Outcome::Sooner,
                     _ => Outcome::Overloaded,
                 };
                 self.affinity.count(outcome);
@@ -660,7 +663,8 @@ mod tests {
         assert_eq!((next.id.as_str(), bytes), (other.id.as_str(), 12 * CHUNK));
         assert_eq!(other.prefill_pending.load(Ordering::Relaxed), 12 * CHUNK);
         assert_eq!(r.affinity.hits.load(Ordering::Relaxed), 1);
-        assert_eq!(r.affinity.overloaded.load(Ordering::Relaxed), 1);
+        assert_eq!(r.affinity.sooner.load(Ordering::Relaxed), 1);
+        assert_eq!(r.affinity.overloaded.load(Ordering::Relaxed), 0);
     }
 
     #[test]

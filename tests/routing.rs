@@ -83,6 +83,10 @@ fn prefix_affinity_keeps_each_conversation_on_the_replica_that_cached_it() {
     let stats: Value = serde_json::from_str(&stats).unwrap();
     assert_eq!(stats["models"][0]["routing"], "prefix-affinity", "{stats}");
     assert_eq!(stats["models"][0]["affinity"]["hits"], convs * turns - 1, "{stats}");
+    // Every placed prefill was settled by a first byte: nothing stays queued after the load.
+    for b in stats["models"][0]["backends"].as_array().unwrap() {
+        assert_eq!(b["prefill_queued_bytes"], 0, "{stats}");
+    }
 
     // Least-outstanding on the same loaders, another system prompt: turns land where the rotation
     // sends them, and less of the prompts comes from the cache.

@@ -26,6 +26,8 @@ fn backend_json(b: &Backend) -> Value {
     json!({
         "id": b.id, "url": b.url, "model": b.loader_model, "state": b.state(),
         "in_flight": b.in_flight.load(Ordering::Acquire),
+        // Prefix affinity's estimate of the uncached prompt bytes waiting for a first byte there.
+        "prefill_queued_bytes": b.prefill_pending.load(Ordering::Acquire),
         "max_concurrency": b.max_concurrency.load(Ordering::Relaxed),
         "requests": b.counters.requests.load(Ordering::Relaxed),
         "failures": b.counters.failures.load(Ordering::Relaxed),

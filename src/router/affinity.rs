@@ -4,14 +4,15 @@
 //!
 //! A request's prompt (the raw text of `messages`, or `prompt`) is cut into [`CHUNK`]-byte chunks
 //! and each full chunk's hash is chained with the one before it, so chunk `k`'s hash names the
-//! whole prefix up to it. The index maps a prefix hash to the replica that last served it and
-//! that replica's request count at the time; an entry is live while the replica has served fewer
+//! whole prefix up to it. The index maps a prefix hash to the replicas that last served it and
+//! each one's request count at the time; an entry is live while the replica has served fewer
 //! than its cache's entries since (each request takes one LRU slot there, so older prefixes are
-//! likely evicted). The longest live prefix wins, if that replica stays within the bounded load
-//! (at most [`LOAD_FACTOR`] × the mean in flight, rounded up, counting this request: consistent
-//! hashing with bounded loads; or at most [`LOAD_SLACK`] above the mean, at a few in flight);
-//! otherwise least-outstanding decides. Approximate by design: a
-//! wrong guess costs a cache miss, never a wrong answer.
+//! likely evicted). [`Affinity::matches`] gives each replica's longest live prefix, hence the
+//! bytes of the prompt it would still prefill; the route (`table::Route::pick_for`) adds each
+//! replica's queued prefill and, among the replicas within the bounded load ([`within_bound`]:
+//! at most [`LOAD_FACTOR`] × the mean in flight, rounded up, counting this request, or at most
+//! [`LOAD_SLACK`] above the mean), takes the one with the fewest bytes to prefill. Approximate by
+//! design: a wrong guess costs a cache miss, never a wrong answer.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};

@@ -3,6 +3,8 @@
 # proxy, not a model, is the bottleneck), in one run, medians of several wrk rounds:
 #   direct to the backend (the limit), garnet router, nginx reverse proxy (upstream keepalive,
 #   worker_processes = garnet's threads), LiteLLM proxy (PyPI).
+# Beside the rates, each proxy's CPU time per request (user + system of its processes, from /proc):
+# what the work cost, which the other processes on the shared 2 cores move less than the rates.
 # Then the real tiny-model loader, direct vs through the router, with `garnet bench`.
 #
 #   bench/router.sh [SECONDS=10] [ROUNDS=3] [CONNECTIONS=64]     (ONLY=loader: just the loader part)
@@ -29,7 +31,7 @@ canned=$(example_bin canned_backend)
 wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
 
 if [ "${ONLY:-}" != loader ]; then
-"$canned" 127.0.0.1:19000 2>/dev/null & pids+=($!)
+"$canned" 127.0.0.1:19000 2>/dev/null & pids+=($!); canned_pid=$!
 cat > "$work/routes.yaml" <<Y
 models:
   - name: canned
@@ -37,7 +39,7 @@ models:
     backends:
       - {id: canned, url: "http://127.0.0.1:19000", model: canned, max_concurrency: 4096}
 Y
-"$garnet" router --routes "$work/routes.yaml" --listen 127.0.0.1:19001 --admin-listen 127.0.0.1:19011 2>/dev/null & pids+=($!)
+"$garnet" router --routes "$work/routes.yaml" --listen 127.0.0.1:19001 --admin-listen 127.0.0.1:19011 2>/dev/null & pids+=($!); garnet_pid=$!
 mkdir -p "$work/nginx"
 cat > "$work/nginx.conf" <<N
 worker_processes 2;
@@ -56,7 +58,7 @@ http {
   }
 }
 N
-nginx -c "$work/nginx.conf" -p "$work/nginx" & pids+=($!)
+nginx -c "$work/nginx.conf" -p "$work/nginx" & pids+=($!); nginx_pid=$!
 for p in 19000 19001 19002; do wait_port $p; done
 sleep 1
 
@@ -72,10 +74,21 @@ for p in 19000 19001 19002; do
     -d '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}' | grep -q '"choices"' || { echo "port $p does not answer"; tail -20 "$work/litellm.log"; exit 1; }
 done
 
-declare -A rps p50 p99
+declare -A rps p50 p99 cpu
+# CPU time (user + system, clock ticks) of a process and its children: what serving the round cost
+# the proxy itself, whatever else the shared machine did meanwhile.
+ticks() { local p t=0; for p in "$1" $(pgrep -P "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+declare -A serving=([direct]=canned_pid [garnet]=garnet_pid [nginx]=nginx_pid)
 measure() {  # name port connections
-  local out
+  local out pid="" t0=0 t1
+  [ -n "${serving[$1]:-}" ] && pid=${!serving[$1]}
+  [ -n "$pid" ] && t0=$(ticks "$pid")
   out=$(wrk -t2 -c"$3" -d"${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$2/v1/chat/completions")
+  if [ -n "$pid" ]; then
+    t1=$(ticks "$pid")
+    # microseconds of CPU per request (ticks are 1/CLK_TCK s)
+    cpu[$1]+="$(echo "$out" | awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '/requests in/{printf "%.1f", d / hz * 1e6 / $1}') "
+  fi
   rps[$1]+="$(echo "$out" | awk '/Requests\/sec/{print $2}') "
   p50[$1]+="$(echo "$out" | awk '$1=="50%"{print $2}') "
   p99[$1]+="$(echo "$out" | awk '$1=="99%"{print $2}') "
@@ -111,7 +124,8 @@ else
 fi
 
 python3 - "$secs" "$rounds" "$conns" "${rps[direct]}" "${rps[garnet]}" "${rps[nginx]}" "${rps[litellm]}" \
-  "${p50[direct]}|${p99[direct]}" "${p50[garnet]}|${p99[garnet]}" "${p50[nginx]}|${p99[nginx]}" "${p50[litellm]}|${p99[litellm]}" <<'PY'
+  "${p50[direct]}|${p99[direct]}" "${p50[garnet]}|${p99[garnet]}" "${p50[nginx]}|${p99[nginx]}" "${p50[litellm]}|${p99[litellm]}" \
+  "${cpu[direct]}|${cpu[garnet]}|${cpu[nginx]}" <<'PY'
 import statistics, sys
 secs, rounds, conns = sys.argv[1:4]
 names = ["direct", "garnet", "nginx", "litellm"]
@@ -132,6 +146,10 @@ for n in names:
 print(f"garnet / nginx throughput:   {rps['garnet'] / rps['nginx']:.2f}x (goal >= 1)")
 pairs = [float(g) / float(n) for g, n in zip(sys.argv[5].split(), sys.argv[6].split())]
 print(f"garnet / nginx per round:    {' '.join(f'{x:.2f}' for x in pairs)}; median {statistics.median(pairs):.3f}")
+cpu = dict(zip(["backend", "garnet", "nginx"], (statistics.median(float(x) for x in a.split()) for a in sys.argv[12].split("|"))))
+ratio = f"{cpu['nginx'] / cpu['garnet']:.2f}x" if cpu["garnet"] > 0 else "n/a: too short to count"
+print(f"CPU per request (user + system, medians): garnet {cpu['garnet']:.1f} us, nginx {cpu['nginx']:.1f} us "
+      f"(nginx / garnet {ratio}); the canned backend {cpu['backend']:.1f} us")
 print(f"garnet / litellm throughput: {rps['garnet'] / rps['litellm']:.1f}x (goal >= 10)")
 print(f"garnet / direct throughput:  {rps['garnet'] / rps['direct']:.2f}x")
 PY

@@ -101,15 +101,6 @@ pub struct Affinity {
 }
 
 impl Affinity {
-    /// The replicas holding the longest live prefix of `chain` (none when no prefix is live;
-    /// `entries`: the replicas' prompt-cache sizes). Several when the prefix is shared (a system
-    /// prompt): the caller takes the least loaded of them.
-    pub fn lookup(&self, chain: &[u64], entries: usize) -> Vec<String> {
-        let held = self.matches(chain, entries, usize::MAX);
-        let longest = held.first().map_or(0, |(_, d)| *d);
-        held.into_iter().filter(|(_, d)| *d == longest).map(|(id, _)| id).collect()
-    }
-
     /// Per replica, the longest live prefix of `chain` it holds, in chunks, longest first
     /// (replicas holding none are left out; the walk stops once `replicas` are found).
     pub fn matches(&self, chain: &[u64], entries: usize, replicas: usize) -> Vec<(String, usize)> {
@@ -187,6 +178,13 @@ pub fn within_bound(in_flight: usize, total: usize, n: usize) -> bool {
 mod tests {
     use super::*;
 
+    /// The replicas holding the longest live prefix of `chain` (several when it is shared).
+    fn lookup(a: &Affinity, chain: &[u64], entries: usize) -> Vec<String> {
+        let held = a.matches(chain, entries, usize::MAX);
+        let longest = held.first().map_or(0, |(_, d)| *d);
+        held.into_iter().filter(|(_, d)| *d == longest).map(|(id, _)| id).collect()
+    }
+
     #[test]
     fn a_longer_conversation_shares_the_chain_of_its_start() {
         let turn1 = format!(
@@ -212,26 +210,28 @@ mod tests {
         let a = Affinity::default();
         let conv = chain(&[b'x'; 3 * CHUNK]);
         a.record(&conv, "r1");
-        assert_eq!(a.lookup(&conv, 10), ["r1"]);
+        assert_eq!(lookup(&a, &conv, 10), ["r1"]);
         // Turn 2 extends it: found by its shared prefix.
         let mut longer = conv.clone();
         longer.extend(chain(&[b'y'; 2 * CHUNK]).iter().map(|h| h ^ 1));
-        assert_eq!(a.lookup(&longer, 10), ["r1"]);
+        assert_eq!(lookup(&a, &longer, 10), ["r1"]);
         // Ten other prompts on r1 later, its cache likely dropped it.
         for k in 0..10u8 {
             a.record(&chain(&[k; CHUNK]), "r1");
         }
-        assert!(a.lookup(&conv, 10).is_empty());
+        assert!(lookup(&a, &conv, 10).is_empty());
         // Others on r2 do not age r1's entries.
         a.record(&conv, "r1");
         for k in 0..20u8 {
             a.record(&chain(&[k; CHUNK]), "r2");
         }
-        assert_eq!(a.lookup(&conv, 10), ["r1"]);
+        assert_eq!(lookup(&a, &conv, 10), ["r1"]);
         // A prefix two replicas served (a shared system prompt): both hold it.
         a.record(&conv[..1], "r2");
-        assert_eq!(a.lookup(&conv[..1], 10), ["r1", "r2"]);
-        assert_eq!(a.lookup(&conv, 10), ["r1"], "the longer prefix only r1 has");
+        assert_eq!(lookup(&a, &conv[..1], 10), ["r1", "r2"]);
+        assert_eq!(lookup(&a, &conv, 10), ["r1"], "the longer prefix only r1 has");
+        // Each replica's own longest: what the pick weighs against its queued prefill.
+        assert_eq!(a.matches(&conv, 10, 2), [("r1".to_string(), 3), ("r2".to_string(), 1)]);
     }
 
     #[test]

@@ -538,6 +538,20 @@ impl Table {
 mod tests {
     use super::*;
 
+    /// Model `m` on `n` backends (`a`, `b`, …) of 8 slots each, routed by `routing`.
+    fn routed(n: usize, routing: Routing) -> (RoutesConfig, Table) {
+        let ids = ["a", "b", "c"];
+        let urls: Vec<(&str, String)> = (0..n).map(|k| (ids[k], format!("http://127.0.0.1:{}", k + 1))).collect();
+        let pairs: Vec<(&str, &str)> = urls.iter().map(|(id, u)| (*id, u.as_str())).collect();
+        let mut c = cfg(&pairs);
+        c.models[0].routing = routing;
+        for b in &mut c.models[0].backends {
+            b.max_concurrency = 8;
+        }
+        let t = Table::build(&c, &Table::default(), 1).unwrap();
+        (c, t)
+    }
+
     fn cfg(urls: &[(&str, &str)]) -> RoutesConfig {
         RoutesConfig {
             models: vec![ModelConfig {
@@ -584,12 +598,7 @@ mod tests {
     #[test]
     fn prefix_affinity_follows_the_conversation_within_a_bounded_load() {
         use super::super::affinity::CHUNK;
-        let mut c = cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2"), ("c", "http://127.0.0.1:3")]);
-        c.models[0].routing = Routing::PrefixAffinity;
-        for b in &mut c.models[0].backends {
-            b.max_concurrency = 8;
-        }
-        let t = Table::build(&c, &Table::default(), 1).unwrap();
+        let (c, t) = routed(3, Routing::PrefixAffinity);
         let r = &t.routes["m"];
         let prompt = |conv: u8, turns: usize| super::super::affinity::Prompt::of(&vec![conv; turns * 300]);
         // A request's end: its slot and its queued prefill given back.
@@ -638,12 +647,7 @@ mod tests {
     #[test]
     fn prefix_affinity_weighs_queued_prefill_against_the_cache() {
         use super::super::affinity::{CHUNK, Prompt};
-        let mut c = cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]);
-        c.models[0].routing = Routing::PrefixAffinity;
-        for b in &mut c.models[0].backends {
-            b.max_concurrency = 8;
-        }
-        let t = Table::build(&c, &Table::default(), 1).unwrap();
+        let (_, t) = routed(2, Routing::PrefixAffinity);
         let r = &t.routes["m"];
         let conv = |turns: usize| Prompt::of(&vec![7u8; turns * 4 * CHUNK]);
         let (home, bytes) = r.pick_for(&[], &conv(1)).unwrap();
@@ -669,12 +673,7 @@ mod tests {
 
     #[test]
     fn round_robin_takes_turns_whatever_the_load() {
-        let mut c = cfg(&[("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]);
-        c.models[0].routing = Routing::RoundRobin;
-        for b in &mut c.models[0].backends {
-            b.max_concurrency = 8;
-        }
-        let t = Table::build(&c, &Table::default(), 1).unwrap();
+        let (_, t) = routed(2, Routing::RoundRobin);
         let r = &t.routes["m"];
         let none = super::super::affinity::Prompt::default();
         let ids: Vec<String> = (0..4).map(|_| r.pick_for(&[], &none).unwrap().0.id.clone()).collect();

@@ -16,6 +16,13 @@
 #    sessions) in the middle of an `exec -- sleep 2`: every other node must succeed and the exit code
 #    must say partial (3).
 #
+# OPENSSH picks the OpenSSH that the nodes and every client (garnet's openssh transport, Ansible,
+# the ssh loop) run: unset, this machine's; `backports`, Debian bookworm-backports' OpenSSH 10
+# (whose default key exchange is the post-quantum mlkem768x25519-sha256, which russh speaks too),
+# fetched by apt with its signatures checked and unpacked into bench/.openssh-backports; or a folder
+# holding such an unpacked tree (usr/bin/ssh, usr/sbin/sshd, usr/lib/openssh/). A probe node logs
+# the key exchange each tool negotiated, and the report prints it.
+#
 # Needs root (a node user), openssh-server, python3 (a venv with ansible-core is made in
 # bench/.venv). Only 127.0.0.0/8 is used.
 set -euo pipefail
@@ -25,6 +32,8 @@ runs=${2:-7}
 seq_len=${SEQ:-10}
 seq_nodes=$(( nodes < 32 ? nodes : 32 ))
 if [ -z "${ANSIBLE_FORKS:-}" ]; then ANSIBLE_FORKS=32; [ "$nodes" -gt 64 ] && ANSIBLE_FORKS="32 64 128 256"; fi
+# Ansible reads ANSIBLE_FORKS from the environment itself (one number): the list is the script's.
+ansible_forks=$ANSIBLE_FORKS; unset ANSIBLE_FORKS
 GARNET_FORKS=${GARNET_FORKS:-32}
 user=garnet-bench
 work=$(mktemp -d /tmp/gb.XXXX)
@@ -45,6 +54,34 @@ venv=${ANSIBLE_VENV:-bench/.venv}
 [ -x "$venv/bin/ansible" ] || { python3 -m venv "$venv" && "$venv/bin/pip" -q install 'ansible-core==2.19.14'; }
 . bench/lib.sh
 garnet=$(garnet_bin)
+
+# fetch_openssh DIR: Debian bookworm-backports' openssh-client and openssh-server, unpacked in DIR.
+fetch_openssh() {
+  local apt="$work/apt" o
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs" "$1"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" > "$apt/sources.list"
+  o=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Debug::NoLocking=1)
+  apt-get "${o[@]}" -qq update
+  (cd "$apt/debs" && apt-get "${o[@]}" -qq download openssh-client/bookworm-backports openssh-server/bookworm-backports 2>/dev/null)
+  for d in "$apt"/debs/*.deb; do dpkg -x "$d" "$1"; done
+}
+sshd_bin=/usr/sbin/sshd; sshd_extra=; ossh=
+case "${OPENSSH:-}" in
+  "") ;;
+  backports) ossh=bench/.openssh-backports; [ -x "$ossh/usr/sbin/sshd" ] || fetch_openssh "$ossh" ;;
+  *) ossh=$OPENSSH ;;
+esac
+if [ -n "$ossh" ]; then
+  ossh=$(cd "$ossh" && pwd)
+  [ -x "$ossh/usr/bin/ssh" ] && [ -x "$ossh/usr/sbin/sshd" ] || { echo "no usr/bin/ssh and usr/sbin/sshd in $ossh"; exit 1; }
+  export PATH="$ossh/usr/bin:$PATH"
+  sshd_bin=$ossh/usr/sbin/sshd
+  # OpenSSH 9.8+ execs these helpers by their built-in paths unless told where they are.
+  for h in Session:sshd-session Auth:sshd-auth; do
+    if [ -x "$ossh/usr/lib/openssh/${h#*:}" ]; then sshd_extra+="Sshd${h%%:*}Path $ossh/usr/lib/openssh/${h#*:}"$'\n'; fi
+  done
+fi
+echo "OpenSSH: client $(ssh -V 2>&1), sshd $("$sshd_bin" -V 2>&1 | head -1 || true)"
 # Past a few hundred sessions the defaults of this shell and of sshd's listen queue are too small.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -74,8 +111,9 @@ KbdInteractiveAuthentication no
 MaxStartups 300:30:600
 MaxSessions 300
 Subsystem sftp internal-sftp
+$sshd_extra
 CONF
-  /usr/sbin/sshd -D -e -f "$work/sshd_$i.conf" 2> "$work/sshd_$i.log" &
+  "$sshd_bin" -D -e -f "$work/sshd_$i.conf" 2> "$work/sshd_$i.log" &
   sshd_pid[$i]=$!
   disown
   echo "[$ip]:$port $hostpub" >> "$work/known_hosts"
@@ -118,6 +156,32 @@ ssh_loop() {
   for p in "${jobs[@]}"; do wait "$p"; done
 }
 
+# Which key exchange each tool negotiates: one login each on a probe node whose sshd logs it
+# (LogLevel DEBUG1; not one of the timed nodes, whose logs stay quiet).
+sed -e "s/^Port .*/Port 21999/; s/^ListenAddress .*/ListenAddress 127.0.8.1/; s#sshd_1.pid#sshd_probe.pid#" "$work/sshd_1.conf" > "$work/sshd_probe.conf"
+echo "LogLevel DEBUG1" >> "$work/sshd_probe.conf"
+"$sshd_bin" -D -e -f "$work/sshd_probe.conf" 2> "$work/sshd_probe.log" &
+sshd_pid[probe]=$!
+disown
+echo "[127.0.8.1]:21999 $hostpub" >> "$work/known_hosts"
+until grep -q "Server listening" "$work/sshd_probe.log" 2>/dev/null; do sleep 0.05; done
+sed -n '/^nodes:/q;p' "$work/inv.yaml" > "$work/inv-probe.yaml"
+echo "nodes:" >> "$work/inv-probe.yaml"; echo "  - {name: probe, host: 127.0.8.1, port: 21999}" >> "$work/inv-probe.yaml"
+sed 's/defaults: {/defaults: {transport: russh, /' "$work/inv-probe.yaml" > "$work/inv-probe-russh.yaml"
+printf '[all]\nprobe ansible_host=127.0.8.1 ansible_port=21999\n' > "$work/probe.ini"
+# kex_of COMMAND...: the key exchange of the login COMMAND made on the probe node.
+kex_of() {
+  local before; before=$(grep -c "kex: algorithm:" "$work/sshd_probe.log" || true)
+  "$@" > /dev/null 2>&1 || { echo "failed"; return; }
+  sleep 0.3
+  grep "kex: algorithm:" "$work/sshd_probe.log" | sed -n "$((before + 1))p" | awk '{print $4}'
+}
+kex_line="key exchange negotiated: garnet (openssh) $(kex_of env GARNET_SSH_PERSIST=0 GARNET_STATE_DIR="$work/state" "$garnet" -i "$work/inv-probe.yaml" --yes -q exec -- true)"
+kex_line+=", garnet (russh) $(kex_of "$garnet" -i "$work/inv-probe-russh.yaml" --yes -q exec -- true)"
+kex_line+=", ansible $(kex_of env ANSIBLE_SSH_CONTROL_PATH_DIR="$work/acp-probe" "$venv/bin/ansible" all -i "$work/probe.ini" -m command -a true)"
+kex_line+=", ssh loop $(kex_of ssh -n -F "$work/ssh_config" -p 21999 127.0.8.1 true)"
+echo "$kex_line"
+
 # Warm-up (page cache, ansible's first-run work), and a check that each tool really works.
 run_garnet; run_garnet_russh; run_garnet_c25519; run_ansible 32; run_ssh; run_ssh_c25519
 grep -cE "\| (CHANGED|SUCCESS) \|" "$work/ansible.out" | grep -qx "$nodes" || { echo "ansible did not reach every node"; cat "$work/ansible.out"; exit 1; }
@@ -135,7 +199,7 @@ for r in $(seq 1 "$runs"); do
   for f in $GARNET_FORKS; do timed "garnet (openssh) -f $f" run_garnet "$f"; done
   timed "garnet (russh)" run_garnet_russh
   timed "garnet (openssh, c25519 kex)" run_garnet_c25519
-  for f in $ANSIBLE_FORKS; do timed "ansible ad-hoc -f $f" run_ansible "$f"; done
+  for f in $ansible_forks; do timed "ansible ad-hoc -f $f" run_ansible "$f"; done
   timed "ssh loop + ControlMaster" run_ssh
   timed "ssh loop (c25519 kex)" run_ssh_c25519
 done
@@ -185,12 +249,14 @@ print(f"cold: best garnet ({gk}) {g:.0f} ms; best ansible ({ak}) {a:.0f} ms")
 print(f"cold: ansible(best forks) / garnet(openssh):  {a / g:5.2f}x  (goal >= 10 at 256 nodes)")
 print(f"cold: garnet(openssh) / ssh loop:              {g / loop:5.2f}x")
 print(f"cold: garnet(russh) / ssh loop:                {med['garnet (russh)'] / loop:5.2f}x")
+print(f"cold: ansible(best) / garnet(russh):          {a / med['garnet (russh)']:5.2f}x")
 print(f"cold: ansible(best) / garnet(openssh, c25519): {a / med['garnet (openssh, c25519 kex)']:5.2f}x")
 sg, sa, ss = med["seq garnet (kept masters)"], med["seq ansible (ControlPersist=60s)"], med["seq ssh loop (ControlPersist=60s)"]
 print(f"sequence of {seq_len} on {seq_nodes} nodes: garnet {sg:.0f} ms, ansible {sa:.0f} ms, ssh loop {ss:.0f} ms")
 print(f"sequence: ansible / garnet:                    {sa / sg:5.2f}x  (goal >= 10)")
 print(f"sequence: garnet / ssh loop:                   {sg / ss:5.2f}x")
 PY
+echo "$kex_line"
 for name in "${!times[@]}"; do printf '%s\t%s\n' "$name" "${times[$name]}"; done | python3 "$work/report.py" "$nodes" "$runs" "$seq_len" "$seq_nodes"
 
 # Part 3: memory and nodes dying mid-run, from 64 nodes.

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::{Method, Response, StatusCode, header};
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -282,11 +281,11 @@ fn retry_elsewhere(
 /// Returns whether it streams and whether the client asked for usage itself.
 fn shape(obj: &mut super::rewrite::Members<'_>, kind: Kind, route: &Route) -> Result<(bool, bool), ApiError> {
     match kind {
-        Kind::Chat => match obj.get("messages").map(serde_json::from_str::<Vec<&RawValue>>) {
-            Some(Ok(m)) if !m.is_empty() => {}
-            Some(_) => return Err(ApiError::invalid("`messages` must be a non-empty array.", Some("messages"))),
-            None => return Err(ApiError::invalid("Missing required parameter: 'messages'.", Some("messages"))),
-        },
+        Kind::Chat if obj.is_nonempty_array("messages") => {}
+        Kind::Chat if obj.get("messages").is_some() => {
+            return Err(ApiError::invalid("`messages` must be a non-empty array.", Some("messages")));
+        }
+        Kind::Chat => return Err(ApiError::invalid("Missing required parameter: 'messages'.", Some("messages"))),
         Kind::Text => match obj.get("prompt").map(|r| r.as_bytes()[0]) {
             Some(b'"' | b'[') => {}
             Some(_) => return Err(ApiError::invalid("`prompt` must be a string or an array.", Some("prompt"))),
@@ -446,7 +445,6 @@ async fn completion(
     drop(table);
     *found = Some(route.clone());
     let (stream, wants_usage) = shape(&mut obj, kind, &route)?;
-    let public_json = serde_json::to_vec(&model).expect("string serializes");
     // Prefix affinity: the prompt's chained chunk hashes (the raw `messages` or `prompt` text).
     let prompt = match route.routing {
         super::table::Routing::PrefixAffinity => obj
@@ -579,7 +577,7 @@ async fn completion(
         slot.first_byte();
         slot.end(Ended::Ok);
         drop(slot);
-        let out = match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &public_json) {
+        let out = match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &route.name_json) {
             Some(out) => out,
             None => {
                 let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

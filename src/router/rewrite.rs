@@ -13,9 +13,25 @@ use serde_json::value::RawValue;
 
 use super::sse::Usage;
 
+/// The searcher for a `"model"` key, built once (building one costs more than a short search).
+static MODEL_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"model\""));
+
+/// Parses `body` as JSON after checking it is UTF-8 once, whole: serde's slice reader checks every
+/// string (each key, each raw value) on its own, which cost more than the parse itself.
+pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, serde_json::Error> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(e) => Err(<serde_json::Error as serde::de::Error>::custom(format_args!(
+            "invalid UTF-8 at byte {}",
+            e.valid_up_to()
+        ))),
+    }
+}
+
 /// `body` with the first top-level-looking `"model": <from>` turned into `"model": <to>`.
 pub fn swap_model(body: &[u8], from_json: &[u8], to_json: &[u8]) -> Option<Vec<u8>> {
-    let finder = memchr::memmem::Finder::new(b"\"model\"");
+    let finder = &*MODEL_KEY;
     let mut start = 0;
     while let Some(i) = finder.find(&body[start..]) {
         let key_end = start + i + 7;
@@ -96,7 +112,7 @@ struct Details {
 
 /// The usage numbers of an answer or chunk; `Err` when it is not JSON at all.
 pub fn peek_usage(body: &[u8]) -> Result<Option<Usage>, serde_json::Error> {
-    let p: Peek = serde_json::from_slice(body)?;
+    let p: Peek = parse(body)?;
     Ok(p.usage.map(|u| Usage {
         prompt_tokens: u.prompt_tokens,
         completion_tokens: u.completion_tokens,
@@ -112,7 +128,15 @@ pub struct Members<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 impl<'a> Members<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Members<'a>, serde_json::Error> {
-        serde_json::from_slice(body)
+        parse(body)
+    }
+
+    /// Whether `key` is a non-empty array. Exact without parsing it: the members came from valid
+    /// JSON, so a value opening with `[` is an array, empty only if `]` comes next.
+    pub fn is_nonempty_array(&self, key: &str) -> bool {
+        self.get(key)
+            .and_then(|v| v.trim_start().strip_prefix('['))
+            .is_some_and(|rest| !rest.trim_start().starts_with(']'))
     }
 
     /// The raw JSON of `key`'s value.
@@ -137,7 +161,16 @@ impl<'a> Members<'a> {
             if i > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut out, k.as_ref()).expect("a string serializes");
+            match k {
+                // Borrowed: it had no escape in the request, so its text is a JSON string as is
+                // (JSON strings hold no raw quote, backslash or control character).
+                Cow::Borrowed(k) => {
+                    out.push(b'"');
+                    out.extend_from_slice(k.as_bytes());
+                    out.push(b'"');
+                }
+                Cow::Owned(k) => serde_json::to_writer(&mut out, k).expect("a string serializes"),
+            }
             out.push(b':');
             out.extend_from_slice(v.as_bytes());
         }
@@ -218,6 +251,11 @@ mod tests {
             serde_json::json!({"messages": [{"role": "user", "content": "a \"quoted\" é"}], "model": "/m/tiny", "max_tokens": 8})
         );
         assert!(Members::parse(b"[1]").is_err() && Members::parse(b"{\"a\":}").is_err());
+        let e = Members::parse(b"{\"a\":\"\xff\"}").unwrap_err().to_string();
+        assert!(e.contains("invalid UTF-8 at byte 6"), "{e}");
+        let m = Members::parse(br#"{"a": [ ], "b": [ {"c": 1} ], "c": "[x]", "d": [[]]}"#).unwrap();
+        assert!(!m.is_nonempty_array("a") && m.is_nonempty_array("b") && m.is_nonempty_array("d"));
+        assert!(!m.is_nonempty_array("c") && !m.is_nonempty_array("missing"));
     }
 
     #[test]

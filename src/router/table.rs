@@ -289,6 +289,8 @@ pub struct Route {
     /// Rotates the starting point among equally loaded backends (round-robin on ties).
     pub turn: AtomicUsize,
     pub name: String,
+    /// `name` as a JSON string, for the answers' `model`.
+    pub name_json: Vec<u8>,
     pub max_tokens: Option<u32>,
     pub queue_limit: usize,
     pub timeouts: Timeouts,
@@ -481,6 +483,7 @@ impl Table {
                 Arc::new(Route {
                     turn: AtomicUsize::new(0),
                     name: m.name.clone(),
+                    name_json: serde_json::to_vec(&m.name).expect("a string serializes"),
                     max_tokens: m.max_tokens,
                     queue_limit: m.queue,
                     timeouts: m.timeouts,

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Benchmark: user-space instructions per request, the garnet router against nginx, each under
+# callgrind (valgrind), proxying to the fast canned backend. Instruction counts do not move with
+# the other processes on a shared machine the way rates and CPU time do; they leave out the kernel
+# (both proxies make about 2 reads and 2 writes per request). One wrk client, 8 connections.
+#
+#   bench/router_instructions.sh [SECONDS=8]
+#
+# Needs valgrind, wrk and nginx-light (Debian). Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-8}
+command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || apt-get install -y -qq valgrind >/dev/null
+command -v wrk >/dev/null && command -v nginx >/dev/null || apt-get install -y -qq wrk nginx-light >/dev/null
+. bench/lib.sh
+garnet=$(garnet_bin)
+canned=$(example_bin canned_backend)
+work=$(mktemp -d /tmp/gri.XXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
+trap cleanup EXIT
+mkdir -p "$work/nginx"
+"$canned" 127.0.0.1:19100 2>/dev/null & pids+=($!)
+cat > "$work/routes.yaml" <<Y
+models:
+  - name: canned
+    queue: 4096
+    backends:
+      - {id: canned, url: "http://127.0.0.1:19100", model: canned, max_concurrency: 4096}
+Y
+# One process (no master): callgrind_control reaches the process valgrind started, not forks.
+cat > "$work/nginx.conf" <<N
+worker_processes 1;
+master_process off;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx;
+  proxy_temp_path $work/nginx;
+  upstream canned { server 127.0.0.1:19100; keepalive 128; }
+  server {
+    listen 127.0.0.1:19102;
+    location / { proxy_pass http://canned; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }
+}
+N
+cat > "$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-0123456789abcdef0123456789abcdef"
+wrk.body = '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
+LUA
+wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
+
+declare -A per
+# measure NAME PORT COMMAND...: instructions counted only while the timed wrk run is on.
+measure() {
+  local name=$1 port=$2 p n ir f; shift 2
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$name.%p" "$@" 2> "$work/$name.vg" &
+  p=$!; pids+=("$p")
+  wait_port "$port"
+  curl -sf -m 30 "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: application/json' \
+    -d '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}' | grep -q '"choices"' \
+    || { echo "$name does not answer"; exit 1; }
+  callgrind_control -i on "$p" > /dev/null 2>&1
+  n=$(wrk -t1 -c8 -d"${secs}s" -s "$work/post.lua" "http://127.0.0.1:$port/v1/chat/completions" | awk '/requests in/{print $1}')
+  callgrind_control -i off "$p" > /dev/null 2>&1
+  callgrind_control -d "$p" > /dev/null 2>&1
+  kill "$p"; wait "$p" 2>/dev/null || true
+  ir=0
+  for f in "$work"/cg."$name".*; do ir=$((ir + $(awk '/^totals:/{s+=$2} END{print s+0}' "$f"))); done
+  [ "$n" -gt 0 ] || { echo "$name served no request"; exit 1; }
+  per[$name]=$((ir / n))
+  printf '%-8s %8d requests  %14d instructions  %8d per request\n' "$name" "$n" "$ir" "${per[$name]}"
+}
+measure garnet 19101 "$garnet" router --routes "$work/routes.yaml" --listen 127.0.0.1:19101 --admin-listen 127.0.0.1:19111
+measure nginx 19102 nginx -c "$work/nginx.conf" -p "$work/nginx"
+python3 -c "import sys; g, n = map(int, sys.argv[1:]); print(f'garnet / nginx instructions per request: {g / n:.2f}x')" "${per[garnet]}" "${per[nginx]}"

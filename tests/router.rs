@@ -340,6 +340,10 @@ fn loader_failures_retries_and_drain() {
         let (status, text) = http(router.port, "POST", "/v1/chat/completions", None, body);
         assert_eq!(status, 200, "request {i}: {text}");
     }
+    // A whole answer says it is JSON, once (its handler leaves the header to the writer).
+    let out = crate::common::loaders::http_post(router.port, "/v1/chat/completions", body).unwrap();
+    let head = out.split_once("\r\n\r\n").map_or("", |(h, _)| h).to_ascii_lowercase();
+    assert_eq!(head.matches("content-type: application/json").count(), 1, "{out}");
     let s = stats(&router);
     assert!(backend(&s, "dead")["failures"].as_u64().unwrap() > 0, "the dead backend was never tried: {s}");
 

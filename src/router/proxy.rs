@@ -429,7 +429,11 @@ async fn completion(
     let mut obj = super::rewrite::Members::parse(&body).map_err(|e| {
         ApiError::invalid(format!("We could not parse the JSON body of your request: {e}."), None).code("invalid_json")
     })?;
-    let model = match obj.get("model").map(serde_json::from_str::<String>) {
+    // Most names need no unescaping: read those straight from the raw text.
+    let model = match obj.get("model").map(|raw| match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(plain) if !plain.contains('\\') => Ok(plain.to_string()),
+        _ => serde_json::from_str::<String>(raw),
+    }) {
         Some(Ok(m)) if !m.is_empty() => m,
         Some(_) => return Err(ApiError::invalid("`model` must be a non-empty string.", Some("model"))),
         None => return Err(ApiError::invalid("you must provide a model parameter", Some("model"))),
@@ -587,11 +591,8 @@ async fn completion(
                 serde_json::to_vec(&v).expect("json serializes")
             }
         };
-        return Ok(Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(super::full(out))
-            .expect("valid response"));
+        // No header map to fill and free: an answer without a content type is written as JSON.
+        return Ok(Response::new(super::full(out)));
     }
 }
 

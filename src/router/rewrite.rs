@@ -151,7 +151,9 @@ impl<'a> Members<'a> {
     }
 
     pub fn remove(&mut self, key: &str) {
-        self.0.retain(|(k, _)| k != key);
+        if self.0.iter().any(|(k, _)| k == key) {
+            self.0.retain(|(k, _)| k != key);
+        }
     }
 
     pub fn to_json(&self) -> Vec<u8> {

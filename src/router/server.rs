@@ -465,6 +465,10 @@ async fn write_response(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+    if !parts.headers.contains_key(hyper::header::CONTENT_TYPE) {
+        // The handlers leave it out of a whole JSON answer (see `proxy::completion`).
+        out.extend_from_slice(b"content-type: application/json\r\n");
+    }
     out.extend_from_slice(b"date: ");
     http_date(out);
     out.extend_from_slice(b"\r\n");

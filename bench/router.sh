@@ -40,34 +40,12 @@ models:
       - {id: canned, url: "http://127.0.0.1:19000", model: canned, max_concurrency: 4096}
 Y
 "$garnet" router --routes "$work/routes.yaml" --listen 127.0.0.1:19001 --admin-listen 127.0.0.1:19011 2>/dev/null & pids+=($!); garnet_pid=$!
-mkdir -p "$work/nginx"
-cat > "$work/nginx.conf" <<N
-worker_processes 2;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  upstream canned { server 127.0.0.1:19000; keepalive 128; }
-  server {
-    listen 127.0.0.1:19002;
-    location / { proxy_pass http://canned; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
-  }
-}
-N
+nginx_proxy_conf "$work" 19002 19000 2
 nginx -c "$work/nginx.conf" -p "$work/nginx" & pids+=($!); nginx_pid=$!
 for p in 19000 19001 19002; do wait_port $p; done
 sleep 1
 
-cat > "$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-0123456789abcdef0123456789abcdef"
-wrk.body = '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
-LUA
+wrk_post_lua "$work/post.lua"
 # Check each path answers a real completion before timing it.
 for p in 19000 19001 19002; do
   curl -sf -m 20 "http://127.0.0.1:$p/v1/chat/completions" -H 'content-type: application/json' -H 'authorization: Bearer sk-0123456789abcdef0123456789abcdef' \

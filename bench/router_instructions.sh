@@ -19,7 +19,6 @@ work=$(mktemp -d /tmp/gri.XXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
 trap cleanup EXIT
-mkdir -p "$work/nginx"
 "$canned" 127.0.0.1:19100 2>/dev/null & pids+=($!)
 cat > "$work/routes.yaml" <<Y
 models:
@@ -28,31 +27,8 @@ models:
     backends:
       - {id: canned, url: "http://127.0.0.1:19100", model: canned, max_concurrency: 4096}
 Y
-# One process (no master): callgrind_control reaches the process valgrind started, not forks.
-cat > "$work/nginx.conf" <<N
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  upstream canned { server 127.0.0.1:19100; keepalive 128; }
-  server {
-    listen 127.0.0.1:19102;
-    location / { proxy_pass http://canned; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
-  }
-}
-N
-cat > "$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-0123456789abcdef0123456789abcdef"
-wrk.body = '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
-LUA
+nginx_proxy_conf "$work" 19102 19100 single
+wrk_post_lua "$work/post.lua"
 wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
 
 declare -A per

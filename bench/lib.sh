@@ -63,3 +63,11 @@ wrk.headers["Authorization"] = "Bearer sk-0123456789abcdef0123456789abcdef"
 wrk.body = '{"model":"canned","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
 LUA
 }
+
+# wait_port PORT [TENTHS=600]: waits until something listens on 127.0.0.1:PORT (0.1 s steps).
+wait_port() {
+  local _
+  for _ in $(seq 1 "${2:-600}"); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "port $1 never opened"
+  return 1
+}

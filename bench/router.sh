@@ -28,7 +28,6 @@ fi
 garnet=$(garnet_bin)
 canned=$(example_bin canned_backend)
 
-wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
 
 if [ "${ONLY:-}" != loader ]; then
 "$canned" 127.0.0.1:19000 2>/dev/null & pids+=($!); canned_pid=$!

@@ -29,7 +29,6 @@ models:
 Y
 nginx_proxy_conf "$work" 19102 19100 single
 wrk_post_lua "$work/post.lua"
-wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
 
 declare -A per
 # measure NAME PORT COMMAND...: instructions counted only while the timed wrk run is on.

@@ -38,7 +38,6 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep
 trap cleanup EXIT
 . bench/lib.sh
 garnet=$(garnet_bin)
-wait_port() { for _ in $(seq 1 900); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
 
 model="$work/tiny"; "$py" tests/support/make_tiny_model.py "$model" 0 >/dev/null 2>&1
 backends=""
@@ -47,7 +46,7 @@ for i in $(seq 1 "$replicas"); do
   HF_HUB_OFFLINE=1 HF_HOME="$work/hf" "$py" -m mlx_lm.server --model "$model" --host 127.0.0.1 --port $port >/dev/null 2>"$work/loader-$i.log" & pids+=($!)
   backends+="      - {id: r$i, url: \"http://127.0.0.1:$port\", model: \"$model\", max_concurrency: 16}"$'\n'
 done
-for i in $(seq 1 "$replicas"); do wait_port $((19100 + i)); done
+for i in $(seq 1 "$replicas"); do wait_port $((19100 + i)) 900; done
 modes=(round-robin least-outstanding prefix-affinity)
 for k in 0 1 2; do
   m=${modes[$k]}
@@ -55,7 +54,7 @@ for k in 0 1 2; do
   echo "admin-token-for-bench-$k" > "$work/token-$m"; chmod 600 "$work/token-$m"
   "$garnet" router --routes "$work/routes-$m.yaml" --listen 127.0.0.1:$((19110 + k)) --admin-listen 127.0.0.1:$((19120 + k)) \
     --admin-token-file "$work/token-$m" 2>/dev/null & pids+=($!)
-  wait_port $((19110 + k))
+  wait_port $((19110 + k)) 900
 done
 # Warm each loader once (the first request compiles).
 for i in $(seq 1 "$replicas"); do
@@ -136,7 +135,7 @@ if [ -z "${SKIP_LITELLM:-}" ]; then
     } > "$work/litellm.yaml"
     LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False LITELLM_MASTER_KEY=$lkey \
       bench/.venv-litellm/bin/litellm --config "$work/litellm.yaml" --host 127.0.0.1 --port 19130 > "$work/litellm.log" 2>&1 & lpid=$!; pids+=($lpid)
-    wait_port 19130 || { tail -20 "$work/litellm.log"; exit 1; }
+    wait_port 19130 900 || { tail -20 "$work/litellm.log"; exit 1; }
     for r in $(seq 1 "${LITELLM_ROUNDS:-$rounds}"); do
       OPENAI_API_KEY=$lkey measure "$lm" "$r" "http://127.0.0.1:19130/v1" tiny
     done

@@ -543,10 +543,8 @@ mod tests {
 
     /// Model `m` on `n` backends (`a`, `b`, …) of 8 slots each, routed by `routing`.
     fn routed(n: usize, routing: Routing) -> (RoutesConfig, Table) {
-        let ids = ["a", "b", "c"];
-        let urls: Vec<(&str, String)> = (0..n).map(|k| (ids[k], format!("http://127.0.0.1:{}", k + 1))).collect();
-        let pairs: Vec<(&str, &str)> = urls.iter().map(|(id, u)| (*id, u.as_str())).collect();
-        let mut c = cfg(&pairs);
+        let all = [("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2"), ("c", "http://127.0.0.1:3")];
+        let mut c = cfg(&all[..n]);
         c.models[0].routing = routing;
         for b in &mut c.models[0].backends {
             b.max_concurrency = 8;

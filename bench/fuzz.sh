@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-300}"; shift || true
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(http_head body_decoder json_request)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(http_head body_decoder json_request json_answer)
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: cargo install cargo-fuzz" >&2; exit 2; }
 scratch="$(mktemp -d)"; trap 'rm -rf "$scratch"' EXIT
 for t in "${targets[@]}"; do

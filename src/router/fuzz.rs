@@ -7,7 +7,10 @@
 //!   fed in arbitrary pieces, and a chunked encoding of random data decoding back to the data;
 //! - [`json_request`]: the request rewrite (`rewrite.rs`): depth check, members, the edits the
 //!   proxy makes, and the result being valid JSON equal to the input but for those edits; and
-//!   the SSE rewriter (`sse.rs`) on the same bytes as a loader's stream.
+//!   the SSE rewriter (`sse.rs`) on the same bytes as a loader's stream; and the fast member
+//!   scan reading what serde reads;
+//! - [`json_answer`]: a loader's whole answer read for its usage and model (`rewrite.rs`), the
+//!   fast scan against serde's reading.
 //!
 //! They run three ways: under libFuzzer (`fuzz/`, `bench/fuzz.sh`), in CI for a bounded number
 //! of mutated inputs from the checked-in corpus (`tests` below), and on each corpus file.
@@ -118,6 +121,13 @@ pub fn json_request(data: &[u8]) {
         // serde_json's own limit is 128 levels, so anything it parsed is within ours.
         assert!(!deep || !original.is_object(), "a parsed object judged too deep");
     }
+    // The fast path takes only what serde takes, and reads the same members from it.
+    if let Some(fast) = std::str::from_utf8(data).ok().and_then(Members::scan)
+        && !nests_deeper_than(data, 127)
+    {
+        let slow: Members = super::rewrite::parse(data).expect("the fast path took what serde refuses");
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "the fast path read other members");
+    }
     if !deep && let Ok(mut m) = Members::parse(data) {
         let original: serde_json::Value = serde_json::from_slice(data).expect("members came from valid JSON");
         m.set("model", "\"loader-id\"".into());
@@ -140,6 +150,30 @@ pub fn json_request(data: &[u8]) {
         let _ = rw.feed(piece);
     }
     let _ = rw.finish();
+}
+
+/// A loader's whole answer (`rewrite::read_answer`): the fast scan takes only JSON serde takes
+/// (up to serde's nesting limit), reads the same usage as serde, and finds the model string a
+/// full parse finds; when the scan declines, the answer is read by serde with serde's outcome.
+pub fn json_answer(data: &[u8]) {
+    use super::rewrite::{ModelAt, nests_deeper_than, peek_usage, read_answer, scan_answer};
+    let serde = peek_usage(data).map_err(|e| e.to_string());
+    let Some(fast) = scan_answer(data) else {
+        assert_eq!(read_answer(data).map(|a| a.usage).map_err(|e| e.to_string()), serde);
+        return;
+    };
+    if nests_deeper_than(data, 127) {
+        return; // valid JSON past serde's recursion limit: passed on, which serde would not
+    }
+    let v: serde_json::Value = serde_json::from_slice(data).expect("the scan took what serde refuses");
+    assert_eq!(Ok(fast.usage), serde, "the scan read another usage");
+    match (&fast.model, v.get("model")) {
+        (ModelAt::Absent, None) | (ModelAt::Unknown, Some(_)) => {}
+        (ModelAt::At(r), Some(m)) => {
+            assert_eq!(serde_json::from_slice::<serde_json::Value>(&data[r.clone()]).ok().as_ref(), Some(m));
+        }
+        (at, m) => panic!("the scan placed the model at {at:?}, a parse found {m:?}"),
+    }
 }
 
 #[cfg(test)]
@@ -211,5 +245,10 @@ mod tests {
     #[test]
     fn json_request_holds_on_corpus_and_mutations() {
         run("json_request", super::json_request, 20_000);
+    }
+
+    #[test]
+    fn json_answer_holds_on_corpus_and_mutations() {
+        run("json_answer", super::json_answer, 20_000);
     }
 }

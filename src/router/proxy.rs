@@ -571,24 +571,39 @@ async fn completion(
             }
             Err(e) => return Err(slot.failed(format!("Backend `{}` broke off its answer: {e}.", b.id))),
         };
-        let usage = match super::rewrite::peek_usage(&body) {
-            Ok(u) => u,
+        let scan = match super::rewrite::read_answer(&body) {
+            Ok(a) => a,
             Err(e) => return Err(slot.failed(format!("Backend `{}` sent invalid JSON: {e}", b.id))),
         };
-        if let Some(u) = usage {
+        if let Some(u) = scan.usage {
             slot.usage = u;
         }
         slot.first_byte();
         slot.end(Ended::Ok);
         drop(slot);
-        let out = match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &route.name_json) {
-            Some(out) => out,
-            None => {
-                let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                if v.get("model").is_some() {
-                    v["model"] = Value::String(model.clone());
+        // The client sees the public name wherever the loader put its own.
+        use super::rewrite::ModelAt;
+        let out = match scan.model {
+            ModelAt::Absent => body,
+            ModelAt::At(r) if body[r.clone()] == route.name_json[..] => body,
+            ModelAt::At(r) => {
+                let mut out = Vec::with_capacity(body.len() - r.len() + route.name_json.len());
+                out.extend_from_slice(&body[..r.start]);
+                out.extend_from_slice(&route.name_json);
+                out.extend_from_slice(&body[r.end..]);
+                Bytes::from(out)
+            }
+            ModelAt::Unknown => {
+                match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &route.name_json) {
+                    Some(out) => Bytes::from(out),
+                    None => {
+                        let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        if v.get("model").is_some() {
+                            v["model"] = Value::String(model.clone());
+                        }
+                        Bytes::from(serde_json::to_vec(&v).expect("json serializes"))
+                    }
                 }
-                serde_json::to_vec(&v).expect("json serializes")
             }
         };
         // No header map to fill and free: an answer without a content type is written as JSON.

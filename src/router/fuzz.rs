@@ -117,25 +117,36 @@ pub fn body_decoder(data: &[u8]) {
 pub fn json_request(data: &[u8]) {
     use super::rewrite::{Members, nests_deeper_than};
     let deep = nests_deeper_than(data, 128);
+    for max in [0, 1, 2, 3, 5, 128] {
+        assert_eq!(nests_deeper_than(data, max), nests_deeper_bytewise(data, max), "depth over {max}");
+    }
     if let Ok(original) = serde_json::from_slice::<serde_json::Value>(data) {
         // serde_json's own limit is 128 levels, so anything it parsed is within ours.
         assert!(!deep || !original.is_object(), "a parsed object judged too deep");
     }
     // The fast path takes only what serde takes, and reads the same members from it.
-    if let Some(fast) = std::str::from_utf8(data).ok().and_then(Members::scan)
-        && !nests_deeper_than(data, 127)
-    {
+    if let Some(fast) = std::str::from_utf8(data).ok().and_then(|t| Members::scan(t, 128)) {
+        assert!(!nests_deeper_than(data, 128), "the fast path took a body nested too deep");
         let slow: Members = super::rewrite::parse(data).expect("the fast path took what serde refuses");
         assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "the fast path read other members");
     }
     if !deep && let Ok(mut m) = Members::parse(data) {
-        let original: serde_json::Value = serde_json::from_slice(data).expect("members came from valid JSON");
-        m.set("model", "\"loader-id\"".into());
+        serde_json::from_slice::<serde::de::IgnoredAny>(data).expect("members came from valid JSON");
         m.remove("max_completion_tokens");
-        m.set("max_tokens", "8".into());
-        m.set("stream_options", r#"{"include_usage":true}"#.into());
-        let out = m.to_json();
-        let v: serde_json::Value = serde_json::from_slice(&out).expect("the rewrite is valid JSON");
+        m.set("stream_options", r#"{"include_usage":true}"#);
+        let overrides = [("model", "\"loader-id\""), ("max_tokens", "8")];
+        let mut out = Vec::new();
+        m.write_json(&mut out, &overrides);
+        assert_eq!(out.len(), m.json_len(&overrides), "the stated length is not the written one");
+        assert_eq!(m.to_json().len(), m.json_len(&[]));
+        serde_json::from_slice::<serde::de::IgnoredAny>(&out).expect("the rewrite is valid JSON");
+        // Member by member, where serde builds the values (a number past an f64's range is valid
+        // JSON that it does not build).
+        let (Ok(original), Ok(v)) =
+            (serde_json::from_slice::<serde_json::Value>(data), serde_json::from_slice::<serde_json::Value>(&out))
+        else {
+            return;
+        };
         assert_eq!(v["model"], "loader-id");
         let (mut before, mut after) =
             (original.as_object().expect("an object").clone(), v.as_object().unwrap().clone());
@@ -152,21 +163,44 @@ pub fn json_request(data: &[u8]) {
     let _ = rw.finish();
 }
 
-/// A loader's whole answer (`rewrite::read_answer`): the fast scan takes only JSON serde takes
-/// (up to serde's nesting limit), reads the same usage as serde, and finds the model string a
-/// full parse finds; when the scan declines, the answer is read by serde with serde's outcome.
+/// The depth check's oracle: byte by byte, every byte looked at (the check itself skips through
+/// strings).
+fn nests_deeper_bytewise(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &c in body {
+        match c {
+            _ if in_string && escaped => escaped = false,
+            b'\\' if in_string => escaped = true,
+            b'"' => in_string = !in_string,
+            _ if in_string => {}
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A loader's whole answer (`rewrite::read_answer`): the fast scan takes only JSON serde takes,
+/// reads the same usage as serde, and finds the model string a full parse finds; when the scan
+/// declines, the answer is read by serde with serde's outcome.
 pub fn json_answer(data: &[u8]) {
-    use super::rewrite::{ModelAt, nests_deeper_than, peek_usage, read_answer, scan_answer};
+    use super::rewrite::{ModelAt, peek_usage, read_answer, scan_answer};
     let serde = peek_usage(data).map_err(|e| e.to_string());
     let Some(fast) = scan_answer(data) else {
         assert_eq!(read_answer(data).map(|a| a.usage).map_err(|e| e.to_string()), serde);
         return;
     };
-    if nests_deeper_than(data, 127) {
-        return; // valid JSON past serde's recursion limit: passed on, which serde would not
-    }
-    let v: serde_json::Value = serde_json::from_slice(data).expect("the scan took what serde refuses");
+    serde_json::from_slice::<serde::de::IgnoredAny>(data).expect("the scan took what serde refuses");
     assert_eq!(Ok(fast.usage), serde, "the scan read another usage");
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return; // valid, with a number serde does not build (past an f64's range)
+    };
     match (&fast.model, v.get("model")) {
         (ModelAt::Absent, None) | (ModelAt::Unknown, Some(_)) => {}
         (ModelAt::At(r), Some(m)) => {
@@ -194,6 +228,8 @@ mod tests {
     /// Mutates corpus inputs (bit flips, byte inserts and deletes, splices, repeats) with a fixed
     /// seed: a bounded, coverage-blind fuzz run that CI can afford; `bench/fuzz.sh` runs libFuzzer.
     fn run(target: &str, f: fn(&[u8]), rounds: usize) {
+        // `GARNET_FUZZ_ROUNDS=N` runs longer (by hand; CI keeps the default).
+        let rounds = std::env::var("GARNET_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(rounds);
         let seeds = corpus(target);
         assert!(!seeds.is_empty(), "no corpus for {target}");
         for s in &seeds {

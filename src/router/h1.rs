@@ -188,10 +188,10 @@ impl Decoder {
 /// Parses a `Content-Length` value (digits only: no sign, no list).
 pub fn content_length(v: &[u8]) -> Option<u64> {
     let v = v.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
+    if v.is_empty() || v.len() > 19 {
+        return None; // 19 digits cannot overflow a u64
     }
-    std::str::from_utf8(v).ok()?.parse().ok()
+    v.iter().try_fold(0u64, |n, &c| c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0')))
 }
 
 /// Whether a `Transfer-Encoding` value ends in `chunked` (the only coding that frames a body).
@@ -269,6 +269,8 @@ mod tests {
         assert_eq!(content_length(b"+4"), None);
         assert_eq!(content_length(b"4, 4"), None);
         assert_eq!(content_length(b"99999999999999999999"), None);
+        assert_eq!(content_length(b"9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!((content_length(b""), content_length(b"1a"), content_length(b"0")), (None, None, Some(0)));
         assert!(is_chunked(b"gzip, Chunked"));
         assert!(!is_chunked(b"chunked, gzip"));
         assert_eq!(connection_tokens(b"Keep-Alive, Upgrade"), (false, true));

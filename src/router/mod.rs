@@ -16,6 +16,7 @@ pub mod conns;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
+mod json;
 pub mod h1;
 pub mod journal;
 pub mod metrics;

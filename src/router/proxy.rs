@@ -18,7 +18,7 @@ use super::table::{Backend, Route};
 use super::{Body, Router};
 
 pub async fn handle(router: Arc<Router>, req: ApiRequest) -> Response<Body> {
-    match (&req.method, req.path.as_str()) {
+    match (&req.method, &*req.path) {
         (&Method::GET, "/health") => json_response(StatusCode::OK, &json!({"status": "ok"})),
         (&Method::GET, "/ready") => ready(&router),
         (&Method::GET, "/v1/models") => match authorize(&router, &req) {
@@ -50,8 +50,9 @@ async fn counted(router: Arc<Router>, req: ApiRequest, kind: Kind) -> Response<B
     if let Some(r) = route {
         r.metrics.status(resp.status().as_u16());
         if !matches!(resp.body(), Body::Channel(_)) && resp.status().is_success() {
-            r.metrics.ttft.observe(started.elapsed());
-            r.metrics.e2e.observe(started.elapsed());
+            let took = started.elapsed();
+            r.metrics.ttft.observe(took);
+            r.metrics.e2e.observe(took);
         }
     }
     resp
@@ -278,8 +279,13 @@ fn retry_elsewhere(
 
 /// The request's own members, checked and shaped for the loader: `messages` or `prompt` present,
 /// one choice, `max_tokens` capped (and set when absent), streams asking for their usage.
-/// Returns whether it streams and whether the client asked for usage itself.
-fn shape(obj: &mut super::rewrite::Members<'_>, kind: Kind, route: &Route) -> Result<(bool, bool), ApiError> {
+/// Returns whether it streams, whether the client asked for usage itself, and the `max_tokens`
+/// to send (the router writes it over the client's when sending).
+fn shape(
+    obj: &mut super::rewrite::Members<'_>,
+    kind: Kind,
+    route: &Route,
+) -> Result<(bool, bool, Option<u64>), ApiError> {
     match kind {
         Kind::Chat if obj.is_nonempty_array("messages") => {}
         Kind::Chat if obj.get("messages").is_some() => {
@@ -328,9 +334,7 @@ fn shape(obj: &mut super::rewrite::Members<'_>, kind: Kind, route: &Route) -> Re
         }
     }
     obj.remove("max_completion_tokens");
-    if let Some(n) = route.max_tokens.map(|cap| asked.map_or(cap as u64, |a| a.min(cap as u64))).or(asked) {
-        obj.set("max_tokens", n.to_string());
-    }
+    let max_tokens = route.max_tokens.map(|cap| asked.map_or(cap as u64, |a| a.min(cap as u64))).or(asked);
     let stream = match obj.get("stream").map(serde_json::from_str::<bool>) {
         None => false,
         Some(Ok(b)) => b,
@@ -342,11 +346,11 @@ fn shape(obj: &mut super::rewrite::Members<'_>, kind: Kind, route: &Route) -> Re
         .and_then(|o| o.get("include_usage").and_then(|b| b.as_bool()))
         .unwrap_or(false);
     if stream {
-        obj.set("stream_options", r#"{"include_usage":true}"#.to_string());
+        obj.set("stream_options", r#"{"include_usage":true}"#);
     } else {
         obj.remove("stream_options");
     }
-    Ok((stream, wants_usage))
+    Ok((stream, wants_usage, max_tokens))
 }
 
 async fn acquire(route: &Arc<Route>, tried: &[String], prompt: &super::affinity::Prompt) -> Result<Slot, ApiError> {
@@ -404,6 +408,19 @@ async fn acquire(route: &Arc<Route>, tried: &[String], prompt: &super::affinity:
     }
 }
 
+/// The model a request names, from the raw JSON of its `model`: most names need no unescaping,
+/// and are read straight from the body.
+fn model_name(raw: std::borrow::Cow<'_, str>) -> Result<std::borrow::Cow<'_, str>, serde_json::Error> {
+    use std::borrow::Cow;
+    match raw {
+        Cow::Borrowed(raw) => match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+            Some(plain) if !plain.contains('\\') => Ok(Cow::Borrowed(plain)),
+            _ => serde_json::from_str::<String>(raw).map(Cow::Owned),
+        },
+        Cow::Owned(raw) => serde_json::from_str::<String>(&raw).map(Cow::Owned),
+    }
+}
+
 async fn completion(
     router: Arc<Router>,
     req: ApiRequest,
@@ -419,26 +436,30 @@ async fn completion(
     }
     let table = router.table.load();
     let max_depth = table.limits.max_json_depth.get();
-    if super::rewrite::nests_deeper_than(&body, max_depth) {
-        return Err(ApiError::invalid(
-            format!("The request body nests arrays or objects deeper than {max_depth} levels."),
-            None,
-        )
-        .code("invalid_json"));
-    }
-    let mut obj = super::rewrite::Members::parse(&body).map_err(|e| {
-        ApiError::invalid(format!("We could not parse the JSON body of your request: {e}."), None).code("invalid_json")
-    })?;
-    // Most names need no unescaping: read those straight from the raw text.
-    let model = match obj.get("model").map(|raw| match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-        Some(plain) if !plain.contains('\\') => Ok(plain.to_string()),
-        _ => serde_json::from_str::<String>(raw),
-    }) {
+    // Most bodies are read by the fast scan, which also holds them to the depth limit; the rest
+    // are checked for depth (before any recursive parser sees them), then parsed by serde_json,
+    // which words the error.
+    let fast = std::str::from_utf8(&body).ok().and_then(|text| super::rewrite::Members::scan(text, max_depth));
+    let mut obj = match fast {
+        Some(m) => m,
+        None if super::rewrite::nests_deeper_than(&body, max_depth) => {
+            return Err(ApiError::invalid(
+                format!("The request body nests arrays or objects deeper than {max_depth} levels."),
+                None,
+            )
+            .code("invalid_json"));
+        }
+        None => super::rewrite::Members::parse(&body).map_err(|e| {
+            ApiError::invalid(format!("We could not parse the JSON body of your request: {e}."), None)
+                .code("invalid_json")
+        })?,
+    };
+    let model = match obj.get_cow("model").map(model_name) {
         Some(Ok(m)) if !m.is_empty() => m,
         Some(_) => return Err(ApiError::invalid("`model` must be a non-empty string.", Some("model"))),
         None => return Err(ApiError::invalid("you must provide a model parameter", Some("model"))),
     };
-    let Some(route) = table.routes.get(&model).cloned() else {
+    let Some(route) = table.routes.get(&*model).cloned() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -448,7 +469,9 @@ async fn completion(
     };
     drop(table);
     *found = Some(route.clone());
-    let (stream, wants_usage) = shape(&mut obj, kind, &route)?;
+    let (stream, wants_usage, max_tokens) = shape(&mut obj, kind, &route)?;
+    let mut max_tokens_text = itoa::Buffer::new();
+    let max_tokens = max_tokens.map(|n| &*max_tokens_text.format(n));
     // Prefix affinity: the prompt's chained chunk hashes (the raw `messages` or `prompt` text).
     let prompt = match route.routing {
         super::table::Routing::PrefixAffinity => obj
@@ -469,8 +492,10 @@ async fn completion(
         (slot.started, slot.queue, slot.stream, slot.log) = (started, asked.elapsed(), stream, router.access.clone());
         slot.journal = router.journal.as_ref().map(|j| (j.clone(), j.start(&b.id)));
         b.counters.queue_wait.observe(slot.queue);
-        obj.set("model", b.loader_json.clone());
-        let payload = obj.to_json();
+        // The loader's own model id and the max_tokens decided above, written over the client's.
+        let overrides = [("model", b.loader_json.as_str()), ("max_tokens", max_tokens.unwrap_or_default())];
+        let payload =
+            super::rewrite::Payload { members: &obj, overrides: &overrides[..1 + max_tokens.is_some() as usize] };
         let path = if kind == Kind::Chat { &b.chat_path } else { &b.completions_path };
         let accept = if stream { "text/event-stream" } else { "application/json" };
         b.counters.requests.fetch_add(1, Ordering::Relaxed);
@@ -532,7 +557,7 @@ async fn completion(
                 return Ok(stream_response(
                     body,
                     slot,
-                    model,
+                    model.into_owned(),
                     wants_usage,
                     Duration::from_millis(route.timeouts.idle_ms),
                     started,
@@ -599,7 +624,7 @@ async fn completion(
                     None => {
                         let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                         if v.get("model").is_some() {
-                            v["model"] = Value::String(model.clone());
+                            v["model"] = Value::String(model.to_string());
                         }
                         Bytes::from(serde_json::to_vec(&v).expect("json serializes"))
                     }

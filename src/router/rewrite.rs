@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::json::{MAX_DEPTH, Scanner};
 use super::sse::Usage;
 
 /// The searcher for a `"model"` key, built once (building one costs more than a short search).
@@ -62,19 +63,26 @@ pub fn swap_model(body: &[u8], from_json: &[u8], to_json: &[u8]) -> Option<Vec<u
 /// count). One pass, no allocation: a check that runs before any parser or loader sees the body,
 /// since a deep value is what makes recursive parsers (the loader's among them) fail.
 pub fn nests_deeper_than(body: &[u8], max: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &c in body {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&c) = body.get(i) {
+        i += 1;
         match c {
-            b'"' => in_string = true,
+            // A string: skipped to its closing quote (the bulk of a prompt), searched for quotes
+            // and backslashes only; an escape's next byte is never the end.
+            b'"' => loop {
+                match memchr::memchr2(b'"', b'\\', &body[i..]) {
+                    None => return false,
+                    Some(n) if body[i + n] == b'"' => {
+                        i += n + 1;
+                        break;
+                    }
+                    Some(n) => i += n + 2,
+                }
+                if i >= body.len() {
+                    return false;
+                }
+            },
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
@@ -120,12 +128,6 @@ pub fn peek_usage(body: &[u8]) -> Result<Option<Usage>, serde_json::Error> {
     }))
 }
 
-/// Where a key `jiter` handed out lies in `body`: its offset, length and whether it holds an
-/// escape (then its text is not its name).
-fn span(body: &[u8], key: Option<&[u8]>) -> Option<(usize, usize, bool)> {
-    key.map(|k| (k.as_ptr() as usize - body.as_ptr() as usize, k.len(), k.contains(&b'\\')))
-}
-
 /// Where a whole answer's top-level `model` string is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelAt {
@@ -146,7 +148,7 @@ pub struct AnswerScan {
 }
 
 /// Reads a loader's whole answer: `Err` when it is not JSON. Most answers are read in one
-/// validating pass by [`jiter`]; any other shape (escaped keys at the top, a repeated `usage`,
+/// validating pass by the router's scanner (`json.rs`); any other shape (escaped keys at the top, a repeated `usage`,
 /// token counts that are not plain integers, a top level that is not an object) is read by serde
 /// as before, which also words the error.
 pub fn read_answer(body: &[u8]) -> Result<AnswerScan, serde_json::Error> {
@@ -158,51 +160,44 @@ pub fn read_answer(body: &[u8]) -> Result<AnswerScan, serde_json::Error> {
 
 /// The fast path of [`read_answer`].
 pub(crate) fn scan_answer(body: &[u8]) -> Option<AnswerScan> {
-    use jiter::Peek;
-    std::str::from_utf8(body).ok()?; // jiter's spans do not check it
-    let mut j = jiter::Jiter::new(body);
+    std::str::from_utf8(body).ok()?; // the scanner looks at bytes
+    let mut s = Scanner::new(body);
     let (mut usage, mut saw_usage, mut model) = (None, false, ModelAt::Absent);
-    let mut key = span(body, j.next_object_bytes().ok()?);
-    while let Some((at, len, escaped)) = key {
-        let name = &body[at..at + len];
-        let peek = j.peek().ok()?;
-        if escaped {
-            return None; // it might spell `usage` or `model`
-        } else if name == b"usage" {
-            if std::mem::replace(&mut saw_usage, true) {
-                return None; // serde calls a repeated field an error
+    let mut key = s.object_first()?;
+    while let Some(k) = key {
+        match &body[k.start..k.end] {
+            _ if k.escaped => return None, // it might spell `usage` or `model`
+            b"usage" if std::mem::replace(&mut saw_usage, true) => return None, // serde: a repeated field
+            b"usage" => {
+                if !s.null()? {
+                    usage = Some(scan_usage(&mut s, body)?);
+                }
             }
-            match peek {
-                Peek::Null => j.known_null().ok()?,
-                Peek::Object => usage = Some(scan_usage(&mut j, body)?),
-                _ => return None,
+            b"model" => {
+                let string = s.peek()? == b'"';
+                let start = s.i;
+                s.skip(0)?;
+                model = match model {
+                    ModelAt::Absent if string => ModelAt::At(start..s.i),
+                    _ => ModelAt::Unknown, // repeated, or not a string
+                };
             }
-        } else if name == b"model" {
-            let start = j.current_index();
-            j.known_skip(peek).ok()?;
-            model = match model {
-                ModelAt::Absent if peek == Peek::String => ModelAt::At(start..j.current_index()),
-                _ => ModelAt::Unknown, // repeated, or not a string
-            };
-        } else {
-            j.known_skip(peek).ok()?;
+            _ => s.skip(MAX_DEPTH - 1)?,
         }
-        key = span(body, j.next_key_bytes().ok()?);
+        key = s.object_next()?;
     }
-    j.finish().ok()?;
+    s.finish()?;
     Some(AnswerScan { usage, model })
 }
 
 /// The `usage` object, its fields as serde reads them into [`RawUsage`] (missing: 0).
-fn scan_usage(j: &mut jiter::Jiter<'_>, body: &[u8]) -> Option<Usage> {
-    use jiter::Peek;
+fn scan_usage(s: &mut Scanner<'_>, body: &[u8]) -> Option<Usage> {
     let mut u = Usage::default();
     let mut seen = [false; 3];
-    let mut key = span(body, j.next_object_bytes().ok()?);
-    while let Some((at, len, escaped)) = key {
-        let name = &body[at..at + len];
-        let field = match name {
-            _ if escaped => return None,
+    let mut key = s.object_first()?;
+    while let Some(k) = key {
+        let field = match &body[k.start..k.end] {
+            _ if k.escaped => return None,
             b"prompt_tokens" => Some(0),
             b"completion_tokens" => Some(1),
             b"prompt_tokens_details" => Some(2),
@@ -214,44 +209,32 @@ fn scan_usage(j: &mut jiter::Jiter<'_>, body: &[u8]) -> Option<Usage> {
             return None;
         }
         match field {
-            Some(0) => u.prompt_tokens = count(j)?,
-            Some(1) => u.completion_tokens = count(j)?,
-            Some(_) => match j.peek().ok()? {
-                Peek::Null => j.known_null().ok()?,
-                Peek::Object => u.cached_tokens = scan_details(j, body)?,
-                _ => return None,
-            },
-            None => j.next_skip().ok()?,
+            Some(0) => u.prompt_tokens = s.count()?,
+            Some(1) => u.completion_tokens = s.count()?,
+            Some(_) if s.null()? => {}
+            Some(_) => u.cached_tokens = scan_details(s, body)?,
+            None => s.skip(MAX_DEPTH - 2)?,
         }
-        key = span(body, j.next_key_bytes().ok()?);
+        key = s.object_next()?;
     }
     Some(u)
 }
 
 /// `prompt_tokens_details`: its `cached_tokens` (null or missing: 0).
-fn scan_details(j: &mut jiter::Jiter<'_>, body: &[u8]) -> Option<u64> {
+fn scan_details(s: &mut Scanner<'_>, body: &[u8]) -> Option<u64> {
     let (mut cached, mut seen) = (0, false);
-    let mut key = span(body, j.next_object_bytes().ok()?);
-    while let Some((at, len, escaped)) = key {
-        match &body[at..at + len] {
-            _ if escaped => return None,
+    let mut key = s.object_first()?;
+    while let Some(k) = key {
+        match &body[k.start..k.end] {
+            _ if k.escaped => return None,
             b"cached_tokens" if std::mem::replace(&mut seen, true) => return None,
-            b"cached_tokens" if j.peek().ok()? == jiter::Peek::Null => j.known_null().ok()?,
-            b"cached_tokens" => cached = count(j)?,
-            _ => j.next_skip().ok()?,
+            b"cached_tokens" if s.null()? => {}
+            b"cached_tokens" => cached = s.count()?,
+            _ => s.skip(MAX_DEPTH - 3)?,
         }
-        key = span(body, j.next_key_bytes().ok()?);
+        key = s.object_next()?;
     }
     Some(cached)
-}
-
-/// A token count: a non-negative integer that fits an `i64` (anything else is serde's to judge).
-fn count(j: &mut jiter::Jiter<'_>) -> Option<u64> {
-    match j.next_int().ok()? {
-        jiter::NumberInt::Int(n) => u64::try_from(n).ok(),
-        #[allow(unreachable_patterns, reason = "a big-integer variant exists with jiter's num-bigint feature")]
-        _ => None,
-    }
 }
 
 /// A request's top-level members in order, each value kept as its raw JSON text borrowed from the
@@ -261,34 +244,30 @@ fn count(j: &mut jiter::Jiter<'_>) -> Option<u64> {
 pub struct Members<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 impl<'a> Members<'a> {
-    /// The members of the object `body`. The common case (valid UTF-8, keys without escapes) is
-    /// read by [`jiter`]'s validating scanner, each value a span of the body; anything it does not
-    /// take goes to serde_json, which decodes escaped keys and words the error.
+    /// The members of the object `body`, by serde_json (escaped keys decoded). The router reads
+    /// most requests with [`Members::scan`] first.
     pub fn parse(body: &'a [u8]) -> Result<Members<'a>, serde_json::Error> {
-        match std::str::from_utf8(body).ok().and_then(Members::scan) {
-            Some(m) => Ok(m),
-            None => parse(body),
-        }
+        parse(body)
     }
 
-    /// The fast path of [`Members::parse`]: `None` when the body is not a valid JSON object or a
-    /// key needs unescaping.
-    pub(crate) fn scan(text: &'a str) -> Option<Members<'a>> {
-        let body = text.as_bytes();
-        let mut j = jiter::Jiter::new(body);
+    /// The fast path: the members of the object `text` when it is valid JSON nested at most
+    /// `max_depth` levels (the object itself one) and no key needs unescaping; `None` otherwise
+    /// (then [`Members::parse`] decides, and words the error). One pass, nothing decoded.
+    pub fn scan(text: &'a str, max_depth: usize) -> Option<Members<'a>> {
+        let mut s = Scanner::new(text.as_bytes());
         let mut out = Vec::with_capacity(8);
-        let mut key = span(body, j.next_object_bytes().ok()?);
-        while let Some((at, len, escaped)) = key {
-            if escaped {
+        let mut key = s.object_first()?;
+        while let Some(k) = key {
+            if k.escaped {
                 return None;
             }
-            let peek = j.peek().ok()?;
-            let start = j.current_index();
-            j.known_skip(peek).ok()?;
-            out.push((Cow::Borrowed(&text[at..at + len]), Cow::Borrowed(&text[start..j.current_index()])));
-            key = span(body, j.next_key_bytes().ok()?);
+            s.peek()?;
+            let start = s.i;
+            s.skip(max_depth.checked_sub(1)?)?;
+            out.push((Cow::Borrowed(&text[k.start..k.end]), Cow::Borrowed(&text[start..s.i])));
+            key = s.object_next()?;
         }
-        j.finish().ok()?;
+        s.finish()?;
         Some(Members(out))
     }
 
@@ -300,15 +279,20 @@ impl<'a> Members<'a> {
             .is_some_and(|rest| !rest.trim_start().starts_with(']'))
     }
 
+    /// The raw JSON of `key`'s value, as held: borrowed from the body unless it was set.
+    pub fn get_cow(&self, key: &str) -> Option<Cow<'a, str>> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
     /// The raw JSON of `key`'s value.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
     }
 
     /// Sets `key` to the raw JSON `value` (replacing every occurrence).
-    pub fn set(&mut self, key: &'a str, value: String) {
+    pub fn set(&mut self, key: &'a str, value: impl Into<Cow<'a, str>>) {
         self.remove(key);
-        self.0.push((Cow::Borrowed(key), Cow::Owned(value)));
+        self.0.push((Cow::Borrowed(key), value.into()));
     }
 
     pub fn remove(&mut self, key: &str) {
@@ -318,12 +302,37 @@ impl<'a> Members<'a> {
     }
 
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.0.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() + 2);
+        let mut out = Vec::with_capacity(self.json_len(&[]));
+        self.write_json(&mut out, &[]);
+        out
+    }
+
+    /// The members that `overrides` (key, raw JSON value) do not replace, in order.
+    fn kept<'s>(&'s self, overrides: &'s [(&str, &str)]) -> impl Iterator<Item = (&'s Cow<'a, str>, &'s str)> {
+        self.0.iter().filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k)).map(|(k, v)| (k, v.as_ref()))
+    }
+
+    /// The length of what [`Members::write_json`] writes with the same `overrides`, exactly (the
+    /// router states it as the loader request's `Content-Length` before writing the body).
+    pub fn json_len(&self, overrides: &[(&str, &str)]) -> usize {
+        let keys = self.kept(overrides).map(|(k, v)| key_json_len(k) + 1 + v.len());
+        let added = overrides.iter().map(|(k, v)| k.len() + 3 + v.len());
+        let (n, len) = keys.chain(added).fold((0, 0), |(n, len), l| (n + 1, len + l));
+        2 + len + n.max(1) - 1
+    }
+
+    /// Writes the members as a JSON object to `out`, each of `overrides` in place of any member
+    /// of its key, after the others. Override keys are plain names written as they are.
+    pub fn write_json(&self, out: &mut Vec<u8>, overrides: &[(&str, &str)]) {
         out.push(b'{');
-        for (i, (k, v)) in self.0.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        let mut sep = |out: &mut Vec<u8>| {
+            if !std::mem::replace(&mut first, false) {
                 out.push(b',');
             }
+        };
+        for (k, v) in self.kept(overrides) {
+            sep(out);
             match k {
                 // Borrowed: it had no escape in the request, so its text is a JSON string as is
                 // (JSON strings hold no raw quote, backslash or control character).
@@ -332,13 +341,57 @@ impl<'a> Members<'a> {
                     out.extend_from_slice(k.as_bytes());
                     out.push(b'"');
                 }
-                Cow::Owned(k) => serde_json::to_writer(&mut out, k).expect("a string serializes"),
+                Cow::Owned(k) => serde_json::to_writer(&mut *out, k).expect("a string serializes"),
             }
             out.push(b':');
             out.extend_from_slice(v.as_bytes());
         }
+        for (k, v) in overrides {
+            sep(out);
+            out.push(b'"');
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+            out.extend_from_slice(v.as_bytes());
+        }
         out.push(b'}');
-        out
+    }
+}
+
+/// The length of a key written as a JSON string: a borrowed key as it came, an owned (decoded)
+/// one as serde_json encodes it, counted without writing it anywhere.
+fn key_json_len(k: &Cow<'_, str>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    match k {
+        Cow::Borrowed(k) => k.len() + 2,
+        Cow::Owned(k) => {
+            let mut c = Count(0);
+            serde_json::to_writer(&mut c, k).expect("a string serializes");
+            c.0
+        }
+    }
+}
+
+/// A loader request's body: the client's members with the router's overrides.
+pub struct Payload<'m, 'a> {
+    pub members: &'m Members<'a>,
+    pub overrides: &'m [(&'m str, &'m str)],
+}
+
+impl super::upstream::RequestBody for Payload<'_, '_> {
+    fn len(&self) -> usize {
+        self.members.json_len(self.overrides)
+    }
+    fn write(&self, out: &mut Vec<u8>) {
+        self.members.write_json(out, self.overrides);
     }
 }
 
@@ -405,14 +458,23 @@ mod tests {
         assert_eq!(m.get("model"), Some(r#""last""#), "a repeated key counts by its last occurrence");
         assert_eq!(m.get("messages"), Some(r#"[{"role": "user", "content": "a \"quoted\" \u00e9"}]"#));
         assert_eq!(m.get("key"), Some("1"), "escaped keys are decoded");
-        m.set("model", r#""/m/tiny""#.into());
-        m.set("max_tokens", "8".into());
+        m.set("model", r#""/m/tiny""#);
+        m.set("max_tokens", "8");
         m.remove("key");
         let out: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
         assert_eq!(
             out,
             serde_json::json!({"messages": [{"role": "user", "content": "a \"quoted\" é"}], "model": "/m/tiny", "max_tokens": 8})
         );
+        // Overrides replace members of their keys and go last; the stated length is exact, also
+        // for a key that had escapes (written re-encoded).
+        let m = Members::parse(br#"{"model":"x","k\u00e9y\n":[1, 2],"max_tokens":9,"z":null}"#).unwrap();
+        let overrides = [("model", r#""/m/tiny""#), ("max_tokens", "8")];
+        let mut out = Vec::new();
+        m.write_json(&mut out, &overrides);
+        assert_eq!(std::str::from_utf8(&out).unwrap(), r#"{"kéy\n":[1, 2],"z":null,"model":"/m/tiny","max_tokens":8}"#);
+        assert_eq!(m.json_len(&overrides), out.len());
+        assert_eq!((Members::default().to_json(), Members::default().json_len(&[])), (b"{}".to_vec(), 2));
         assert!(Members::parse(b"[1]").is_err() && Members::parse(b"{\"a\":}").is_err());
         let e = Members::parse(b"{\"a\":\"\xff\"}").unwrap_err().to_string();
         assert!(e.contains("invalid UTF-8 at byte 6"), "{e}");
@@ -447,18 +509,19 @@ mod tests {
     fn the_fast_path_takes_only_json_and_reads_it_as_serde_does() {
         for bad in NOT_JSON {
             assert!(serde_json::from_str::<serde_json::Value>(bad).is_err(), "{bad} is JSON after all");
-            assert!(Members::scan(bad).is_none(), "members took {bad}");
+            assert!(Members::scan(bad, 128).is_none(), "members took {bad}");
             assert!(scan_answer(bad.as_bytes()).is_none(), "the answer scan took {bad}");
             assert!(Members::parse(bad.as_bytes()).is_err() && read_answer(bad.as_bytes()).is_err(), "{bad}");
         }
         let body = r#" { "model" : "tiny" , "messages":[{"role":"user","content":"a \"q\" \u00e9 é"}],"n":1.5e3,"x":[true,false,null,-0.0,{}],"model":"m2"} "#;
-        let fast = Members::scan(body).expect("the fast path takes it");
+        let fast = Members::scan(body, 3).expect("the fast path takes it");
+        assert!(Members::scan(body, 2).is_none(), "three levels deep");
         let slow: Members = parse(body.as_bytes()).unwrap();
         assert_eq!(fast.0, slow.0, "the same members, spans and order as serde's");
         assert_eq!(fast.get("model"), Some(r#""m2""#));
-        assert!(Members::scan(r#"{"k\u0065y":1}"#).is_none(), "an escaped key is serde's to decode");
+        assert!(Members::scan(r#"{"k\u0065y":1}"#, 128).is_none(), "an escaped key is serde's to decode");
         assert_eq!(Members::parse(br#"{"k\u0065y":1}"#).unwrap().get("key"), Some("1"));
-        assert_eq!(Members::scan("{}").map(|m| m.0.len()), Some(0));
+        assert_eq!(Members::scan(" {} ", 1).map(|m| m.0.len()), Some(0));
     }
 
     #[test]
@@ -484,7 +547,7 @@ mod tests {
             &br#"{"usage":{"prompt_tokens":-1}}"#[..],
             br#"{"usage":{"prompt_tokens":1.0}}"#,
             br#"{"usage":{"prompt_tokens":null}}"#,
-            br#"{"usage":{"prompt_tokens":18446744073709551615}}"#,
+            br#"{"usage":{"prompt_tokens":18446744073709551616}}"#,
             br#"{"usage":{"prompt_tokens":1,"prompt_tokens":2}}"#,
             br#"{"usage":null,"usage":null}"#,
             br#"{"us\u0061ge":{"prompt_tokens":4}}"#,
@@ -498,6 +561,8 @@ mod tests {
             assert_eq!(read, serde, "{}", String::from_utf8_lossy(other));
         }
         assert_eq!(peek_usage(br#"{"us\u0061ge":{"prompt_tokens":4}}"#).unwrap().unwrap().prompt_tokens, 4);
+        let max = br#"{"usage":{"prompt_tokens":18446744073709551615}}"#;
+        assert_eq!(scan_answer(max).unwrap().usage, peek_usage(max).unwrap());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! While a handler runs, the connection is watched for the client leaving: the handler is then
 //! dropped, which cancels its upstream.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -32,15 +33,15 @@ const MAX_HEADERS: usize = 64;
 /// What the OpenAI handlers need of a request.
 pub struct ApiRequest {
     pub method: Method,
-    /// Without the query string.
-    pub path: String,
+    /// Without the query string; the paths the router serves are not copied.
+    pub path: Cow<'static, str>,
     pub authorization: Option<String>,
     pub body: Bytes,
 }
 
 struct Head {
     method: Method,
-    path: String,
+    path: Cow<'static, str>,
     http11: bool,
     framing: Framing,
     /// The client asked to close, or the framing requires it afterwards.
@@ -55,7 +56,13 @@ enum Parsed {
     Bad(ApiError),
 }
 
-fn parse_head(buf: &mut BytesMut) -> Parsed {
+/// The paths the OpenAI side serves (see `proxy::handle`): a request for one of them holds it
+/// without an allocation.
+const PATHS: [&str; 6] = ["/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/ready", "/metrics"];
+
+/// Parses a request head off `buf`; its `Authorization` value is kept when `keep_auth` (the
+/// router checks API keys).
+fn parse_head(buf: &mut BytesMut, keep_auth: bool) -> Parsed {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let n = match req.parse(buf) {
@@ -94,7 +101,8 @@ fn parse_head(buf: &mut BytesMut) -> Parsed {
         Some((_, rest)) if !target.starts_with('/') => rest.find('/').map_or("/", |i| &rest[i..]),
         _ => target,
     };
-    let path = target.split_once('?').map_or(target, |(p, _)| p).to_string();
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let path = PATHS.iter().find(|k| **k == path).map_or_else(|| Cow::Owned(path.to_string()), |k| Cow::Borrowed(*k));
     let (mut length, mut chunked, mut close, mut keep, mut expect_continue, mut authorization) =
         (None, false, false, false, false, None);
     for h in req.headers.iter() {
@@ -122,7 +130,7 @@ fn parse_head(buf: &mut BytesMut) -> Parsed {
             keep |= k;
         } else if name.eq_ignore_ascii_case(b"expect") {
             expect_continue = h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
-        } else if name.eq_ignore_ascii_case(b"authorization") {
+        } else if keep_auth && name.eq_ignore_ascii_case(b"authorization") {
             authorization = std::str::from_utf8(h.value).ok().map(str::to_string);
         }
     }
@@ -140,7 +148,7 @@ fn parse_head(buf: &mut BytesMut) -> Parsed {
 /// The head parser for the fuzz targets: the body framing of a parsed head (the head consumed
 /// from `buf`), or `None` for a partial or refused one.
 pub(crate) fn fuzz_head(buf: &mut BytesMut) -> Option<Framing> {
-    match parse_head(buf) {
+    match parse_head(buf, true) {
         Parsed::Head(h) => Some(h.framing),
         _ => None,
     }
@@ -191,13 +199,14 @@ fn timed_out(what: &str) -> ApiError {
 pub(super) async fn serve_conn(
     router: Arc<Router>,
     mut io: TcpStream,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     _guard: super::conns::ConnGuard,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     use tokio::time::Instant;
     let _ = io.set_nodelay(true);
     let limits = router.table.load().limits;
+    let keep_auth = router.options.api_keys.is_some();
     let ms = |v: std::num::NonZeroU64| Duration::from_millis(v.get());
     let (header_timeout, keep_alive, send_timeout) =
         (ms(limits.header_timeout_ms), ms(limits.keep_alive_ms), ms(limits.send_timeout_ms));
@@ -213,11 +222,18 @@ pub(super) async fn serve_conn(
     let mut armed = head_deadline.unwrap_or(idle_since + keep_alive);
     let timer = tokio::time::sleep_until(armed);
     tokio::pin!(timer);
+    // The stop signal has one waiter for the connection's whole life, too: a fresh `changed()`
+    // per request registered and dropped a waiter each time, under the channel's lock.
+    let mut watch_stop = stop.clone();
+    let stopped = async move {
+        let _ = watch_stop.changed().await; // raised, or the router is gone
+    };
+    tokio::pin!(stopped);
     loop {
         // The head.
         let head = loop {
             if !buf.is_empty() {
-                match parse_head(&mut buf) {
+                match parse_head(&mut buf, keep_auth) {
                     Parsed::Head(h) => break h,
                     Parsed::Partial => {}
                     Parsed::Bad(e) => {
@@ -256,7 +272,7 @@ pub(super) async fn serve_conn(
                     }
                     return; // idle too long, or the head too slow
                 }
-                _ = stop.changed(), if idle => return,
+                () = &mut stopped, if idle => return,
             }
         };
         head_deadline = None;
@@ -481,7 +497,15 @@ async fn write_response(
             if !head_only {
                 out.extend_from_slice(&b);
             }
-            send(io, out, send_timeout).await?;
+            // Most answers fit the socket's buffer: written at once, with no timer set up.
+            let sent = match io.try_write(out) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            };
+            if sent < out.len() {
+                send(io, &out[sent..], send_timeout).await?;
+            }
             Ok(!close)
         }
         Body::Channel(mut rx) => {

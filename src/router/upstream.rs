@@ -59,6 +59,22 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A request body, written straight into the request's buffer after its head (which states its
+/// length first).
+pub trait RequestBody {
+    fn len(&self) -> usize;
+    fn write(&self, out: &mut Vec<u8>);
+}
+
+impl RequestBody for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self);
+    }
+}
+
 struct Idle {
     io: TcpStream,
     /// Its read buffer, kept to save an allocation per request.
@@ -152,11 +168,12 @@ impl Pool {
         self: &std::sync::Arc<Self>,
         path: &str,
         accept: &str,
-        body: &[u8],
+        body: &(impl RequestBody + ?Sized),
         connect_timeout: Duration,
     ) -> Result<Response, Error> {
         let worker = super::worker();
-        let mut req = Vec::with_capacity(160 + path.len() + self.authority.len() + body.len());
+        let len = body.len();
+        let mut req = Vec::with_capacity(160 + path.len() + self.authority.len() + len);
         req.extend_from_slice(b"POST ");
         req.extend_from_slice(path.as_bytes());
         req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
@@ -164,9 +181,11 @@ impl Pool {
         req.extend_from_slice(b"\r\nContent-Type: application/json\r\nAccept: ");
         req.extend_from_slice(accept.as_bytes());
         req.extend_from_slice(b"\r\nContent-Length: ");
-        req.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        req.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
         req.extend_from_slice(b"\r\n\r\n");
-        req.extend_from_slice(body);
+        let head = req.len();
+        body.write(&mut req);
+        assert_eq!(req.len() - head, len, "a request body wrote another length than it stated");
         if let Some((io, buf)) = self.checkout(worker) {
             match self.exchange(io, buf, &req, worker).await {
                 Err(e) if e.before_response => {} // stale keep-alive connection: once more, fresh
@@ -398,7 +417,7 @@ mod tests {
     }
 
     async fn get(pool: &Arc<Pool>) -> Result<(u16, Bytes), Error> {
-        let r = pool.post("/v1/chat/completions", "application/json", b"{}", Duration::from_secs(2)).await?;
+        let r = pool.post("/v1/chat/completions", "application/json", &b"{}"[..], Duration::from_secs(2)).await?;
         let body = r.body.collect(1 << 20).await?;
         Ok((r.status, body))
     }
@@ -445,7 +464,7 @@ mod tests {
         )
         .await;
         let pool = Arc::new(Pool::new(&addr, 1));
-        let mut r = pool.post("/x", "text/event-stream", b"{}", Duration::from_secs(2)).await.unwrap();
+        let mut r = pool.post("/x", "text/event-stream", &b"{}"[..], Duration::from_secs(2)).await.unwrap();
         let mut all = Vec::new();
         while let Some(c) = r.body.chunk().await.unwrap() {
             all.extend_from_slice(&c);

@@ -40,12 +40,14 @@ static STOP: [bool; 256] = {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any of the eight bytes in `w` is a quote, a backslash or below 0x20 (exact for the
-/// question "any": the classic has-zero-byte and has-less-than tests).
-fn has_stop(w: u64) -> bool {
+/// The high bit of each of the eight bytes of `w` (read little-endian) that may be a quote, a
+/// backslash or below 0x20: the classic has-zero-byte and has-less-than tests. A flag above a
+/// real stop byte can be false (a borrow carries up), the lowest flag never is: so the lowest set
+/// bit marks the first stop byte, and no flag means none.
+fn stop_mask(w: u64) -> u64 {
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | below_space) != 0
+    zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | below_space
 }
 
 pub struct Scanner<'a> {
@@ -86,8 +88,11 @@ impl<'a> Scanner<'a> {
         let mut i = self.i + 1;
         let mut escaped = false;
         loop {
+            // Eight bytes at a time to the first stop byte; the last few one by one.
             while let Some(w) = b.get(i..i + 8) {
-                if has_stop(u64::from_le_bytes(w.try_into().expect("eight bytes"))) {
+                let m = stop_mask(u64::from_le_bytes(w.try_into().expect("eight bytes")));
+                if m != 0 {
+                    i += m.trailing_zeros() as usize / 8;
                     break;
                 }
                 i += 8;
@@ -341,16 +346,28 @@ mod tests {
     }
 
     #[test]
-    fn the_word_test_finds_every_stop_byte() {
-        for stop in (0u8..0x20).chain([b'"', b'\\']) {
-            for at in 0..8 {
-                let mut w = [b'a'; 8];
-                w[at] = stop;
-                assert!(has_stop(u64::from_le_bytes(w)), "{stop:#x} at {at}");
+    fn the_word_test_finds_the_first_stop_byte() {
+        let stops: Vec<u8> = (0u8..0x20).chain([b'"', b'\\']).collect();
+        let first = |w: [u8; 8]| match stop_mask(u64::from_le_bytes(w)) {
+            0 => None,
+            m => Some(m.trailing_zeros() as usize / 8),
+        };
+        // Every stop byte at every place, after plain bytes of every kind and before anything.
+        for &stop in &stops {
+            for plain in (0x20u8..=0xff).filter(|c| !stops.contains(c)) {
+                for at in 0..8 {
+                    let mut w = [plain; 8];
+                    w[at] = stop;
+                    for after in [0u8, 1, b'"', b'\\', 0x7f, 0x80, 0xff, 0x21] {
+                        w[(at + 1).min(7)..].fill(if at == 7 { stop } else { after });
+                        assert_eq!(first(w), Some(at), "{w:x?}");
+                    }
+                }
             }
         }
-        for plain in (0x20u8..=0xff).filter(|c| *c != b'"' && *c != b'\\') {
-            assert!(!has_stop(u64::from_le_bytes([plain; 8])), "{plain:#x}");
+        for plain in (0x20u8..=0xff).filter(|c| !stops.contains(c)) {
+            assert_eq!(first([plain; 8]), None, "{plain:#x}");
+            assert_eq!(first([plain, 0x21, 0xff, 0x80, plain, 0x7f, 0x20, plain]), None);
         }
     }
 }

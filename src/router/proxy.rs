@@ -151,13 +151,13 @@ enum Ended {
 }
 
 impl Slot {
-    fn new(backend: Arc<Backend>, route: &Arc<Route>, prefill: usize) -> Slot {
+    fn new(backend: Arc<Backend>, route: &Arc<Route>, prefill: usize, started: Instant, queue: Duration) -> Slot {
         Slot {
             backend,
             route: route.clone(),
             ended: false,
-            started: Instant::now(),
-            queue: Duration::ZERO,
+            started,
+            queue,
             stream: false,
             ttft: None,
             usage: Usage::default(),
@@ -169,7 +169,11 @@ impl Slot {
 
     /// The first byte is back (or the request ended): its prefill is no longer queued.
     fn first_byte(&mut self) {
-        let elapsed = self.started.elapsed();
+        self.first_byte_at(self.started.elapsed());
+    }
+
+    /// [`Slot::first_byte`], `elapsed` after the request's arrival.
+    fn first_byte_at(&mut self, elapsed: Duration) {
         self.ttft = Some(elapsed);
         self.backend.counters.ttft.observe(elapsed);
         self.prefilled();
@@ -192,12 +196,18 @@ impl Slot {
     /// Counts the request's end once: its outcome, its end-to-end latency (whole answers and
     /// streams, also cut ones), and its access-log line with the very same durations.
     fn end(&mut self, how: Ended) {
+        if !self.ended {
+            self.end_at(how, self.started.elapsed());
+        }
+    }
+
+    /// [`Slot::end`], `e2e` after the request's arrival.
+    fn end_at(&mut self, how: Ended, e2e: Duration) {
         if self.ended {
             return;
         }
         self.ended = true;
         self.prefilled();
-        let e2e = self.started.elapsed();
         let name = match how {
             Ended::Ok => "ok",
             Ended::Failed => "failed",
@@ -353,10 +363,18 @@ fn shape(
     Ok((stream, wants_usage, max_tokens))
 }
 
-async fn acquire(route: &Arc<Route>, tried: &[String], prompt: &super::affinity::Prompt) -> Result<Slot, ApiError> {
+/// A slot for a request that arrived at `started`; its queue wait is zero when a backend had room
+/// at once (the clock is read only for a wait).
+async fn acquire(
+    route: &Arc<Route>,
+    tried: &[String],
+    prompt: &super::affinity::Prompt,
+    started: Instant,
+) -> Result<Slot, ApiError> {
     if let Some((b, prefill)) = route.pick_for(tried, prompt) {
-        return Ok(Slot::new(b, route, prefill));
+        return Ok(Slot::new(b, route, prefill, started, Duration::ZERO));
     }
+    let asked = Instant::now();
     if !route.backends.iter().any(|b| !b.draining.load(Ordering::Acquire) && !tried.contains(&b.id)) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -393,7 +411,7 @@ async fn acquire(route: &Arc<Route>, tried: &[String], prompt: &super::affinity:
         Ok((b, prefill)) => {
             // Pass the wake-up on: another waiter may fit too.
             q.notify.notify_one();
-            Ok(Slot::new(b, route, prefill))
+            Ok(Slot::new(b, route, prefill, started, asked.elapsed()))
         }
         Err(_) => {
             let mut e = ApiError::new(
@@ -486,10 +504,9 @@ async fn completion(
     // A request whose loader died under it is retried once; a second death is not chased further.
     let mut died_retried = false;
     loop {
-        let asked = Instant::now();
-        let mut slot = acquire(&route, &tried, &prompt).await?;
+        let mut slot = acquire(&route, &tried, &prompt, started).await?;
         let b = slot.backend.clone();
-        (slot.started, slot.queue, slot.stream, slot.log) = (started, asked.elapsed(), stream, router.access.clone());
+        (slot.stream, slot.log) = (stream, router.access.clone());
         slot.journal = router.journal.as_ref().map(|j| (j.clone(), j.start(&b.id)));
         b.counters.queue_wait.observe(slot.queue);
         // The loader's own model id and the max_tokens decided above, written over the client's.
@@ -513,7 +530,9 @@ async fn completion(
                 r.body.collect(if ok { UPSTREAM_BODY_LIMIT } else { 1 << 20 }).await,
             ))
         };
-        let answer = match tokio::time::timeout(first_byte, exchange).await {
+        // From the attempt's start: the request's arrival, for a first attempt that did not wait.
+        let attempt = if tried.is_empty() && slot.queue.is_zero() { started } else { Instant::now() };
+        let answer = match tokio::time::timeout_at((attempt + first_byte).into(), exchange).await {
             Err(_) => {
                 b.counters.failures.fetch_add(1, Ordering::Relaxed);
                 slot.end(Ended::Failed);
@@ -603,8 +622,9 @@ async fn completion(
         if let Some(u) = scan.usage {
             slot.usage = u;
         }
-        slot.first_byte();
-        slot.end(Ended::Ok);
+        let took = started.elapsed();
+        slot.first_byte_at(took);
+        slot.end_at(Ended::Ok, took);
         drop(slot);
         // The client sees the public name wherever the loader put its own.
         use super::rewrite::ModelAt;

@@ -10,7 +10,8 @@
 //! stays the arbiter and words every error (`rewrite.rs`). The fuzz targets hold it to serde's
 //! verdict: it takes nothing serde refuses.
 //!
-//! The caller checks UTF-8 first (once, whole: `std::str::from_utf8`); the scanner looks at bytes.
+//! A document the scanner takes is UTF-8 too: it checks the text of every string, where JSON's
+//! only non-ASCII bytes may be, as it passes them.
 
 /// The deepest nesting the scanner takes (serde_json's recursion limit is 128).
 pub const MAX_DEPTH: usize = 127;
@@ -41,13 +42,14 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of each of the eight bytes of `w` (read little-endian) that may be a quote, a
-/// backslash or below 0x20: the classic has-zero-byte and has-less-than tests. A flag above a
-/// real stop byte can be false (a borrow carries up), the lowest flag never is: so the lowest set
-/// bit marks the first stop byte, and no flag means none.
+/// backslash, below 0x20 or not ASCII: the classic has-zero-byte and has-less-than tests. A flag
+/// above a real stop byte can be false (a borrow carries up), the lowest flag never is: so the
+/// lowest set bit marks the first stop byte, and no flag means none.
+#[inline(always)]
 fn stop_mask(w: u64) -> u64 {
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | below_space
+    zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | below_space | (w & HIGH)
 }
 
 pub struct Scanner<'a> {
@@ -61,6 +63,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips whitespace; the next byte, if any.
+    #[inline(always)]
     pub fn peek(&mut self) -> Option<u8> {
         while let Some(&c) = self.b.get(self.i) {
             if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
@@ -82,7 +85,9 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string at the current position (its opening quote next): passed, and whether it holds an
-    /// escape.
+    /// escape. Its text is checked as UTF-8 here (JSON's only non-ASCII bytes are inside
+    /// strings, so a document the scanner takes is UTF-8 whole).
+    #[inline(always)]
     fn string(&mut self) -> Option<bool> {
         let b = self.b;
         let mut i = self.i + 1;
@@ -98,6 +103,16 @@ impl<'a> Scanner<'a> {
                 i += 8;
             }
             while !STOP[usize::from(*b.get(i)?)] {
+                if b[i] >= 0x80 {
+                    // A run of non-ASCII text, checked whole up to the next stop byte (a run starts
+                    // and ends on ASCII, so a character cut at either end is refused).
+                    let run = i;
+                    while !STOP[usize::from(*b.get(i)?)] {
+                        i += 1;
+                    }
+                    std::str::from_utf8(&b[run..i]).ok()?;
+                    break;
+                }
                 i += 1;
             }
             match b[i] {
@@ -144,6 +159,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A key and its colon.
+    #[inline(always)]
     fn key(&mut self) -> Option<Key> {
         if self.peek()? != b'"' {
             return None;
@@ -312,6 +328,23 @@ mod tests {
     }
 
     #[test]
+    fn text_is_checked_as_utf8() {
+        let ok: &[&[u8]] = &["\"é\"".as_bytes(), "\"a 😀 ü\\n 中文\"".as_bytes(), "\"12345678é12345678\"".as_bytes()];
+        let bad: &[&[u8]] = &[
+            b"\"\xff\"", b"\"\xc3\"", b"\"a\xc3\"", b"\"\x80abc\"", b"\"\xc0\xaf\"", b"\"\xed\xa0\x80\"",
+            b"\"\xf5\x80\x80\x80\"", b"\"12345678\xe4\xb8\"", b"\"\xe4\xb8\\n\"", b"[\xc3\xa9]", b"\xef\xbb\xbf{}",
+        ];
+        for doc in ok.iter().chain(bad) {
+            let mut s = Scanner::new(doc);
+            let fast = s.skip(MAX_DEPTH).is_some() && s.finish().is_some();
+            // serde_json skips strings without checking them: UTF-8 is std's to judge.
+            let serde = std::str::from_utf8(doc).is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok());
+            assert_eq!(fast, serde, "{doc:x?}");
+            assert_eq!(fast, ok.contains(doc), "{doc:x?}");
+        }
+    }
+
+    #[test]
     fn depth_is_bounded_without_recursion() {
         let nested = |n: usize| "[".repeat(n) + &"]".repeat(n);
         assert!(valid(&nested(MAX_DEPTH)));
@@ -347,27 +380,27 @@ mod tests {
 
     #[test]
     fn the_word_test_finds_the_first_stop_byte() {
-        let stops: Vec<u8> = (0u8..0x20).chain([b'"', b'\\']).collect();
+        let stops: Vec<u8> = (0u8..0x20).chain([b'"', b'\\']).chain(0x80..=0xff).collect();
         let first = |w: [u8; 8]| match stop_mask(u64::from_le_bytes(w)) {
             0 => None,
             m => Some(m.trailing_zeros() as usize / 8),
         };
         // Every stop byte at every place, after plain bytes of every kind and before anything.
         for &stop in &stops {
-            for plain in (0x20u8..=0xff).filter(|c| !stops.contains(c)) {
+            for plain in (0x20u8..=0x7f).filter(|c| !stops.contains(c)) {
                 for at in 0..8 {
                     let mut w = [plain; 8];
                     w[at] = stop;
-                    for after in [0u8, 1, b'"', b'\\', 0x7f, 0x80, 0xff, 0x21] {
+                    for after in [0u8, 1, b'"', b'\\', 0x7f, 0x80, 0xff, 0x21, 0x20] {
                         w[(at + 1).min(7)..].fill(if at == 7 { stop } else { after });
                         assert_eq!(first(w), Some(at), "{w:x?}");
                     }
                 }
             }
         }
-        for plain in (0x20u8..=0xff).filter(|c| !stops.contains(c)) {
+        for plain in (0x20u8..=0x7f).filter(|c| !stops.contains(c)) {
             assert_eq!(first([plain; 8]), None, "{plain:#x}");
-            assert_eq!(first([plain, 0x21, 0xff, 0x80, plain, 0x7f, 0x20, plain]), None);
+            assert_eq!(first([plain, 0x21, 0x7e, 0x5b, plain, 0x7f, 0x20, plain]), None);
         }
     }
 }

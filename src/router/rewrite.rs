@@ -160,8 +160,7 @@ pub fn read_answer(body: &[u8]) -> Result<AnswerScan, serde_json::Error> {
 
 /// The fast path of [`read_answer`].
 pub(crate) fn scan_answer(body: &[u8]) -> Option<AnswerScan> {
-    std::str::from_utf8(body).ok()?; // the scanner looks at bytes
-    let mut s = Scanner::new(body);
+    let mut s = Scanner::new(body); // it checks the text as UTF-8 as it goes
     let (mut usage, mut saw_usage, mut model) = (None, false, ModelAt::Absent);
     let mut key = s.object_first()?;
     while let Some(k) = key {

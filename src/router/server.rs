@@ -97,9 +97,13 @@ fn parse_head(buf: &mut BytesMut, keep_auth: bool) -> Parsed {
     let http11 = req.version == Some(1);
     let target = req.path.unwrap_or("/");
     // Absolute form (`http://host/path`), as some proxies send it.
-    let target = match target.split_once("://") {
-        Some((_, rest)) if !target.starts_with('/') => rest.find('/').map_or("/", |i| &rest[i..]),
-        _ => target,
+    let target = if target.starts_with('/') {
+        target
+    } else {
+        match target.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => target,
+        }
     };
     let path = target.split_once('?').map_or(target, |(p, _)| p);
     let path = PATHS.iter().find(|k| **k == path).map_or_else(|| Cow::Owned(path.to_string()), |k| Cow::Borrowed(*k));

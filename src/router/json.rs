@@ -313,13 +313,57 @@ mod tests {
     #[test]
     fn takes_json_and_refuses_the_rest_as_serde_does() {
         let docs = [
-            "0", "-0", "1.5e-3", "-12E+4", "123456789012345678901234567890", "true", "false", "null", r#""""#,
-            r#""a\"b\\c\/d\b\f\n\r\t\u00E9\uD83D\uDE00""#, "[]", "{}", " [ 1 , [ ] , { } , { \"a\" : [ null ] } ] ",
-            r#"{"a":{"b":{"c":[1,2,{"d":"e"}]}},"f":"long string over eight bytes, then more"}"#, "\"é ü 😀\"",
-            "01", "1.", ".5", "-", "+1", "1e", "1e+", "--1", "NaN", "Infinity", "tru", "nul", "[1,]", "[,1]", "{,}",
-            r#"{"a":1,}"#, r#"{"a" 1}"#, r#"{a:1}"#, "{'a':1}", r#"{"a":1}}"#, "[1]]", "[", "{", r#""abc"#, r#""\q""#,
-            r#""\u12G4""#, r#""\u12""#, "\"tab\there\"", "\"nl\nx\"", "[1 2]", r#"{"a":1 "b":2}"#, "", " ", "[]x",
-            "\"a\u{7f}\"", "[1]\u{a0}",
+            "0",
+            "-0",
+            "1.5e-3",
+            "-12E+4",
+            "123456789012345678901234567890",
+            "true",
+            "false",
+            "null",
+            r#""""#,
+            r#""a\"b\\c\/d\b\f\n\r\t\u00E9\uD83D\uDE00""#,
+            "[]",
+            "{}",
+            " [ 1 , [ ] , { } , { \"a\" : [ null ] } ] ",
+            r#"{"a":{"b":{"c":[1,2,{"d":"e"}]}},"f":"long string over eight bytes, then more"}"#,
+            "\"é ü 😀\"",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "+1",
+            "1e",
+            "1e+",
+            "--1",
+            "NaN",
+            "Infinity",
+            "tru",
+            "nul",
+            "[1,]",
+            "[,1]",
+            "{,}",
+            r#"{"a":1,}"#,
+            r#"{"a" 1}"#,
+            r#"{a:1}"#,
+            "{'a':1}",
+            r#"{"a":1}}"#,
+            "[1]]",
+            "[",
+            "{",
+            r#""abc"#,
+            r#""\q""#,
+            r#""\u12G4""#,
+            r#""\u12""#,
+            "\"tab\there\"",
+            "\"nl\nx\"",
+            "[1 2]",
+            r#"{"a":1 "b":2}"#,
+            "",
+            " ",
+            "[]x",
+            "\"a\u{7f}\"",
+            "[1]\u{a0}",
         ];
         for doc in docs {
             let serde = serde_json::from_str::<serde::de::IgnoredAny>(doc).is_ok();
@@ -331,14 +375,24 @@ mod tests {
     fn text_is_checked_as_utf8() {
         let ok: &[&[u8]] = &["\"é\"".as_bytes(), "\"a 😀 ü\\n 中文\"".as_bytes(), "\"12345678é12345678\"".as_bytes()];
         let bad: &[&[u8]] = &[
-            b"\"\xff\"", b"\"\xc3\"", b"\"a\xc3\"", b"\"\x80abc\"", b"\"\xc0\xaf\"", b"\"\xed\xa0\x80\"",
-            b"\"\xf5\x80\x80\x80\"", b"\"12345678\xe4\xb8\"", b"\"\xe4\xb8\\n\"", b"[\xc3\xa9]", b"\xef\xbb\xbf{}",
+            b"\"\xff\"",
+            b"\"\xc3\"",
+            b"\"a\xc3\"",
+            b"\"\x80abc\"",
+            b"\"\xc0\xaf\"",
+            b"\"\xed\xa0\x80\"",
+            b"\"\xf5\x80\x80\x80\"",
+            b"\"12345678\xe4\xb8\"",
+            b"\"\xe4\xb8\\n\"",
+            b"[\xc3\xa9]",
+            b"\xef\xbb\xbf{}",
         ];
         for doc in ok.iter().chain(bad) {
             let mut s = Scanner::new(doc);
             let fast = s.skip(MAX_DEPTH).is_some() && s.finish().is_some();
             // serde_json skips strings without checking them: UTF-8 is std's to judge.
-            let serde = std::str::from_utf8(doc).is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok());
+            let serde =
+                std::str::from_utf8(doc).is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok());
             assert_eq!(fast, serde, "{doc:x?}");
             assert_eq!(fast, ok.contains(doc), "{doc:x?}");
         }

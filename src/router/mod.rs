@@ -16,9 +16,9 @@ pub mod conns;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
-mod json;
 pub mod h1;
 pub mod journal;
+mod json;
 pub mod metrics;
 pub mod proxy;
 pub mod rewrite;

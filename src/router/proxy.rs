@@ -489,7 +489,7 @@ async fn completion(
     *found = Some(route.clone());
     let (stream, wants_usage, max_tokens) = shape(&mut obj, kind, &route)?;
     let mut max_tokens_text = itoa::Buffer::new();
-    let max_tokens = max_tokens.map(|n| &*max_tokens_text.format(n));
+    let max_tokens = max_tokens.map(|n| max_tokens_text.format(n));
     // Prefix affinity: the prompt's chained chunk hashes (the raw `messages` or `prompt` text).
     let prompt = match route.routing {
         super::table::Routing::PrefixAffinity => obj
@@ -638,18 +638,16 @@ async fn completion(
                 out.extend_from_slice(&body[r.end..]);
                 Bytes::from(out)
             }
-            ModelAt::Unknown => {
-                match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &route.name_json) {
-                    Some(out) => Bytes::from(out),
-                    None => {
-                        let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        if v.get("model").is_some() {
-                            v["model"] = Value::String(model.to_string());
-                        }
-                        Bytes::from(serde_json::to_vec(&v).expect("json serializes"))
+            ModelAt::Unknown => match super::rewrite::swap_model(&body, b.loader_json.as_bytes(), &route.name_json) {
+                Some(out) => Bytes::from(out),
+                None => {
+                    let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    if v.get("model").is_some() {
+                        v["model"] = Value::String(model.to_string());
                     }
+                    Bytes::from(serde_json::to_vec(&v).expect("json serializes"))
                 }
-            }
+            },
         };
         // No header map to fill and free: an answer without a content type is written as JSON.
         return Ok(Response::new(super::full(out)));

@@ -1,10 +1,13 @@
-//! Fast JSON rewrites on the proxy's hot path, without building a value tree.
+//! Fast JSON reads and rewrites on the proxy's hot path, without building a value tree.
 //!
-//! A loader's answer names the loader's own model id at the top level; the client must see the
-//! public name. [`swap_model`] replaces that one string in place when it finds it in the expected
-//! shape (`"model"` key, optional spaces, `:`, the exact JSON-encoded id) — inside string values a
-//! quote is always escaped, so an unescaped `"model"` is a key. When the shape is not there, the
-//! caller falls back to a full parse. [`peek_usage`] reads the usage numbers, skipping the rest.
+//! A request's top-level members are read by the scanner (`json.rs`) as spans of the body
+//! ([`Members::scan`]), and written to the loader with the router's overrides
+//! ([`Members::write_json`]). A loader's whole answer is read once for its usage and the place of
+//! its `model` string ([`read_answer`]), so the caller puts the public name there. Whatever the
+//! scanner declines is read by serde_json ([`Members::parse`], [`peek_usage`]), which also words
+//! the errors. An SSE chunk's model is swapped by [`swap_model`] where it finds the expected shape
+//! (`"model"` key, optional spaces, `:`, the exact JSON-encoded id) — inside string values a quote
+//! is always escaped, so an unescaped `"model"` is a key; otherwise the chunk is parsed.
 
 use std::borrow::Cow;
 
@@ -358,6 +361,7 @@ impl<'a> Members<'a> {
 
 /// The length of a key written as a JSON string: a borrowed key as it came, an owned (decoded)
 /// one as serde_json encodes it, counted without writing it anywhere.
+#[allow(clippy::ptr_arg, reason = "borrowed and owned keys are written differently")]
 fn key_json_len(k: &Cow<'_, str>) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
@@ -386,7 +390,7 @@ pub struct Payload<'m, 'a> {
 }
 
 impl super::upstream::RequestBody for Payload<'_, '_> {
-    fn len(&self) -> usize {
+    fn byte_len(&self) -> usize {
         self.members.json_len(self.overrides)
     }
     fn write(&self, out: &mut Vec<u8>) {
@@ -498,10 +502,25 @@ mod tests {
     /// Documents the fast path must leave to serde (which refuses each of them): it never takes
     /// what serde would not.
     const NOT_JSON: &[&str] = &[
-        r#"{"a":NaN}"#, r#"{"a":Infinity}"#, r#"{"a":01}"#, r#"{"a":1.}"#, r#"{"a":-}"#, r#"{"a":+1}"#,
-        r#"{"a":.5}"#, r#"{"a":1e}"#, r#"{"a":"x"} x"#, r#"{"a":"x",}"#, r#"{"a" "x"}"#, r#"{"a":"\q"}"#,
-        r#"{"a":"\u12G4"}"#, "{\"a\":\"tab\there\"}", r#"{"a":[1,]}"#, r#"{"a":tru}"#, r#"{"a":"x"#,
-        r#"{'a':1}"#, r#"{"a":1}}"#,
+        r#"{"a":NaN}"#,
+        r#"{"a":Infinity}"#,
+        r#"{"a":01}"#,
+        r#"{"a":1.}"#,
+        r#"{"a":-}"#,
+        r#"{"a":+1}"#,
+        r#"{"a":.5}"#,
+        r#"{"a":1e}"#,
+        r#"{"a":"x"} x"#,
+        r#"{"a":"x",}"#,
+        r#"{"a" "x"}"#,
+        r#"{"a":"\q"}"#,
+        r#"{"a":"\u12G4"}"#,
+        "{\"a\":\"tab\there\"}",
+        r#"{"a":[1,]}"#,
+        r#"{"a":tru}"#,
+        r#"{"a":"x"#,
+        r#"{'a':1}"#,
+        r#"{"a":1}}"#,
     ];
 
     #[test]

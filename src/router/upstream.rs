@@ -62,13 +62,14 @@ impl std::error::Error for Error {}
 /// A request body, written straight into the request's buffer after its head (which states its
 /// length first).
 pub trait RequestBody {
-    fn len(&self) -> usize;
+    /// The bytes [`RequestBody::write`] writes.
+    fn byte_len(&self) -> usize;
     fn write(&self, out: &mut Vec<u8>);
 }
 
 impl RequestBody for [u8] {
-    fn len(&self) -> usize {
-        <[u8]>::len(self)
+    fn byte_len(&self) -> usize {
+        self.len()
     }
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self);
@@ -172,7 +173,7 @@ impl Pool {
         connect_timeout: Duration,
     ) -> Result<Response, Error> {
         let worker = super::worker();
-        let len = body.len();
+        let len = body.byte_len();
         let mut req = Vec::with_capacity(160 + path.len() + self.authority.len() + len);
         req.extend_from_slice(b"POST ");
         req.extend_from_slice(path.as_bytes());

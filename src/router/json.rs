@@ -158,6 +158,22 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// An object's members: each key's name handed to `member` with the scanner at its value,
+    /// which `member` passes. `None` when a key holds an escape (its text is not its name: every
+    /// caller leaves those to serde) or when `member` or the JSON fails.
+    #[inline(always)]
+    pub fn plain_members(&mut self, mut member: impl FnMut(&mut Self, Key) -> Option<()>) -> Option<()> {
+        let mut key = self.object_first()?;
+        while let Some(k) = key {
+            if k.escaped {
+                return None;
+            }
+            member(self, k)?;
+            key = self.object_next()?;
+        }
+        Some(())
+    }
+
     /// A key and its colon.
     #[inline(always)]
     fn key(&mut self) -> Option<Key> {

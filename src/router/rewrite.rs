@@ -151,9 +151,9 @@ pub struct AnswerScan {
 }
 
 /// Reads a loader's whole answer: `Err` when it is not JSON. Most answers are read in one
-/// validating pass by the router's scanner (`json.rs`); any other shape (escaped keys at the top, a repeated `usage`,
-/// token counts that are not plain integers, a top level that is not an object) is read by serde
-/// as before, which also words the error.
+/// validating pass by the router's scanner (`json.rs`); any other shape (escaped keys, a repeated
+/// `usage`, token counts that are not plain integers, a top level that is not an object) is read
+/// by serde as before, which also words the error.
 pub fn read_answer(body: &[u8]) -> Result<AnswerScan, serde_json::Error> {
     if let Some(a) = scan_answer(body) {
         return Ok(a);
@@ -165,14 +165,13 @@ pub fn read_answer(body: &[u8]) -> Result<AnswerScan, serde_json::Error> {
 pub(crate) fn scan_answer(body: &[u8]) -> Option<AnswerScan> {
     let mut s = Scanner::new(body); // it checks the text as UTF-8 as it goes
     let (mut usage, mut saw_usage, mut model) = (None, false, ModelAt::Absent);
-    let mut key = s.object_first()?;
-    while let Some(k) = key {
+    // An escaped key might spell `usage` or `model`: the scanner leaves those to serde.
+    s.plain_members(|s, k| {
         match &body[k.start..k.end] {
-            _ if k.escaped => return None, // it might spell `usage` or `model`
             b"usage" if std::mem::replace(&mut saw_usage, true) => return None, // serde: a repeated field
             b"usage" => {
                 if !s.null()? {
-                    usage = Some(scan_usage(&mut s, body)?);
+                    usage = Some(scan_usage(s, body)?);
                 }
             }
             b"model" => {
@@ -186,8 +185,8 @@ pub(crate) fn scan_answer(body: &[u8]) -> Option<AnswerScan> {
             }
             _ => s.skip(MAX_DEPTH - 1)?,
         }
-        key = s.object_next()?;
-    }
+        Some(())
+    })?;
     s.finish()?;
     Some(AnswerScan { usage, model })
 }
@@ -196,10 +195,8 @@ pub(crate) fn scan_answer(body: &[u8]) -> Option<AnswerScan> {
 fn scan_usage(s: &mut Scanner<'_>, body: &[u8]) -> Option<Usage> {
     let mut u = Usage::default();
     let mut seen = [false; 3];
-    let mut key = s.object_first()?;
-    while let Some(k) = key {
+    s.plain_members(|s, k| {
         let field = match &body[k.start..k.end] {
-            _ if k.escaped => return None,
             b"prompt_tokens" => Some(0),
             b"completion_tokens" => Some(1),
             b"prompt_tokens_details" => Some(2),
@@ -217,25 +214,23 @@ fn scan_usage(s: &mut Scanner<'_>, body: &[u8]) -> Option<Usage> {
             Some(_) => u.cached_tokens = scan_details(s, body)?,
             None => s.skip(MAX_DEPTH - 2)?,
         }
-        key = s.object_next()?;
-    }
+        Some(())
+    })?;
     Some(u)
 }
 
 /// `prompt_tokens_details`: its `cached_tokens` (null or missing: 0).
 fn scan_details(s: &mut Scanner<'_>, body: &[u8]) -> Option<u64> {
     let (mut cached, mut seen) = (0, false);
-    let mut key = s.object_first()?;
-    while let Some(k) = key {
+    s.plain_members(|s, k| {
         match &body[k.start..k.end] {
-            _ if k.escaped => return None,
             b"cached_tokens" if std::mem::replace(&mut seen, true) => return None,
             b"cached_tokens" if s.null()? => {}
             b"cached_tokens" => cached = s.count()?,
             _ => s.skip(MAX_DEPTH - 3)?,
         }
-        key = s.object_next()?;
-    }
+        Some(())
+    })?;
     Some(cached)
 }
 
@@ -258,17 +253,13 @@ impl<'a> Members<'a> {
     pub fn scan(text: &'a str, max_depth: usize) -> Option<Members<'a>> {
         let mut s = Scanner::new(text.as_bytes());
         let mut out = Vec::with_capacity(8);
-        let mut key = s.object_first()?;
-        while let Some(k) = key {
-            if k.escaped {
-                return None;
-            }
+        s.plain_members(|s, k| {
             s.peek()?;
             let start = s.i;
             s.skip(max_depth.checked_sub(1)?)?;
             out.push((Cow::Borrowed(&text[k.start..k.end]), Cow::Borrowed(&text[start..s.i])));
-            key = s.object_next()?;
-        }
+            Some(())
+        })?;
         s.finish()?;
         Some(Members(out))
     }
